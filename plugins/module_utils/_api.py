@@ -1,0 +1,548 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# PRIVATE to the collection: not a public API, may change without notice.
+
+"""The one HTTP client of the collection, built on a ``requests.Session``.
+
+It knows Cloudflare's v4 envelope, authenticates with an API token or an email + global API
+key, retries what is safe to retry (with exponential backoff, jitter and ``Retry-After``),
+follows ``result_info`` pagination and turns every failure into one exception type,
+:class:`PagesAPIError`, whose text never contains a credential.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+import traceback
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
+    COLLECTION_NAME,
+    COLLECTION_VERSION,
+)
+
+try:
+    import requests
+
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+
+# Page-size caps the API enforces with 400 / 8000024 above them (pages-api.md section 1.2,
+# user-asks.md section 6: projects 10, deployments 25).
+PROJECTS_PER_PAGE = 10
+DEPLOYMENTS_PER_PAGE = 25
+
+# Cloudflare error codes that mean "try again later" whatever the HTTP status:
+# 971 throttled, 8000000 unknown (transient) error, 10046 too many bulk operations.
+TRANSIENT_CODES = frozenset((971, 8000000, 10046))
+# The upload JWT is missing, wrong or expired: fetch a new one and send again.
+JWT_EXPIRED_CODE = 8000013
+PROJECT_NOT_FOUND = 8000007
+DEPLOYMENT_NOT_FOUND = 8000009
+DOMAIN_NOT_FOUND = 8000021
+AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
+
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+
+
+class PagesAPIError(Exception):
+    """A failed API call: HTTP status (0 when no response came) and Cloudflare's ``errors[]``."""
+
+    def __init__(self, message, status=0, errors=None, method=None, path=None, body_excerpt=None):
+        self.message = message
+        self.status = status
+        self.errors = list(errors or [])
+        self.method = method
+        self.path = path
+        self.body_excerpt = body_excerpt
+        super().__init__(str(self))
+
+    @property
+    def codes(self):
+        codes = []
+        for err in self.errors:
+            if isinstance(err, dict) and isinstance(err.get("code"), int):
+                codes.append(err["code"])
+                for link in err.get("error_chain") or []:
+                    if isinstance(link, dict) and isinstance(link.get("code"), int):
+                        codes.append(link["code"])
+        return codes
+
+    def has_code(self, *codes):
+        return any(code in self.codes for code in codes)
+
+    @property
+    def is_not_found(self):
+        return self.status == 404 or self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+
+    def __str__(self):
+        where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
+        status = " (HTTP %s)" % self.status if self.status else ""
+        return "%s%s%s" % (where, self.message, status)
+
+    def to_result(self):
+        """What a module puts into ``fail_json`` besides ``msg``."""
+        return {"status": self.status, "errors": self.errors}
+
+
+def format_errors(errors):
+    """Cloudflare's ``errors[]`` as ``message [code N]; ...`` (the chain too, as wrangler shows it)."""
+    parts = []
+    for err in errors or []:
+        if not isinstance(err, dict):
+            parts.append(str(err))
+            continue
+        text = str(err.get("message") or "").strip() or "error"
+        if err.get("code") is not None:
+            text += " [code %s]" % err["code"]
+        chain = [c for c in err.get("error_chain") or [] if isinstance(c, dict)]
+        if chain:
+            text += " (%s)" % "; ".join(
+                "%s [code %s]" % (str(c.get("message") or "").strip(), c.get("code")) for c in chain
+            )
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if unusable."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        now = now if now is not None else datetime.now(timezone.utc)
+        seconds = (when - now).total_seconds()
+    return max(0.0, seconds)
+
+
+def backoff_delay(attempt, rng=random):
+    """Exponential backoff with "equal jitter": half fixed, half random, capped."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** attempt))
+    return delay / 2.0 + rng.uniform(0, delay / 2.0)
+
+
+class _Ambiguous(Exception):
+    """A request may or may not have reached the server (timeout, dropped connection, 5xx)."""
+
+
+class PagesClient:
+    """HTTP client for the Cloudflare Pages API.
+
+    ``log`` receives one line per retry (never a header or a body). ``sleep`` and ``rng`` are
+    injectable so that tests run without waiting.
+    """
+
+    def __init__(
+        self,
+        account_id,
+        api_token=None,
+        api_email=None,
+        api_key=None,
+        base_url=DEFAULT_BASE_URL,
+        timeout=30.0,
+        max_retries=5,
+        retry_max_wait=120.0,
+        validate_certs=True,
+        user_agent_extra=None,
+        log=None,
+        sleep=time.sleep,
+        rng=None,
+        session=None,
+    ):
+        if not HAS_REQUESTS:
+            raise RuntimeError("the requests library is required")
+        if api_token:
+            self.auth_method = "token"
+        elif api_email and api_key:
+            self.auth_method = "global_key"
+        else:
+            raise ValueError(
+                "No Cloudflare credentials: set api_token (or the CLOUDFLARE_API_TOKEN environment variable), "
+                "or api_email and api_key (CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)."
+            )
+        self.account_id = account_id
+        self._api_token = api_token
+        self._api_email = api_email
+        self._api_key = api_key
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max(0, int(max_retries))
+        self.retry_max_wait = max(0.0, float(retry_max_wait))
+        self.validate_certs = validate_certs
+        self.log = log or (lambda line: None)
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.session = session or requests.Session()
+        agent = "%s/%s python-requests/%s" % (COLLECTION_NAME, COLLECTION_VERSION, requests.__version__)
+        if user_agent_extra:
+            agent += " " + user_agent_extra
+        self.session.headers["User-Agent"] = agent
+        self.request_count = 0
+        self.retry_count = 0
+
+    # ------------------------------------------------------------------ plumbing
+
+    def describe_credentials(self):
+        """Which credential was used, for error messages (never the secret itself)."""
+        if self.auth_method == "token":
+            return "an API token (Authorization: Bearer)"
+        return "the global API key of %s (X-Auth-Email + X-Auth-Key)" % self._api_email
+
+    def _auth_headers(self, jwt=None):
+        if jwt is not None:
+            return {"Authorization": "Bearer %s" % jwt}
+        if self.auth_method == "token":
+            return {"Authorization": "Bearer %s" % self._api_token}
+        return {"X-Auth-Email": self._api_email, "X-Auth-Key": self._api_key}
+
+    def url(self, path):
+        return self.base_url + path
+
+    def account_path(self, *parts):
+        """``/accounts/{account_id}/pages/...`` with every part URL-quoted."""
+        quoted = "/".join(quote(str(p), safe="") for p in parts)
+        return "/accounts/%s/pages/%s" % (quote(str(self.account_id), safe=""), quoted)
+
+    def request(
+        self,
+        method,
+        path,
+        params=None,
+        json_body=None,
+        files=None,
+        idempotent=None,
+        recheck=None,
+        jwt_provider=None,
+        data=None,
+        content_type=None,
+    ):
+        """Send one API call and return the decoded v4 envelope (a dict).
+
+        Retries connection errors, timeouts, 408, 429, 5xx and the transient Cloudflare codes,
+        within ``max_retries`` and ``retry_max_wait``. A call that is not ``idempotent`` (POST by
+        default) is sent again after an ambiguous failure only when ``recheck()`` — which looks
+        for what the first try may have created — returns None; when it returns an envelope, that
+        is the answer. ``jwt_provider(refresh)`` switches auth to an upload JWT; an expired or
+        rejected JWT (8000013) is refreshed and the call re-sent without counting as a retry.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
+        attempt = 0
+        waited = 0.0
+        jwt_refreshes = 0
+        jwt = jwt_provider(False) if jwt_provider else None
+        ambiguous_before = False
+        while True:
+            headers = self._auth_headers(jwt)
+            if content_type:
+                headers["Content-Type"] = content_type
+            try:
+                envelope = self._send_once(method, path, params, json_body, files, data, headers)
+                return envelope
+            except PagesAPIError as err:
+                if jwt_provider and (err.has_code(JWT_EXPIRED_CODE) or err.status in (401, 403)) and jwt_refreshes < 3:
+                    jwt_refreshes += 1
+                    self.log("%s %s: upload token rejected or expired, fetching a new one" % (method, path))
+                    jwt = jwt_provider(True)
+                    continue
+                if method == "DELETE" and ambiguous_before and err.is_not_found:
+                    # The first try was cut off after the server had deleted it: gone is what we wanted.
+                    return {"success": True, "errors": [], "messages": [], "result": None}
+                retryable, ambiguous = self._classify(err)
+                if not retryable:
+                    raise
+                failure = err
+                retry_after = getattr(err, "retry_after", None)
+            except _Ambiguous as cut:
+                failure = cut.args[0]
+                retryable, ambiguous, retry_after = True, True, None
+
+            if ambiguous and not idempotent:
+                if recheck is None:
+                    raise failure
+                found = recheck()
+                if found is not None:
+                    self.log("%s %s: the first try had succeeded after all" % (method, path))
+                    return found
+            if ambiguous:
+                ambiguous_before = True
+            if attempt >= self.max_retries:
+                raise self._give_up(failure, attempt)
+            delay = retry_after if retry_after is not None else backoff_delay(attempt, self.rng)
+            if waited + delay > self.retry_max_wait:
+                raise self._give_up(failure, attempt, waited=waited, next_delay=delay)
+            attempt += 1
+            self.retry_count += 1
+            self.log(
+                "%s %s: %s; retry %d/%d in %.1fs" % (method, path, failure.message, attempt, self.max_retries, delay)
+            )
+            self.sleep(delay)
+            waited += delay
+            if jwt_provider:
+                jwt = jwt_provider(False)
+
+    def _give_up(self, failure, attempt, waited=None, next_delay=None):
+        note = " after %d retries" % attempt if attempt else ""
+        if next_delay is not None:
+            note += " (the next wait of %.0fs would pass retry_max_wait=%.0fs)" % (next_delay, self.retry_max_wait)
+        message = failure.message + note
+        if failure.status == 429 or failure.has_code(971):
+            message += (
+                ". Cloudflare allows 1,200 API requests per 5 minutes per user and then blocks all calls "
+                "for 5 minutes; wait, or raise retry_max_wait."
+            )
+        return PagesAPIError(
+            message, failure.status, failure.errors, failure.method, failure.path, failure.body_excerpt
+        )
+
+    @staticmethod
+    def _classify(err):
+        """(retryable, ambiguous) for an error response."""
+        if err.status == 429 or err.has_code(971, 10046):
+            return True, False  # throttled: rejected before any work was done
+        if err.status == 408:
+            return True, True
+        if err.status >= 500:
+            return True, True
+        if err.has_code(8000000):
+            return True, True
+        return False, False
+
+    def _send_once(self, method, path, params, json_body, files, data, headers):
+        self.request_count += 1
+        try:
+            response = self.session.request(
+                method,
+                self.url(path),
+                params=params,
+                json=json_body,
+                files=files,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.validate_certs,
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            raise _Ambiguous(self._transport_error(method, path, "timed out connecting", exc))
+        except requests.exceptions.ConnectionError as exc:
+            raise _Ambiguous(self._transport_error(method, path, "connection failed", exc))
+        except requests.exceptions.Timeout as exc:
+            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % self.timeout, exc))
+        except requests.exceptions.RequestException as exc:
+            raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
+        return self._decode(method, path, response)
+
+    def _transport_error(self, method, path, what, exc):
+        return PagesAPIError("%s (%s)" % (what, self._exc_text(exc)), 0, [], method, path)
+
+    def _exc_text(self, exc):
+        # requests' exception texts name the URL but never headers; keep them short anyway.
+        text = str(exc)
+        for secret in (self._api_token, self._api_key):
+            if secret:
+                text = text.replace(secret, "********")
+        return text[:300]
+
+    @staticmethod
+    def _decode(method, path, response):
+        status = response.status_code
+        body = response.content or b""
+        if status in (204, 205) or (not body.strip() and status < 400):
+            return {"success": True, "errors": [], "messages": [], "result": None}
+        try:
+            envelope = json.loads(body.decode("utf-8"))
+            if not isinstance(envelope, dict):
+                raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError):
+            excerpt = body[:200].decode("utf-8", "replace")
+            err = PagesAPIError(
+                "Received a malformed response from the API (not a JSON envelope): %r" % excerpt,
+                status,
+                [],
+                method,
+                path,
+                excerpt,
+            )
+            err.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if status < 400:
+                # A 2xx with a truncated or non-JSON body: we cannot know what happened.
+                raise _Ambiguous(err)
+            raise err
+        if status >= 400 or envelope.get("success") is False:
+            errors = envelope.get("errors") or []
+            text = format_errors(errors) or "the API reported a failure without details"
+            err = PagesAPIError(text, status, errors, method, path)
+            err.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise err
+        return envelope
+
+    # ------------------------------------------------------------------ generic helpers
+
+    def get(self, path, params=None):
+        return self.request("GET", path, params=params).get("result")
+
+    def paginate(self, path, params=None, per_page=DEPLOYMENTS_PER_PAGE, limit=None):
+        """Yield the items of every page, following ``result_info``; stop after ``limit`` items."""
+        page = 1
+        seen = 0
+        while True:
+            query = dict(params or {})
+            query.update(page=page, per_page=per_page)
+            envelope = self.request("GET", path, params=query)
+            items = envelope.get("result") or []
+            for item in items:
+                yield item
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            info = envelope.get("result_info") or {}
+            if not items:
+                return
+            total_pages = info.get("total_pages")
+            total_count = info.get("total_count")
+            if isinstance(total_pages, int):
+                if page >= total_pages:
+                    return
+            elif isinstance(total_count, int):
+                if page * per_page >= total_count:
+                    return
+            elif len(items) < per_page:
+                return
+            page += 1
+
+    # ------------------------------------------------------------------ projects
+
+    def get_project(self, name):
+        """The project, or None when the API says 8000007 / 404. Any other error is raised."""
+        try:
+            return self.get(self.account_path("projects", name))
+        except PagesAPIError as err:
+            if err.status == 404 or err.has_code(PROJECT_NOT_FOUND):
+                return None
+            raise
+
+    def list_projects(self, limit=None):
+        return self.paginate(self.account_path("projects"), per_page=PROJECTS_PER_PAGE, limit=limit)
+
+    def create_project(self, body):
+        name = body["name"]
+
+        def recheck():
+            project = self.get_project(name)
+            return None if project is None else {"success": True, "result": project}
+
+        return self.request("POST", self.account_path("projects"), json_body=body, recheck=recheck).get("result")
+
+    def update_project(self, name, body):
+        return self.request("PATCH", self.account_path("projects", name), json_body=body).get("result")
+
+    def delete_project(self, name):
+        self.request("DELETE", self.account_path("projects", name))
+
+    def purge_build_cache(self, name):
+        self.request("POST", self.account_path("projects", name, "purge_build_cache"), idempotent=True)
+
+    def get_upload_token(self, name):
+        return self.get(self.account_path("projects", name, "upload-token"))["jwt"]
+
+    # ------------------------------------------------------------------ deployments
+
+    def list_deployments(self, project, env=None, limit=None):
+        params = {"env": env} if env else None
+        return self.paginate(
+            self.account_path("projects", project, "deployments"), params=params, limit=limit
+        )
+
+    def get_deployment(self, project, deployment_id):
+        """The deployment, or None when the API says it does not exist."""
+        try:
+            return self.get(self.account_path("projects", project, "deployments", deployment_id))
+        except PagesAPIError as err:
+            if err.status == 404 or err.has_code(DEPLOYMENT_NOT_FOUND):
+                return None
+            raise
+
+    def create_deployment(self, project, fields, recheck=None):
+        """POST a multipart deployment. ``fields`` is a list of requests ``files=`` tuples."""
+        return self.request(
+            "POST", self.account_path("projects", project, "deployments"), files=fields, recheck=recheck
+        ).get("result")
+
+    def delete_deployment(self, project, deployment_id, force=False):
+        params = {"force": "true"} if force else None
+        self.request("DELETE", self.account_path("projects", project, "deployments", deployment_id), params=params)
+
+    def rollback_deployment(self, project, deployment_id):
+        # Rolling back to the same target twice has the same effect: safe to re-send.
+        path = self.account_path("projects", project, "deployments", deployment_id, "rollback")
+        return self.request("POST", path, json_body={}, idempotent=True).get("result")
+
+    def retry_deployment(self, project, deployment_id, recheck=None):
+        path = self.account_path("projects", project, "deployments", deployment_id, "retry")
+        return self.request("POST", path, json_body={}, recheck=recheck).get("result")
+
+    def get_deployment_logs(self, project, deployment_id):
+        path = self.account_path("projects", project, "deployments", deployment_id, "history", "logs")
+        return self.get(path) or {}
+
+    # ------------------------------------------------------------------ domains
+
+    def list_domains(self, project):
+        return self.get(self.account_path("projects", project, "domains")) or []
+
+    def get_domain(self, project, domain):
+        try:
+            return self.get(self.account_path("projects", project, "domains", domain))
+        except PagesAPIError as err:
+            if err.status == 404 or err.has_code(DOMAIN_NOT_FOUND):
+                return None
+            raise
+
+    def add_domain(self, project, domain):
+        def recheck():
+            found = self.get_domain(project, domain)
+            return None if found is None else {"success": True, "result": found}
+
+        path = self.account_path("projects", project, "domains")
+        return self.request("POST", path, json_body={"name": domain}, recheck=recheck).get("result")
+
+    def retry_domain_validation(self, project, domain):
+        return self.request("PATCH", self.account_path("projects", project, "domains", domain)).get("result")
+
+    def delete_domain(self, project, domain):
+        self.request("DELETE", self.account_path("projects", project, "domains", domain))
+
+    # ------------------------------------------------------------------ direct-upload assets
+
+    def assets_request(self, endpoint, body, jwt_provider):
+        """POST to ``/pages/assets/<endpoint>`` with the upload JWT. Content-addressed: safe to re-send."""
+        return self.request(
+            "POST", "/pages/assets/%s" % endpoint, json_body=body, idempotent=True, jwt_provider=jwt_provider
+        ).get("result")

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# PRIVATE to the collection: not a public API, may change without notice.
+
+"""The base of every module: common options, the client, and API errors mapped to ``fail_json``."""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
+    AUTH_CODES,
+    DEFAULT_BASE_URL,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    PagesAPIError,
+    PagesClient,
+)
+
+
+def common_argument_spec():
+    """The options every module of the ``pages`` action group accepts (doc fragment ``auth``)."""
+    return dict(
+        # Environment variable names are wrangler's, so existing CI secrets work unchanged.
+        api_token=dict(type="str", no_log=True, fallback=(env_fallback, ["CLOUDFLARE_API_TOKEN", "CF_API_TOKEN"])),
+        api_email=dict(type="str", fallback=(env_fallback, ["CLOUDFLARE_EMAIL", "CF_EMAIL"])),
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["CLOUDFLARE_API_KEY", "CF_API_KEY"])),
+        account_id=dict(type="str", required=True, fallback=(env_fallback, ["CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID"])),
+        api_base_url=dict(
+            type="str", default=DEFAULT_BASE_URL, fallback=(env_fallback, ["CLOUDFLARE_API_BASE_URL", "CF_API_BASE_URL"])
+        ),
+        timeout=dict(type="float", default=30.0),
+        max_retries=dict(type="int", default=5),
+        retry_max_wait=dict(type="float", default=120.0),
+        validate_certs=dict(type="bool", default=True),
+    )
+
+
+class PagesModule:
+    """Subclasses set ``argument_spec`` (and optional AnsibleModule keyword arguments in
+    ``module_kwargs``) and implement ``execute()``, which fills ``self.result``."""
+
+    argument_spec = {}
+    module_kwargs = {}
+
+    def __init__(self):
+        spec = common_argument_spec()
+        spec.update(self.argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff
+        self.result = {"changed": False}
+        self.client = self._build_client()
+
+    def _build_client(self):
+        p = self.params
+        if not p["api_token"] and not (p["api_email"] and p["api_key"]):
+            if p["api_key"] or p["api_email"]:
+                self.fail("api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token.")
+            self.fail(
+                "No Cloudflare credentials: set api_token (or the CLOUDFLARE_API_TOKEN environment variable), "
+                "or api_email and api_key (CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)."
+            )
+        return PagesClient(
+            account_id=p["account_id"],
+            api_token=p["api_token"],
+            api_email=p["api_email"],
+            api_key=p["api_key"],
+            base_url=p["api_base_url"],
+            timeout=p["timeout"],
+            max_retries=p["max_retries"],
+            retry_max_wait=p["retry_max_wait"],
+            validate_certs=p["validate_certs"],
+            user_agent_extra="ansible-core/%s" % ANSIBLE_VERSION,
+            log=self.module.debug,
+        )
+
+    # ------------------------------------------------------------------ results
+
+    def fail(self, msg, **kwargs):
+        result = dict(self.result)
+        result.update(kwargs)
+        self.module.fail_json(msg=msg, **result)
+
+    def fail_api(self, err, action=None):
+        msg = str(err)
+        if action:
+            msg = "%s failed: %s" % (action, msg)
+        if err.status in (401, 403) or err.has_code(*AUTH_CODES):
+            msg += (
+                ". The request was authenticated with %s for account %s; check that the credential is valid "
+                "and grants 'Cloudflare Pages: Edit' (or 'Pages Read' for read-only tasks) on that account."
+                % (self.client.describe_credentials(), self.params["account_id"])
+            )
+        self.fail(msg, exception=traceback.format_exc(), **err.to_result())
+
+    def execute(self):
+        raise NotImplementedError
+
+    def run(self):
+        try:
+            self.execute()
+        except PagesAPIError as err:
+            self.fail_api(err)
+        self.module.exit_json(**self.result)
