@@ -1,0 +1,120 @@
+"""Helpers shared by the conformance tests (test_conformance_*.py, test_sdk.py, test_wrangler.py).
+
+Kept apart from conftest.py on purpose: conftest owns the fixtures, this module only has plain
+functions a test imports (``from conformance_helpers import ...``).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import blake3
+
+HERE = Path(__file__).resolve().parent
+EMULATOR_DIR = HERE.parent
+REPO_ROOT = EMULATOR_DIR.parent.parent
+
+# Facts from shared/cloudflare/pages-api.md.
+MESSAGE_8000009 = ("The deployment ID you have specified does not exist. "
+                   "Update the deployment ID and try again. ")  # trailing space is real (§1.2)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_file(name: str) -> Path:
+    """A file of ``../shared/cloudflare`` beside the repo (CI has it at the same place)."""
+    override = os.environ.get("CFPAGES_SHARED_DIR")
+    base = Path(override) if override else REPO_ROOT.parent / "shared"
+    return base / "cloudflare" / name
+
+
+# --------------------------------------------------------------------------- hashing (§5.3)
+
+def node_extname(name: str) -> str:
+    """Node's ``path.extname(basename)`` without the dot ("" for ``.DS_Store``, ``foo.``)."""
+    base = name.rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    if dot <= 0 or dot == len(base) - 1:
+        return ""
+    return base[dot + 1:]
+
+
+def asset_hash(data: bytes, name: str) -> str:
+    """wrangler's asset key: hex(BLAKE3(base64(bytes) + ext))[:32]."""
+    material = base64.b64encode(data).decode("ascii") + node_extname(name)
+    return blake3.blake3(material.encode("utf-8")).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- direct upload
+
+def upload_assets(api, project: str, files: dict[str, bytes], *, check=None) -> dict[str, str]:
+    """Upload-token → check-missing → upload → upsert-hashes, as wrangler does (§5.1).
+
+    ``api`` is ``Emulator.api``-like: ``api(method, path, headers=..., auth=..., json=...)``.
+    ``files`` maps manifest paths ("/a/b.html") to bytes. Returns the manifest.
+    ``check`` (optional) is called with every response.
+    """
+    check = check or (lambda r: r)
+    manifest = {path: asset_hash(data, path) for path, data in files.items()}
+    r = check(api("GET", f"/accounts/{{a}}/pages/projects/{project}/upload-token"))
+    assert r.status_code == 200, r.text
+    jwt = r.json()["result"]["jwt"]
+    jwt_headers = {"Authorization": f"Bearer {jwt}"}
+    hashes = list(dict.fromkeys(manifest.values()))
+    r = check(api("POST", "/pages/assets/check-missing", auth=False, headers=jwt_headers,
+                  json={"hashes": hashes}))
+    assert r.status_code == 200, r.text
+    missing = set(r.json()["result"])
+    payload = []
+    for path, data in files.items():
+        h = manifest[path]
+        if h in missing:
+            missing.discard(h)
+            payload.append({"key": h, "value": base64.b64encode(data).decode("ascii"),
+                            "metadata": {"contentType": "application/octet-stream"},
+                            "base64": True})
+    if payload:
+        r = check(api("POST", "/pages/assets/upload", auth=False, headers=jwt_headers,
+                      json=payload))
+        assert r.status_code == 200, r.text
+    r = check(api("POST", "/pages/assets/upsert-hashes", auth=False, headers=jwt_headers,
+                  json={"hashes": hashes}))
+    assert r.status_code == 200, r.text
+    return manifest
+
+
+def deployment_form(manifest: dict[str, str] | None = None, **fields) -> dict:
+    """``files=`` argument for requests: every field as multipart/form-data.
+
+    Plain values become text parts; ``bytes`` values become file parts named after the field
+    (as wrangler sends ``_headers``/``_redirects``).
+    """
+    parts = {}
+    if manifest is not None:
+        parts["manifest"] = (None, json.dumps(manifest, separators=(",", ":")))
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            parts[name] = (name, value, "application/octet-stream")
+        else:
+            parts[name] = (None, str(value))
+    return parts
+
+
+def deploy(api, project: str, files: dict[str, bytes], *, branch: str | None = None,
+           check=None, **fields):
+    """Direct-upload ``files`` and create a deployment; returns the create response."""
+    check = check or (lambda r: r)
+    manifest = upload_assets(api, project, files, check=check)
+    form = deployment_form(manifest, branch=branch, **fields)
+    return check(api("POST", f"/accounts/{{a}}/pages/projects/{project}/deployments", files=form))
+
+
+def host_of(url: str) -> str:
+    """``https://abc.proj.pages.dev/`` → ``abc.proj.pages.dev``."""
+    return url.split("://", 1)[-1].split("/", 1)[0]
