@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests of the module base class: common options, env fallbacks, error mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api, _base
+
+TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
+GLOBAL_KEY = "key-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+
+
+class ProbeModule(_base.PagesModule):
+    """Reads a project; lets a test choose what the client answers."""
+
+    argument_spec = dict(name=dict(type="str", required=True))
+    answer = None
+
+    def execute(self):
+        self.result["client"] = {
+            "base_url": self.client.base_url,
+            "auth": self.client.auth_method,
+            "timeout": self.client.timeout,
+            "max_retries": self.client.max_retries,
+        }
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        self.result["project"] = self.answer
+
+
+def main():
+    ProbeModule().run()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ("CLOUDFLARE_API_TOKEN", "CF_API_TOKEN", "CLOUDFLARE_EMAIL", "CF_EMAIL", "CLOUDFLARE_API_KEY",
+                 "CF_API_KEY", "CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_BASE_URL", "CF_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    ProbeModule.answer = None
+
+
+def test_options_come_from_wrangler_environment_variables(run_module, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", "http://127.0.0.1:9/client/v4")
+    kind, result = run_module(main, {"name": "p"})
+    assert kind == "exit", result
+    assert result["client"] == {"base_url": "http://127.0.0.1:9/client/v4", "auth": "token", "timeout": 30.0, "max_retries": 5}
+
+
+def test_global_key_from_environment(run_module, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_EMAIL", "ops@example.com")
+    monkeypatch.setenv("CLOUDFLARE_API_KEY", GLOBAL_KEY)
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT})
+    assert kind == "exit" and result["client"]["auth"] == "global_key"
+
+
+def test_no_credentials_fail_with_advice(run_module):
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT})
+    assert kind == "fail"
+    assert "No Cloudflare credentials" in result["msg"] and "CLOUDFLARE_API_TOKEN" in result["msg"]
+
+
+def test_half_a_global_key_fails(run_module):
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_key": GLOBAL_KEY})
+    assert kind == "fail" and "api_email and api_key go together" in result["msg"]
+
+
+def test_account_id_is_required(run_module):
+    kind, result = run_module(main, {"name": "p", "api_token": TOKEN})
+    assert kind == "fail" and "account_id" in result["msg"]
+
+
+def test_api_errors_become_failures_with_status_errors_and_auth_advice(run_module):
+    ProbeModule.answer = _api.PagesAPIError(
+        "Authentication error [code 10000]", 403, [{"code": 10000, "message": "Authentication error"}], "GET", "/accounts/x"
+    )
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
+    assert kind == "fail"
+    assert result["status"] == 403 and result["errors"] == [{"code": 10000, "message": "Authentication error"}]
+    assert "Authentication error [code 10000]" in result["msg"]
+    assert "an API token (Authorization: Bearer)" in result["msg"] and "Cloudflare Pages: Edit" in result["msg"]
+    assert TOKEN not in repr(result)
+
+
+def test_non_auth_errors_have_no_auth_advice(run_module):
+    ProbeModule.answer = _api.PagesAPIError("Project not found. [code 8000007]", 404, [{"code": 8000007, "message": "x"}])
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
+    assert kind == "fail" and "Cloudflare Pages: Edit" not in result["msg"]
