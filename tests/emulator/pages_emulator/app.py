@@ -1,0 +1,534 @@
+"""HTTP layer: routing, auth, faults, request log, introspection and site serving (aiohttp)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import random
+import re
+import secrets
+import time
+import uuid
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from . import __version__, errors, jwtutil, serving
+from .errors import APIError
+from .model import Config, Credentials, Model
+from .store import Store
+
+API_PREFIX = "/client/v4"
+FAULT_KINDS = ("429", "500", "502", "503", "524", "drop")
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+_P = r"(?P<project>[^/]+)"
+_A = r"/accounts/(?P<account>[^/]+)/pages/projects"
+_D = r"(?P<deployment>[^/]+)"
+ROUTES = [
+    (_A, {"GET": "list_projects", "POST": "create_project"}),
+    (_A + "/" + _P, {"GET": "get_project", "PATCH": "patch_project", "DELETE": "delete_project"}),
+    (_A + "/" + _P + "/purge_build_cache", {"POST": "purge_build_cache"}),
+    (_A + "/" + _P + "/upload-token", {"GET": "upload_token"}),
+    (_A + "/" + _P + "/deployments", {"GET": "list_deployments", "POST": "create_deployment"}),
+    (_A + "/" + _P + "/deployments/" + _D, {"GET": "get_deployment", "DELETE": "delete_deployment"}),
+    (_A + "/" + _P + "/deployments/" + _D + "/retry", {"POST": "retry_deployment"}),
+    (_A + "/" + _P + "/deployments/" + _D + "/rollback", {"POST": "rollback_deployment"}),
+    (_A + "/" + _P + "/deployments/" + _D + "/history/logs", {"GET": "deployment_logs"}),
+    (_A + "/" + _P + "/domains", {"GET": "list_domains", "POST": "add_domain"}),
+    (_A + "/" + _P + "/domains/(?P<domain>[^/]+)",
+     {"GET": "get_domain", "PATCH": "retry_domain", "DELETE": "delete_domain"}),
+    ("/pages/assets/check-missing", {"POST": "assets_check_missing"}),
+    ("/pages/assets/upload", {"POST": "assets_upload"}),
+    ("/pages/assets/upsert-hashes", {"POST": "assets_upsert_hashes"}),
+]
+ROUTES = [(re.compile("^" + rx + "/?$"), methods) for rx, methods in ROUTES]
+TOKEN_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]+)$")
+GLOBAL_KEY_RE = re.compile(r"^[0-9a-f]{37}$")
+
+
+class DroppedConnection(Exception):
+    pass
+
+
+def envelope(result, result_info=None) -> dict:
+    body = {"result": result, "success": True, "errors": [], "messages": []}
+    if result_info is not None:
+        body["result_info"] = result_info
+    return body
+
+
+def json_response(body, status=200, headers=None) -> web.Response:
+    h = dict(JSON_HEADERS)
+    h.update(headers or {})
+    return web.Response(body=json.dumps(body).encode(), status=status, headers=h)
+
+
+def paginate(request, items, default, cap):
+    def _int(name, dflt):
+        raw = request.query.get(name)
+        if raw is None or raw == "":
+            return dflt
+        try:
+            return int(raw)
+        except ValueError:
+            raise errors.list_options() from None
+
+    page, per_page = _int("page", 1), _int("per_page", default)
+    if page < 1 or per_page < 1 or per_page > cap:
+        raise errors.list_options()
+    total = len(items)
+    chunk = items[(page - 1) * per_page: page * per_page]
+    info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": total,
+            "total_pages": -(-total // per_page)}
+    return chunk, info
+
+
+class Emulator:
+    def __init__(self, data_dir, config: Config, creds: Credentials, clock=time.time):
+        self.store = Store(data_dir)
+        self.startup_config = copy.deepcopy(config)
+        self.config = config
+        self.creds = creds
+        self.clock = clock
+        self.model = Model(self.store, self.config, clock)
+        secret = self.store.meta_get("jwt_secret")
+        if not secret:
+            secret = secrets.token_hex(32)
+            self.store.meta_set("jwt_secret", secret)
+        self.jwt_secret = secret.encode()
+        self.request_log: list[dict] = []
+        self.rng = random.Random(config.fault_seed)
+        self.base_url = None
+
+    # ------------------------------------------------------------------ config
+    def apply_config(self, values: dict) -> dict:
+        allowed = {"fault_rate": float, "fault_seed": int, "jwt_ttl": float, "build_seconds": float,
+                   "domain_seconds": float, "max_file_count": int, "project_delete_limit": int}
+        new = {}
+        for k, v in values.items():
+            if k not in allowed:
+                raise ValueError(f"unknown config key {k!r}")
+            if v is None and k == "fault_seed":
+                new[k] = None
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{k} must be a number")
+            new[k] = allowed[k](v)
+        if "fault_rate" in new and not 0.0 <= new["fault_rate"] <= 1.0:
+            raise ValueError("fault_rate must be between 0 and 1")
+        for k, v in new.items():
+            setattr(self.config, k, v)
+        if "fault_seed" in new:
+            self.rng = random.Random(self.config.fault_seed)
+        return self.config.to_dict()
+
+    def reset(self):
+        self.store.wipe()
+        self.request_log.clear()
+        for k, v in self.startup_config.to_dict().items():
+            setattr(self.config, k, v)
+        self.rng = random.Random(self.config.fault_seed)
+
+    # ------------------------------------------------------------------ entry point
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = unquote(request.raw_path.split("?", 1)[0])
+        site = self.resolve_site(request.host)
+        if site is not None:
+            return self.serve_site(request, site, path)
+        if path.startswith("/__emulator/"):
+            return await self.introspect(request, path)
+        entry = {"method": request.method, "path": path,
+                 "query": {k: v for k, v in request.query.items()}, "status": None}
+        self.request_log.append(entry)
+        try:
+            resp = await self.handle_api(request, path, entry)
+        except DroppedConnection:
+            entry["status"] = 0
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPInternalServerError() from None  # never reaches the (closed) socket
+        entry["status"] = resp.status
+        return resp
+
+    # ------------------------------------------------------------------ faults
+    def fault(self):
+        if self.config.fault_rate <= 0 or self.rng.random() >= self.config.fault_rate:
+            return None
+        kind = self.rng.choice(FAULT_KINDS)
+        if kind == "drop":
+            raise DroppedConnection()
+        if kind == "429":
+            return json_response(APIError(429, 971, errors.MSG_RATE_LIMITED).body(), 429,
+                                 {"Retry-After": "1"})
+        if kind == "500":
+            return json_response(APIError(500, 8000000, errors.MSG_UNKNOWN).body(), 500)
+        if kind == "503":
+            return json_response(APIError(503, 8000000, errors.MSG_UNKNOWN).body(), 503)
+        if kind == "502":
+            page = ("<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
+                    "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>cloudflare</center>\n"
+                    "</body>\n</html>\n")
+            return web.Response(text=page, status=502, content_type="text/html")
+        page = ("<!DOCTYPE html>\n<html><head><title>api.cloudflare.com | 524: A timeout occurred"
+                "</title></head><body><h1>A timeout occurred</h1><p>Error code 524</p></body></html>\n")
+        return web.Response(text=page, status=524, content_type="text/html")
+
+    # ------------------------------------------------------------------ API
+    async def handle_api(self, request, path, entry) -> web.Response:
+        if not path.startswith(API_PREFIX + "/") and path != API_PREFIX:
+            return json_response(errors.no_route().body(), 404)
+        faulted = self.fault()
+        if faulted is not None:
+            return faulted
+        sub = path[len(API_PREFIX):]
+        m = methods = None
+        for rx, route_methods in ROUTES:
+            m = rx.match(sub)
+            if m:
+                methods = route_methods
+                break
+        if m is None:
+            return json_response(errors.no_route().body(), 404)
+        name = methods.get(request.method)
+        if name is None:
+            return json_response(errors.method_not_allowed().body(), 405)
+        params = m.groupdict()
+        try:
+            if name.startswith("assets_"):
+                params["claims"] = self.auth_jwt(request)
+            else:
+                account = self.auth_api(request)
+                if params["account"] != account:
+                    raise errors.auth_error()
+            body = await self.read_body(request, name, entry)
+            handler = getattr(self, "api_" + name)
+            self.store.begin()
+            try:
+                resp = handler(request, body, **params)
+                self.store.commit()
+            except BaseException:
+                self.store.rollback()
+                raise
+            return resp
+        except APIError as e:
+            return json_response(e.body(), e.status, e.headers)
+
+    def auth_api(self, request) -> str:
+        authz = request.headers.get("Authorization")
+        email = request.headers.get("X-Auth-Email")
+        key = request.headers.get("X-Auth-Key")
+        if authz is None and (email is not None or key is not None):
+            if key is None or not GLOBAL_KEY_RE.match(key.strip()):
+                raise errors.bad_headers(6103, "Invalid format for X-Auth-Key header")
+            if email is None or "@" not in email:
+                raise errors.bad_headers(6102, "Invalid format for X-Auth-Email header")
+            account = self.creds.keys.get((email.strip().lower(), key.strip()))
+            if account is None:
+                raise errors.auth_error()
+            return account
+        m = TOKEN_RE.match((authz or "").strip())
+        if not m:
+            raise errors.bad_headers(6111, "Invalid format for Authorization header")
+        account = self.creds.tokens.get(m.group(1))
+        if account is None:
+            raise errors.auth_error()
+        return account
+
+    def auth_jwt(self, request) -> dict:
+        m = TOKEN_RE.match((request.headers.get("Authorization") or "").strip())
+        if not m:
+            raise errors.jwt_error("missing")
+        try:
+            return jwtutil.decode(m.group(1), self.jwt_secret, self.clock())
+        except ValueError as e:
+            raise errors.jwt_error(str(e)) from None
+
+    async def read_body(self, request, name, entry):
+        if name == "create_deployment":
+            return await self.read_form(request)
+        if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache",):
+            return None
+        raw = await request.read()
+        if not raw.strip():
+            return None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise errors.bad_request("Request body is not valid JSON.") from None
+        if name == "assets_upload" and isinstance(body, list):
+            entry["keys"] = [item.get("key") for item in body if isinstance(item, dict)]
+        return body
+
+    async def read_form(self, request) -> dict:
+        ctype = request.content_type
+        fields: dict = {}
+        if ctype == "multipart/form-data":
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name is None:
+                    continue
+                data = await part.read()
+                if part.name in ("_headers", "_redirects", "_routes.json", "_worker.js", "_worker.bundle",
+                                 "functions-filepath-routing-config.json"):
+                    fields[part.name] = bytes(data)
+                else:
+                    fields[part.name] = bytes(data).decode("utf-8", "replace")
+        elif ctype == "application/x-www-form-urlencoded":
+            for k, v in (await request.post()).items():
+                fields[k] = v if isinstance(v, str) else v.file.read().decode("utf-8", "replace")
+        elif (await request.read()).strip():
+            raise errors.bad_request("Request body must be multipart/form-data.")
+        return fields
+
+    def _project_resp(self, p):
+        return json_response(envelope(self.model.render_project(p)))
+
+    # projects
+    def api_list_projects(self, request, body, account):
+        projects = self.model.list_projects(account)
+        chunk, info = paginate(request, projects, 10, 10)
+        return json_response(envelope([self.model.render_project(p) for p in chunk], info))
+
+    def api_create_project(self, request, body, account):
+        return self._project_resp(self.model.create_project(account, body))
+
+    def api_get_project(self, request, body, account, project):
+        return self._project_resp(self.model.get_project(account, project))
+
+    def api_patch_project(self, request, body, account, project):
+        return self._project_resp(self.model.patch_project(account, project, body or {}))
+
+    def api_delete_project(self, request, body, account, project):
+        self.model.delete_project(account, project)
+        return json_response(envelope(None))
+
+    def api_purge_build_cache(self, request, body, account, project):
+        self.model.get_project(account, project)
+        return json_response(envelope(None))
+
+    def api_upload_token(self, request, body, account, project):
+        p = self.model.get_project(account, project)
+        now = self.clock()
+        claims = {
+            "account_id": account,
+            "project_id": p["id"],
+            "project_name": p["name"],
+            "max_file_count_allowed": self.config.max_file_count,
+            "iat": int(now),
+            "exp": int(now + self.config.jwt_ttl),
+            "jti": str(uuid.uuid4()),
+        }
+        return json_response(envelope({"jwt": jwtutil.encode(claims, self.jwt_secret)}))
+
+    # deployments
+    def _deployment_resp(self, p, d):
+        _, ctx = self.model.context(p)
+        return json_response(envelope(self.model.render_deployment(p, d, ctx)))
+
+    def api_list_deployments(self, request, body, account, project):
+        p = self.model.get_project(account, project)
+        env = request.query.get("env")
+        if env not in (None, "", "production", "preview"):
+            raise errors.list_options()
+        deps, ctx = self.model.context(p)
+        if env:
+            deps = [d for d in deps if d["environment"] == env]
+        chunk, info = paginate(request, deps, 25, 25)
+        return json_response(envelope([self.model.render_deployment(p, d, ctx) for d in chunk], info))
+
+    def api_create_deployment(self, request, body, account, project):
+        d = self.model.create_deployment(account, project, body)
+        return self._deployment_resp(self.model.get_project(account, project), d)
+
+    def api_get_deployment(self, request, body, account, project, deployment):
+        p = self.model.get_project(account, project)
+        return self._deployment_resp(p, self.model.find_deployment(p, deployment))
+
+    def api_delete_deployment(self, request, body, account, project, deployment):
+        force = request.query.get("force", "").lower() == "true"
+        self.model.delete_deployment(account, project, deployment, force)
+        return json_response(envelope(None))
+
+    def api_retry_deployment(self, request, body, account, project, deployment):
+        return self._deployment_resp(*self.model.retry(account, project, deployment))
+
+    def api_rollback_deployment(self, request, body, account, project, deployment):
+        return self._deployment_resp(*self.model.rollback(account, project, deployment))
+
+    def api_deployment_logs(self, request, body, account, project, deployment):
+        return json_response(envelope(self.model.logs(account, project, deployment)))
+
+    # domains
+    def api_list_domains(self, request, body, account, project):
+        p = self.model.get_project(account, project)
+        doms = [self.model.render_domain(p, d) for d in self.store.list_domains(p["id"])]
+        info = {"page": 1, "per_page": max(100, len(doms)), "count": len(doms),
+                "total_count": len(doms), "total_pages": 1}
+        return json_response(envelope(doms, info))
+
+    def api_add_domain(self, request, body, account, project):
+        return json_response(envelope(self.model.render_domain(*self.model.add_domain(account, project, body))))
+
+    def api_get_domain(self, request, body, account, project, domain):
+        return json_response(envelope(self.model.render_domain(*self.model.get_domain(account, project, domain))))
+
+    def api_retry_domain(self, request, body, account, project, domain):
+        return json_response(envelope(self.model.render_domain(*self.model.retry_domain(account, project, domain))))
+
+    def api_delete_domain(self, request, body, account, project, domain):
+        self.model.delete_domain(account, project, domain)
+        return json_response(envelope(None))
+
+    # direct-upload assets (JWT)
+    @staticmethod
+    def _hashes(body) -> list:
+        if not isinstance(body, dict) or not isinstance(body.get("hashes"), list) or not all(
+                isinstance(h, str) for h in body["hashes"]):
+            raise errors.bad_request("Request body must be {\"hashes\": [\"<hash>\", ...]}.")
+        return body["hashes"]
+
+    def api_assets_check_missing(self, request, body, claims):
+        return json_response(envelope(self.model.check_missing(claims["account_id"], self._hashes(body))))
+
+    def api_assets_upload(self, request, body, claims):
+        if not isinstance(body, list):
+            raise errors.bad_request("Request body must be a JSON array of {key, value, metadata, base64}.")
+        decoded = []
+        for item in body:
+            if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(
+                    item.get("value"), str):
+                raise errors.bad_request("Every uploaded item needs a string `key` and `value`.")
+            if item.get("base64", False):
+                try:
+                    data = base64.b64decode(item["value"], validate=True)
+                except (binascii.Error, ValueError):
+                    raise errors.bad_request(f"Item {item['key']}: `value` is not valid base64.") from None
+            else:
+                data = item["value"].encode("utf-8")
+            meta = item.get("metadata") or {}
+            ctype = meta.get("contentType") if isinstance(meta, dict) else None
+            decoded.append((item["key"], data, ctype or "application/octet-stream"))
+        for key, data, ctype in decoded:
+            self.store.put_asset(claims["account_id"], key, data, ctype)
+        return json_response(envelope(None))
+
+    def api_assets_upsert_hashes(self, request, body, claims):
+        self._hashes(body)
+        return json_response(envelope(True))
+
+    # ------------------------------------------------------------------ introspection
+    async def introspect(self, request, path):
+        if path == "/__emulator/health" and request.method == "GET":
+            return json_response({"status": "ok", "version": __version__, "base_url": self.base_url})
+        if path == "/__emulator/requests" and request.method == "GET":
+            return json_response(self.request_log)
+        if path == "/__emulator/reset" and request.method == "POST":
+            self.reset()
+            return json_response({"status": "ok", "config": self.config.to_dict()})
+        if path == "/__emulator/config":
+            if request.method == "GET":
+                return json_response(self.config.to_dict())
+            if request.method == "POST":
+                try:
+                    values = json.loads(await request.read() or b"{}")
+                    if not isinstance(values, dict):
+                        raise ValueError("body must be a JSON object")
+                    return json_response(self.apply_config(values))
+                except ValueError as e:
+                    return json_response({"error": str(e)}, 400)
+        return json_response({"error": "unknown emulator endpoint"}, 404)
+
+    # ------------------------------------------------------------------ sites
+    def resolve_site(self, host_header: str):
+        """Return (project, deployment-or-None) for a deployed-site Host, else None."""
+        host = (host_header or "").strip().lower()
+        if host.startswith("["):
+            return None
+        host = host.rsplit(":", 1)[0] if ":" in host else host
+        host = host.rstrip(".")
+        if host.endswith(".pages.dev"):
+            p = self.store.get_project_by_subdomain(host)
+            if p:
+                return p, "canonical"
+            label, _, rest = host.partition(".")
+            p = self.store.get_project_by_subdomain(rest)
+            if not p:
+                return "unknown", None
+            deps, ctx = self.model.context(p)
+            for d in deps:
+                if d["short_id"] == label:
+                    return p, d
+            for d in deps:
+                if self.model.alias_of(p, d, ctx) == label:
+                    return p, d
+            return "unknown", None
+        dom = self.store.get_domain(host)
+        if dom and self.model.domain_status(dom, self.clock()) == "active":
+            p = self.store.get_project_by_id(dom["project_id"])
+            if p:
+                return p, "canonical"
+        return None
+
+    def serve_site(self, request, site, path):
+        p, d = site
+        if p == "unknown":
+            return web.Response(text="Not found: no Pages deployment at this host.\n", status=404)
+        if d == "canonical":
+            _, ctx = self.model.context(p)
+            d = ctx["by_id"].get(ctx["canonical"])
+            if d is None:
+                return web.Response(text="Nothing is deployed to production yet.\n", status=404)
+        if self.model.timeline(d, self.clock())["status"] != "success":
+            return web.Response(text="This deployment is not live (still building or failed).\n",
+                                status=404)
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(text="Method not allowed\n", status=405)
+        host = request.host.rsplit(":", 1)[0].lower()
+        special = d.get("special") or {}
+
+        def text_of(name):
+            digest = special.get(name)
+            blob = self.store.get_blob(digest) if digest else None
+            return blob.decode("utf-8", "replace") if blob else ""
+
+        redirect = serving.match_redirect(serving.parse_redirects(text_of("_redirects")), path, host)
+        status = 200
+        if redirect:
+            code, dest = redirect
+            if code != 200:
+                return web.Response(status=code, headers={"Location": dest})
+            if dest.startswith("/"):
+                path = dest.split("?", 1)[0]
+        found = self._lookup(d, serving.candidates(path))
+        if found is None:
+            status = 404
+            found = self._lookup(d, serving.not_found_candidates(path))
+        if found is None:
+            return web.Response(text="Not found\n", status=404)
+        data, ctype = found
+        headers = {"Content-Type": ctype}
+        headers.update(serving.headers_for(serving.parse_headers(text_of("_headers")), path, host))
+        return web.Response(body=data if request.method == "GET" else None, status=status,
+                            headers=headers)
+
+    def _lookup(self, d, paths):
+        manifest = d.get("manifest") or {}
+        for candidate in paths:
+            key = manifest.get(candidate)
+            if key is None:
+                continue
+            row = self.store.get_asset(d["account"], key)
+            if row is None:
+                continue
+            data = self.store.get_blob(row["blob"])
+            if data is not None:
+                return data, row["content_type"]
+        return None
+
+
+def make_app(emulator: Emulator) -> web.Application:
+    app = web.Application(client_max_size=512 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", emulator.handle)
+    return app

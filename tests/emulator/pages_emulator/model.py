@@ -1,0 +1,672 @@
+"""The Pages data model: projects, deployments, custom domains, assets (no HTTP here)."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import html
+import json
+import random
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from . import errors
+from .store import Store
+from .util import branch_alias, iso, random_alnum, today, truncate_commit_message, valid_project_name
+
+STAGES = ("queued", "initialize", "clone_repo", "build", "deploy")
+
+# deployment_configs.<env> keys whose value is a map of NAME -> object; a null entry deletes the
+# key, a null map deletes the whole map (pages-api.md section 3.2).
+MAP_KEYS = (
+    "env_vars", "kv_namespaces", "durable_object_namespaces", "d1_databases", "r2_buckets",
+    "services", "queue_producers", "ai_bindings", "analytics_engine_datasets",
+    "hyperdrive_bindings", "vectorize_bindings", "mtls_certificates", "browsers",
+)
+# keys that always exist (server defaults); a null in a PATCH leaves them unchanged
+DEFAULTED_KEYS = ("fail_open", "always_use_latest_compatibility_date", "compatibility_date",
+                  "compatibility_flags", "build_image_major_version", "usage_model")
+BUILD_IMAGE_MAJOR_VERSION = 3
+SPECIAL_FILES = ("_headers", "_redirects", "_routes.json", "_worker.js", "_worker.bundle",
+                 "functions-filepath-routing-config.json")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+@dataclass
+class Config:
+    fault_rate: float = 0.0
+    fault_seed: int | None = None
+    jwt_ttl: float = 300.0
+    build_seconds: float = 5.0
+    domain_seconds: float = 2.0
+    max_file_count: int = 20000
+    project_delete_limit: int = 100
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class Credentials:
+    tokens: dict = field(default_factory=dict)   # token -> account
+    keys: dict = field(default_factory=dict)     # (email, key) -> account
+
+
+def build_failure_code(build_command) -> int | None:
+    """The documented build rule: ``exit N`` (N != 0) fails with N; the word ``false`` fails with 1."""
+    if not isinstance(build_command, str):
+        return None
+    m = re.search(r"\bexit\s+(\d+)", build_command)
+    if m and int(m.group(1)) != 0:
+        return int(m.group(1))
+    if re.search(r"\bfalse\b", build_command):
+        return 1
+    return None
+
+
+def domain_fails(name: str) -> bool:
+    """The documented validation rule: ``*.invalid`` or a first label starting with ``fail-``."""
+    return name.endswith(".invalid") or name.startswith("fail-")
+
+
+def _mask_env_vars(env_vars):
+    if not env_vars:
+        return None
+    out = {}
+    for k, v in env_vars.items():
+        v = dict(v)
+        if v.get("type") == "secret_text":
+            v["value"] = ""
+        out[k] = v
+    return out
+
+
+class Model:
+    def __init__(self, store: Store, config: Config, clock=time.time):
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    # ================================================================== projects
+    def _default_env_config(self, now):
+        return {
+            "env_vars": None,
+            "fail_open": True,
+            "always_use_latest_compatibility_date": False,
+            "compatibility_date": today(now),
+            "compatibility_flags": [],
+            "build_image_major_version": BUILD_IMAGE_MAJOR_VERSION,
+            "usage_model": "standard",
+        }
+
+    def _merge_env_config(self, target: dict, patch, where: str):
+        if patch is None:
+            return
+        if not isinstance(patch, dict):
+            raise errors.bad_request(f"{where} must be an object.")
+        for key, value in patch.items():
+            if key in MAP_KEYS:
+                if value is None:
+                    if key == "env_vars":
+                        target["env_vars"] = None
+                    else:
+                        target.pop(key, None)
+                    continue
+                if not isinstance(value, dict):
+                    raise errors.bad_request(f"{where}.{key} must be an object.")
+                current = dict(target.get(key) or {})
+                for name, entry in value.items():
+                    if entry is None:
+                        current.pop(name, None)
+                        continue
+                    if not isinstance(entry, dict):
+                        raise errors.bad_request(f"{where}.{key}.{name} must be an object or null.")
+                    entry = dict(entry)
+                    if key == "env_vars":
+                        entry.setdefault("type", "plain_text")
+                        if entry["type"] not in ("plain_text", "secret_text"):
+                            raise errors.bad_request(
+                                f"{where}.env_vars.{name}.type must be plain_text or secret_text.")
+                        if not isinstance(entry.get("value", ""), str):
+                            raise errors.bad_request(f"{where}.env_vars.{name}.value must be a string.")
+                        entry = {"type": entry["type"], "value": entry.get("value", "")}
+                    current[name] = entry
+                if key == "env_vars":
+                    target["env_vars"] = current or None
+                elif current or key == "browsers":
+                    target[key] = current
+                else:
+                    target.pop(key, None)
+            elif value is None:
+                if key not in DEFAULTED_KEYS:
+                    target.pop(key, None)
+            elif key == "compatibility_flags":
+                if not isinstance(value, list):
+                    raise errors.bad_request(f"{where}.compatibility_flags must be a list.")
+                target[key] = list(value)
+            else:
+                target[key] = copy.deepcopy(value)
+
+    def _apply_build_config(self, target: dict, patch):
+        if patch is None:
+            return
+        if not isinstance(patch, dict):
+            raise errors.bad_request("build_config must be an object.")
+        for key, value in patch.items():
+            target[key] = value
+
+    def _validate_source(self, source):
+        if not isinstance(source, dict) or source.get("type") not in ("github", "gitlab"):
+            raise errors.bad_request("source.type must be github or gitlab.")
+        if not isinstance(source.get("config", {}), dict):
+            raise errors.bad_request("source.config must be an object.")
+
+    def create_project(self, account: str, body) -> dict:
+        if not isinstance(body, dict):
+            raise errors.bad_request("Request body must be a JSON object.")
+        name = body.get("name")
+        if not valid_project_name(name):
+            raise errors.invalid_project_name(name)
+        branch = body.get("production_branch")
+        if not isinstance(branch, str) or not branch:
+            raise errors.bad_request("production_branch is required.")
+        if self.store.get_project(account, name):
+            raise APIErrorDuplicate()
+        now = self.clock()
+        subdomain = f"{name}.pages.dev"
+        while self.store.subdomain_taken(subdomain):
+            subdomain = f"{name}-{random_alnum(3)}.pages.dev"
+        configs = {"preview": self._default_env_config(now), "production": self._default_env_config(now)}
+        dc = body.get("deployment_configs")
+        if dc is not None and not isinstance(dc, dict):
+            raise errors.bad_request("deployment_configs must be an object.")
+        for env in ("preview", "production"):
+            self._merge_env_config(configs[env], (dc or {}).get(env), f"deployment_configs.{env}")
+        build_config = {"web_analytics_tag": None, "web_analytics_token": None}
+        self._apply_build_config(build_config, body.get("build_config"))
+        p = {
+            "id": str(uuid.uuid4()),
+            "account": account,
+            "name": name,
+            "subdomain": subdomain,
+            "production_branch": branch,
+            "created_at": now,
+            "build_config": build_config,
+            "deployment_configs": configs,
+            "script_id": random.randint(1000000, 9999999),
+            "branch_aliases": {},
+        }
+        if body.get("source") is not None:
+            self._validate_source(body["source"])
+            p["source"] = copy.deepcopy(body["source"])
+        self.store.insert_project(p)
+        return p
+
+    def get_project(self, account: str, name: str) -> dict:
+        p = self.store.get_project(account, name)
+        if not p:
+            raise errors.project_not_found()
+        return p
+
+    def patch_project(self, account: str, name: str, body) -> dict:
+        p = self.get_project(account, name)
+        if not isinstance(body, dict):
+            raise errors.bad_request("Request body must be a JSON object.")
+        if "name" in body and body["name"] != p["name"]:
+            raise errors.bad_request("A project cannot be renamed; create a new project instead.")
+        if "source" in body:
+            src = body["source"]
+            if src is None:
+                if "source" in p:
+                    raise errors.source_change(
+                        "A Git-connected project cannot be converted to a Direct Upload project.")
+            elif "source" not in p:
+                raise errors.source_change(
+                    "A Direct Upload project cannot be connected to a Git repository. Create a new "
+                    "project with a `source` instead.")
+            else:
+                self._validate_source({"type": src.get("type", p["source"]["type"]),
+                                       "config": src.get("config", {})} if isinstance(src, dict) else src)
+                merged = copy.deepcopy(p["source"])
+                if "type" in src:
+                    merged["type"] = src["type"]
+                cfg = merged.setdefault("config", {})
+                for k, v in (src.get("config") or {}).items():
+                    cfg[k] = v
+                p["source"] = merged
+        if "production_branch" in body:
+            if not isinstance(body["production_branch"], str) or not body["production_branch"]:
+                raise errors.bad_request("production_branch must be a non-empty string.")
+            p["production_branch"] = body["production_branch"]
+        if "build_config" in body:
+            self._apply_build_config(p["build_config"], body["build_config"])
+        dc = body.get("deployment_configs")
+        if dc is not None:
+            if not isinstance(dc, dict):
+                raise errors.bad_request("deployment_configs must be an object.")
+            for env in ("preview", "production"):
+                self._merge_env_config(p["deployment_configs"][env], dc.get(env),
+                                       f"deployment_configs.{env}")
+        self.store.update_project(p)
+        return p
+
+    def delete_project(self, account: str, name: str):
+        p = self.get_project(account, name)
+        limit = self.config.project_delete_limit
+        if limit and self.store.count_deployments(p["id"]) > limit:
+            raise errors.APIError(400, 8000076, errors.MSG_TOO_MANY_DEPLOYMENTS)
+        self.store.delete_project(p["id"])
+
+    def list_projects(self, account: str) -> list[dict]:
+        return self.store.list_projects(account)
+
+    def render_project(self, p: dict) -> dict:
+        now = self.clock()
+        deps = self.store.list_deployments(p["id"])
+        ctx = self._context(p, deps, now)
+        latest = deps[0] if deps else None
+        canonical = ctx["by_id"].get(ctx["canonical"])
+        out = {
+            "id": p["id"],
+            "name": p["name"],
+            "subdomain": p["subdomain"],
+            "domains": [p["subdomain"]] + [d["name"] for d in self.store.list_domains(p["id"])],
+            "build_config": copy.deepcopy(p["build_config"]),
+        }
+        if "source" in p:
+            out["source"] = copy.deepcopy(p["source"])
+        configs = {}
+        for env in ("preview", "production"):
+            c = copy.deepcopy(p["deployment_configs"][env])
+            c["env_vars"] = _mask_env_vars(c.get("env_vars"))
+            configs[env] = c
+        out["deployment_configs"] = configs
+        out["latest_deployment"] = self.render_deployment(p, latest, ctx) if latest else None
+        out["canonical_deployment"] = self.render_deployment(p, canonical, ctx) if canonical else None
+        out["created_on"] = iso(p["created_at"])
+        out["production_branch"] = p["production_branch"]
+        out["production_script_name"] = f"pages-worker--{p['script_id']}-production"
+        out["preview_script_name"] = f"pages-worker--{p['script_id']}-preview"
+        out["uses_functions"] = latest["uses_functions"] if latest else None
+        out["framework"] = ""
+        out["framework_version"] = ""
+        return out
+
+    # ================================================================== deployments
+    def _context(self, p: dict, deps: list[dict], now: float) -> dict:
+        newest_of_branch = {}
+        for d in deps:  # newest first
+            newest_of_branch.setdefault(d["branch"], d["id"])
+        return {
+            "now": now,
+            "by_id": {d["id"]: d for d in deps},
+            "newest_of_branch": newest_of_branch,
+            "canonical": self.store.canonical_id(p["id"], now),
+        }
+
+    def context(self, p: dict):
+        deps = self.store.list_deployments(p["id"])
+        return deps, self._context(p, deps, self.clock())
+
+    def alias_of(self, p: dict, d: dict, ctx: dict) -> str | None:
+        """The branch alias label a deployment holds right now, or None."""
+        if d["environment"] != "preview" or ctx["newest_of_branch"].get(d["branch"]) != d["id"]:
+            return None
+        return self.branch_alias_label(p, d["branch"])
+
+    def branch_alias_label(self, p: dict, branch: str) -> str:
+        label = branch_alias(branch)
+        if label is None:
+            label = p.get("branch_aliases", {}).get(branch)
+        return label
+
+    def timeline(self, d: dict, now: float) -> dict:
+        """Stages, latest stage, status and log lines of a deployment at time ``now``."""
+        t0 = d["created_at"]
+        if d["kind"] == "direct":
+            end = t0
+            stages = [
+                {"name": "queued", "started_on": iso(t0), "ended_on": None, "status": "active"},
+                {"name": "initialize", "started_on": None, "ended_on": None, "status": "idle"},
+                {"name": "clone_repo", "started_on": None, "ended_on": None, "status": "idle"},
+                {"name": "build", "started_on": None, "ended_on": None, "status": "idle"},
+                {"name": "deploy", "started_on": None, "ended_on": iso(end), "status": "success"},
+            ]
+            logs = [(t0, line) for line in d.get("log_lines", [])]
+            return {"stages": stages, "latest": dict(stages[-1]), "modified": end,
+                    "status": "success", "logs": logs}
+        span = d["build_seconds"] / len(STAGES)
+        bounds = [t0 + i * span for i in range(len(STAGES) + 1)]
+        fail = d.get("fail_code")
+        stages, latest, modified, status = [], None, t0, "active"
+        for i, name in enumerate(STAGES):
+            start, end = bounds[i], bounds[i + 1]
+            if (fail is not None and name == "deploy") or now < start:
+                stages.append({"name": name, "started_on": None, "ended_on": None, "status": "idle"})
+                continue
+            if now < end:
+                st = {"name": name, "started_on": iso(start), "ended_on": None, "status": "active"}
+                modified = start
+            else:
+                failed = fail is not None and name == "build"
+                st = {"name": name, "started_on": iso(start), "ended_on": iso(end),
+                      "status": "failure" if failed else "success"}
+                modified = end
+                if failed:
+                    status = "failure"
+                elif name == "deploy":
+                    status = "success"
+            stages.append(st)
+            latest = st
+        logs = [(ts, line) for ts, line in d.get("log_plan", []) if ts <= now]
+        return {"stages": stages, "latest": dict(latest), "modified": modified, "status": status,
+                "logs": logs}
+
+    def render_deployment(self, p: dict, d: dict, ctx: dict) -> dict:
+        tl = self.timeline(d, ctx["now"])
+        alias = self.alias_of(p, d, ctx)
+        out = {
+            "id": d["id"],
+            "short_id": d["short_id"],
+            "project_id": p["id"],
+            "project_name": p["name"],
+            "environment": d["environment"],
+            "url": f"https://{d['short_id']}.{p['subdomain']}",
+            "created_on": iso(d["created_at"]),
+            "modified_on": iso(tl["modified"]),
+            "latest_stage": tl["latest"],
+            "deployment_trigger": {
+                "type": "ad_hoc",
+                "metadata": {
+                    "branch": d["branch"],
+                    "commit_hash": d["commit_hash"],
+                    "commit_message": d["commit_message"],
+                    "commit_dirty": d["commit_dirty"],
+                },
+            },
+            "stages": tl["stages"],
+            "build_config": copy.deepcopy(d["build_config"]),
+        }
+        if d.get("source") is not None:
+            out["source"] = copy.deepcopy(d["source"])
+        out.update({
+            "env_vars": _mask_env_vars(d.get("env_vars")) or {},
+            "compatibility_date": d["compatibility_date"],
+            "compatibility_flags": list(d["compatibility_flags"]),
+            "build_image_major_version": BUILD_IMAGE_MAJOR_VERSION,
+            "usage_model": None,
+            "aliases": [f"https://{alias}.{p['subdomain']}"] if alias else None,
+            "is_skipped": False,
+            "production_branch": p["production_branch"],
+            "uses_functions": d["uses_functions"],
+        })
+        return out
+
+    def _new_deployment(self, p: dict, *, branch, commit_hash, commit_message, commit_dirty,
+                        kind, manifest=None, special=None) -> dict:
+        now = self.clock()
+        while True:
+            dep_id = str(uuid.uuid4())
+            if not self.store.short_id_taken(p["id"], dep_id[:8]):
+                break
+        environment = "production" if branch == p["production_branch"] else "preview"
+        env_cfg = p["deployment_configs"][environment]
+        special = special or {}
+        d = {
+            "id": dep_id,
+            "short_id": dep_id[:8],
+            "project_id": p["id"],
+            "account": p["account"],
+            "environment": environment,
+            "branch": branch,
+            "commit_hash": commit_hash,
+            "commit_message": truncate_commit_message(commit_message),
+            "commit_dirty": commit_dirty,
+            "created_at": now,
+            "kind": kind,
+            "manifest": manifest or {},
+            "special": special,
+            "env_vars": copy.deepcopy(env_cfg.get("env_vars")),
+            "compatibility_date": env_cfg.get("compatibility_date") or today(now),
+            "compatibility_flags": list(env_cfg.get("compatibility_flags") or []),
+            "uses_functions": bool(special.get("_worker.js") or special.get("_worker.bundle")
+                                   or special.get("functions-filepath-routing-config.json")),
+        }
+        if kind == "direct":
+            d["build_config"] = {k: None for k in ("build_command", "destination_dir", "build_caching",
+                                                    "root_dir", "web_analytics_tag", "web_analytics_token")}
+            d["log_lines"] = [
+                "Initializing build environment...",
+                f"Direct Upload: {len(d['manifest'])} files referenced by the manifest",
+                "Success: Assets published!",
+                "Success: Your site was deployed!",
+            ]
+        else:
+            self._plan_build(p, d, now)
+        if environment == "preview" and branch_alias(branch) is None and branch not in p["branch_aliases"]:
+            p["branch_aliases"][branch] = f"branch-{random_alnum(10)}"
+            self.store.update_project(p)
+        self.store.insert_deployment(d)
+        if environment == "production":
+            if kind == "direct":
+                self.store.add_canonical_event(p["id"], d["id"], now)
+            elif d.get("fail_code") is None:
+                self.store.add_canonical_event(p["id"], d["id"], now + d["build_seconds"])
+        return d
+
+    def _plan_build(self, p: dict, d: dict, now: float):
+        bc = p.get("build_config") or {}
+        d["build_config"] = {k: bc.get(k) for k in ("build_command", "destination_dir", "build_caching",
+                                                     "root_dir", "web_analytics_tag", "web_analytics_token")}
+        d["source"] = copy.deepcopy(p.get("source"))
+        d["build_seconds"] = float(self.config.build_seconds)
+        d["fail_code"] = build_failure_code(bc.get("build_command"))
+        span = d["build_seconds"] / len(STAGES)
+        cmd = bc.get("build_command") or ""
+        first_line = d["commit_message"].splitlines()[0] if d["commit_message"] else ""
+        repo = ((p.get("source") or {}).get("config") or {}).get("repo_name") or p["name"]
+        plan = [
+            (now, "Build queued"),
+            (now + span, "Initializing build environment..."),
+            (now + span, "Success: Finished initializing build environment"),
+            (now + 2 * span, f"Cloning repository {repo} (branch {d['branch']})..."),
+            (now + 2 * span, f"HEAD is now at {d['commit_hash'][:7]} {first_line}"),
+            (now + 2 * span, "Success: Finished cloning repository files"),
+            (now + 3 * span, f"Executing user command: {cmd}" if cmd
+             else "No build command specified. Skipping build step."),
+        ]
+        if d["fail_code"] is not None:
+            plan.append((now + 4 * span, f"Failed: build command exited with code {d['fail_code']}"))
+        else:
+            plan += [
+                (now + 4 * span, "Success: Build command completed"),
+                (now + 4 * span, "Deploying your site to Cloudflare's global network..."),
+                (now + 5 * span, "Success: Your site was deployed!"),
+            ]
+            site = (
+                "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(p['name'])}</title></head>\n<body>\n"
+                f"<h1>{html.escape(p['name'])}</h1>\n"
+                f"<p>Built by the Pages emulator from branch <code>{html.escape(d['branch'])}</code> "
+                f"at commit <code>{html.escape(d['commit_hash'])}</code>.</p>\n</body></html>\n"
+            ).encode()
+            key = hashlib.sha256(site + b"html").hexdigest()[:32]
+            self.store.put_asset(p["account"], key, site, "text/html")
+            d["manifest"] = {"/index.html": key}
+        d["log_plan"] = plan
+
+    def create_deployment(self, account: str, name: str, fields: dict) -> dict:
+        """``fields``: text fields (str) and special files (bytes) of the multipart body."""
+        p = self.get_project(account, name)
+        branch = fields.get("branch") or p["production_branch"]
+        if not isinstance(branch, str):
+            raise errors.bad_request("branch must be a string.")
+        commit_hash = fields.get("commit_hash") or ""
+        commit_message = fields.get("commit_message") or ""
+        commit_dirty = str(fields.get("commit_dirty", "")).strip().lower() == "true"
+        if "manifest" not in fields:
+            if "source" not in p:
+                raise errors.manifest_missing()
+            if not commit_hash:
+                commit_hash = hashlib.sha1(f"{p['id']}:{branch}:{self.clock()}".encode()).hexdigest()
+            if not commit_message:
+                commit_message = f"HEAD of {branch}"
+            return self._new_deployment(p, branch=branch, commit_hash=commit_hash,
+                                        commit_message=commit_message, commit_dirty=commit_dirty,
+                                        kind="build")
+        try:
+            manifest = json.loads(fields["manifest"])
+        except (TypeError, ValueError):
+            raise errors.bad_request("`manifest` is not valid JSON.") from None
+        if not isinstance(manifest, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in manifest.items()):
+            raise errors.bad_request("`manifest` must be a JSON object mapping paths to hashes.")
+        if len(manifest) > self.config.max_file_count:
+            raise errors.too_many_files(len(manifest), self.config.max_file_count)
+        known = self.store.known_hashes(account, set(manifest.values()))
+        for path, h in manifest.items():
+            if h not in known:
+                raise errors.manifest_hash_missing(path, h)
+        manifest = {(k if k.startswith("/") else "/" + k): v for k, v in manifest.items()}
+        if fields.get("_worker.js") is not None and fields.get("_worker.bundle") is not None:
+            raise errors.worker_conflict()
+        special = {}
+        for fname in SPECIAL_FILES:
+            value = fields.get(fname)
+            if value is not None:
+                special[fname] = self.store.put_blob(value if isinstance(value, bytes) else value.encode())
+        return self._new_deployment(p, branch=branch, commit_hash=commit_hash,
+                                    commit_message=commit_message, commit_dirty=commit_dirty,
+                                    kind="direct", manifest=manifest, special=special)
+
+    def find_deployment(self, p: dict, deployment_id: str, deps=None) -> dict:
+        for d in deps if deps is not None else self.store.list_deployments(p["id"]):
+            if d["id"] == deployment_id:
+                return d
+        raise errors.deployment_not_found()
+
+    def delete_deployment(self, account: str, name: str, deployment_id: str, force: bool):
+        p = self.get_project(account, name)
+        deps, ctx = self.context(p)
+        d = self.find_deployment(p, deployment_id, deps)
+        if ctx["canonical"] == d["id"]:
+            raise errors.canonical_delete()
+        if self.alias_of(p, d, ctx) and not force:
+            raise errors.APIError(400, 8000035, errors.MSG_ALIASED)
+        self.store.delete_deployment(d["id"])
+
+    def rollback(self, account: str, name: str, deployment_id: str) -> tuple[dict, dict]:
+        p = self.get_project(account, name)
+        deps, ctx = self.context(p)
+        d = self.find_deployment(p, deployment_id, deps)
+        if d["environment"] != "production":
+            raise errors.rollback_refused("The target is a preview deployment.")
+        if self.timeline(d, ctx["now"])["status"] != "success":
+            raise errors.rollback_refused("The target deployment has not finished successfully.")
+        self.store.add_canonical_event(p["id"], d["id"], ctx["now"])
+        return p, d
+
+    def retry(self, account: str, name: str, deployment_id: str) -> tuple[dict, dict]:
+        p = self.get_project(account, name)
+        old = self.find_deployment(p, deployment_id)
+        new = self._new_deployment(p, branch=old["branch"], commit_hash=old["commit_hash"],
+                                   commit_message=old["commit_message"], commit_dirty=old["commit_dirty"],
+                                   kind=old["kind"], manifest=old["manifest"] if old["kind"] == "direct" else None,
+                                   special=old.get("special"))
+        return p, new
+
+    def logs(self, account: str, name: str, deployment_id: str) -> dict:
+        p = self.get_project(account, name)
+        d = self.find_deployment(p, deployment_id)
+        tl = self.timeline(d, self.clock())
+        data = [{"line": line, "ts": iso(ts)} for ts, line in tl["logs"]]
+        return {"total": len(data), "includes_container_logs": False, "data": data}
+
+    # ================================================================== domains
+    def add_domain(self, account: str, name: str, body) -> tuple[dict, dict]:
+        p = self.get_project(account, name)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise errors.bad_request("Request body must be a JSON object with a `name`.")
+        dname = body["name"].strip().lower().rstrip(".")
+        if not DOMAIN_RE.match(dname) or dname.endswith(".pages.dev"):
+            raise errors.invalid_domain(body["name"])
+        if self.store.get_domain(dname):
+            raise errors.APIError(400, 8000018, errors.MSG_DOMAIN_UNAVAILABLE)
+        now = self.clock()
+        labels = dname.split(".")
+        zone = ".".join(labels[-2:])
+        dom = {
+            "id": str(uuid.uuid4()),
+            "project_id": p["id"],
+            "account": account,
+            "name": dname,
+            "created_at": now,
+            "validation_started_at": now,
+            "domain_id": str(uuid.uuid4()),
+            "zone_tag": hashlib.md5(f"{account}:{zone}".encode()).hexdigest(),
+        }
+        self.store.insert_domain(dom)
+        return p, dom
+
+    def get_domain(self, account: str, name: str, domain_name: str) -> tuple[dict, dict]:
+        p = self.get_project(account, name)
+        dom = self.store.get_domain(domain_name.strip().lower().rstrip("."))
+        if not dom or dom["project_id"] != p["id"]:
+            raise errors.domain_not_found()
+        return p, dom
+
+    def retry_domain(self, account: str, name: str, domain_name: str) -> tuple[dict, dict]:
+        p, dom = self.get_domain(account, name, domain_name)
+        dom["validation_started_at"] = self.clock()
+        self.store.update_domain(dom)
+        return p, dom
+
+    def delete_domain(self, account: str, name: str, domain_name: str):
+        _, dom = self.get_domain(account, name, domain_name)
+        self.store.delete_domain(dom["id"])
+
+    def domain_status(self, dom: dict, now: float) -> str:
+        elapsed = now - dom["validation_started_at"]
+        secs = float(self.config.domain_seconds)
+        if elapsed >= secs:
+            return "error" if domain_fails(dom["name"]) else "active"
+        return "initializing" if elapsed < secs / 2 else "pending"
+
+    def render_domain(self, p: dict, dom: dict) -> dict:
+        status = self.domain_status(dom, self.clock())
+        validation = {"status": status, "method": "http"}
+        verification = {"status": "active" if status == "active" else "pending"}
+        if status == "initializing":
+            verification = {"status": "pending"}
+        if status == "error":
+            msg = (f"CNAME record not set: {dom['name']} does not point to {p['subdomain']} "
+                   "(the emulator fails validation for *.invalid and fail-* domains).")
+            validation["error_message"] = msg
+            verification = {"status": "error", "error_message": msg}
+        return {
+            "id": dom["id"],
+            "name": dom["name"],
+            "status": status,
+            "certificate_authority": "google",
+            "created_on": iso(dom["created_at"]),
+            "domain_id": dom["domain_id"],
+            "validation_data": validation,
+            "verification_data": verification,
+            "zone_tag": dom["zone_tag"],
+        }
+
+    # ================================================================== assets
+    def check_missing(self, account: str, hashes: list) -> list:
+        known = self.store.known_hashes(account, hashes)
+        seen, out = set(), []
+        for h in hashes:
+            if h not in known and h not in seen:
+                seen.add(h)
+                out.append(h)
+        return out
+
+
+class APIErrorDuplicate(errors.APIError):
+    def __init__(self):
+        super().__init__(409, 8000002, errors.MSG_PROJECT_EXISTS)
