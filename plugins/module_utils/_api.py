@@ -250,6 +250,8 @@ class PagesClient:
         for what the first try may have created — returns None; when it returns an envelope, that
         is the answer. ``jwt_provider(refresh)`` switches auth to an upload JWT; an expired or
         rejected JWT (8000013) is refreshed and the call re-sent without counting as a retry.
+        ``data`` may be a callable returning the body: it is called once per attempt, so a streamed
+        (file-like) body is rebuilt for every retry.
         """
         method = method.upper()
         if idempotent is None:
@@ -344,7 +346,8 @@ class PagesClient:
                 params=params,
                 json=json_body,
                 files=files,
-                data=data,
+                # A callable gives a fresh body per attempt (a streamed upload cannot be re-read).
+                data=data() if callable(data) else data,
                 headers=headers,
                 timeout=self.timeout,
                 verify=self.validate_certs,
