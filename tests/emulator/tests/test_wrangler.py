@@ -1,0 +1,202 @@
+"""Conformance: `wrangler` (npm, pinned in tests/emulator/package.json) drives the emulator.
+
+wrangler is installed with ``npm ci --prefix tests/emulator`` into tests/emulator/node_modules.
+Without it the tests skip on a developer machine and FAIL in CI (``CI=true``), so CI can never pass
+by silently not running them.
+
+wrangler is pointed at the emulator as pages-api.md §6 says: ``CLOUDFLARE_API_BASE_URL`` (with the
+``/client/v4`` prefix), ``CLOUDFLARE_API_TOKEN``, ``CLOUDFLARE_ACCOUNT_ID`` (so it makes no
+``/accounts``/``/memberships`` calls), no metrics or error reports, non-interactive, and a private
+HOME so no developer config leaks in.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from conformance_helpers import EMULATOR_DIR, asset_hash, host_of, in_ci
+
+WRANGLER = EMULATOR_DIR / "node_modules" / ".bin" / "wrangler"
+
+# A site with the awkward cases: nested dirs, a non-ASCII name, no extension, an empty file, binary
+# content (all 256 byte values, NULs included), plus _headers/_redirects (sent as multipart fields,
+# not uploaded as assets).
+BINARY = bytes(range(256)) * 5 + b"\x89PNG\r\n\x1a\n\x00\x00"
+SITE_FILES = {
+    "index.html": b"<!doctype html><h1>wrangler conformance</h1>\n",
+    "404.html": b"<h1>nope</h1>",
+    "nested/deeper/page.html": b"<p>deep</p>",
+    "nested/data.json": b'{"k": [1, 2, 3]}',
+    "nested/ünïcødé 文件.txt": "héllo wörld ✓\n".encode(),
+    "LICENSE": b"extensionless file\n",
+    "empty.txt": b"",
+    "img/pixel.png": BINARY,
+    "some_dir/_headers": b"not a config file: only the top-level one is\n",
+}
+HEADERS_FILE = b"/*\n  X-Conformance: wrangler\n/nested/*\n  X-Nested: yes\n"
+REDIRECTS_FILE = b"/old-page /nested/deeper/page.html 301\n"
+
+
+def _wrangler_or_skip() -> Path:
+    if WRANGLER.exists() and shutil.which("node"):
+        return WRANGLER
+    reason = (f"wrangler not installed at {WRANGLER} (run: npm ci --prefix tests/emulator)"
+              if not WRANGLER.exists() else "node is not on PATH")
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def wrangler(emu, tmp_path):
+    exe = _wrangler_or_skip()
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "CLOUDFLARE_API_BASE_URL": emu.base_url,
+        "CLOUDFLARE_API_TOKEN": emu.token,
+        "CLOUDFLARE_ACCOUNT_ID": emu.account,
+        "WRANGLER_SEND_METRICS": "false",
+        "WRANGLER_SEND_ERROR_REPORTS": "false",
+        "CI": "true",
+        "NO_COLOR": "1",
+        "FORCE_COLOR": "0",
+        "TMPDIR": str(tmp_path),
+    }
+
+    def run(*args, ok=True, timeout=120):
+        proc = subprocess.run([str(exe), *args], cwd=workdir, env=env, capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        out = proc.stdout + proc.stderr
+        if ok:
+            assert proc.returncode == 0, f"wrangler {' '.join(args)} -> {proc.returncode}\n{out}"
+        return proc.returncode, out
+
+    run.workdir = workdir
+    return run
+
+
+def _write_site(root: Path) -> Path:
+    for rel, data in SITE_FILES.items():
+        f = root / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
+    (root / "_headers").write_bytes(HEADERS_FILE)
+    (root / "_redirects").write_bytes(REDIRECTS_FILE)
+    return root
+
+
+def _fetch(emu, host, path, max_hops=3):
+    """GET a deployed file by Host header (following same-host redirects, e.g. pretty URLs)."""
+    url_path = quote(path)
+    for _ in range(max_hops):
+        r = emu.site(host, url_path)
+        if r.status_code not in (301, 302, 307, 308):
+            return r
+        loc = r.headers["Location"]
+        assert loc.startswith("/"), loc
+        url_path = loc
+    return r
+
+
+def _deployment_url(output: str, project: str) -> str:
+    m = re.findall(r"https://[0-9a-f]{8}\." + re.escape(project) + r"\.pages\.dev", output)
+    assert m, f"no deployment URL in wrangler output:\n{output}"
+    return m[-1]
+
+
+def test_wrangler_project_create_list_deploy_serves_every_file(emu, wrangler, tmp_path):
+    rc, out = wrangler("pages", "project", "create", "wr-site", "--production-branch", "main")
+    assert "wr-site.pages.dev" in out, out
+    project = emu.api("GET", "/accounts/{a}/pages/projects/wr-site").json()["result"]
+    assert project["production_branch"] == "main"
+
+    rc, out = wrangler("pages", "project", "list")
+    assert "wr-site" in out, out
+
+    site = _write_site(tmp_path / "site")
+    rc, out = wrangler("pages", "deploy", str(site), "--project-name", "wr-site",
+                       "--branch", "main", "--commit-message", "conformance",
+                       "--commit-hash", "0123456789abcdef0123456789abcdef01234567")
+    url = _deployment_url(out, "wr-site")
+
+    deps = emu.api("GET", "/accounts/{a}/pages/projects/wr-site/deployments").json()["result"]
+    assert len(deps) == 1 and deps[0]["url"] == url, (url, deps)
+    dep = deps[0]
+    assert dep["environment"] == "production"
+    assert dep["deployment_trigger"]["metadata"]["commit_message"] == "conformance"
+
+    # wrangler uploaded exactly the asset files, under the keys we compute (hash rule §5.3)
+    expected = {asset_hash(data, rel) for rel, data in SITE_FILES.items()}
+    uploaded = set()
+    for entry in emu.requests_log():
+        if entry["path"].endswith("/pages/assets/upload"):
+            uploaded.update(entry.get("keys") or ())
+    assert uploaded == expected
+
+    # every file, byte for byte, from the deployment's own host and from the production host
+    host = host_of(url)
+    for h in (host, "wr-site.pages.dev"):
+        for rel, data in SITE_FILES.items():
+            r = _fetch(emu, h, "/" + rel)
+            assert r.status_code == 200, (h, rel, r.status_code, r.text[:200])
+            assert r.content == data, (h, rel)
+    assert _fetch(emu, host, "/img/pixel.png").headers["Content-Type"].startswith("image/png")
+    assert _fetch(emu, host, "/index.html").headers["Content-Type"].startswith("text/html")
+
+    # _headers / _redirects took effect and were not served as files
+    r = _fetch(emu, host, "/nested/data.json")
+    assert r.headers.get("X-Conformance") == "wrangler" and r.headers.get("X-Nested") == "yes"
+    assert emu.site(host, "/").headers.get("X-Conformance") == "wrangler"
+    r = emu.site(host, "/old-page")
+    assert r.status_code == 301 and r.headers["Location"].endswith("/nested/deeper/page.html")
+    r = emu.site(host, "/_redirects")
+    assert r.status_code == 404 and r.content == SITE_FILES["404.html"]
+
+
+def test_wrangler_deployment_list_and_delete(emu, wrangler, tmp_path):
+    wrangler("pages", "project", "create", "wr-dep", "--production-branch", "main")
+    site = tmp_path / "s"
+    site.mkdir()
+    (site / "index.html").write_bytes(b"v1")
+    _, out = wrangler("pages", "deploy", str(site), "--project-name", "wr-dep", "--branch", "main")
+    prod_url = _deployment_url(out, "wr-dep")
+    (site / "index.html").write_bytes(b"preview")
+    _, out = wrangler("pages", "deploy", str(site), "--project-name", "wr-dep",
+                      "--branch", "feat/Preview_1")
+    preview_url = _deployment_url(out, "wr-dep")
+    assert "feat-preview-1.wr-dep.pages.dev" in out, out  # branch alias slug (§4)
+    assert emu.site("feat-preview-1.wr-dep.pages.dev", "/").content == b"preview"
+    assert emu.site("wr-dep.pages.dev", "/").content == b"v1"
+
+    _, out = wrangler("pages", "deployment", "list", "--project-name", "wr-dep")
+    assert prod_url in out and preview_url in out, out
+
+    deps = emu.api("GET", "/accounts/{a}/pages/projects/wr-dep/deployments").json()["result"]
+    preview = next(d for d in deps if d["url"] == preview_url)
+    # Non-interactive without --force wrangler does not confirm and sends nothing (the same flag
+    # confirms and overrides the alias check), so the deployment stays.
+    wrangler("pages", "deployment", "delete", preview["id"], "--project-name", "wr-dep")
+    path = f"/accounts/{{a}}/pages/projects/wr-dep/deployments/{preview['id']}"
+    assert emu.api("GET", path).status_code == 200
+    # The preview holds its branch alias: --force sends ?force=true and the API deletes it.
+    wrangler("pages", "deployment", "delete", preview["id"], "--project-name", "wr-dep",
+             "--force")
+    r = emu.api("GET", path)
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == 8000009
+    deletes = [e for e in emu.requests_log() if e["method"] == "DELETE"]
+    assert len(deletes) == 1 and deletes[0]["status"] == 200, deletes
+    assert deletes[0]["query"] == {"force": "true"}, deletes
+    _, out = wrangler("pages", "deployment", "list", "--project-name", "wr-dep")
+    assert prod_url in out and preview_url not in out, out
