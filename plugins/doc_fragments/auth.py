@@ -12,9 +12,9 @@ class ModuleDocFragment:
 options:
   api_token:
     description:
-      - A Cloudflare API token with the C(Cloudflare Pages: Edit) permission on the account
-        (C(Pages Read) is enough for M(cfpages.cloudflare.pages_info)).
-      - Sent as C(Authorization: Bearer). Used when set, even if O(api_email) and O(api_key) are set too.
+      - "A Cloudflare API token with the C(Cloudflare Pages: Edit) permission on the account
+        (C(Pages Read) is enough for M(cfpages.cloudflare.pages_info))."
+      - "Sent as C(Authorization: Bearer). Used when set, even if O(api_email) and O(api_key) are set too."
       - If not set, the value of the E(CLOUDFLARE_API_TOKEN) (or E(CF_API_TOKEN)) environment variable is used.
       - One of O(api_token) or O(api_email) + O(api_key) is required.
     type: str
@@ -70,8 +70,8 @@ options:
 requirements:
   - requests >= 2.25
 notes:
-  - All modules of the collection are in the action group C(cfpages.cloudflare.pages), so credentials can be set
-    once per play with C(module_defaults: {group/cfpages.cloudflare.pages: {...}}).
+  - "All modules of the collection are in the action group C(cfpages.cloudflare.pages), so credentials can be set
+    once per play with C(module_defaults: {group/cfpages.cloudflare.pages: {...}})."
   - Secrets (O(api_token), O(api_key), secret environment variable values) are never returned, logged or shown in diffs.
 seealso:
   - name: Cloudflare Pages REST API
