@@ -57,9 +57,9 @@ def build_failure_code(build_command) -> int | None:
     """The documented build rule: ``exit N`` (N != 0) fails with N; the word ``false`` fails with 1."""
     if not isinstance(build_command, str):
         return None
-    m = re.search(r"\bexit\s+(\d+)", build_command)
-    if m and int(m.group(1)) != 0:
-        return int(m.group(1))
+    for m in re.finditer(r"\bexit\s+(\d+)", build_command):
+        if int(m.group(1)) != 0:
+            return int(m.group(1))
     if re.search(r"\bfalse\b", build_command):
         return 1
     return None
