@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from pathlib import Path
 
 import blake3
@@ -15,6 +16,10 @@ import blake3
 HERE = Path(__file__).resolve().parent
 EMULATOR_DIR = HERE.parent
 REPO_ROOT = EMULATOR_DIR.parent.parent
+
+if str(EMULATOR_DIR) not in sys.path:
+    sys.path.insert(0, str(EMULATOR_DIR))
+from pages_emulator import DEV_EMAIL, DEV_KEY  # noqa: E402  (the documented dev credential)
 
 # Facts from shared/cloudflare/pages-api.md.
 MESSAGE_8000009 = ("The deployment ID you have specified does not exist. "

@@ -25,7 +25,7 @@ from cloudflare.types.pages.projects import (  # noqa: E402
 )
 from cloudflare.types.pages.projects.deployments.history import LogGetResponse  # noqa: E402
 
-from conformance_helpers import asset_hash, host_of  # noqa: E402
+from conformance_helpers import DEV_EMAIL, DEV_KEY, asset_hash, host_of  # noqa: E402
 
 # Keys the real API sends that cloudflare-python 5.x does not model (pages-api.md §3.4, captured
 # real deployments [O AK]). Anything else in model_extra is an emulator invention.
@@ -287,3 +287,25 @@ def test_sdk_domains(emu):
     assert domains.delete("shop.example.com", account_id=a, project_name="sdk-dom") is None
     with pytest.raises(cloudflare.NotFoundError):
         domains.get("shop.example.com", account_id=a, project_name="sdk-dom")
+
+
+def test_sdk_auth_variants(emu, start_emulator):
+    """Email + global key works; wrong tokens/accounts map to the SDK's typed errors."""
+    by_key = cloudflare.Cloudflare(api_email=DEV_EMAIL, api_key=DEV_KEY, base_url=emu.base_url,
+                                   max_retries=0)
+    by_key.pages.projects.create(account_id=emu.account, name="sdk-key", production_branch="main")
+    assert [p.name for p in by_key.pages.projects.list(account_id=emu.account)] == ["sdk-key"]
+
+    with pytest.raises(cloudflare.PermissionDeniedError) as err:
+        _sdk_client(emu, token="not-a-known-token").pages.projects.list(account_id=emu.account)
+    assert err.value.body["errors"][0]["code"] == 10000
+
+    acc1, acc2 = "1" * 32, "2" * 32
+    own = start_emulator("--token", f"tok-one={acc1}", "--token", f"tok-two={acc2}")
+    client = cloudflare.Cloudflare(api_token="tok-one", base_url=own.base_url, max_retries=0)
+    client.pages.projects.create(account_id=acc1, name="mine", production_branch="main")
+    with pytest.raises(cloudflare.PermissionDeniedError):
+        client.pages.projects.list(account_id=acc2)
+    with pytest.raises(cloudflare.PermissionDeniedError):  # the dev token is off with --token
+        cloudflare.Cloudflare(api_token=emu.token, base_url=own.base_url,
+                              max_retries=0).pages.projects.list(account_id=acc1)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conformance_helpers import EMULATOR_DIR, asset_hash, host_of, in_ci
+from conformance_helpers import DEV_EMAIL, DEV_KEY, EMULATOR_DIR, asset_hash, host_of, in_ci
 
 WRANGLER = EMULATOR_DIR / "node_modules" / ".bin" / "wrangler"
 
@@ -75,8 +75,14 @@ def wrangler(emu, tmp_path):
         "TMPDIR": str(tmp_path),
     }
 
-    def run(*args, ok=True, timeout=120):
-        proc = subprocess.run([str(exe), *args], cwd=workdir, env=env, capture_output=True,
+    def run(*args, ok=True, timeout=120, env_override=None):
+        run_env = dict(env)
+        for k, v in (env_override or {}).items():
+            if v is None:
+                run_env.pop(k, None)
+            else:
+                run_env[k] = v
+        proc = subprocess.run([str(exe), *args], cwd=workdir, env=run_env, capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         out = proc.stdout + proc.stderr
         if ok:
@@ -200,3 +206,16 @@ def test_wrangler_deployment_list_and_delete(emu, wrangler, tmp_path):
     assert deletes[0]["query"] == {"force": "true"}, deletes
     _, out = wrangler("pages", "deployment", "list", "--project-name", "wr-dep")
     assert prod_url in out and preview_url not in out, out
+
+
+def test_wrangler_global_key_auth_and_auth_error(emu, wrangler):
+    """wrangler with CLOUDFLARE_EMAIL + CLOUDFLARE_API_KEY instead of a token; a bad token fails
+    with the API's code in wrangler's own error format."""
+    emu.api("POST", "/accounts/{a}/pages/projects",
+            json={"name": "wr-key", "production_branch": "main"}).raise_for_status()
+    _, out = wrangler("pages", "project", "list", env_override={
+        "CLOUDFLARE_API_TOKEN": None, "CLOUDFLARE_EMAIL": DEV_EMAIL, "CLOUDFLARE_API_KEY": DEV_KEY})
+    assert "wr-key" in out, out
+    rc, out = wrangler("pages", "project", "list", ok=False,
+                       env_override={"CLOUDFLARE_API_TOKEN": "no-such-token"})
+    assert rc != 0 and "Authentication error [code: 10000]" in out, out
