@@ -121,8 +121,9 @@ class Emulator:
         """Call ``base_url + path`` (``{a}`` in path is replaced by the account id)."""
         h = dict(self.headers) if auth else {}
         h.update(headers or {})
+        kw.setdefault("timeout", 30)
         return requests.request(method, self.base_url + path.replace("{a}", self.account),
-                                headers=h, timeout=30, **kw)
+                                headers=h, **kw)
 
     def reset(self):
         r = requests.post(self.root_url + "/__emulator/reset", timeout=10)
@@ -142,8 +143,9 @@ class Emulator:
     def site(self, host: str, path: str = "/", **kw) -> requests.Response:
         """GET a deployed site: ``host`` like ``abcd1234.proj.pages.dev``."""
         kw.setdefault("allow_redirects", False)
+        kw.setdefault("timeout", 30)
         headers = {"Host": host, **kw.pop("headers", {})}
-        return requests.get(self.root_url + path, headers=headers, timeout=30, **kw)
+        return requests.get(self.root_url + path, headers=headers, **kw)
 
 
 @pytest.fixture(scope="session")
