@@ -41,9 +41,42 @@ def common_argument_spec():
     )
 
 
+class _SecretAwareModule(AnsibleModule):
+    """An AnsibleModule that also hides secrets it cannot know from the argument spec.
+
+    ``secret_values`` (a keyword argument, optional) is a callable that takes the raw parameters
+    and returns the secret strings inside them, e.g. values of ``secret_text`` environment
+    variables in a free-form dict option (``no_log`` can only mark whole options). They are
+    added to ``no_log_values`` before any result is written, including the failure for invalid
+    arguments, so they never appear in ``invocation`` or elsewhere in a result.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._secret_values = kwargs.pop("secret_values", None)
+        super().__init__(*args, **kwargs)
+
+    def _hide_secret_values(self):
+        if self._secret_values is None:
+            return
+        try:
+            found = self._secret_values(getattr(self, "params", None) or {})
+        except Exception:  # pylint: disable=broad-exception-caught
+            found = ()  # never let the hook turn a result into a traceback
+        self.no_log_values.update(str(value) for value in found if value not in (None, ""))
+
+    def exit_json(self, **kwargs):
+        self._hide_secret_values()
+        super().exit_json(**kwargs)
+
+    def fail_json(self, *args, **kwargs):  # pylint: disable=arguments-differ
+        self._hide_secret_values()
+        super().fail_json(*args, **kwargs)
+
+
 class PagesModule:
     """Subclasses set ``argument_spec`` (and optional AnsibleModule keyword arguments in
-    ``module_kwargs``) and implement ``execute()``, which fills ``self.result``."""
+    ``module_kwargs``, plus ``secret_values``: see ``_SecretAwareModule``) and implement
+    ``execute()``, which fills ``self.result``."""
 
     argument_spec = {}
     module_kwargs = {}
@@ -51,7 +84,7 @@ class PagesModule:
     def __init__(self):
         spec = common_argument_spec()
         spec.update(self.argument_spec)
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
+        self.module = _SecretAwareModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         self.params = self.module.params
