@@ -1,0 +1,955 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pages_project
+short_description: Create, update and delete Cloudflare Pages projects
+version_added: 0.1.0
+description:
+  - Declares a Cloudflare Pages project, its build settings, its git source, and the settings of its
+    C(production) and C(preview) environments (environment variables, secrets, bindings, compatibility
+    settings), or removes it.
+  - The project O(name) is its identity. A project is never renamed, and never deleted and recreated to apply
+    a change.
+  - The module reads the project once and compares only what the task sets, after normalising the API's
+    defaults (V(null), V(""), V([]) and V({}) all mean "not set", and so does V(["*"]) for
+    O(source.config.preview_branch_includes) and O(source.config.path_includes)). When something differs it
+    sends one PATCH with only the differences (or one POST to create), so a second run with the same
+    arguments reports no change and makes a single GET request.
+  - Options and sub-options that the task does not set are not managed and are left as they are.
+  - Values of C(secret_text) environment variables and O(build_config.web_analytics_token) never appear in
+    results, diffs or messages.
+author:
+  - cfpages maintainers (@cfpages)
+extends_documentation_fragment:
+  - cfpages.cloudflare.auth
+  - cfpages.cloudflare.attributes
+options:
+  name:
+    description:
+      - The project name, which also names its C(<name>.pages.dev) subdomain (the API may add a suffix when the
+        name is taken by another account; see RV(project.subdomain)).
+      - 1 to 58 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the project or updates it to match the task.
+      - V(absent) deletes it. A project with custom domains, or one the API refuses to delete (for example
+        because it has many deployments), is only deleted with O(force=true).
+    type: str
+    choices: [present, absent]
+    default: present
+  production_branch:
+    description:
+      - The branch whose deployments are production deployments; all other branches deploy to preview.
+      - Required to create a project.
+    type: str
+  build_config:
+    description:
+      - How Cloudflare builds a git-connected project.
+    type: dict
+    suboptions:
+      build_command:
+        description: The command that builds the site, for example C(npm run build).
+        type: str
+      destination_dir:
+        description: The directory, relative to O(build_config.root_dir), that holds the built site.
+        type: str
+      root_dir:
+        description: The directory of the repository to run the build in.
+        type: str
+      build_caching:
+        description: Whether to cache build dependencies between builds.
+        type: bool
+      web_analytics_tag:
+        description: The Cloudflare Web Analytics site tag.
+        type: str
+      web_analytics_token:
+        description:
+          - The Cloudflare Web Analytics token. It is treated as a secret and never shown.
+        type: str
+  source:
+    description:
+      - Connects the project to a GitHub or GitLab repository, so that Cloudflare builds it on every push.
+      - Can only be set when the project is created. A project created without a source (a direct-upload project)
+        cannot be connected to git later; the API does not allow it, and this module fails with an explanation
+        instead of deleting and recreating the project.
+      - Creating a git-connected project needs the Cloudflare Pages app to be installed for the repository's
+        owner.
+    type: dict
+    suboptions:
+      type:
+        description: The git provider.
+        type: str
+        choices: [github, gitlab]
+        required: true
+      config:
+        description: The repository and how its branches are built.
+        type: dict
+        required: true
+        suboptions:
+          owner:
+            description: The user or organisation that owns the repository.
+            type: str
+          repo_name:
+            description: The repository name.
+            type: str
+          production_branch:
+            description: The repository branch that is built as production.
+            type: str
+          pr_comments_enabled:
+            description: Whether Cloudflare comments on pull requests with preview links.
+            type: bool
+          production_deployments_enabled:
+            description: Whether pushes to the production branch are built and deployed.
+            type: bool
+          preview_deployment_setting:
+            description:
+              - Which branches get preview deployments. V(custom) uses
+                O(source.config.preview_branch_includes) and O(source.config.preview_branch_excludes).
+            type: str
+            choices: [all, none, custom]
+          preview_branch_includes:
+            description:
+              - Branch name patterns that get preview deployments. Needs O(source.config.preview_deployment_setting=custom)
+                (set by this task or already set on the project).
+            type: list
+            elements: str
+          preview_branch_excludes:
+            description:
+              - Branch name patterns that never get preview deployments. Needs
+                O(source.config.preview_deployment_setting=custom).
+            type: list
+            elements: str
+          path_includes:
+            description: Build watch paths; a push that changes none of these paths is not built.
+            type: list
+            elements: str
+          path_excludes:
+            description: Paths whose changes never start a build.
+            type: list
+            elements: str
+  deployment_configs:
+    description:
+      - Settings of the C(production) and C(preview) environments, in the API's shapes, so that Cloudflare's
+        documentation can be copied into a task.
+      - Each binding map (O(deployment_configs.production.kv_namespaces) and the others) maps a binding name to
+        an object whose shape the option describes; the shapes are checked before any request is sent.
+      - Maps are merged with what the project has. Entries the task does not list are kept, unless
+        O(purge_env_vars=true) (for O(deployment_configs.production.env_vars)) or O(purge_bindings=true) (for
+        the binding maps) removes them; purging applies only to maps the task sets, so to remove every
+        entry of a map set it to V({}) with purging on.
+    type: dict
+    suboptions:
+      production:
+        description:
+          - The production environment.
+          - The sub-options are the same as those of O(deployment_configs.preview).
+        type: dict
+        suboptions: &env_options
+          env_vars:
+            description:
+              - "Environment variables, as a map of variable name to C({type, value})."
+              - C(type) is V(plain_text) (the default) or V(secret_text). C(value) is required and is a string
+                (numbers are converted).
+              - The API never returns the value of a C(secret_text) variable, so an existing secret is only
+                updated when O(update_secrets=always).
+            type: dict
+          compatibility_date:
+            description: The Workers runtime compatibility date, C(YYYY-MM-DD).
+            type: str
+          compatibility_flags:
+            description: Workers runtime compatibility flags, for example C(nodejs_compat). Order does not matter.
+            type: list
+            elements: str
+          always_use_latest_compatibility_date:
+            description: Whether to use the latest compatibility date instead of O(deployment_configs.production.compatibility_date).
+            type: bool
+          fail_open:
+            description: Whether requests are served without Functions when the Functions request limit is reached.
+            type: bool
+          usage_model:
+            description: The Functions usage model. Deprecated by Cloudflare; new projects use V(standard).
+            type: str
+            choices: [standard, bundled, unbound]
+          placement:
+            description: Smart Placement of Functions.
+            type: dict
+            suboptions:
+              mode:
+                description: The placement mode, for example V(smart).
+                type: str
+                required: true
+          limits:
+            description: Resource limits of Functions.
+            type: dict
+            suboptions:
+              cpu_ms:
+                description: CPU time limit per request, in milliseconds.
+                type: int
+                required: true
+          kv_namespaces:
+            description: "Workers KV namespace bindings, C({BINDING: {namespace_id}})."
+            type: dict
+          durable_object_namespaces:
+            description: "Durable Object namespace bindings, C({BINDING: {namespace_id}})."
+            type: dict
+          d1_databases:
+            description: "D1 database bindings, C({BINDING: {id}})."
+            type: dict
+          r2_buckets:
+            description: "R2 bucket bindings, C({BINDING: {name, jurisdiction}}); C(jurisdiction) is optional."
+            type: dict
+          services:
+            description:
+              - "Service bindings to Workers, C({BINDING: {service, environment, entrypoint}});
+                C(environment) and C(entrypoint) are optional."
+            type: dict
+          queue_producers:
+            description: "Queue producer bindings, C({BINDING: {name}})."
+            type: dict
+          ai_bindings:
+            description: "Workers AI bindings, C({BINDING: {project_id}}); C(project_id) is optional."
+            type: dict
+          analytics_engine_datasets:
+            description: "Analytics Engine dataset bindings, C({BINDING: {dataset}})."
+            type: dict
+          hyperdrive_bindings:
+            description: "Hyperdrive configuration bindings, C({BINDING: {id}})."
+            type: dict
+          vectorize_bindings:
+            description: "Vectorize index bindings, C({BINDING: {index_name}})."
+            type: dict
+          mtls_certificates:
+            description: "mTLS certificate bindings, C({BINDING: {certificate_id}})."
+            type: dict
+          browsers:
+            description: "Browser Rendering bindings, C({BINDING: {}})."
+            type: dict
+      preview:
+        description:
+          - The preview environment.
+          - The sub-options are the same as those of O(deployment_configs.production).
+        type: dict
+        suboptions: *env_options
+  purge_env_vars:
+    description:
+      - Remove the environment variables that the task does not list, in each O(deployment_configs.production.env_vars)
+        or O(deployment_configs.preview.env_vars) map the task sets.
+      - Environments and maps the task does not set are left alone.
+    type: bool
+    default: false
+  purge_bindings:
+    description:
+      - Remove the bindings that the task does not list, in each binding map the task sets (for example
+        O(deployment_configs.production.kv_namespaces)).
+      - Binding maps the task does not set are left alone; set a map to V({}) to remove all its bindings.
+    type: bool
+    default: false
+  update_secrets:
+    description:
+      - V(on_create) sends a C(secret_text) variable only when the project does not have it yet (or has it as plain
+        text). The API never returns secret values, so they cannot be compared; an existing secret is left alone
+        and reports no change.
+      - V(always) sends every C(secret_text) variable the task lists, and so always reports a change when the task
+        lists one.
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  force:
+    description:
+      - With O(state=absent), first remove the project's custom domains and delete its deployments (with the
+        API's C(force) flag, so aliased deployments go too; the live production deployment is deleted with
+        the project), then delete the project.
+      - Without it, deleting a project that has custom domains, or that the API refuses to delete, fails with the
+        reason and what to do.
+      - Ignored with O(state=present).
+    type: bool
+    default: false
+  purge_build_cache:
+    description:
+      - Purge the project's build cache. This always reports a change; in check mode it is reported, not done.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
+notes:
+  - The API keeps environments independent; setting O(deployment_configs.production) leaves the preview
+    environment as it is.
+  - Changing O(source.type) or the repository of a git-connected project is sent to the API as a change; the API
+    decides whether it allows it.
+  - In check mode nothing is changed; RV(project) then shows what the project would look like.
+seealso:
+  - module: cfpages.cloudflare.pages_info
+  - module: cfpages.cloudflare.pages_domain
+  - module: cfpages.cloudflare.pages_deployment
+  - name: Pages project API
+    description: The project object and its settings.
+    link: https://developers.cloudflare.com/api/resources/pages/subresources/projects/
+"""
+
+EXAMPLES = r"""
+# Credentials are set once per play for every module of the collection.
+- name: Manage a Cloudflare Pages project
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/cfpages.cloudflare.pages:
+      api_token: "{{ cloudflare_api_token }}"
+      account_id: "{{ cloudflare_account_id }}"
+  tasks:
+    - name: A direct-upload project (deploy to it with cfpages.cloudflare.pages_deployment)
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        production_branch: main
+
+    - name: Environment variables, a secret from Ansible Vault, and compatibility settings
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        production_branch: main
+        deployment_configs:
+          production:
+            compatibility_date: "2025-01-15"
+            compatibility_flags: [nodejs_compat]
+            env_vars:
+              API_URL:
+                value: https://api.example.com
+              API_SECRET:
+                type: secret_text
+                value: "{{ vault_example_api_secret }}"
+          preview:
+            env_vars:
+              API_URL:
+                value: https://staging-api.example.com
+
+    - name: Rotate the secret (the API never returns it, so it is only re-sent when asked)
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        update_secrets: always
+        deployment_configs:
+          production:
+            env_vars:
+              API_SECRET:
+                type: secret_text
+                value: "{{ vault_example_api_secret_new }}"
+
+    - name: Exactly these production variables; others are removed
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        purge_env_vars: true
+        deployment_configs:
+          production:
+            env_vars:
+              API_URL:
+                value: https://api.example.com
+
+    - name: Bindings to KV, D1, R2 and a Worker (other bindings are kept)
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        deployment_configs:
+          production:
+            kv_namespaces:
+              SESSIONS:
+                namespace_id: 0f2ac74b498b48028cb68387c421e279
+            d1_databases:
+              DB:
+                id: 445e2955-951a-43f8-a35b-a4d0c8138f63
+            r2_buckets:
+              ASSETS:
+                name: example-assets
+            services:
+              AUTH:
+                service: auth-worker
+                environment: production
+
+    - name: Remove every KV binding of production
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        purge_bindings: true
+        deployment_configs:
+          production:
+            kv_namespaces: {}
+
+    - name: Preview what a change would do, secrets masked (run with --check --diff to see it)
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        production_branch: release
+      check_mode: true
+      diff: true
+      register: preview
+
+    - name: A project that Cloudflare builds from GitHub, with build watch paths
+      cfpages.cloudflare.pages_project:
+        name: example-docs
+        production_branch: main
+        build_config:
+          build_command: npm run build
+          destination_dir: dist
+          root_dir: docs
+        source:
+          type: github
+          config:
+            owner: example-org
+            repo_name: example-docs
+            production_branch: main
+            pr_comments_enabled: true
+            preview_deployment_setting: custom
+            preview_branch_includes: ["release/*", "feature/*"]
+            path_includes: ["docs/*"]
+
+    - name: Purge the build cache of the git-connected project
+      cfpages.cloudflare.pages_project:
+        name: example-docs
+        purge_build_cache: true
+
+    - name: Delete a project, removing its custom domains and deployments first
+      cfpages.cloudflare.pages_project:
+        name: example-site
+        state: absent
+        force: true
+
+    - name: Delete the other project
+      cfpages.cloudflare.pages_project:
+        name: example-docs
+        state: absent
+"""
+
+RETURN = r"""
+project:
+  description:
+    - The project as the API returned it after the change (or as it is, when nothing changed), with secret values
+      masked.
+    - In check mode, what the project would look like; a project that would be created then has only the fields
+      the task sets.
+    - V({}) with O(state=absent).
+  returned: always
+  type: dict
+  sample:
+    id: 7b162ea7-7367-4d67-bcde-1160995d5
+    name: example-site
+    subdomain: example-site.pages.dev
+    domains: [example-site.pages.dev]
+    production_branch: main
+    created_on: "2025-01-15T09:26:40.123456Z"
+    build_config:
+      build_caching: null
+      build_command: null
+      destination_dir: null
+      root_dir: null
+      web_analytics_tag: null
+      web_analytics_token: null
+    deployment_configs:
+      production:
+        compatibility_date: "2025-01-15"
+        compatibility_flags: [nodejs_compat]
+        env_vars:
+          API_URL: {type: plain_text, value: https://api.example.com}
+          API_SECRET: {type: secret_text, value: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER}
+        fail_open: true
+        always_use_latest_compatibility_date: false
+        usage_model: standard
+      preview:
+        compatibility_date: "2025-01-15"
+        compatibility_flags: []
+        env_vars: null
+        fail_open: true
+        always_use_latest_compatibility_date: false
+        usage_model: standard
+    latest_deployment: null
+    canonical_deployment: null
+  contains:
+    id:
+      description: The project id.
+      type: str
+    name:
+      description: The project name.
+      type: str
+    subdomain:
+      description: The project's C(*.pages.dev) host name. Use this rather than building C(<name>.pages.dev).
+      type: str
+    domains:
+      description: The C(*.pages.dev) host name and the custom domains.
+      type: list
+      elements: str
+    production_branch:
+      description: The production branch.
+      type: str
+    created_on:
+      description: When the project was created.
+      type: str
+    build_config:
+      description: The build settings.
+      type: dict
+    deployment_configs:
+      description: The settings of the C(production) and C(preview) environments; secret values masked.
+      type: dict
+    source:
+      description: The git source; absent for direct-upload projects.
+      type: dict
+    latest_deployment:
+      description: The most recent deployment, or V(null).
+      type: dict
+    canonical_deployment:
+      description: The live production deployment, or V(null).
+      type: dict
+build_cache_purged:
+  description: Whether the build cache was purged (V(false) in check mode, where it is only reported).
+  returned: when O(purge_build_cache=true) and O(state=present)
+  type: bool
+  sample: true
+removed_domains:
+  description: The custom domains removed before the project was deleted (in check mode, those that would be).
+  returned: when O(state=absent) and O(force=true) and the project existed
+  type: list
+  elements: str
+  sample: [www.example.com]
+deleted_deployments:
+  description: The ids of the deployments deleted before the project was deleted (in check mode, those that would be).
+  returned: when O(state=absent) and O(force=true) and the project existed
+  type: list
+  elements: str
+  sample: [4f0ef2b4-9b5d-4f59-8f3e-6d9b7a0a1c22]
+"""
+
+import copy
+import re
+from datetime import date
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
+    apply_patch,
+    build_diff,
+    diff_patch,
+    managed_view,
+    mask_secrets,
+    normalise,
+    prune_unset,
+)
+
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ENVIRONMENTS = ("production", "preview")
+ENV_TYPES = ("plain_text", "secret_text")
+
+# The value shape of each binding map, as an argument spec (validated with Ansible's own validator).
+BINDING_SHAPES = {
+    "kv_namespaces": {"namespace_id": {"type": "str", "required": True}},
+    "durable_object_namespaces": {"namespace_id": {"type": "str", "required": True}},
+    "d1_databases": {"id": {"type": "str", "required": True}},
+    "r2_buckets": {"name": {"type": "str", "required": True}, "jurisdiction": {"type": "str"}},
+    "services": {
+        "service": {"type": "str", "required": True},
+        "environment": {"type": "str"},
+        "entrypoint": {"type": "str"},
+    },
+    "queue_producers": {"name": {"type": "str", "required": True}},
+    "ai_bindings": {"project_id": {"type": "str"}},
+    "analytics_engine_datasets": {"dataset": {"type": "str", "required": True}},
+    "hyperdrive_bindings": {"id": {"type": "str", "required": True}},
+    "vectorize_bindings": {"index_name": {"type": "str", "required": True}},
+    "mtls_certificates": {"certificate_id": {"type": "str", "required": True}},
+    "browsers": {},
+}
+BINDING_MAPS = tuple(BINDING_SHAPES)
+
+# Fields of the project the module manages (shown in diffs).
+MANAGED_FIELDS = ("name", "production_branch", "build_config", "source", "deployment_configs")
+
+ENV_SPEC = dict(
+    env_vars=dict(type="dict"),
+    compatibility_date=dict(type="str"),
+    compatibility_flags=dict(type="list", elements="str"),
+    always_use_latest_compatibility_date=dict(type="bool"),
+    fail_open=dict(type="bool"),
+    usage_model=dict(type="str", choices=["standard", "bundled", "unbound"]),
+    placement=dict(type="dict", options=dict(mode=dict(type="str", required=True))),
+    limits=dict(type="dict", options=dict(cpu_ms=dict(type="int", required=True))),
+    **{name: dict(type="dict") for name in BINDING_MAPS}
+)
+
+
+def secret_values(params):
+    """The values of secret environment variables in the raw parameters (for no_log).
+
+    Any variable with a type other than ``plain_text`` counts, so a mistyped ``secret_txt`` is
+    hidden too. Written defensively: it also runs on parameters that failed validation.
+    """
+    found = []
+    configs = params.get("deployment_configs") if isinstance(params, dict) else None
+    if not isinstance(configs, dict):
+        return found
+    for env in configs.values():
+        env_vars = env.get("env_vars") if isinstance(env, dict) else None
+        if not isinstance(env_vars, dict):
+            continue
+        for entry in env_vars.values():
+            if isinstance(entry, dict) and entry.get("type") not in (None, "plain_text"):
+                if isinstance(entry.get("value"), (str, int, float)):
+                    found.append(str(entry["value"]))
+    return found
+
+
+class PagesProject(PagesModule):
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        production_branch=dict(type="str"),
+        build_config=dict(
+            type="dict",
+            options=dict(
+                build_command=dict(type="str"),
+                destination_dir=dict(type="str"),
+                root_dir=dict(type="str"),
+                build_caching=dict(type="bool"),
+                web_analytics_tag=dict(type="str"),
+                web_analytics_token=dict(type="str", no_log=True),
+            ),
+        ),
+        source=dict(
+            type="dict",
+            options=dict(
+                type=dict(type="str", choices=["github", "gitlab"], required=True),
+                config=dict(
+                    type="dict",
+                    required=True,
+                    options=dict(
+                        owner=dict(type="str"),
+                        repo_name=dict(type="str"),
+                        production_branch=dict(type="str"),
+                        pr_comments_enabled=dict(type="bool"),
+                        production_deployments_enabled=dict(type="bool"),
+                        preview_deployment_setting=dict(type="str", choices=["all", "none", "custom"]),
+                        preview_branch_includes=dict(type="list", elements="str"),
+                        preview_branch_excludes=dict(type="list", elements="str"),
+                        path_includes=dict(type="list", elements="str"),
+                        path_excludes=dict(type="list", elements="str"),
+                    ),
+                ),
+            ),
+        ),
+        deployment_configs=dict(
+            type="dict",
+            options=dict(
+                production=dict(type="dict", options=ENV_SPEC),
+                preview=dict(type="dict", options=ENV_SPEC),
+            ),
+        ),
+        purge_env_vars=dict(type="bool", default=False),
+        purge_bindings=dict(type="bool", default=False),
+        update_secrets=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False),
+        force=dict(type="bool", default=False),
+        purge_build_cache=dict(type="bool", default=False),
+    )
+    # The environment variable maps are free-form dicts, so no_log cannot mark their secret values:
+    # they are hidden through secret_values, and the module does not write its arguments to syslog.
+    module_kwargs = dict(no_log=True, secret_values=secret_values)
+
+    # ------------------------------------------------------------------ entry point
+
+    def execute(self):
+        p = self.params
+        name = p["name"]
+        if not NAME_RE.match(name or ""):
+            self.fail(
+                "name %r is not a valid Pages project name: use 1 to 58 lowercase letters (a-z), digits and hyphens, "
+                "not starting or ending with a hyphen." % name
+            )
+        if p["state"] == "absent":
+            current = self.client.get_project(name)
+            self.absent(name, current)
+            return
+        desired = self.build_desired()
+        current = self.client.get_project(name)
+        if current is None:
+            self.create(name, desired)
+        else:
+            self.update(name, desired, current)
+        if p["purge_build_cache"]:
+            self.result["changed"] = True
+            self.result["build_cache_purged"] = False
+            if not self.check_mode:
+                self.client.purge_build_cache(name)
+                self.result["build_cache_purged"] = True
+
+    # ------------------------------------------------------------------ desired state
+
+    def build_desired(self):
+        """The request body the task asks for (managed keys only), after validating what the
+        argument spec cannot check: free-form maps, date formats, and option combinations."""
+        p = self.params
+        desired = {"name": p["name"]}
+        for key in ("production_branch", "build_config", "source", "deployment_configs"):
+            if p[key] is not None:
+                desired[key] = prune_unset(p[key])
+        for env in ENVIRONMENTS:
+            config = desired.get("deployment_configs", {}).get(env)
+            if config is None:
+                continue
+            where = "deployment_configs.%s" % env
+            if "env_vars" in config:
+                config["env_vars"] = self.check_env_vars(config["env_vars"], where + ".env_vars")
+            for binding in BINDING_MAPS:
+                if binding in config:
+                    config[binding] = self.check_bindings(config[binding], binding, "%s.%s" % (where, binding))
+            if "compatibility_date" in config:
+                self.check_date(config["compatibility_date"], where + ".compatibility_date")
+        config = desired.get("source", {}).get("config", {})
+        setting = config.get("preview_deployment_setting")
+        if setting is not None and setting != "custom":
+            self.check_branch_filters(config, setting)
+        return desired
+
+    def check_env_vars(self, env_vars, where):
+        checked = {}
+        for var_name, entry in env_vars.items():
+            here = "%s.%s" % (where, var_name)
+            if not var_name:
+                self.fail("%s: a variable name must not be empty." % where)
+            if not isinstance(entry, dict):
+                self.fail("%s must be a dict with 'value' and optional 'type' (plain_text or secret_text)." % here)
+            unknown = sorted(set(entry) - {"type", "value"})
+            if unknown:
+                self.fail("%s has unknown keys %s; a variable has only 'type' and 'value'." % (here, ", ".join(unknown)))
+            var_type = entry.get("type") or "plain_text"
+            if var_type not in ENV_TYPES:
+                self.fail("%s.type must be one of plain_text, secret_text (got %r)." % (here, var_type))
+            value = entry.get("value")
+            if value is None:
+                self.fail("%s.value is required (a string)." % here)
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                # Never echo the value: it may be a secret.
+                self.fail("%s.value must be a string, not %s." % (here, type(value).__name__))
+            checked[var_name] = {"type": var_type, "value": str(value)}
+        return checked
+
+    def check_bindings(self, bindings, binding, where):
+        shape = BINDING_SHAPES[binding]
+        validator = ArgumentSpecValidator(shape)
+        checked = {}
+        for binding_name, value in bindings.items():
+            here = "%s.%s" % (where, binding_name)
+            if not binding_name:
+                self.fail("%s: a binding name must not be empty." % where)
+            if value is None and not any(o.get("required") for o in shape.values()):
+                value = {}
+            if not isinstance(value, dict):
+                self.fail("%s must be a dict with %s." % (here, self.describe_shape(shape)))
+            result = validator.validate(value)
+            if result.error_messages:
+                self.fail(
+                    "%s: %s (expected %s)." % (here, "; ".join(result.error_messages), self.describe_shape(shape))
+                )
+            checked[binding_name] = prune_unset(result.validated_parameters)
+        return checked
+
+    @staticmethod
+    def describe_shape(shape):
+        if not shape:
+            return "no keys ({})"
+        keys = ["%s%s" % (k, "" if v.get("required") else " (optional)") for k, v in shape.items()]
+        return "keys " + ", ".join(keys)
+
+    def check_date(self, value, where):
+        try:
+            if not DATE_RE.match(value):
+                raise ValueError()
+            date.fromisoformat(value)
+        except ValueError:
+            self.fail("%s must be a date as YYYY-MM-DD (got %r)." % (where, value))
+
+    def check_branch_filters(self, config, setting):
+        for key in ("preview_branch_includes", "preview_branch_excludes"):
+            if normalise(config.get(key), key) is not None:
+                self.fail(
+                    "source.config.%s only applies when preview_deployment_setting is 'custom' (it is %r): "
+                    "set source.config.preview_deployment_setting: custom, or remove %s." % (key, setting, key)
+                )
+
+    # ------------------------------------------------------------------ present
+
+    def create(self, name, desired):
+        if not desired.get("production_branch"):
+            self.fail(
+                "production_branch is required to create project %r (it does not exist yet); set it, for example "
+                "production_branch: main." % name
+            )
+        config = desired.get("source", {}).get("config", {})
+        if "preview_deployment_setting" not in config:
+            self.check_branch_filters(config, "all")  # the API's default
+        self.result["changed"] = True
+        if self.diff_mode:
+            self.result["diff"] = build_diff(None, self.diff_fields(desired))
+        if self.check_mode:
+            self.result["project"] = mask_secrets(desired)
+            return
+        project = self.client.create_project(desired)
+        self.result["project"] = mask_secrets(project or {})
+
+    def update(self, name, desired, current):
+        p = self.params
+        if "source" in desired and not current.get("source"):
+            self.fail(
+                "project %r was created for direct upload (it has no git source), and the API cannot connect it to "
+                "git later. Remove source from the task, or create a new git-connected project under another name "
+                "(this module never deletes and recreates a project)." % name
+            )
+        config = desired.get("source", {}).get("config", {})
+        if "preview_deployment_setting" not in config:
+            setting = ((current.get("source") or {}).get("config") or {}).get("preview_deployment_setting")
+            if setting != "custom":
+                self.check_branch_filters(config, setting or "all")
+
+        desired = self.leave_existing_secrets(desired, current)
+        maps = {}
+        for env in ENVIRONMENTS:
+            maps[("deployment_configs", env, "env_vars")] = p["purge_env_vars"]
+            for binding in BINDING_MAPS:
+                maps[("deployment_configs", env, binding)] = p["purge_bindings"]
+        # Sent whole when they differ: the source (the API wants its type with any config change),
+        # and the small objects placement and limits.
+        atomic = (
+            ("source",),
+            ("deployment_configs", "*", "placement"),
+            ("deployment_configs", "*", "limits"),
+        )
+        patch = diff_patch(desired, current, atomic=atomic, maps=maps)
+        patch.pop("name", None)
+
+        if patch:
+            self.result["changed"] = True
+        if self.diff_mode:
+            whole = list(atomic)
+            for (section, env, key), purge in maps.items():
+                whole.append((section, env, key, "*"))  # each entry is shown whole
+                if purge:
+                    whole.append((section, env, key))  # and the whole map when it is purged
+            before = managed_view(self.diff_fields(current), self.diff_fields(desired), whole=tuple(whole))
+            self.result["diff"] = build_diff(before, apply_patch(before, patch))
+        if not patch:
+            self.result["project"] = mask_secrets(current)
+            return
+        if self.check_mode:
+            self.result["project"] = mask_secrets(apply_patch(current, patch))
+            return
+        project = self.client.update_project(name, patch)
+        self.result["project"] = mask_secrets(project or apply_patch(current, patch))
+
+    def leave_existing_secrets(self, desired, current):
+        """With update_secrets=on_create, a secret the project already has counts as equal to the
+        task's (its value cannot be read back), so it is neither sent nor purged."""
+        if self.params["update_secrets"] == "always":
+            return desired
+        desired = copy.deepcopy(desired)
+        for env in ENVIRONMENTS:
+            env_vars = desired.get("deployment_configs", {}).get(env, {}).get("env_vars")
+            if not env_vars:
+                continue
+            have = ((current.get("deployment_configs") or {}).get(env) or {}).get("env_vars") or {}
+            for var_name, entry in env_vars.items():
+                existing = have.get(var_name)
+                if (
+                    entry["type"] == "secret_text"
+                    and isinstance(existing, dict)
+                    and existing.get("type") == "secret_text"
+                ):
+                    env_vars[var_name] = copy.deepcopy(existing)
+        return desired
+
+    @staticmethod
+    def diff_fields(project):
+        return {k: copy.deepcopy(project[k]) for k in MANAGED_FIELDS if k in project}
+
+    # ------------------------------------------------------------------ absent
+
+    def absent(self, name, current):
+        p = self.params
+        if current is None:
+            self.result["project"] = {}
+            return
+        subdomain = current.get("subdomain")
+        custom_domains = [d for d in current.get("domains") or [] if d != subdomain]
+        self.result["changed"] = True
+        self.result["project"] = {}
+        if self.diff_mode:
+            self.result["diff"] = build_diff(self.diff_fields(current), None)
+
+        if not p["force"]:
+            if custom_domains:
+                self.fail(
+                    "project %r has custom domains (%s), so it is not deleted. Remove them first "
+                    "(cfpages.cloudflare.pages_domain with state: absent), or set force: true to remove them and "
+                    "delete the project's deployments before deleting it." % (name, ", ".join(custom_domains))
+                )
+            if self.check_mode:
+                return
+            self.delete_project(name)
+            return
+
+        # force: collect everything first, then delete (deleting while paging would skip items).
+        domains = [d.get("name") for d in self.client.list_domains(name) if isinstance(d, dict) and d.get("name")]
+        canonical = (current.get("canonical_deployment") or {}).get("id")
+        deployments = [d.get("id") for d in self.client.list_deployments(name) if isinstance(d, dict) and d.get("id")]
+        # The live production deployment goes with the project; the API may refuse to delete it alone.
+        deployments = [d for d in deployments if d != canonical]
+        self.result["removed_domains"] = domains
+        self.result["deleted_deployments"] = deployments
+        if self.check_mode:
+            return
+        for domain in domains:
+            try:
+                self.client.delete_domain(name, domain)
+            except PagesAPIError as err:
+                if not err.is_not_found:
+                    self.fail_with_hint(
+                        err,
+                        "removing custom domain %r of project %r" % (domain, name),
+                        "The project was not deleted; fix the cause and run the task again.",
+                    )
+        deleted, refused = [], []
+        for deployment_id in deployments:
+            try:
+                self.client.delete_deployment(name, deployment_id, force=True)
+                deleted.append(deployment_id)
+            except PagesAPIError as err:
+                if err.is_not_found:
+                    deleted.append(deployment_id)
+                else:
+                    # Not fatal yet: the project may still be deletable with it.
+                    refused.append("%s (%s)" % (deployment_id, err.message))
+        self.result["deleted_deployments"] = deleted
+        hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""
+        self.delete_project(name, hint)
+
+    def delete_project(self, name, hint=""):
+        try:
+            self.client.delete_project(name)
+        except PagesAPIError as err:
+            if err.is_not_found:
+                return  # gone already: that is what the task asks for
+            if not self.params["force"]:
+                hint = (
+                    "Set force: true to remove its custom domains and delete its deployments first, "
+                    "then the project."
+                )
+            self.fail_with_hint(err, "deleting project %r" % name, hint)
+
+    def fail_with_hint(self, err, action, hint):
+        msg = "%s failed: %s" % (action, err)
+        if hint:
+            msg += ". " + hint
+        self.fail(msg, **err.to_result())
+
+
+def main():
+    PagesProject().run()
+
+
+if __name__ == "__main__":
+    main()
