@@ -71,19 +71,21 @@ def wrangler(emu, tmp_path):
         "WRANGLER_SEND_ERROR_REPORTS": "false",
         "CI": "true",
         "NO_COLOR": "1",
+        "WRANGLER_HIDE_BANNER": "true",  # also skips wrangler's update check (an npm request)
         "FORCE_COLOR": "0",
         "TMPDIR": str(tmp_path),
     }
 
-    def run(*args, ok=True, timeout=120, env_override=None):
+    def run(*args, ok=True, timeout=120, env_override=None, input_text=None):
         run_env = dict(env)
         for k, v in (env_override or {}).items():
             if v is None:
                 run_env.pop(k, None)
             else:
                 run_env[k] = v
+        stdin = {"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}
         proc = subprocess.run([str(exe), *args], cwd=workdir, env=run_env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                              text=True, timeout=timeout, **stdin)
         out = proc.stdout + proc.stderr
         if ok:
             assert proc.returncode == 0, f"wrangler {' '.join(args)} -> {proc.returncode}\n{out}"
@@ -219,3 +221,38 @@ def test_wrangler_global_key_auth_and_auth_error(emu, wrangler):
     rc, out = wrangler("pages", "project", "list", ok=False,
                        env_override={"CLOUDFLARE_API_TOKEN": "no-such-token"})
     assert rc != 0 and "Authentication error [code: 10000]" in out, out
+
+
+def test_wrangler_worker_bundle_secrets_and_project_delete(emu, wrangler, tmp_path):
+    """`_worker.js` goes up as wrangler's `_worker.bundle` multipart part; `pages secret` uses
+    PATCH with `secret_text` and `null` (delete); `pages project delete`."""
+    wrangler("pages", "project", "create", "wr-fn", "--production-branch", "main")
+    site = tmp_path / "fn"
+    site.mkdir()
+    (site / "index.html").write_bytes(b"<h1>fn</h1>")
+    (site / "_worker.js").write_text(
+        "export default { async fetch(request, env) { return env.ASSETS.fetch(request); } };\n")
+    _, out = wrangler("pages", "deploy", str(site), "--project-name", "wr-fn", "--branch", "main")
+    assert "Uploading Worker bundle" in out, out
+    dep = emu.api("GET", "/accounts/{a}/pages/projects/wr-fn/deployments").json()["result"][0]
+    assert dep["uses_functions"] is True, dep
+    assert emu.site(host_of(dep["url"]), "/").content == b"<h1>fn</h1>"
+    assert emu.site(host_of(dep["url"]), "/_worker.js").status_code == 404  # not an asset
+
+    def production_env():
+        p = emu.api("GET", "/accounts/{a}/pages/projects/wr-fn").json()["result"]
+        return p["deployment_configs"]["production"]["env_vars"]
+
+    wrangler("pages", "secret", "put", "API_KEY", "--project-name", "wr-fn",
+             input_text="s3cret-value")
+    assert production_env() == {"API_KEY": {"type": "secret_text", "value": ""}}
+    _, out = wrangler("pages", "secret", "list", "--project-name", "wr-fn")
+    assert "API_KEY" in out and "s3cret-value" not in out, out
+    wrangler("pages", "secret", "delete", "API_KEY", "--project-name", "wr-fn")
+    assert not production_env()  # null (no vars left) or {}
+    patches = [e for e in emu.requests_log() if e["method"] == "PATCH"]
+    assert len(patches) == 2 and all(e["status"] == 200 for e in patches), patches
+
+    wrangler("pages", "project", "delete", "wr-fn", "--yes")
+    r = emu.api("GET", "/accounts/{a}/pages/projects/wr-fn")
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == 8000007
