@@ -210,8 +210,12 @@ def check_dom(dom: Node, data, chk: Checker):
                 chk.ok(meta["branch"] in text, f"deployment {d['id']}: branch {meta['branch']} not shown")
             if meta.get("commit_hash"):
                 chk.ok(meta["commit_hash"][:7] in text, f"deployment {d['id']}: commit {meta['commit_hash'][:7]} not shown")
-            if meta.get("commit_message"):
-                first = meta["commit_message"].splitlines()[0]
+            lines = [ln.strip() for ln in (meta.get("commit_message") or "").splitlines()
+                     if ln.strip() and not ln.startswith("cfpages-digest: ")]
+            chk.ok("cfpages-digest:" not in text,
+                   f"deployment {d['id']}: the module's digest trailer is shown")
+            if lines:
+                first = lines[0]
                 chk.ok(first in text, f"deployment {d['id']}: commit message {first!r} not shown as text")
             if d.get("environment"):
                 chk.ok(d["environment"] in text, f"deployment {d['id']}: environment not shown")
