@@ -558,6 +558,7 @@ BINDING_SHAPES = {
     "browsers": {},
 }
 BINDING_MAPS = tuple(BINDING_SHAPES)
+MAP_OPTIONS = ("env_vars",) + BINDING_MAPS
 
 # Fields of the project the module manages (shown in diffs).
 MANAGED_FIELDS = ("name", "production_branch", "build_config", "source", "deployment_configs")
@@ -685,13 +686,18 @@ class PagesProject(PagesModule):
         argument spec cannot check: free-form maps, date formats, and option combinations."""
         p = self.params
         desired = {"name": p["name"]}
-        for key in ("production_branch", "build_config", "source", "deployment_configs"):
+        for key in ("production_branch", "build_config", "source"):
             if p[key] is not None:
                 desired[key] = prune_unset(p[key])
         for env in ENVIRONMENTS:
-            config = desired.get("deployment_configs", {}).get(env)
-            if config is None:
+            raw = (p["deployment_configs"] or {}).get(env)
+            if raw is None:
                 continue
+            # Unset options go; the free-form maps stay as given, so their entries are all checked.
+            config = {
+                k: copy.deepcopy(v) if k in MAP_OPTIONS else prune_unset(v) for k, v in raw.items() if v is not None
+            }
+            desired.setdefault("deployment_configs", {})[env] = config
             where = "deployment_configs.%s" % env
             if "env_vars" in config:
                 config["env_vars"] = self.check_env_vars(config["env_vars"], where + ".env_vars")
@@ -741,6 +747,9 @@ class PagesProject(PagesModule):
                 value = {}
             if not isinstance(value, dict):
                 self.fail("%s must be a dict with %s." % (here, self.describe_shape(shape)))
+            unknown = sorted(set(value) - set(shape))
+            if unknown:
+                self.fail("%s has unknown keys %s (expected %s)." % (here, ", ".join(unknown), self.describe_shape(shape)))
             result = validator.validate(value)
             if result.error_messages:
                 self.fail(
