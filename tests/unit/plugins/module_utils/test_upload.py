@@ -1,0 +1,927 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests of the direct-upload engine. The HTTP boundary is a fake Pages API behind the real
+``PagesClient`` (a fake ``requests`` session), so retries, JWT refresh and recheck run for real."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import re
+import threading
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+TOKEN = "tok-unit-test-0123456789"
+BASE = "https://api.example.test/client/v4"
+
+pytestmark = pytest.mark.skipif(not U.HAS_BLAKE3, reason="blake3 is not installed")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def write(root, rel, content=b""):
+    path = os.path.join(str(root), *rel.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def make_jwt(claims):
+    def enc(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return "%s.%s.%s" % (enc({"alg": "HS256", "typ": "JWT"}), enc(claims), "c2ln")
+
+
+def response(status, body):
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = json.dumps(body).encode()
+    resp.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+    return resp
+
+
+def ok(result):
+    return response(200, {"success": True, "errors": [], "messages": [], "result": result})
+
+
+def fail(status, code, message="failure"):
+    return response(status, {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None})
+
+
+class Clock:
+    def __init__(self, now=1_700_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+class FakePages:
+    """Enough of the Pages API for the engine: one project, the asset endpoints, deployments.
+
+    ``faults[endpoint]`` is a list of callables ``(request) -> Response | Exception | None``
+    consulted before the normal answer (None = answer normally)."""
+
+    def __init__(self, clock=None, jwt_ttl=300.0, max_file_count=None, production_branch="main"):
+        self.lock = threading.Lock()
+        self.clock = clock or Clock()
+        self.jwt_ttl = jwt_ttl
+        self.max_file_count = max_file_count
+        self.assets = {}
+        self.deployments = []
+        self.special = {}
+        self.project = {"name": "site", "production_branch": production_branch, "canonical_deployment": None}
+        self.calls = []
+        self.faults = {}
+        self.tokens_issued = 0
+        self.headers = {}  # requests.Session attribute the client sets
+
+    # -- requests.Session interface
+    def request(self, method, url, **kwargs):
+        path = url[len(BASE):]
+        body = kwargs.get("data")
+        if body is not None and hasattr(body, "read"):
+            raw = b""
+            while True:
+                block = body.read(random.choice((1, 7, 4096, 16384, 100000)))
+                if not block:
+                    break
+                raw += block
+            assert len(raw) == len(body), "Content-Length must equal the bytes sent"
+            kwargs["data"] = raw
+        endpoint = self.endpoint(method, path)
+        with self.lock:
+            self.calls.append((method, path, endpoint, kwargs))
+            for fault in list(self.faults.get(endpoint, [])):
+                answer = fault(kwargs)
+                if answer is not None:
+                    if isinstance(answer, Exception):
+                        raise answer
+                    return answer
+            return getattr(self, "do_" + endpoint)(kwargs)
+
+    @staticmethod
+    def endpoint(method, path):
+        if path.startswith("/pages/assets/"):
+            return path.rsplit("/", 1)[-1].replace("-", "_")
+        parts = path.split("/")
+        # /accounts/A/pages/projects/P[/...]
+        rest = parts[6:]
+        if not rest:
+            return "get_project"
+        if rest == ["upload-token"]:
+            return "upload_token"
+        if rest == ["deployments"]:
+            return "create_deployment" if method == "POST" else "list_deployments"
+        raise AssertionError("unexpected call %s %s" % (method, path))
+
+    def calls_to(self, endpoint):
+        return [c for c in self.calls if c[2] == endpoint]
+
+    def uploaded_keys(self):
+        keys = []
+        for call in self.calls_to("upload"):
+            keys.extend(item["key"] for item in json.loads(call[3]["data"]))
+        return keys
+
+    def check_jwt(self, kwargs):
+        auth = kwargs["headers"]["Authorization"]
+        claims = U.decode_jwt_claims(auth.split(" ", 1)[1])
+        if not claims or claims["exp"] <= self.clock():
+            return fail(401, 8000013, "Expired JWT")
+        return None
+
+    # -- endpoints
+    def do_get_project(self, kwargs):
+        return ok(dict(self.project))
+
+    def do_upload_token(self, kwargs):
+        self.tokens_issued += 1
+        now = self.clock()
+        claims = {"iat": int(now), "exp": int(now + self.jwt_ttl), "n": self.tokens_issued}
+        if self.max_file_count is not None:
+            claims["max_file_count_allowed"] = self.max_file_count
+        return ok({"jwt": make_jwt(claims)})
+
+    def do_check_missing(self, kwargs):
+        return self.check_jwt(kwargs) or ok([h for h in kwargs["json"]["hashes"] if h not in self.assets])
+
+    def do_upload(self, kwargs):
+        denied = self.check_jwt(kwargs)
+        if denied:
+            return denied
+        assert kwargs["headers"]["Content-Type"] == "application/json"
+        for item in json.loads(kwargs["data"]):
+            assert item["base64"] is True
+            self.assets[item["key"]] = (base64.b64decode(item["value"]), item["metadata"]["contentType"])
+        return ok(None)
+
+    def do_upsert_hashes(self, kwargs):
+        return self.check_jwt(kwargs) or ok(True)
+
+    def do_create_deployment(self, kwargs):
+        fields = {}
+        for name, value in kwargs["files"]:
+            fields[name] = value
+        manifest = json.loads(fields["manifest"][1])
+        for path, key in manifest.items():
+            assert key in self.assets, "manifest references an unknown hash for %s" % path
+        text = {}
+        for name in ("branch", "commit_message", "commit_hash", "commit_dirty"):
+            if name in fields:
+                value = fields[name][1]
+                text[name] = value.decode() if isinstance(value, bytes) else value
+        branch = text.get("branch") or self.project["production_branch"]
+        deployment = {
+            "id": "dep-%d" % (len(self.deployments) + 1),
+            "environment": "production" if branch == self.project["production_branch"] else "preview",
+            "latest_stage": {"name": "deploy", "status": "success"},
+            "deployment_trigger": {
+                "type": "ad_hoc",
+                "metadata": {
+                    "branch": branch,
+                    "commit_message": text.get("commit_message", ""),
+                    "commit_hash": text.get("commit_hash", ""),
+                    "commit_dirty": text.get("commit_dirty") == "true",
+                },
+            },
+            "manifest": manifest,
+        }
+        self.special[deployment["id"]] = {k: v for k, v in fields.items() if k.startswith("_")}
+        self.deployments.insert(0, deployment)
+        if deployment["environment"] == "production":
+            self.project["canonical_deployment"] = deployment
+        return ok(deployment)
+
+    def do_list_deployments(self, kwargs):
+        params = kwargs.get("params") or {}
+        page, per_page = int(params.get("page", 1)), int(params.get("per_page", 25))
+        items = self.deployments[(page - 1) * per_page:page * per_page]
+        total = len(self.deployments)
+        return response(200, {
+            "success": True, "errors": [], "messages": [], "result": items,
+            "result_info": {"page": page, "per_page": per_page, "count": len(items), "total_count": total,
+                            "total_pages": max(1, -(-total // per_page))},
+        })
+
+
+def make_client(fake, **kwargs):
+    kwargs.setdefault("max_retries", 3)
+    return PagesClient(
+        account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=lambda s: None,
+        rng=random.Random(0), session=fake, **kwargs
+    )
+
+
+@pytest.fixture
+def fake():
+    return FakePages()
+
+
+@pytest.fixture
+def client(fake):
+    return make_client(fake)
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+VECTORS = [
+    ("logo.png", b"foobar", "2082190357cfd3617ccfe04f340c6247"),
+    ("logo.txt", b"foobar", "1a98fb08af91aca4a7df1764a2c4ddb0"),
+    ("some_dir/_headers", b"headersfile", "95dedb64e6d4940fc2e0f11f711cc2f4"),
+    ("some_dir/functions/foo.js", b"func", "09a79777abda8ccc8bdd51dd3ff8e9e9"),
+]
+
+
+@pytest.mark.parametrize("rel,content,expected", VECTORS)
+def test_hash_vectors(tmp_path, rel, content, expected):
+    assert U.hash_bytes(content, U.extension_of(rel)) == expected
+    path = write(tmp_path, rel, content)
+    assert U.hash_file(path, U.extension_of(rel)) == (expected, len(content))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, U._CHUNK - 1, U._CHUNK, U._CHUNK + 1, 2 * U._CHUNK + 2, 3 * U._CHUNK + 5])
+def test_streamed_hash_equals_whole_file_hash(tmp_path, size):
+    content = random.Random(size).randbytes(size)
+    path = write(tmp_path, "f.bin", content)
+    assert U.hash_file(path, "bin") == (U.hash_bytes(content, "bin"), size)
+
+
+def test_multithreaded_blake3_for_big_files_gives_the_same_hash(tmp_path, monkeypatch):
+    monkeypatch.setattr(U, "_BLAKE3_THREADS_FROM", 1)
+    content = random.Random(7).randbytes(U._CHUNK * 2 + 11)
+    path = write(tmp_path, "big.wasm", content)
+    assert U.hash_file(path, "wasm", len(content))[0] == U.hash_bytes(content, "wasm")
+
+
+@pytest.mark.parametrize("name,ext", [
+    ("a.tar.gz", "gz"), (".DS_Store", ""), ("foo.", ""), ("README", ""), ("x/y/Logo.PNG", "PNG"),
+    ("..foo", "foo"), (".a.b", "b"), ("...", ""), ("a..b", "b"), ("ünï.tXt", "tXt"),
+])
+def test_extension_like_node_extname(name, ext):
+    assert U.extension_of(name) == ext
+
+
+# --------------------------------------------------------------------------- content types
+
+
+@pytest.mark.parametrize("path,ctype", [
+    ("/index.html", "text/html"), ("/a/b.htm", "text/html"), ("/style.css", "text/css"),
+    ("/app.js", "application/javascript"), ("/m.mjs", "application/javascript"),
+    ("/data.json", "application/json"), ("/app.js.map", "application/json"), ("/robots.txt", "text/plain"),
+    ("/feed.xml", "application/xml"), ("/i.svg", "image/svg+xml"), ("/i.PNG", "image/png"),
+    ("/i.jpg", "image/jpeg"), ("/i.jpeg", "image/jpeg"), ("/i.gif", "image/gif"), ("/i.webp", "image/webp"),
+    ("/i.avif", "image/avif"), ("/favicon.ico", "image/vnd.microsoft.icon"), ("/f.woff", "font/woff"),
+    ("/f.woff2", "font/woff2"), ("/f.ttf", "font/ttf"), ("/f.otf", "font/otf"),
+    ("/f.eot", "application/vnd.ms-fontobject"), ("/d.pdf", "application/pdf"), ("/m.wasm", "application/wasm"),
+    ("/v.mp4", "video/mp4"), ("/v.webm", "video/webm"), ("/a.mp3", "audio/mpeg"), ("/a.wav", "audio/wav"),
+    ("/a.ogg", "audio/ogg"), ("/z.zip", "application/zip"), ("/z.tar.gz", "application/gzip"),
+    ("/t.csv", "text/csv"), ("/README.md", "text/markdown"), ("/site.webmanifest", "application/manifest+json"),
+    ("/x.ts", "video/mp2t"),
+    # no extension, unknown extension, dot-files: octet-stream (mime@3 semantics)
+    ("/a/README", "application/octet-stream"), ("/LICENSE", "application/octet-stream"),
+    ("/x.unknownext", "application/octet-stream"), ("/a/.htaccess", "application/octet-stream"),
+    ("/trailing.", "application/octet-stream"),
+    # mime@3 looks a dot-less top-level name up whole, and a top-level ".json" too; not in subdirs
+    ("/json", "application/json"), ("/.json", "application/json"), ("/a/json", "application/octet-stream"),
+    ("/a/.json", "application/octet-stream"),
+])
+def test_content_types_match_mime3(path, ctype):
+    assert U.content_type_of(path) == ctype
+
+
+# --------------------------------------------------------------------------- walking
+
+
+def build_tree(root):
+    write(root, "index.html", "<h1>hi</h1>")
+    write(root, "logo.png", b"foobar")
+    write(root, "some_dir/_headers", b"headersfile")
+    write(root, "some_dir/functions/foo.js", b"func")
+    write(root, "_headers", "/*\n  X-Test: 1\n")
+    write(root, "_redirects", "/old /new 301\n")
+    write(root, "_routes.json", '{"version":1,"include":["/*"],"exclude":[]}')
+    write(root, "_worker.js", "export default {fetch(){return new Response('w')}}")
+    write(root, "functions/api.js", "export function onRequest(){}")
+    write(root, ".wrangler/state.json", "{}")
+    write(root, "node_modules/x/index.js", "x")
+    write(root, "deep/node_modules/y.js", "y")
+    write(root, ".git/HEAD", "ref")
+    write(root, "deep/.git/HEAD", "ref")
+    write(root, ".DS_Store", b"\0")
+    write(root, "deep/er/.DS_Store", b"\0")
+    write(root, ".hidden/node_modules/kept.txt", "minimatch's ** never enters a dot-directory")
+    write(root, ".well-known/security.txt", "contact")
+    write(root, "ünï cödé/ファイル.txt", "unicode")
+    write(root, "deep/er/functions/bar.js", "nested functions dir is an asset")
+    write(root, "deep/er/_redirects", "nested special name is an asset")
+    write(root, "empty", b"")
+    write(root, "bin/blob.dat", bytes(range(256)) * 10)
+
+
+def test_scan_applies_wranglers_ignore_rules(tmp_path):
+    build_tree(tmp_path)
+    scan = U.scan_site(str(tmp_path))
+    assert sorted(scan.manifest) == sorted([
+        "/index.html", "/logo.png", "/some_dir/_headers", "/some_dir/functions/foo.js",
+        "/.hidden/node_modules/kept.txt", "/.well-known/security.txt", "/ünï cödé/ファイル.txt",
+        "/deep/er/functions/bar.js", "/deep/er/_redirects", "/empty", "/bin/blob.dat",
+    ])
+    assert scan.manifest["/logo.png"] == "2082190357cfd3617ccfe04f340c6247"
+    assert scan.manifest["/some_dir/_headers"] == "95dedb64e6d4940fc2e0f11f711cc2f4"
+    assert scan.manifest["/some_dir/functions/foo.js"] == "09a79777abda8ccc8bdd51dd3ff8e9e9"
+    assert sorted(scan.special) == ["_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert scan.special["_headers"] == os.path.join(str(tmp_path), "_headers")
+    assert scan.total_bytes == sum(os.path.getsize(f.abspath) for f in scan.files)
+    assert any("functions/" in w for w in scan.warnings)
+    assert [f.path for f in scan.files] == sorted(f.path for f in scan.files)
+
+
+def test_scan_missing_or_bad_source(tmp_path):
+    with pytest.raises(U.UploadError, match="does not exist"):
+        U.scan_site(str(tmp_path / "nope"))
+    write(tmp_path, "file", "x")
+    with pytest.raises(U.UploadError, match="not a directory"):
+        U.scan_site(str(tmp_path / "file"))
+
+
+def test_worker_directory_is_refused(tmp_path):
+    write(tmp_path, "_worker.js/index.js", "x")
+    with pytest.raises(U.UploadError, match="_worker.js is a directory"):
+        U.scan_site(str(tmp_path))
+
+
+def test_undecodable_file_name_is_named(tmp_path):
+    write(tmp_path, "ok.txt", "x")
+    with open(os.path.join(os.fsencode(str(tmp_path)), b"bad\xff.txt"), "wb") as handle:
+        handle.write(b"x")
+    with pytest.raises(U.UploadError, match=r"valid UTF-8.*bad\\xff\.txt"):
+        U.scan_site(str(tmp_path))
+
+
+def test_symlinks_are_followed_loops_and_dangling_links_skipped(tmp_path):
+    site = tmp_path / "site"
+    outside = tmp_path / "outside"
+    write(outside, "shared.css", "body{}")
+    write(site, "a/b/page.html", "p")
+    os.symlink(str(outside), str(site / "linked"))
+    os.symlink(str(outside / "shared.css"), str(site / "a" / "alias.css"))
+    os.symlink("../../a", str(site / "a" / "b" / "loop"))
+    os.symlink("nowhere", str(site / "dangling"))
+    scan = U.scan_site(str(site))
+    assert sorted(scan.manifest) == ["/a/alias.css", "/a/b/page.html", "/linked/shared.css"]
+    assert scan.manifest["/a/alias.css"] == scan.manifest["/linked/shared.css"]
+    assert any("loop" in w and "/a/b/loop" in w for w in scan.warnings)
+    assert any("dangling" in w for w in scan.warnings)
+
+    scan = U.scan_site(str(site), follow_symlinks=False)
+    assert sorted(scan.manifest) == ["/a/b/page.html"]
+
+
+@pytest.mark.parametrize("pattern,excluded", [
+    ("*.map", ["/js/app.js.map", "/app.js.map"]),
+    ("**/*.map", ["/js/app.js.map", "/app.js.map"]),
+    (".next", ["/.next/cache/big.pack", "/.next/x.txt"]),
+    (".next/cache", ["/.next/cache/big.pack"]),
+    (".next/cache/**", ["/.next/cache/big.pack"]),
+    ("/.next/cache/", ["/.next/cache/big.pack"]),
+    ("js/*.js", ["/js/app.js"]),
+    ("**/cache/**", ["/.next/cache/big.pack"]),
+    ("docs/**/*.txt", ["/docs/a.txt", "/docs/x/y/b.txt"]),
+    ("docs/?.txt", ["/docs/a.txt"]),
+    ("[dj]*", ["/docs/a.txt", "/docs/x/y/b.txt", "/js/app.js", "/js/app.js.map"]),
+    ("[!a-z]*", ["/.next/cache/big.pack", "/.next/x.txt", "/README"]),
+])
+def test_exclude_globs(tmp_path, pattern, excluded):
+    every = ["/js/app.js", "/js/app.js.map", "/app.js.map", "/.next/cache/big.pack", "/.next/x.txt",
+             "/docs/a.txt", "/docs/x/y/b.txt", "/index.html", "/README"]
+    for path in every:
+        write(tmp_path, path.lstrip("/"), path)
+    scan = U.scan_site(str(tmp_path), exclude=[pattern])
+    assert sorted(set(every) - set(scan.manifest)) == sorted(excluded)
+
+
+def test_exclude_applies_to_special_files_and_rejects_empty_patterns(tmp_path):
+    write(tmp_path, "_redirects", "/a /b")
+    write(tmp_path, "index.html", "x")
+    assert U.scan_site(str(tmp_path), exclude=["_redirects"]).special == {}
+    with pytest.raises(U.UploadError, match="invalid exclude pattern"):
+        U.scan_site(str(tmp_path), exclude=["/"])
+
+
+# --------------------------------------------------------------------------- digest
+
+
+def test_digest_is_stable_and_tracks_content(tmp_path):
+    build_tree(tmp_path)
+    first = U.scan_site(str(tmp_path), workers=1)
+    assert U.scan_site(str(tmp_path), workers=4).digest == first.digest
+    os.utime(os.path.join(str(tmp_path), "index.html"), (1, 1))
+    assert U.scan_site(str(tmp_path)).digest == first.digest  # timestamps do not matter
+    write(tmp_path, "_headers", "/*\n  X-Test: 2\n")
+    second = U.scan_site(str(tmp_path))
+    assert second.digest != first.digest  # special files count
+    assert second.manifest == first.manifest
+    os.rename(os.path.join(str(tmp_path), "empty"), os.path.join(str(tmp_path), "empty2"))
+    assert U.scan_site(str(tmp_path)).digest not in (first.digest, second.digest)  # paths count
+    assert re.fullmatch(r"[0-9a-f]{64}", first.digest)
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def fake_scan(sizes, special=None):
+    files = [U.SiteFile("/f%d.bin" % i, "/nonexistent/f%d" % i, size, hash="%032x" % i) for i, size in enumerate(sizes)]
+    return U.SiteScan("/nonexistent", files, special or {}, "0" * 64)
+
+
+def test_preflight_names_every_file_over_25_mib():
+    scan = fake_scan([U.MAX_ASSET_SIZE, U.MAX_ASSET_SIZE + 1, 10, 95 * U.MiB])
+    with pytest.raises(U.UploadError) as caught:
+        U.preflight(scan, 100)
+    message = str(caught.value)
+    assert "25 MiB" in message and "/f1.bin" in message and "/f3.bin (95.0 MiB)" in message
+    assert "/f0.bin" not in message  # exactly 25 MiB is allowed
+
+
+def test_preflight_file_count_against_the_limit():
+    scan = fake_scan([1] * 11)
+    U.preflight(scan, 11)
+    U.preflight(scan, None)
+    with pytest.raises(U.UploadError, match=r"11 files .* at most 10"):
+        U.preflight(scan, 10)
+
+
+def test_oversized_files_are_not_hashed_and_fail_preflight(tmp_path):
+    path = write(tmp_path, "big.pack", b"")
+    with open(path, "wb") as handle:
+        handle.truncate(U.MAX_ASSET_SIZE + 1)
+    write(tmp_path, "ok.txt", "x")
+    scan = U.scan_site(str(tmp_path))
+    assert [f.hash for f in scan.files if f.path == "/big.pack"] == [None]
+    with pytest.raises(U.UploadError, match="/big.pack"):
+        U.preflight(scan)
+
+
+def test_nothing_is_uploaded_when_preflight_fails(tmp_path, fake, client):
+    write(tmp_path, "a.txt", "a")
+    write(tmp_path, "b.txt", "b")
+    fake.max_file_count = 1
+    with pytest.raises(U.UploadError, match="2 files .* at most 1"):
+        U.deploy_directory(client, "site", str(tmp_path))
+    assert not fake.calls_to("upload") and not fake.calls_to("check_missing")
+    assert not fake.calls_to("create_deployment")
+
+
+# --------------------------------------------------------------------------- buckets
+
+
+def test_bucket_bounds_and_balance():
+    rng = random.Random(3)
+    files = [U.SiteFile("/f%05d" % i, "/x", rng.choice([0, 10, 5000, 300000, 3 * U.MiB])) for i in range(5000)]
+    max_bytes, max_files = 8 * U.MiB, 700
+    buckets = U.plan_buckets(files, max_bytes, max_files, min_buckets=3)
+    placed = [f.path for b in buckets for f in b.files]
+    assert sorted(placed) == sorted(f.path for f in files)
+    for bucket in buckets:
+        assert bucket.size <= max_bytes and len(bucket.files) <= max_files
+        assert bucket.size == sum(f.size for f in bucket.files)
+    assert len(buckets) >= -(-sum(f.size for f in files) // max_bytes)
+
+
+def test_buckets_small_sites_spread_over_the_workers_and_big_files_alone():
+    files = [U.SiteFile("/f%d" % i, "/x", 100) for i in range(9)]
+    assert [len(b.files) for b in U.plan_buckets(files, min_buckets=3)] == [3, 3, 3]
+    assert len(U.plan_buckets(files[:2], min_buckets=3)) == 2
+    big = [U.SiteFile("/big", "/x", 50), U.SiteFile("/small", "/x", 5)]
+    buckets = U.plan_buckets(big, max_bytes=40, max_files=10)
+    assert sorted([f.path for f in b.files] for b in buckets) == [["/big"], ["/small"]]
+    assert U.plan_buckets([], min_buckets=3) == []
+
+
+def test_default_bucket_bounds_hold_for_2000_files_and_40_mib():
+    files = [U.SiteFile("/f%d" % i, "/x", 1) for i in range(4001)]
+    assert [len(b.files) for b in U.plan_buckets(files)] == [1334, 1334, 1333]  # 3 buckets, balanced
+    files = [U.SiteFile("/f%d" % i, "/x", 10 * U.MiB) for i in range(9)]
+    assert all(b.size <= 40 * U.MiB for b in U.plan_buckets(files))
+
+
+def test_bucket_body_is_streamed_json_of_exact_length(tmp_path):
+    contents = {"a.html": b"<p>a</p>", "b/c.png": random.Random(1).randbytes(U._CHUNK + 4), "e": b""}
+    files = []
+    for rel, content in contents.items():
+        path = write(tmp_path, rel, content)
+        files.append(U.SiteFile("/" + rel, path, len(content), hash=U.hash_bytes(content, U.extension_of(rel))))
+    body = U.BucketBody(files)
+    raw = b""
+    while True:
+        block = body.read(1000)
+        if not block:
+            break
+        assert len(block) <= 1000
+        raw += block
+    assert len(raw) == len(body)
+    items = json.loads(raw)
+    assert [i["key"] for i in items] == [f.hash for f in files]
+    for item, f in zip(items, files):
+        assert base64.b64decode(item["value"]) == contents[f.path[1:]]
+        assert item["metadata"] == {"contentType": f.content_type} and item["base64"] is True
+    assert U.BucketBody(files).read() == raw
+
+
+def test_bucket_body_refuses_a_file_that_changed(tmp_path):
+    path = write(tmp_path, "a.txt", "abc")
+    body = U.BucketBody([U.SiteFile("/a.txt", path, 3, hash="0" * 32)])
+    write(tmp_path, "a.txt", "abcdef")
+    with pytest.raises(U.UploadError, match="changed since it was hashed"):
+        body.read()
+
+
+# --------------------------------------------------------------------------- commit message
+
+
+def test_commit_message_truncated_at_a_character_boundary():
+    digest = "ab" * 32
+    message = "é" * 300  # 600 bytes; the budget for the text is odd, so a naive cut splits an "é"
+    out = U.compose_commit_message(message, digest)
+    raw = out.encode("utf-8")
+    assert len(raw) <= U.MAX_COMMIT_MESSAGE_BYTES
+    text, trailer = out.rsplit("\n\n", 1)
+    assert trailer == "cfpages-digest: " + digest[:32]
+    assert set(text) == {"é"} and len(text.encode()) >= U.MAX_COMMIT_MESSAGE_BYTES - len(trailer) - 3
+    assert U.digest_of_deployment({"deployment_trigger": {"metadata": {"commit_message": out}}}) == digest[:32]
+
+
+@pytest.mark.parametrize("limit", range(0, 12))
+def test_truncate_utf8_never_splits(limit):
+    text = "a€😀b"
+    out = U.truncate_utf8(text, limit)
+    assert len(out.encode()) <= limit and text.startswith(out)
+    assert len(out.encode()) > limit - 4
+
+
+def test_commit_message_without_digest_or_text():
+    assert U.compose_commit_message(None, "cd" * 32) == "cfpages-digest: " + "cd" * 16
+    assert U.compose_commit_message("x" * 500, None) == "x" * 384
+    assert U.compose_commit_message("", None) is None
+    assert U.digest_of_deployment({"deployment_trigger": {"metadata": {"commit_message": "no trailer"}}}) is None
+    assert U.digest_of_deployment(None) is None
+
+
+def test_deployment_fields(tmp_path):
+    build_tree(tmp_path)
+    scan = U.scan_site(str(tmp_path))
+    fields = U.build_deployment_fields(scan, "feat/x", "abc123", "Fix it", True)
+    names = [name for name, _value in fields]
+    assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty",
+                     "_headers", "_redirects", "_routes.json", "_worker.js"]
+    values = dict(fields)
+    assert json.loads(values["manifest"][1]) == scan.manifest
+    assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
+    assert values["commit_dirty"] == (None, "false") or values["commit_dirty"] == (None, "true")
+    assert values["_headers"] == ("_headers", b"/*\n  X-Test: 1\n", "application/octet-stream")
+    assert values["_worker.js"][0] == "_worker.js" and values["_routes.json"][2] == "application/json"
+    minimal = U.build_deployment_fields(scan, digest_trailer=False)
+    assert [name for name, _value in minimal][:1] == ["manifest"] and "commit_message" not in dict(minimal)
+
+
+# --------------------------------------------------------------------------- upload token
+
+
+def test_token_refreshes_shortly_before_exp(fake, client):
+    clock = fake.clock
+    token = U.UploadToken(client, "site", margin=60.0, clock=clock)
+    first = token.get()
+    assert token.get() == first and fake.tokens_issued == 1
+    clock.now += 300 - 61
+    assert token.get() == first
+    clock.now += 2  # inside the 60 s margin
+    second = token.get()
+    assert second != first and fake.tokens_issued == 2
+    assert token.get(refresh=True) != second and fake.tokens_issued == 3
+
+
+def test_token_margin_shrinks_for_short_lived_tokens(fake, client):
+    fake.jwt_ttl = 8.0
+    token = U.UploadToken(client, "site", margin=60.0, clock=fake.clock)
+    first = token.get()
+    fake.clock.now += 5.9  # margin is a quarter of the lifetime: 2 s
+    assert token.get() == first
+    fake.clock.now += 0.2
+    assert token.get() != first
+
+
+def test_token_provider_does_not_refetch_what_another_thread_refreshed(fake, client):
+    token = U.UploadToken(client, "site", clock=fake.clock)
+    one, two = token.provider(), token.provider()
+    jwt = one(False)
+    assert two(False) == jwt
+    fresh = one(True)
+    assert fresh != jwt and fake.tokens_issued == 2
+    assert two(True) == fresh and fake.tokens_issued == 2  # already replaced: no second fetch
+    assert two(True) != fresh and fake.tokens_issued == 3
+
+
+def test_max_file_count_claim(fake, client):
+    assert U.UploadToken(client, "site").max_file_count == U.MAX_FILE_COUNT_DEFAULT
+    fake.max_file_count = 100000
+    assert U.UploadToken(client, "site").max_file_count == 100000
+    assert U.decode_jwt_claims("not-a-jwt") == {}
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def deployed_site(tmp_path, count=30):
+    rng = random.Random(count)
+    for i in range(count):
+        write(tmp_path, "d%d/f%03d.%s" % (i % 4, i, rng.choice(["html", "css", "js", "png", "bin"])),
+              rng.randbytes(rng.randint(0, 3000)))
+    return str(tmp_path)
+
+
+def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, client):
+    site = deployed_site(tmp_path)
+    original = U.scan_site(site).files[0]
+    content = open(original.abspath, "rb").read()
+    write(tmp_path, "dup/copy.bin", content)  # other extension: another hash
+    write(tmp_path, "dup/copy." + U.extension_of(original.path), content)  # same hash as the original
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site")
+    missing = U.missing_hashes(client, token, scan)
+    assert len(missing) == len(scan.unique_hashes()) == len(scan.files) - 1
+    lines = []
+    counts = U.upload_missing(client, token, scan, missing, log=lines.append, concurrency=3,
+                              max_bucket_bytes=20000, max_bucket_files=7)
+    assert counts["files"] == len(scan.files) and counts["uploaded"] == len(missing)
+    assert counts["skipped"] == 1 and counts["bytes"] == scan.total_bytes
+    assert counts["buckets"] == len(fake.calls_to("upload")) == len(lines) >= 3
+    assert counts["warnings"] == []
+    assert sorted(fake.uploaded_keys()) == sorted(missing)
+    for f in scan.files:
+        assert fake.assets[f.hash] == (open(f.abspath, "rb").read(), f.content_type)
+    upsert = fake.calls_to("upsert_hashes")
+    assert len(upsert) == 1 and upsert[0][3]["json"]["hashes"] == scan.unique_hashes()
+    assert all(re.match(r"uploaded bucket \d+/\d+: \d+ files", line) for line in lines)
+    assert U.missing_hashes(client, token, scan) == []
+
+
+def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake, client):
+    site = deployed_site(tmp_path)
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site", clock=fake.clock)
+    missing = U.missing_hashes(client, token, scan)
+    state = {"n": 0}
+
+    def expire_after_first_bucket(kwargs):
+        state["n"] += 1
+        if state["n"] == 2:
+            fake.clock.now += 1000  # every JWT handed out so far is now expired server-side
+        return None
+
+    fake.faults["upload"] = [expire_after_first_bucket]
+    counts = U.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=5)
+    assert counts["uploaded"] == len(missing)
+    assert sorted(set(fake.uploaded_keys())) == sorted(missing)
+    assert client.retry_count == 0
+    assert fake.tokens_issued >= 2
+
+
+def test_8000013_is_refreshed_even_before_exp(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 5)
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site", clock=fake.clock)
+    rejected = []
+
+    def reject_first_token(kwargs):
+        jwt = kwargs["headers"]["Authorization"].split(" ")[1]
+        if U.decode_jwt_claims(jwt)["n"] == 1:
+            rejected.append(jwt)
+            return fail(401, 8000013, "Unauthorized")
+        return None
+
+    fake.faults["check_missing"] = [reject_first_token]
+    assert len(U.missing_hashes(client, token, scan)) == len(scan.unique_hashes())
+    assert len(rejected) == 1 and fake.tokens_issued == 2 and client.retry_count == 0
+
+
+def test_resume_after_a_partial_upload(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 40)
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site")
+    missing = U.missing_hashes(client, token, scan)
+    poisoned = missing[-1]
+
+    def broken_bucket(kwargs):
+        if poisoned in kwargs["data"].decode():
+            return fail(500, 8000000, "boom")
+        return None
+
+    fake.faults["upload"] = [broken_bucket]
+    with pytest.raises(U.UploadError) as caught:
+        U.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=10)
+    assert "running again uploads only the missing ones" in str(caught.value)
+    assert caught.value.status == 500
+    stored = set(fake.assets)
+    assert stored and poisoned not in stored
+
+    fake.faults.clear()
+    sent_before = len(fake.uploaded_keys())
+    again = U.missing_hashes(client, token, scan)
+    assert set(again) == set(missing) - stored
+    counts = U.upload_missing(client, token, scan, again, concurrency=3, max_bucket_files=10)
+    assert counts["uploaded"] == len(again) < len(missing)
+    assert sorted(fake.uploaded_keys()[sent_before:]) == sorted(again)
+    assert set(fake.assets) == set(missing)
+
+
+def test_a_retried_bucket_is_sent_whole_again(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 6)
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site")
+    missing = U.missing_hashes(client, token, scan)
+    answers = [fail(502, 0, "bad gateway")]
+    fake.faults["upload"] = [lambda kwargs: answers.pop() if answers else None]
+    counts = U.upload_missing(client, token, scan, missing, concurrency=1)
+    assert counts["uploaded"] == len(missing) and client.retry_count == 1
+    assert set(fake.assets) == set(missing)
+
+
+def test_upsert_failure_only_warns(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 4)
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site")
+    fake.faults["upsert_hashes"] = [lambda kwargs: fail(400, 8000099, "nope")]
+    counts = U.upload_missing(client, token, scan, U.missing_hashes(client, token, scan))
+    assert len(counts["warnings"]) == 1 and "upsert-hashes failed" in counts["warnings"][0]
+
+
+def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    scan = U.scan_site(site)
+    token = U.UploadToken(client, "site")
+    missing = U.missing_hashes(client, token, scan)
+    with open(scan.files[0].abspath, "ab") as handle:
+        handle.write(b"more")
+    with pytest.raises(U.UploadError, match="changed or disappeared"):
+        U.upload_missing(client, token, scan, missing)
+    assert not fake.calls_to("upload")
+
+
+# --------------------------------------------------------------------------- the whole flow
+
+
+def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
+    build_tree(tmp_path)
+    site = str(tmp_path)
+    first = U.deploy_directory(client, "site", site, commit_message="first")
+    assert first["changed"] and first["branch"] == "main"
+    assert first["upload"]["uploaded"] == len(first["scan"].unique_hashes())
+    dep = fake.deployments[0]
+    assert first["deployment"]["id"] == dep["id"] == fake.project["canonical_deployment"]["id"]
+    assert dep["manifest"] == first["scan"].manifest
+    assert sorted(fake.special[dep["id"]]) == ["_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert dep["deployment_trigger"]["metadata"]["commit_message"].endswith(first["digest"][:32])
+
+    calls = len(fake.calls)
+    again = U.deploy_directory(client, "site", site, commit_message="another message")
+    assert not again["changed"] and again["deployment"]["id"] == dep["id"]
+    assert again["upload"] == {"files": len(again["scan"].files), "bytes": again["scan"].total_bytes,
+                               "uploaded": 0, "uploaded_bytes": 0, "skipped": len(again["scan"].files), "buckets": 0}
+    made = [c[2] for c in fake.calls[calls:]]
+    assert "upload" not in made and "create_deployment" not in made and "upload_token" not in made
+
+    write(tmp_path, "index.html", "<h1>changed</h1>")
+    third = U.deploy_directory(client, "site", site)
+    assert third["changed"] and third["upload"]["uploaded"] == 1 and third["upload"]["buckets"] == 1
+    assert fake.uploaded_keys()[-1] == third["scan"].manifest["/index.html"]
+    assert len(fake.deployments) == 2
+
+
+def test_noop_is_per_branch_and_honours_force(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 5)
+    assert U.deploy_directory(client, "site", site, branch="preview-a")["changed"]
+    assert not U.deploy_directory(client, "site", site, branch="preview-a")["changed"]
+    other = U.deploy_directory(client, "site", site, branch="preview-b")
+    assert other["changed"] and other["upload"]["uploaded"] == 0  # content already there
+    forced = U.deploy_directory(client, "site", site, branch="preview-b", force=True)
+    assert forced["changed"] and len(fake.deployments) == 3
+
+
+def test_special_file_change_is_a_change(tmp_path, fake, client):
+    build_tree(tmp_path)
+    U.deploy_directory(client, "site", str(tmp_path))
+    write(tmp_path, "_redirects", "/x /y 302\n")
+    result = U.deploy_directory(client, "site", str(tmp_path))
+    assert result["changed"] and result["upload"]["uploaded"] == 0 and len(fake.deployments) == 2
+
+
+def test_redeploying_an_older_site_is_a_change(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    U.deploy_directory(client, "site", site, branch="dev")
+    path = write(tmp_path, "extra.txt", "x")
+    U.deploy_directory(client, "site", site, branch="dev")
+    os.remove(path)
+    assert U.deploy_directory(client, "site", site, branch="dev")["changed"]  # back to the first
+    assert len(fake.deployments) == 3
+
+
+def test_production_noop_compares_with_the_live_deployment(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    first = U.deploy_directory(client, "site", site)["deployment"]
+    write(tmp_path, "extra.txt", "x")
+    U.deploy_directory(client, "site", site)
+    fake.project["canonical_deployment"] = first  # a rollback to the first one
+    assert U.deploy_directory(client, "site", site)["changed"]  # what we deploy is not live
+
+
+def test_failed_deployment_with_the_same_digest_is_redeployed(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    U.deploy_directory(client, "site", site, branch="dev")
+    fake.deployments[0]["latest_stage"] = {"name": "deploy", "status": "failure"}
+    assert U.deploy_directory(client, "site", site, branch="dev")["changed"]
+
+
+def test_check_mode_uploads_and_creates_nothing(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 10)
+    result = U.deploy_directory(client, "site", site, check_mode=True)
+    assert result["changed"] and result["deployment"] is None
+    assert result["upload"]["uploaded"] == 10 and result["upload"]["uploaded_bytes"] == result["scan"].total_bytes
+    made = set(c[2] for c in fake.calls)
+    assert made <= {"get_project", "list_deployments", "upload_token", "check_missing"}
+    U.deploy_directory(client, "site", site)
+    result = U.deploy_directory(client, "site", site, check_mode=True)
+    assert not result["changed"] and result["upload"]["uploaded"] == 0
+
+
+def test_check_mode_for_a_missing_project(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 4)
+    fake.faults["get_project"] = [lambda kwargs: fail(404, 8000007, "Project not found")]
+    result = U.deploy_directory(client, "site", site, check_mode=True)
+    assert result["changed"] and result["upload"]["uploaded"] == 4
+    with pytest.raises(U.UploadError, match="does not exist"):
+        U.deploy_directory(client, "site", site)
+
+
+def test_force_upload_skips_check_missing(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 6)
+    U.deploy_directory(client, "site", site, branch="a")
+    checks = len(fake.calls_to("check_missing"))
+    result = U.deploy_directory(client, "site", site, branch="b", force_upload=True)
+    assert result["upload"]["uploaded"] == 6 and len(fake.calls_to("check_missing")) == checks
+
+
+def test_create_is_not_duplicated_when_the_first_try_succeeded_unseen(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 4)
+    U.deploy_directory(client, "site", site, branch="dev")  # an older deployment with the same digest
+    write(tmp_path, "new.txt", "n")
+    U.deploy_directory(client, "site", site, branch="dev")
+    os.remove(os.path.join(site, "new.txt"))
+    state = {"cut": True}
+
+    def create_then_drop_the_connection(kwargs):
+        if state["cut"]:
+            state["cut"] = False
+            fake.do_create_deployment(kwargs)
+            return requests.exceptions.ConnectionError("connection reset")
+        return None
+
+    fake.faults["create_deployment"] = [create_then_drop_the_connection]
+    posts = len(fake.calls_to("create_deployment"))
+    result = U.deploy_directory(client, "site", site, branch="dev")
+    assert len(fake.calls_to("create_deployment")) == posts + 1 and len(fake.deployments) == 3
+    assert result["deployment"]["id"] == fake.deployments[0]["id"]
+
+
+def test_create_is_sent_again_when_the_first_try_did_not_land(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 4)
+    U.deploy_directory(client, "site", site, branch="dev")
+    answers = [requests.exceptions.ConnectionError("refused")]
+    fake.faults["create_deployment"] = [lambda kwargs: answers.pop() if answers else None]
+    result = U.deploy_directory(client, "site", site, branch="dev", force=True)
+    assert len(fake.calls_to("create_deployment")) == 3 and len(fake.deployments) == 2
+    assert result["deployment"]["id"] == "dep-2"
+
+
+def test_project_info_and_logging(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    lines = []
+    info = {"name": "site", "production_branch": "main", "canonical_deployment": None}
+    result = U.deploy_directory(client, "site", site, project_info=info, log=lines.append)
+    assert result["changed"] and not fake.calls_to("get_project")
+    assert lines[0].startswith("scanned ") and lines[-1].startswith("created deployment")
