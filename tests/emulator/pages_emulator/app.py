@@ -8,7 +8,9 @@ import json
 import random
 import re
 import secrets
+import sys
 import time
+import traceback
 import uuid
 from urllib.parse import unquote
 
@@ -16,7 +18,7 @@ from aiohttp import web
 
 from . import __version__, errors, jwtutil, serving
 from .errors import APIError
-from .model import Config, Credentials, Model
+from .model import SPECIAL_FILES, Config, Credentials, Model
 from .store import Store
 
 API_PREFIX = "/client/v4"
@@ -144,11 +146,16 @@ class Emulator:
         self.request_log.append(entry)
         try:
             resp = await self.handle_api(request, path, entry)
+        except web.HTTPException:
+            raise
         except DroppedConnection:
             entry["status"] = 0
             if request.transport is not None:
                 request.transport.abort()
             raise web.HTTPInternalServerError() from None  # never reaches the (closed) socket
+        except Exception:  # an emulator bug: answer like Cloudflare's unknown error, keep serving
+            traceback.print_exc(file=sys.stderr)
+            resp = json_response(APIError(500, 8000000, errors.MSG_UNKNOWN).body(), 500)
         entry["status"] = resp.status
         return resp
 
@@ -264,17 +271,21 @@ class Emulator:
     async def read_form(self, request) -> dict:
         ctype = request.content_type
         fields: dict = {}
+        if not request.can_read_body:
+            return fields
         if ctype == "multipart/form-data":
-            reader = await request.multipart()
-            async for part in reader:
-                if part.name is None:
-                    continue
-                data = await part.read()
-                if part.name in ("_headers", "_redirects", "_routes.json", "_worker.js", "_worker.bundle",
-                                 "functions-filepath-routing-config.json"):
-                    fields[part.name] = bytes(data)
-                else:
-                    fields[part.name] = bytes(data).decode("utf-8", "replace")
+            try:
+                reader = await request.multipart()
+                async for part in reader:
+                    if part.name is None:
+                        continue
+                    data = bytes(await part.read())
+                    if part.name in SPECIAL_FILES:
+                        fields[part.name] = data
+                    else:
+                        fields[part.name] = data.decode("utf-8", "replace")
+            except (ValueError, AssertionError, RuntimeError) as e:
+                raise errors.bad_request(f"Malformed multipart/form-data body: {e}") from None
         elif ctype == "application/x-www-form-urlencoded":
             for k, v in (await request.post()).items():
                 fields[k] = v if isinstance(v, str) else v.file.read().decode("utf-8", "replace")

@@ -270,3 +270,21 @@ def test_logs(emu):
 
 def test_key_helper_is_stable():
     assert key_for(b"x", "/a.txt") == key_for(b"x", "/b/c.txt") != key_for(b"x", "/a.png")
+
+
+def test_malformed_multipart_bodies(emu):
+    create_project(emu, "mp")
+    url = deps_path("mp")
+    for ctype, data in [("multipart/form-data", b"garbage"),
+                        ("multipart/form-data; boundary=xyz", b"garbage"),
+                        ("application/json", b'{"branch": "x"}')]:
+        r = emu.api("POST", url, data=data, headers={"Content-Type": ctype})
+        assert error_of(r)[:2] == (400, 8000041), ctype
+    # an empty body is "no fields": a DU project then lacks its manifest
+    r = emu.api("POST", url, data=b"", headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert error_of(r)[:2] == (400, 8000096)
+    # urlencoded forms work too
+    manifest = upload(emu, "mp", {"/a.txt": b"a"})
+    import json
+    d = ok(emu.api("POST", url, data={"manifest": json.dumps(manifest), "branch": "dev"}))
+    assert d["environment"] == "preview"
