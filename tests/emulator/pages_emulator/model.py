@@ -162,6 +162,31 @@ class Model:
         if not isinstance(source.get("config", {}), dict):
             raise errors.bad_request("source.config must be an object.")
 
+    @staticmethod
+    def _source_with_defaults(source: dict, production_branch: str) -> dict:
+        """Real responses carry every `source.config` key (a captured real project shows all of
+        them; cloudflare-python/-go type them required): fill what the request left out with the
+        values a dashboard-connected repo shows. owner_id/repo_id are GitHub's numeric ids in
+        reality; the emulator derives stable numeric strings from the names [G]."""
+        src = copy.deepcopy(source)
+        cfg = src.setdefault("config", {})
+
+        def numeric_id(text: str) -> str:
+            return str(int(hashlib.sha256(text.encode()).hexdigest()[:8], 16))
+
+        owner, repo = cfg.get("owner") or "", cfg.get("repo_name") or ""
+        defaults = {"owner": owner, "owner_id": numeric_id(owner), "repo_name": repo,
+                    "repo_id": numeric_id(f"{owner}/{repo}"),
+                    "production_branch": production_branch, "pr_comments_enabled": True,
+                    "production_deployments_enabled": True,
+                    "preview_deployment_setting": "all", "preview_branch_includes": ["*"],
+                    "preview_branch_excludes": [], "path_includes": ["*"], "path_excludes": []}
+        for key, value in defaults.items():
+            cfg.setdefault(key, value)
+        # deprecated alias of production_deployments_enabled
+        cfg.setdefault("deployments_enabled", cfg["production_deployments_enabled"])
+        return src
+
     def create_project(self, account: str, body) -> dict:
         if not isinstance(body, dict):
             raise errors.bad_request("Request body must be a JSON object.")
@@ -199,7 +224,7 @@ class Model:
         }
         if body.get("source") is not None:
             self._validate_source(body["source"])
-            p["source"] = copy.deepcopy(body["source"])
+            p["source"] = self._source_with_defaults(body["source"], branch)
         self.store.insert_project(p)
         return p
 

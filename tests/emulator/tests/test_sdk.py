@@ -309,3 +309,37 @@ def test_sdk_auth_variants(emu, start_emulator):
     with pytest.raises(cloudflare.PermissionDeniedError):  # the dev token is off with --token
         cloudflare.Cloudflare(api_token=emu.token, base_url=own.base_url,
                               max_retries=0).pages.projects.list(account_id=acc1)
+
+
+def test_sdk_git_project_build(emu):
+    """A Git-connected project (minimal `source` sent) and a build started through the SDK parse
+    strictly: `source.config` comes back complete and build deployments carry `source`."""
+    client = _sdk_client(emu)
+    a = emu.account
+    project, body = raw(client.pages.projects.with_raw_response.create, account_id=a,
+                        name="sdk-git", production_branch="main",
+                        source={"type": "github", "config": {"owner": "acme", "repo_name": "site"}},
+                        build_config={"build_command": "npm run build", "destination_dir": "dist"})
+    strict_project(body["result"])
+    cfg = project.source.config
+    assert (cfg.owner, cfg.repo_name, cfg.production_branch) == ("acme", "site", "main")
+    assert cfg.owner_id.isdigit() and cfg.repo_id.isdigit()
+
+    dep, body = raw(client.pages.projects.deployments.with_raw_response.create, "sdk-git",
+                    account_id=a, branch="main")
+    strict_deployment(body["result"])
+    assert dep.source.type == "github" and dep.latest_stage.name != "deploy"
+    deadline = time.monotonic() + 20
+    while True:
+        got, body = raw(client.pages.projects.deployments.with_raw_response.get, dep.id,
+                        account_id=a, project_name="sdk-git")
+        strict_deployment(body["result"])
+        if got.latest_stage.name == "deploy" and got.latest_stage.status == "success":
+            break
+        assert time.monotonic() < deadline, got.latest_stage
+        time.sleep(0.2)
+    assert [s.status for s in got.stages] == ["success"] * 5
+    logs = client.pages.projects.deployments.history.logs.get(dep.id, account_id=a,
+                                                              project_name="sdk-git")
+    assert logs.total == len(logs.data) >= 1
+    assert client.pages.projects.get("sdk-git", account_id=a).canonical_deployment.id == dep.id
