@@ -304,12 +304,13 @@ class PagesDomain(PagesModule):
         if wait:
             self.result["validation_retried"] = False
         if current is None:
-            self.result["changed"] = True
             if self.check_mode:
+                self.result["changed"] = True
                 self.result["domain"] = {"name": self.name}
                 self._set_diff(None, {"name": self.name, "status": "initializing"})
                 return
             domain = self._add()
+            self.result["changed"] = True
         else:
             domain = current
             if self.check_mode:

@@ -305,6 +305,7 @@ def test_unavailable_domain_advice(run_module, client, clock):
     assert kind == "fail"
     assert "another Pages project" in result["msg"] and "8000018" in result["msg"]
     assert result["errors"][0]["code"] == 8000018 and result["status"] == 400
+    assert result["changed"] is False
 
 
 def test_other_add_errors_name_the_action(run_module, client, clock):
