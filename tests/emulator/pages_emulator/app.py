@@ -1,6 +1,7 @@
 """HTTP layer: routing, auth, faults, request log, introspection and site serving (aiohttp)."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -258,15 +259,16 @@ class Emulator:
         if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache",):
             return None
         raw = await request.read()
+        if name == "assets_upload":
+            decoded = await asyncio.get_running_loop().run_in_executor(None, self.decode_upload, raw)
+            entry["keys"] = [key for key, _, _, _ in decoded]
+            return decoded
         if not raw.strip():
             return None
         try:
-            body = json.loads(raw)
+            return json.loads(raw)
         except ValueError:
             raise errors.bad_request("Request body is not valid JSON.") from None
-        if name == "assets_upload" and isinstance(body, list):
-            entry["keys"] = [item.get("key") for item in body if isinstance(item, dict)]
-        return body
 
     async def read_form(self, request) -> dict:
         ctype = request.content_type
@@ -403,26 +405,40 @@ class Emulator:
     def api_assets_check_missing(self, request, body, claims):
         return json_response(envelope(self.model.check_missing(claims["account_id"], self._hashes(body))))
 
-    def api_assets_upload(self, request, body, claims):
+    def decode_upload(self, raw: bytes) -> list:
+        """Parse an upload body and write its blobs (runs in a worker thread; no DB access).
+
+        Returns [(key, blob digest, content type, size)]; raises APIError for a malformed body."""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise errors.bad_request("Request body is not valid JSON.") from None
         if not isinstance(body, list):
             raise errors.bad_request("Request body must be a JSON array of {key, value, metadata, base64}.")
-        decoded = []
+        items = []
         for item in body:
             if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(
                     item.get("value"), str):
                 raise errors.bad_request("Every uploaded item needs a string `key` and `value`.")
-            if item.get("base64", False):
-                try:
-                    data = base64.b64decode(item["value"], validate=True)
-                except (binascii.Error, ValueError):
-                    raise errors.bad_request(f"Item {item['key']}: `value` is not valid base64.") from None
-            else:
-                data = item["value"].encode("utf-8")
             meta = item.get("metadata") or {}
             ctype = meta.get("contentType") if isinstance(meta, dict) else None
-            decoded.append((item["key"], data, ctype or "application/octet-stream"))
-        for key, data, ctype in decoded:
-            self.store.put_asset(claims["account_id"], key, data, ctype)
+            items.append((item["key"], item["value"], bool(item.get("base64", False)),
+                          ctype if isinstance(ctype, str) and ctype else "application/octet-stream"))
+        out = []
+        for key, value, is_b64, ctype in items:
+            if is_b64:
+                try:
+                    data = base64.b64decode(value, validate=True)
+                except (binascii.Error, ValueError):
+                    raise errors.bad_request(f"Item {key}: `value` is not valid base64.") from None
+            else:
+                data = value.encode("utf-8")
+            out.append((key, self.store.put_blob(data), ctype, len(data)))
+        return out
+
+    def api_assets_upload(self, request, body, claims):
+        for key, digest, ctype, size in body:
+            self.store.put_asset_row(claims["account_id"], key, digest, ctype, size)
         return json_response(envelope(None))
 
     def api_assets_upsert_hashes(self, request, body, claims):
@@ -525,7 +541,7 @@ class Emulator:
                             headers=headers)
 
     def _lookup(self, d, paths):
-        manifest = d.get("manifest") or {}
+        manifest = self.store.get_manifest(d["id"])
         for candidate in paths:
             key = manifest.get(candidate)
             if key is None:

@@ -595,10 +595,10 @@ class Model:
     def retry(self, account: str, name: str, deployment_id: str) -> tuple[dict, dict]:
         p = self.get_project(account, name)
         old = self.find_deployment(p, deployment_id)
+        manifest = self.store.get_manifest(old["id"]) if old["kind"] == "direct" else None
         new = self._new_deployment(p, branch=old["branch"], commit_hash=old["commit_hash"],
                                    commit_message=old["commit_message"], commit_dirty=old["commit_dirty"],
-                                   kind=old["kind"], manifest=old["manifest"] if old["kind"] == "direct" else None,
-                                   special=old.get("special"))
+                                   kind=old["kind"], manifest=manifest, special=old.get("special"))
         return p, new
 
     def logs(self, account: str, name: str, deployment_id: str) -> dict:

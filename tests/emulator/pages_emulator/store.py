@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 SCHEMA = """
@@ -23,7 +24,8 @@ CREATE TABLE IF NOT EXISTS deployments (
     id TEXT NOT NULL UNIQUE,
     project_id TEXT NOT NULL,
     short_id TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    manifest TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS deployments_project ON deployments (project_id, seq);
 CREATE TABLE IF NOT EXISTS domains (
@@ -60,6 +62,9 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(deployments)")}
+        if "manifest" not in columns:  # data dirs written before the manifest column existed
+            self.db.execute("ALTER TABLE deployments ADD COLUMN manifest TEXT NOT NULL DEFAULT '{}'")
 
     def close(self):
         self.db.close()
@@ -97,7 +102,7 @@ class Store:
         digest = hashlib.sha256(data).hexdigest()
         path = self.blob_dir / digest
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)
         return digest
@@ -110,10 +115,12 @@ class Store:
 
     # -- assets (per account, keyed by the client's hash) -------------------------------
     def put_asset(self, account: str, key: str, data: bytes, content_type: str):
-        digest = self.put_blob(data)
+        self.put_asset_row(account, key, self.put_blob(data), content_type, len(data))
+
+    def put_asset_row(self, account: str, key: str, digest: str, content_type: str, size: int):
         self.db.execute(
             "INSERT OR REPLACE INTO assets (account, hash, blob, content_type, size) VALUES (?,?,?,?,?)",
-            (account, key, digest, content_type, len(data)))
+            (account, key, digest, content_type, size))
 
     def get_asset(self, account: str, key: str):
         return self.db.execute("SELECT * FROM assets WHERE account=? AND hash=?",
@@ -166,9 +173,17 @@ class Store:
         self.db.execute("DELETE FROM canonical_events WHERE project_id=?", (project_id,))
 
     # -- deployments ---------------------------------------------------------------------
+    # The manifest (up to 20,000+ entries) lives in its own column so that listing and rendering
+    # deployments never parses it; serving and retry read it with get_manifest().
     def insert_deployment(self, d: dict):
-        self.db.execute("INSERT INTO deployments (id, project_id, short_id, data) VALUES (?,?,?,?)",
-                        (d["id"], d["project_id"], d["short_id"], json.dumps(d)))
+        data = {k: v for k, v in d.items() if k != "manifest"}
+        self.db.execute(
+            "INSERT INTO deployments (id, project_id, short_id, data, manifest) VALUES (?,?,?,?,?)",
+            (d["id"], d["project_id"], d["short_id"], json.dumps(data), json.dumps(d.get("manifest") or {})))
+
+    def get_manifest(self, deployment_id: str) -> dict:
+        row = self.db.execute("SELECT manifest FROM deployments WHERE id=?", (deployment_id,)).fetchone()
+        return json.loads(row["manifest"]) if row else {}
 
     def list_deployments(self, project_id: str) -> list[dict]:
         """All deployments of a project, newest first."""

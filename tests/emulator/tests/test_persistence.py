@@ -40,8 +40,8 @@ def _manifest_hashes(emu):
     import sqlite3
     import json
     db = sqlite3.connect(str(emu.data_dir / "state.sqlite3"))
-    return sorted({h for (data,) in db.execute("SELECT data FROM deployments")
-                   for h in json.loads(data)["manifest"].values()})
+    return sorted({h for (manifest,) in db.execute("SELECT manifest FROM deployments")
+                   for h in json.loads(manifest).values()})
 
 
 def test_reset_survives_restart(start_emulator):
