@@ -6,6 +6,7 @@ import base64
 import binascii
 import copy
 import json
+import math
 import random
 import re
 import secrets
@@ -330,7 +331,7 @@ class Emulator:
             "project_name": p["name"],
             "max_file_count_allowed": self.config.max_file_count,
             "iat": int(now),
-            "exp": int(now + self.config.jwt_ttl),
+            "exp": math.ceil(now + self.config.jwt_ttl),  # lifetime >= jwt_ttl
             "jti": str(uuid.uuid4()),
         }
         return json_response(envelope({"jwt": jwtutil.encode(claims, self.jwt_secret)}))
@@ -520,6 +521,7 @@ class Emulator:
             blob = self.store.get_blob(digest) if digest else None
             return blob.decode("utf-8", "replace") if blob else ""
 
+        request_path = path
         redirect = serving.match_redirect(serving.parse_redirects(text_of("_redirects")), path, host)
         status = 200
         if redirect:
@@ -536,7 +538,7 @@ class Emulator:
             return web.Response(text="Not found\n", status=404)
         data, ctype = found
         headers = {"Content-Type": ctype}
-        headers.update(serving.headers_for(serving.parse_headers(text_of("_headers")), path, host))
+        headers.update(serving.headers_for(serving.parse_headers(text_of("_headers")), request_path, host))
         return web.Response(body=data if request.method == "GET" else None, status=status,
                             headers=headers)
 

@@ -182,3 +182,11 @@ def test_site_requests_are_not_logged_or_faulted(emu):
         assert emu.site(f"{d['short_id']}.web.pages.dev").status_code == 200
     emu.config(fault_rate=0.0)
     assert len(emu.requests_log()) == before
+
+
+def test_headers_match_the_request_path_on_rewrites(emu):
+    d = make_site(emu, special={"_redirects": b"/pretty /new.html 200\n",
+                                "_headers": b"/pretty\n  X-Pretty: yes\n/new.html\n  X-New: yes\n"})
+    r = emu.site(f"{d['short_id']}.web.pages.dev", "/pretty")
+    assert r.status_code == 200 and r.content == b"new page"
+    assert r.headers["X-Pretty"] == "yes" and "X-New" not in r.headers
