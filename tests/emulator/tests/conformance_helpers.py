@@ -19,7 +19,7 @@ REPO_ROOT = EMULATOR_DIR.parent.parent
 
 if str(EMULATOR_DIR) not in sys.path:
     sys.path.insert(0, str(EMULATOR_DIR))
-from pages_emulator import DEV_EMAIL, DEV_KEY  # noqa: E402  (the documented dev credential)
+from pages_emulator import DEV_EMAIL, DEV_KEY  # noqa: F401  (re-exported: the documented dev credential)
 
 # Facts from shared/cloudflare/pages-api.md.
 MESSAGE_8000009 = ("The deployment ID you have specified does not exist. "

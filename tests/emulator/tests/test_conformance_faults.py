@@ -20,7 +20,6 @@ import time
 
 import pytest
 import requests
-
 from conformance_helpers import asset_hash, host_of
 
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 522, 524}

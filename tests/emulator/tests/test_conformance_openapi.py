@@ -23,13 +23,21 @@ from collections import defaultdict
 
 import pytest
 import requests
+from conformance_helpers import (
+    MESSAGE_8000009,
+    deploy,
+    in_ci,
+    shared_file,
+    upload_assets,
+)
 from openapi_core import OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+from openapi_core.contrib.requests import (
+    RequestsOpenAPIRequest,
+    RequestsOpenAPIResponse,
+)
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from openapi_spec_validator import validate as validate_spec
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-
-from conformance_helpers import MESSAGE_8000009, deploy, in_ci, shared_file, upload_assets
 
 SPEC_FILE = shared_file("pages-openapi.json")
 SCHEMAS = "#/components/schemas/"
@@ -162,7 +170,7 @@ class SpecChecker:
         """Validate ``resp`` against its operation's schema; optionally assert status/code."""
         found = self.operation(resp)
         assert found, f"{resp.request.method} {resp.request.url} is not an operation of the schema"
-        op_id, op = found
+        op_id, _op = found
         where = f"{op_id} -> {resp.status_code}: {resp.text[:600]}"
         assert resp.headers.get("Content-Type", "").startswith("application/json"), where
         body = resp.json()
@@ -173,7 +181,7 @@ class SpecChecker:
             try:
                 self.openapi.validate_response(RequestsOpenAPIRequest(resp.request),
                                                RequestsOpenAPIResponse(resp))
-            except Exception as exc:  # openapi-core's errors carry the jsonschema errors as cause
+            except Exception as exc:  # noqa: BLE001  (openapi-core raises several types; all carry the jsonschema errors as cause)
                 details = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
                            for e in getattr(exc.__cause__, "schema_errors", ())]
                 raise AssertionError(f"schema violation in {where}\n  " +

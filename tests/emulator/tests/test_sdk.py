@@ -12,20 +12,18 @@ import json
 import time
 from datetime import datetime
 
+import cloudflare  # requirements.txt; a missing SDK is an error, never a silent skip
 import pydantic
 import pytest
-
-cloudflare = pytest.importorskip("cloudflare")
-from cloudflare.types.pages import Deployment, Project, Stage  # noqa: E402
-from cloudflare.types.pages.projects import (  # noqa: E402
+from cloudflare.types.pages import Deployment, Project, Stage
+from cloudflare.types.pages.projects import (
     DomainCreateResponse,
     DomainEditResponse,
     DomainGetResponse,
     DomainListResponse,
 )
-from cloudflare.types.pages.projects.deployments.history import LogGetResponse  # noqa: E402
-
-from conformance_helpers import DEV_EMAIL, DEV_KEY, asset_hash, host_of  # noqa: E402
+from cloudflare.types.pages.projects.deployments.history import LogGetResponse
+from conformance_helpers import DEV_EMAIL, DEV_KEY, asset_hash, host_of
 
 # Keys the real API sends that cloudflare-python 5.x does not model (pages-api.md §3.4, captured
 # real deployments [O AK]). Anything else in model_extra is an emulator invention.
@@ -132,7 +130,7 @@ def test_sdk_projects(emu):
     # auto-pagination: page=1,2,3 with 2 each, then an empty page ends it
     names = [p.name for p in projects.list(account_id=a, per_page=2)]
     assert sorted(names) == sorted(["sdk-proj"] + [f"sdk-more-{i}" for i in range(4)])
-    page, body = raw(projects.with_raw_response.list, account_id=a, per_page=2, page=1)
+    _, body = raw(projects.with_raw_response.list, account_id=a, per_page=2, page=1)
     for item in body["result"]:
         strict_project(item)
     assert body["result_info"]["total_count"] == 5
