@@ -28,7 +28,7 @@ def parse_args(argv=None):
     ap.add_argument("--key", action="append", default=[], metavar="EMAIL:GLOBAL_KEY=ACCOUNT_ID",
                     help="accept this X-Auth-Email + X-Auth-Key pair for that account (repeatable)")
     ap.add_argument("--fault-rate", type=float, default=0.0,
-                    help="fraction of /client/v4 requests answered with a fault (0..1)")
+                    help="fraction of API requests answered with a fault (0..1)")
     ap.add_argument("--fault-seed", type=int, default=None, help="seed for the fault generator")
     ap.add_argument("--jwt-ttl", type=float, default=300.0, help="upload JWT lifetime in seconds")
     ap.add_argument("--build-seconds", type=float, default=5.0,
@@ -37,6 +37,8 @@ def parse_args(argv=None):
                     help="time a custom domain takes from initializing to active/error")
     ap.add_argument("--max-file-count", type=int, default=20000,
                     help="files allowed per deployment (also the JWT max_file_count_allowed claim)")
+    ap.add_argument("--prefix", default="/client/v4",
+                    help="path prefix of the API (the printed base URL ends with it)")
     ap.add_argument("--project-delete-limit", type=int, default=100,
                     help="refuse to delete projects with more deployments than this (0 = never)")
     args = ap.parse_args(argv)
@@ -70,7 +72,7 @@ def parse_args(argv=None):
 async def main(argv=None):
     args, config, creds = parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)
-    emulator = Emulator(args.data_dir, config, creds)
+    emulator = Emulator(args.data_dir, config, creds, prefix=args.prefix)
     runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -79,7 +81,7 @@ async def main(argv=None):
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     if ":" in host:
         host = f"[{host}]"
-    emulator.base_url = f"http://{host}:{port}/client/v4"
+    emulator.base_url = f"http://{host}:{port}{emulator.prefix}"
     print(f"Cloudflare Pages API emulator listening on {emulator.base_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

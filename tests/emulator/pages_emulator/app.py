@@ -90,7 +90,8 @@ def paginate(request, items, default, cap):
 
 
 class Emulator:
-    def __init__(self, data_dir, config: Config, creds: Credentials, clock=time.time):
+    def __init__(self, data_dir, config: Config, creds: Credentials, clock=time.time, prefix=API_PREFIX):
+        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.store = Store(data_dir)
         self.startup_config = copy.deepcopy(config)
         self.config = config
@@ -186,12 +187,13 @@ class Emulator:
 
     # ------------------------------------------------------------------ API
     async def handle_api(self, request, path, entry) -> web.Response:
-        if not path.startswith(API_PREFIX + "/") and path != API_PREFIX:
+        prefix = self.prefix
+        if not path.startswith(prefix + "/") and path != prefix:
             return json_response(errors.no_route().body(), 404)
         faulted = self.fault()
         if faulted is not None:
             return faulted
-        sub = path[len(API_PREFIX):]
+        sub = path[len(prefix):]
         m = methods = None
         for rx, route_methods in ROUTES:
             m = rx.match(sub)

@@ -144,3 +144,25 @@ def test_introspection_is_not_logged(emu):
     assert [(e["method"], e["status"]) for e in log] == [("GET", 200)]
     assert log[0]["path"] == f"/client/v4/accounts/{emu.account}/pages/projects"
     assert log[0]["query"] == {}
+
+
+def test_custom_prefix(tmp_path):
+    import subprocess
+    import sys
+    from conftest import SERVE
+    proc = subprocess.Popen([sys.executable, str(SERVE), "--port", "0", "--data-dir", str(tmp_path / "px"),
+                             "--prefix", "/api/v9/"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        base = line[line.index("http://"):].split()[0]
+        assert base.endswith("/api/v9")
+        r = requests.get(base + f"/accounts/{DEV_ACCOUNT}/pages/projects",
+                         headers={"Authorization": f"Bearer {DEV_TOKEN}"})
+        assert ok(r) == []
+        root = base[: -len("/api/v9")]
+        r = requests.get(root + f"/client/v4/accounts/{DEV_ACCOUNT}/pages/projects",
+                         headers={"Authorization": f"Bearer {DEV_TOKEN}"})
+        assert error_of(r)[:2] == (404, 7003)
+    finally:
+        proc.terminate()
+        proc.wait(10)
