@@ -255,7 +255,7 @@ def main(argv=None):
             out = Path(args.screenshot).resolve()
             out.parent.mkdir(parents=True, exist_ok=True)
             rows = len(dom.find_all("tr")) + 3 * len(data)
-            height = args.height or max(900, min(8000, 260 + 150 * len(data) + 44 * rows))
+            height = args.height or max(800, min(8000, 240 + 130 * len(data) + 42 * rows))
             extra = ["--force-dark-mode", "--blink-settings=preferredColorScheme=0"] if args.dark else []
             run_chromium(binary, [*extra, f"--screenshot={out}", f"--window-size={args.width},{height}",
                                   page.as_uri()], profile)
