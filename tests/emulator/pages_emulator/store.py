@@ -57,6 +57,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self.blob_dir = self.data_dir / "assets"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self._manifests: dict = {}
         self.db = sqlite3.connect(str(self.data_dir / "state.sqlite3"), isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -182,8 +183,18 @@ class Store:
             (d["id"], d["project_id"], d["short_id"], json.dumps(data), json.dumps(d.get("manifest") or {})))
 
     def get_manifest(self, deployment_id: str) -> dict:
+        """A deployment's manifest (immutable, so cached; ids are never reused)."""
+        cached = self._manifests.get(deployment_id)
+        if cached is not None:
+            return cached
         row = self.db.execute("SELECT manifest FROM deployments WHERE id=?", (deployment_id,)).fetchone()
-        return json.loads(row["manifest"]) if row else {}
+        if not row:
+            return {}
+        manifest = json.loads(row["manifest"])
+        if len(self._manifests) >= 64:
+            self._manifests.pop(next(iter(self._manifests)))
+        self._manifests[deployment_id] = manifest
+        return manifest
 
     def list_deployments(self, project_id: str) -> list[dict]:
         """All deployments of a project, newest first."""
