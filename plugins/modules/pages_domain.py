@@ -171,7 +171,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import Pag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 
 DOMAIN_UNAVAILABLE = 8000018
-DOMAIN_NOT_FOUND = 8000021
 
 # Statuses after which one validation retry is worth it, and the ones no retry can fix.
 RETRYABLE = ("error", "deactivated")
@@ -325,6 +324,14 @@ class PagesDomain(PagesModule):
         self.result["domain"] = domain
         if wait:
             domain = self.wait_active(domain)
+        elif domain.get("status") in RETRYABLE + HOPELESS:
+            self.module.warn(
+                "Custom domain %s of project %r is %r. %s%s" % (
+                    self.name, self.project_name, domain.get("status"),
+                    (error_details(domain) + " ") if error_details(domain) else "",
+                    record_advice(domain, self.subdomain),
+                )
+            )
         self._set_diff(current, domain)
 
     def _add(self):

@@ -333,6 +333,24 @@ def test_check_mode_errored_domain_would_retry(run_module, client, clock):
     assert kind == "exit" and result["changed"] is False
 
 
+def test_no_wait_on_failed_domain_warns(run_module, client, clock, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(pages_domain.PagesModule, "run", _capture_warnings(pages_domain.PagesModule.run, warnings))
+    client.existing = dom(status="error", error="CNAME record not set")
+    kind, result = run(run_module, wait=False)
+    assert kind == "exit" and result["changed"] is False and client.mutations() == []
+    assert len(warnings) == 1
+    assert "is 'error'" in warnings[0] and "CNAME record not set" in warnings[0] and "site.pages.dev" in warnings[0]
+
+
+def _capture_warnings(run_method, sink):
+    def run_and_capture(self):
+        self.module.warn = sink.append
+        run_method(self)
+
+    return run_and_capture
+
+
 def test_check_mode_pending_domain_is_not_waited_for(run_module, client, clock):
     client.existing = dom(status="pending")
     kind, result = run(run_module, _ansible_check_mode=True)
