@@ -493,7 +493,8 @@ EOF
     use_venv "$core"
     in_tree
     local rc=0
-    ansible-test integration --local --python "$py" -v "${targets[@]}" || rc=$?
+    # --continue-on-error: run every target and report all failures, not just the first.
+    ansible-test integration --local --python "$py" -v --continue-on-error "${targets[@]}" || rc=$?
     if ((rc != 0)); then
         echo "--- emulator log (last 40 lines) ---"; tail -n 40 "$out"
     fi
