@@ -925,3 +925,12 @@ def test_project_info_and_logging(tmp_path, fake, client):
     result = U.deploy_directory(client, "site", site, project_info=info, log=lines.append)
     assert result["changed"] and not fake.calls_to("get_project")
     assert lines[0].startswith("scanned ") and lines[-1].startswith("created deployment")
+
+
+def test_bucket_plan_splits_big_uploads_for_overlap_but_not_small_ones():
+    files = [U.SiteFile("/f%d" % i, "/x", 12000) for i in range(5000)]  # 60 MB
+    buckets = U.bucket_plan(files, concurrency=3)
+    assert len(buckets) == 3 * U.BUCKETS_PER_WORKER
+    assert max(b.size for b in buckets) - min(b.size for b in buckets) <= 12000
+    assert len(U.bucket_plan(files[:50], concurrency=3)) == 1  # 600 kB: one request
+    assert len(U.bucket_plan(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each

@@ -1,0 +1,513 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Direct-upload benchmark: cfpages.cloudflare.pages_deployment against ``wrangler pages deploy``.
+
+    python tests/benchmarks/upload_benchmark.py [--files 5000 --megabytes 60] [--repeat 1]
+
+Builds a synthetic site (nested paths, mixed sizes and types, ``_headers``/``_redirects``),
+starts the emulator (``tests/emulator/serve.py --port 0``, fresh data dir) and times, with each
+tool deploying to its own account (so neither finds the other's uploads):
+
+1. a full deploy of the site;
+2. a redeploy after one file changed;
+3. a no-op rerun (the same site again);
+
+then our full deploy of a site ``--scale`` times bigger, to show that our peak memory does not grow
+with the site. "ours" is ``ansible-playbook`` running a generated one-task playbook with
+``cfpages.cloudflare.pages_deployment`` (``--mode engine`` calls the engine directly instead).
+Files uploaded and deployments created come from the emulator's request log; peak memory is the
+high-water mark (VmHWM) of the processes, polled from /proc while they run.
+
+Only the standard library is needed here; the tools run in their own interpreters: ``--python``
+(with requests and blake3; default ``.cache/venvs/owner``), ``--emulator-python`` (with aiohttp)
+and wrangler from ``npm ci --prefix tests/emulator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS_ROOT = os.path.join(REPO, ".cache", "dev_collections")
+EMULATOR = os.path.join(REPO, "tests", "emulator", "serve.py")
+WRANGLER = os.path.join(REPO, "tests", "emulator", "node_modules", ".bin", "wrangler")
+MODULE_FILE = os.path.join(REPO, "plugins", "modules", "pages_deployment.py")
+
+MB = 1000 * 1000
+MiB = 1024 * 1024
+
+# (extension, share of the files, text?, typical size in bytes)
+KINDS = [
+    ("html", 0.26, True, 9000),
+    ("css", 0.07, True, 14000),
+    ("js", 0.14, True, 22000),
+    ("mjs", 0.02, True, 12000),
+    ("json", 0.05, True, 3000),
+    ("map", 0.03, True, 40000),
+    ("svg", 0.06, True, 5000),
+    ("txt", 0.02, True, 1500),
+    ("xml", 0.01, True, 4000),
+    ("png", 0.12, False, 30000),
+    ("jpg", 0.10, False, 45000),
+    ("webp", 0.05, False, 25000),
+    ("woff2", 0.02, False, 30000),
+    ("ico", 0.01, False, 4000),
+    ("wasm", 0.005, False, 400000),
+    ("mp4", 0.005, False, 900000),
+    ("", 0.02, False, 2000),
+]
+
+
+# --------------------------------------------------------------------------- synthetic site
+
+
+def build_site(root, files, megabytes, seed=1):
+    """A deterministic site of ``files`` files and about ``megabytes`` MB. Returns the path
+    of the file the one-file redeploy changes."""
+    rng = random.Random(seed)
+    weights = [k[1] for k in KINDS]
+    chosen = rng.choices(KINDS, weights, k=files)
+    raw = [max(0.0, rng.lognormvariate(0, 1.1)) * kind[3] for kind in chosen]
+    scale = megabytes * MB / max(1.0, sum(raw))
+    sizes = [min(int(r * scale), 20 * MiB) for r in raw]
+    sizes[rng.randrange(files)] = 0  # an empty file
+    sections = ["docs", "blog", "assets", "static", "api", "guides", "fr", "de", "ja", "ünïcødé"]
+    os.makedirs(root)
+    written = 0
+    for index, (kind, size) in enumerate(zip(chosen, sizes)):
+        depth = rng.randint(0, 4)
+        parts = [rng.choice(sections)] + ["d%d" % rng.randint(0, 30) for _level in range(depth)]
+        ext = kind[0]
+        name = "f%05d%s" % (index, "." + ext if ext else "")
+        directory = os.path.join(root, *parts)
+        os.makedirs(directory, exist_ok=True)
+        if kind[2]:
+            data = base64.b64encode(rng.randbytes(size * 3 // 4 + 3))[:size]
+        else:
+            data = rng.randbytes(size)
+        with open(os.path.join(directory, name), "wb") as handle:
+            handle.write(data)
+        written += size
+    with open(os.path.join(root, "index.html"), "wb") as handle:
+        handle.write(b"<!doctype html><title>benchmark</title><h1>Benchmark site</h1>\n")
+    with open(os.path.join(root, "_headers"), "w", encoding="utf-8") as handle:
+        handle.write("/*\n  X-Frame-Options: DENY\n/assets/*\n  Cache-Control: public, max-age=31536000\n")
+    with open(os.path.join(root, "_redirects"), "w", encoding="utf-8") as handle:
+        handle.write("/old /docs/ 301\n/blog/feed /blog/rss.xml 302\n")
+    return os.path.join(root, "index.html"), files + 1, written + 62
+
+
+# --------------------------------------------------------------------------- process measurement
+
+
+def _children(pid):
+    out = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as handle:
+                out.extend(int(c) for c in handle.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def _status(pid):
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            text = handle.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return None, ""
+    match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
+    return (int(match.group(1)) if match else None), cmdline
+
+
+def run_measured(cmd, env=None, cwd=None, marker=None, interval=0.02):
+    """Run ``cmd``; return wall seconds, rc, stdout, stderr and the peak RSS (KiB) of the largest
+    process of its tree and of the processes whose command line contains ``marker``."""
+    peaks = {}
+    done = threading.Event()
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def poll():
+        while not done.is_set():
+            stack = [proc.pid]
+            while stack:
+                pid = stack.pop()
+                hwm, cmdline = _status(pid)
+                if hwm is not None:
+                    old = peaks.get(pid, (0, cmdline))
+                    peaks[pid] = (max(old[0], hwm), cmdline or old[1])
+                stack.extend(_children(pid))
+            done.wait(interval)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    stdout, stderr = proc.communicate()
+    elapsed = time.monotonic() - started
+    done.set()
+    poller.join()
+    tree = max((v[0] for v in peaks.values()), default=0)
+    marked = max((v[0] for v in peaks.values() if marker and marker in v[1]), default=0)
+    return {
+        "seconds": elapsed,
+        "rc": proc.returncode,
+        "stdout": stdout.decode("utf-8", "replace"),
+        "stderr": stderr.decode("utf-8", "replace"),
+        "tree_kib": tree,
+        "marked_kib": marked,
+    }
+
+
+# --------------------------------------------------------------------------- emulator
+
+
+class Emulator:
+    def __init__(self, python, data_dir, tokens):
+        args = [python, EMULATOR, "--port", "0", "--data-dir", data_dir]
+        for token, account in tokens.items():
+            args += ["--token", "%s=%s" % (token, account)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        match = re.search(r"(http://\S+/client/v4)", line)
+        if not match:
+            self.stop()
+            raise SystemExit("the emulator did not start: %s%s" % (line, self.proc.stderr.read()))
+        self.base_url = match.group(1)
+        self.root = self.base_url[: -len("/client/v4")]
+
+    def call(self, method, path, token=None, body=None, root=False):
+        url = (self.root if root else self.base_url) + path
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+
+    def log_size(self):
+        return len(self.call("GET", "/__emulator/requests", root=True))
+
+    def activity(self, since):
+        """Files uploaded (keys of /pages/assets/upload) and deployments created since log entry ``since``."""
+        entries = self.call("GET", "/__emulator/requests", root=True)[since:]
+        uploaded = sum(len(e.get("keys") or []) for e in entries if e["path"].endswith("/pages/assets/upload"))
+        created = sum(
+            1 for e in entries
+            if e["method"] == "POST" and e["path"].endswith("/deployments") and e.get("status") == 200
+        )
+        return uploaded, created, len(entries)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# --------------------------------------------------------------------------- the two tools
+
+ENGINE_SNIPPET = r"""
+import json, sys
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import deploy_directory
+base, token, account, project, source = sys.argv[1:6]
+client = PagesClient(account_id=account, api_token=token, base_url=base)
+out = deploy_directory(client, project, source, branch="main")
+print(json.dumps({"changed": out["changed"], "upload": out["upload"],
+                  "deployment": (out["deployment"] or {}).get("id")}))
+"""
+
+PLAYBOOK = """\
+- name: Benchmark deploy
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Deploy the site
+      cfpages.cloudflare.pages_deployment:
+        project_name: "{{ project }}"
+        source: "{{ source }}"
+        branch: main
+        api_base_url: "{{ base_url }}"
+        api_token: "{{ token }}"
+        account_id: "{{ account }}"
+"""
+
+
+class Ours:
+    def __init__(self, mode, python, workdir):
+        self.mode = mode
+        self.python = python
+        self.workdir = workdir
+        if mode == "ansible":
+            bindir = os.path.dirname(python)
+            self.playbook_cmd = os.path.join(bindir, "ansible-playbook")
+            if not os.path.exists(self.playbook_cmd):
+                self.playbook_cmd = shutil.which("ansible-playbook")
+            self.playbook = os.path.join(workdir, "deploy.yml")
+            with open(self.playbook, "w", encoding="utf-8") as handle:
+                handle.write(PLAYBOOK)
+
+    def describe(self):
+        if self.mode == "ansible":
+            return "ansible-playbook + cfpages.cloudflare.pages_deployment (%s)" % self.playbook_cmd
+        return "engine called directly (_upload.deploy_directory, %s)" % self.python
+
+    def deploy(self, emulator, token, account, project, source):
+        env = dict(os.environ)
+        if self.mode == "ansible":
+            env.update(
+                ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
+                ANSIBLE_STDOUT_CALLBACK="minimal",
+                ANSIBLE_PYTHON_INTERPRETER=self.python,
+                ANSIBLE_LOCALHOST_WARNING="false",
+                ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                ANSIBLE_NOCOLOR="1",
+            )
+            extra = json.dumps({"project": project, "source": source, "base_url": emulator.base_url,
+                                "token": token, "account": account})
+            cmd = [self.playbook_cmd, "-i", "localhost,", self.playbook, "-e", extra]
+            run = run_measured(cmd, env=env, cwd=self.workdir, marker="AnsiballZ_pages_deployment")
+            match = re.search(r"=> (\{.*\})\s*$", run["stdout"], re.S)
+            run["result"] = json.loads(match.group(1)) if match else None
+        else:
+            env["PYTHONPATH"] = COLLECTIONS_ROOT
+            cmd = [self.python, "-c", ENGINE_SNIPPET, emulator.base_url, token, account, project, source]
+            run = run_measured(cmd, env=env, cwd=self.workdir, marker="deploy_directory")
+            run["result"] = json.loads(run["stdout"].strip().splitlines()[-1]) if run["rc"] == 0 else None
+        return run
+
+
+class Wrangler:
+    def __init__(self, path, workdir):
+        self.path = path
+        self.workdir = workdir
+
+    def deploy(self, emulator, token, account, project, source):
+        env = dict(os.environ)
+        env.update(
+            CLOUDFLARE_API_BASE_URL=emulator.base_url,
+            CLOUDFLARE_API_TOKEN=token,
+            CLOUDFLARE_ACCOUNT_ID=account,
+            WRANGLER_SEND_METRICS="false",
+            WRANGLER_SEND_ERROR_REPORTS="false",
+            CI="true",
+            NO_COLOR="1",
+        )
+        cmd = [self.path, "pages", "deploy", source, "--project-name", project, "--branch", "main",
+               "--commit-dirty=true"]
+        run = run_measured(cmd, env=env, cwd=self.workdir, marker="wrangler")
+        run["result"] = None
+        return run
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def find_python(candidates, module):
+    for python in candidates:
+        if python and os.path.exists(python):
+            probe = subprocess.run([python, "-c", "import %s" % module], capture_output=True, check=False)
+            if probe.returncode == 0:
+                return python
+    return None
+
+
+def account_for(label):
+    """A 32-hex account id per label (not a secret: the emulator's accounts)."""
+    return hashlib.sha256(label.encode()).hexdigest()[:32]
+
+
+def fmt_s(value):
+    return "-" if value is None else "%.2f s" % value
+
+
+def fmt_mib(kib):
+    return "-" if not kib else "%.0f MiB" % (kib / 1024.0)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    ap.add_argument("--files", type=int, default=5000, help="files in the site (default 5000)")
+    ap.add_argument("--megabytes", type=float, default=60.0, help="site size in MB (default 60)")
+    ap.add_argument("--scale", type=float, default=2.0,
+                    help="the second site, for the memory comparison, is this many times bigger (default 2)")
+    ap.add_argument("--repeat", type=int, default=1, help="repeat every measurement N times, report medians")
+    ap.add_argument("--mode", choices=["auto", "ansible", "engine"], default="auto",
+                    help="ours through ansible-playbook (auto: when the module exists) or the engine directly")
+    ap.add_argument("--python", help="interpreter with requests + blake3 for our side")
+    ap.add_argument("--emulator-python", help="interpreter with aiohttp for the emulator")
+    ap.add_argument("--wrangler", default=WRANGLER, help="wrangler executable (npm ci --prefix tests/emulator)")
+    ap.add_argument("--workdir", help="keep sites and emulator data here (default: a temporary directory)")
+    ap.add_argument("--json", help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+
+    venvs = os.path.join(REPO, ".cache", "venvs")
+    python = args.python or find_python(
+        [os.path.join(venvs, v, "bin", "python") for v in ("owner", "core221")] + [sys.executable], "blake3"
+    )
+    emulator_python = args.emulator_python or find_python(
+        [os.path.join(venvs, v, "bin", "python") for v in ("emulator-dev", "core221", "owner")] + [sys.executable],
+        "aiohttp",
+    )
+    if not python:
+        raise SystemExit("no interpreter with requests and blake3 found: pass --python")
+    if not emulator_python:
+        raise SystemExit("no interpreter with aiohttp found: pass --emulator-python")
+    mode = args.mode
+    if mode == "auto":
+        mode = "ansible" if os.path.exists(MODULE_FILE) else "engine"
+    have_wrangler = os.path.exists(args.wrangler)
+
+    workdir = args.workdir or tempfile.mkdtemp(prefix="cfpages-bench-")
+    os.makedirs(workdir, exist_ok=True)
+    site = os.path.join(workdir, "site")
+    big_site = os.path.join(workdir, "site-big")
+    for path in (site, big_site, os.path.join(workdir, "emulator")):
+        shutil.rmtree(path, ignore_errors=True)
+
+    print("building sites in %s ..." % workdir, flush=True)
+    changed_file, n_files, n_bytes = build_site(site, args.files, args.megabytes, seed=1)
+    _unused, big_files, big_bytes = build_site(big_site, int(args.files * args.scale),
+                                               args.megabytes * args.scale, seed=2)
+
+    tokens = {}
+    for i in range(args.repeat):
+        for tool in ("ours", "wrangler"):
+            tokens["bench-%s-%d" % (tool, i)] = account_for("%s-%d" % (tool, i))
+    tokens["bench-ours-big"] = account_for("ours-big")
+    emulator = Emulator(emulator_python, os.path.join(workdir, "emulator"), tokens)
+    ours = Ours(mode, python, workdir)
+    wrangler = Wrangler(args.wrangler, workdir) if have_wrangler else None
+    results = {"ours": {}, "wrangler": {}}
+    try:
+        for token, account in tokens.items():
+            emulator.call("POST", "/accounts/%s/pages/projects" % account, token,
+                          {"name": token, "production_branch": "main"})
+
+        def measure(tool, label, rep, source):
+            token = "bench-%s-%s" % ("ours" if tool is ours else "wrangler", rep)
+            since = emulator.log_size()
+            run = tool.deploy(emulator, token, tokens[token], token, source)
+            if run["rc"] != 0:
+                print(run["stdout"][-3000:], run["stderr"][-3000:], sep="\n")
+                raise SystemExit("%s failed (%s, rc %s)" % (label, token, run["rc"]))
+            run["uploaded"], run["deployments"], run["requests"] = emulator.activity(since)
+            return run
+
+        plan = [("full deploy", site), ("one-file redeploy", site), ("no-op rerun", site)]
+        for rep in range(args.repeat):
+            with open(changed_file, "rb") as handle:
+                original = handle.read()
+            try:
+                for label, source in plan:
+                    if label == "one-file redeploy":
+                        with open(changed_file, "ab") as handle:
+                            handle.write(("<!-- change %d -->\n" % rep).encode())
+                    for name, tool in (("ours", ours), ("wrangler", wrangler)):
+                        if tool is None:
+                            continue
+                        run = measure(tool, label, rep, source)
+                        results[name].setdefault(label, []).append(run)
+                        print("  %-9s %-18s %7.2f s  uploaded %5d files, %d deployment(s), peak %s"
+                              % (name, label, run["seconds"], run["uploaded"], run["deployments"],
+                                 fmt_mib(run["marked_kib"] or run["tree_kib"])), flush=True)
+            finally:
+                with open(changed_file, "wb") as handle:
+                    handle.write(original)
+        big = measure(ours, "full deploy (big site)", "big", big_site)
+        print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
+              % ("ours", "full deploy x%.3g" % args.scale, big["seconds"], big["uploaded"], fmt_mib(big["marked_kib"])))
+    finally:
+        emulator.stop()
+
+    def med(runs, key):
+        return statistics.median(r[key] for r in runs) if runs else None
+
+    print()
+    print("site: %d files, %.1f MB (+ _headers, _redirects); emulator %s" % (n_files, n_bytes / MB, emulator.base_url))
+    print("ours: %s" % ours.describe())
+    print("wrangler: %s" % (args.wrangler if have_wrangler else "not installed (npm ci --prefix tests/emulator)"))
+    print("each figure is the median of %d run(s)" % args.repeat)
+    print()
+    header = "%-18s %10s %10s %7s %14s %14s %12s %12s %14s %14s" % (
+        "run", "ours", "wrangler", "ratio", "ours uploads", "wr. uploads", "ours deploys", "wr. deploys",
+        "ours peak RSS", "wr. peak RSS")
+    print(header)
+    print("-" * len(header))
+    summary = {}
+    for label, _source in plan:
+        o = results["ours"].get(label, [])
+        w = results["wrangler"].get(label, [])
+        o_s, w_s = med(o, "seconds"), med(w, "seconds")
+        ratio = o_s / w_s if o_s and w_s else None
+        row = {
+            "ours_seconds": o_s, "wrangler_seconds": w_s, "ratio": ratio,
+            "ours_uploaded": med(o, "uploaded"), "wrangler_uploaded": med(w, "uploaded"),
+            "ours_deployments": med(o, "deployments"), "wrangler_deployments": med(w, "deployments"),
+            "ours_peak_kib": max((r["marked_kib"] or r["tree_kib"] for r in o), default=0),
+            "ours_tree_peak_kib": max((r["tree_kib"] for r in o), default=0),
+            "wrangler_peak_kib": max((r["tree_kib"] for r in w), default=0),
+        }
+        summary[label] = row
+        print("%-18s %10s %10s %7s %14s %14s %12s %12s %14s %14s" % (
+            label, fmt_s(o_s), fmt_s(w_s), "-" if ratio is None else "%.2f" % ratio,
+            row["ours_uploaded"], "-" if not w else row["wrangler_uploaded"],
+            row["ours_deployments"], "-" if not w else row["wrangler_deployments"],
+            fmt_mib(row["ours_peak_kib"]), fmt_mib(row["wrangler_peak_kib"])))
+    print()
+    small_peak = summary["full deploy"]["ours_peak_kib"]
+    print("our peak memory (%s process): %s for %d files / %.0f MB, %s for %d files / %.0f MB "
+          "(ansible-playbook controller process: %s)" % (
+              "module" if mode == "ansible" else "engine", fmt_mib(small_peak), n_files, n_bytes / MB,
+              fmt_mib(big["marked_kib"]), big_files, big_bytes / MB,
+              fmt_mib(summary["full deploy"]["ours_tree_peak_kib"]) if mode == "ansible" else "n/a"))
+    full, one, noop = summary["full deploy"], summary["one-file redeploy"], summary["no-op rerun"]
+    checks = [
+        ("full deploy ratio <= 1.0", full["ratio"] is not None and full["ratio"] <= 1.0),
+        ("one-file redeploy ratio <= 1.0", one["ratio"] is not None and one["ratio"] <= 1.0),
+        ("one-file redeploy uploads exactly 1 file", one["ours_uploaded"] == 1),
+        ("no-op rerun uploads nothing and creates no deployment",
+         noop["ours_uploaded"] == 0 and noop["ours_deployments"] == 0),
+        ("peak memory independent of site size (bigger site within +20%)",
+         bool(small_peak) and big["marked_kib"] <= small_peak * 1.2),
+    ]
+    print()
+    for text, passed in checks:
+        print("%s  %s" % ("PASS" if passed else "FAIL", text))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"site": {"files": n_files, "bytes": n_bytes}, "big_site": {"files": big_files, "bytes": big_bytes},
+                       "mode": mode, "runs": summary, "big": {k: big[k] for k in ("seconds", "uploaded", "marked_kib")},
+                       "checks": dict(checks)}, handle, indent=2)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if all(passed for _text, passed in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
