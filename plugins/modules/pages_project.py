@@ -884,21 +884,18 @@ class PagesProject(PagesModule):
             return
         subdomain = current.get("subdomain")
         custom_domains = [d for d in current.get("domains") or [] if d != subdomain]
-        self.result["changed"] = True
-        self.result["project"] = {}
+        if not p["force"] and custom_domains:
+            self.fail(
+                "project %r has custom domains (%s), so it is not deleted. Remove them first "
+                "(cfpages.cloudflare.pages_domain with state: absent), or set force: true to remove them and "
+                "delete the project's deployments before deleting it." % (name, ", ".join(custom_domains))
+            )
         if self.diff_mode:
             self.result["diff"] = build_diff(self.diff_fields(current), None)
-
         if not p["force"]:
-            if custom_domains:
-                self.fail(
-                    "project %r has custom domains (%s), so it is not deleted. Remove them first "
-                    "(cfpages.cloudflare.pages_domain with state: absent), or set force: true to remove them and "
-                    "delete the project's deployments before deleting it." % (name, ", ".join(custom_domains))
-                )
-            if self.check_mode:
-                return
-            self.delete_project(name)
+            if not self.check_mode:
+                self.delete_project(name)
+            self.result.update(changed=True, project={})
             return
 
         # force: collect everything first, then delete (deleting while paging would skip items).
@@ -907,13 +904,16 @@ class PagesProject(PagesModule):
         deployments = [d.get("id") for d in self.client.list_deployments(name) if isinstance(d, dict) and d.get("id")]
         # The live production deployment goes with the project; the API may refuse to delete it alone.
         deployments = [d for d in deployments if d != canonical]
-        self.result["removed_domains"] = domains
-        self.result["deleted_deployments"] = deployments
         if self.check_mode:
+            self.result.update(changed=True, project={}, removed_domains=domains, deleted_deployments=deployments)
             return
+        # From here on, a failure reports what was already removed (and so changed=true).
+        self.result.update(removed_domains=[], deleted_deployments=[])
         for domain in domains:
             try:
                 self.client.delete_domain(name, domain)
+                self.result["changed"] = True
+                self.result["removed_domains"].append(domain)
             except PagesAPIError as err:
                 if not err.is_not_found:
                     self.fail_with_hint(
@@ -921,20 +921,21 @@ class PagesProject(PagesModule):
                         "removing custom domain %r of project %r" % (domain, name),
                         "The project was not deleted; fix the cause and run the task again.",
                     )
-        deleted, refused = [], []
+        refused = []
         for deployment_id in deployments:
             try:
                 self.client.delete_deployment(name, deployment_id, force=True)
-                deleted.append(deployment_id)
+                self.result["changed"] = True
+                self.result["deleted_deployments"].append(deployment_id)
             except PagesAPIError as err:
                 if err.is_not_found:
-                    deleted.append(deployment_id)
+                    self.result["deleted_deployments"].append(deployment_id)
                 else:
                     # Not fatal yet: the project may still be deletable with it.
                     refused.append("%s (%s)" % (deployment_id, err.message))
-        self.result["deleted_deployments"] = deleted
         hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""
         self.delete_project(name, hint)
+        self.result.update(changed=True, project={})
 
     def delete_project(self, name, hint=""):
         try:

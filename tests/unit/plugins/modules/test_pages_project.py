@@ -733,6 +733,7 @@ def test_absent_without_force_refuses_custom_domains(run_module, api):
         kind, result = run(run_module, state="absent", check=check)
         assert kind == "fail"
         assert "has custom domains (www.example.com)" in result["msg"] and "force: true" in result["msg"]
+        assert result["changed"] is False
     assert api.mutations() == []
 
 
@@ -743,6 +744,7 @@ def test_absent_without_force_reports_api_refusal_with_next_step(run_module, api
     assert kind == "fail"
     assert "too many deployments" in result["msg"] and "Set force: true" in result["msg"]
     assert result["errors"][0]["code"] == 8000076
+    assert result["changed"] is False
     assert "site" in api.projects
 
 
@@ -781,6 +783,9 @@ def test_absent_with_force_reports_refused_deployments_when_the_project_stays(ru
     assert kind == "fail"
     assert "deleting project 'site' failed" in result["msg"]
     assert "refused to delete these deployments: d1 (You cannot delete an aliased deployment [code 8000035])" in result["msg"]
+    # d2 and d3 were deleted before the project delete failed: that is a change, and it is reported
+    assert result["changed"] is True
+    assert result["deleted_deployments"] == ["d2", "d3"]
 
 
 # =========================================================================== purge_build_cache
