@@ -1067,18 +1067,21 @@ def find_deployment_by_digest(client, project, branch, digest, limit=25, exclude
     return deployment
 
 
-def live_deployment(client, project_info, branch, digest=None, limit=25):
+def live_deployment(client, project_info, branch, digest=None, limit=25, need_newest=True):
     """``(live, newest)`` for ``branch``: what the branch serves and its newest deployment.
 
     Production (``branch`` is the production branch): live is the project's
     ``canonical_deployment`` (rollbacks included) -- or the newest one when that one carries
     ``digest`` and is still in progress (it becomes live when it finishes). Preview: both are
-    the newest deployment of the branch.
+    the newest deployment of the branch. Without ``need_newest``, a live production deployment
+    that already carries ``digest`` is returned without listing deployments (newest is None).
     """
     project = project_info["name"]
-    newest = newest_of_branch(client, project, branch, limit)
     if branch == project_info.get("production_branch"):
         live = project_info.get("canonical_deployment")
+        if not need_newest and digest and _serves(live, digest):
+            return live, None
+        newest = newest_of_branch(client, project, branch, limit)
         if (
             digest
             and newest is not None
@@ -1088,7 +1091,12 @@ def live_deployment(client, project_info, branch, digest=None, limit=25):
         ):
             live = newest
         return live, newest
+    newest = newest_of_branch(client, project, branch, limit)
     return newest, newest
+
+
+def _serves(deployment, digest):
+    return isinstance(deployment, dict) and _stage_status(deployment) not in _FAILED and _digest_matches(deployment, digest)
 
 
 # --------------------------------------------------------------------------- the whole flow
@@ -1144,8 +1152,8 @@ def deploy_directory(
     effective_branch = branch or info.get("production_branch")
     result["branch"] = effective_branch
 
-    live, newest = live_deployment(client, dict(info, name=project), effective_branch, scan.digest)
-    if not force and live is not None and _stage_status(live) not in _FAILED and _digest_matches(live, scan.digest):
+    live, newest = live_deployment(client, dict(info, name=project), effective_branch, scan.digest, need_newest=force)
+    if not force and _serves(live, scan.digest):
         log("branch %s already serves this site (deployment %s): nothing to do" % (effective_branch, live.get("id")))
         result.update(changed=False, deployment=live, upload=_counts(scan, [], 0))
         return result

@@ -805,6 +805,7 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
                                "uploaded": 0, "uploaded_bytes": 0, "skipped": len(again["scan"].files), "buckets": 0}
     made = [c[2] for c in fake.calls[calls:]]
     assert "upload" not in made and "create_deployment" not in made and "upload_token" not in made
+    assert made == ["get_project"]  # production: the project's canonical deployment is enough
 
     write(tmp_path, "index.html", "<h1>changed</h1>")
     third = U.deploy_directory(client, "site", site)
