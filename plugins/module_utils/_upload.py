@@ -372,7 +372,8 @@ class SiteFile:
 class SiteScan:
     """What :func:`scan_site` found. ``special`` maps ``_headers``/``_redirects``/``_routes.json``/
     ``_worker.js`` to their absolute paths; ``digest`` is a sha256 hex over the manifest and the
-    special files' bytes; ``warnings`` lists what was skipped and why."""
+    special files' bytes; ``warnings`` lists what was skipped and why; ``hash_seconds`` is the
+    time the walk and the hashing took."""
 
     def __init__(self, root, files, special, digest, warnings=None, hash_seconds=0.0):
         self.root = root
@@ -398,8 +399,9 @@ class SiteScan:
         return out
 
 
-def _walk(root, excluder, follow_symlinks):
-    """Collect ``(files, special, warnings)``; files as SiteFile without hashes."""
+def _walk(root, excluder, follow_symlinks, sink=None):
+    """Collect ``(files, special, warnings)``; files as SiteFile without hashes, each also
+    passed to ``sink`` as soon as it is found."""
     files = []
     special = {}
     warnings = []
@@ -466,7 +468,10 @@ def _walk(root, excluder, follow_symlinks):
                 if top and name in SPECIAL_FILES:
                     special[name] = entry.path
                     continue
-                files.append(SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns))
+                site_file = SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns)
+                files.append(site_file)
+                if sink is not None:
+                    sink(site_file)
             else:
                 warnings.append("skipped /%s: not a regular file or directory" % rel)
 
@@ -520,18 +525,33 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
     if not os.path.isdir(source_dir):
         raise UploadError("source %s is not a directory" % source_dir)
     root = os.path.abspath(source_dir)
-    files, special, warnings = _walk(root, _Excluder(exclude), follow_symlinks)
-    files.sort(key=lambda f: f.path)
-    started = time.monotonic()
+    excluder = _Excluder(exclude)
     workers = workers or default_workers()
-    batches = [files[i:i + _HASH_BATCH] for i in range(0, len(files), _HASH_BATCH)]
-    if workers <= 1 or len(batches) <= 1:
-        for batch in batches:
-            _hash_batch(batch)
+    started = time.monotonic()
+    if workers <= 1:
+        files, special, warnings = _walk(root, excluder, follow_symlinks)
+        _hash_batch(files)
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for _done in pool.map(_hash_batch, batches):
-                pass
+        # Hash while walking: batches go to the pool as the walk finds them.
+        pool = ThreadPoolExecutor(max_workers=workers)
+        pending = []
+        batch = []
+
+        def sink(site_file):
+            batch.append(site_file)
+            if len(batch) >= _HASH_BATCH:
+                pending.append(pool.submit(_hash_batch, batch[:]))
+                del batch[:]
+
+        try:
+            files, special, warnings = _walk(root, excluder, follow_symlinks, sink)
+            if batch:
+                pending.append(pool.submit(_hash_batch, batch))
+            for future in pending:
+                future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    files.sort(key=lambda f: f.path)
     elapsed = time.monotonic() - started
     return SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
 
