@@ -440,6 +440,7 @@ stage_integration() {
         || skip "no integration targets yet"
     [[ -f $EMULATOR_DIR/serve.py ]] || { echo "ERROR: tests/emulator/serve.py is missing"; return 1; }
     read -r -a targets <<<"${CFPAGES_TARGETS:-}"
+    note "targets: ${CFPAGES_TARGETS:-all}"
 
     token=$(rand token) account=$(rand account) email=$(rand email) key=$(rand key)
     data=$RUN_TMP/emulator-$core
