@@ -1,0 +1,395 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# PRIVATE to the collection: not a public API, may change without notice.
+
+"""Deployment lifecycle logic shared by ``pages_deployment`` and the info/prune tooling.
+
+Everything here is either a pure function over API objects (environment resolution, stage
+interpretation, prune planning) or a small loop over :class:`PagesClient` calls (waiting for a
+deployment, the build-log tail, finding the live deployment of a branch). Nothing here calls
+``fail_json``: callers decide what a result means for their task.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
+    DEPLOYMENT_NOT_FOUND,
+    PagesAPIError,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import parse_timestamp
+
+PRODUCTION = "production"
+PREVIEW = "preview"
+ENVIRONMENTS = (PRODUCTION, PREVIEW)
+
+# Code of "You cannot delete an aliased deployment without a `?force=true` parameter".
+ALIASED_DELETE_CODE = 8000035
+
+# latest_stage.status values (pages-api.md 3.4) that end a deployment.
+FAILED_STATUSES = ("failure", "canceled")
+FINAL_STAGE = "deploy"
+
+LOG_TAIL_LINES = 20
+
+
+# --------------------------------------------------------------------------- small readers
+
+
+def project_production_branch(project, default=None):
+    if isinstance(project, dict) and project.get("production_branch"):
+        return project["production_branch"]
+    return default
+
+
+def canonical_id(project):
+    """The id of the live production deployment of ``project`` (None when there is none)."""
+    canonical = (project or {}).get("canonical_deployment") if isinstance(project, dict) else None
+    if isinstance(canonical, dict):
+        return canonical.get("id")
+    return None
+
+
+def is_git_project(project):
+    """A project connected to GitHub/GitLab has a ``source``; direct-upload projects have none."""
+    return bool(isinstance(project, dict) and project.get("source"))
+
+
+def resolve_environment(production_branch, branch):
+    """The environment a deployment of ``branch`` lands in.
+
+    The API deploys to production when ``branch`` is omitted or equals the project's production
+    branch, and to preview otherwise (pages-api.md section 4; wrangler's ``isProduction``).
+    """
+    if branch is None or branch == "" or branch == production_branch:
+        return PRODUCTION
+    return PREVIEW
+
+
+def deployment_branch(deployment, production_branch=None):
+    """The branch a deployment was made for (``deployment_trigger.metadata.branch``).
+
+    Falls back to the production branch for a production deployment without branch metadata,
+    and to ``""`` for a preview one.
+    """
+    trigger = deployment.get("deployment_trigger") or {}
+    metadata = trigger.get("metadata") or {}
+    branch = metadata.get("branch")
+    if branch:
+        return branch
+    if deployment.get("environment") == PRODUCTION and production_branch:
+        return production_branch
+    return ""
+
+
+def deployment_commit_hash(deployment):
+    trigger = deployment.get("deployment_trigger") or {}
+    return (trigger.get("metadata") or {}).get("commit_hash")
+
+
+def stage_of(deployment):
+    """``(name, status)`` of the deployment's ``latest_stage`` (``(None, None)`` when absent)."""
+    stage = deployment.get("latest_stage") if isinstance(deployment, dict) else None
+    if not isinstance(stage, dict):
+        return None, None
+    return stage.get("name"), stage.get("status")
+
+
+def outcome_of(deployment):
+    """``success``, ``failure``, ``skipped`` or ``pending`` for a deployment object.
+
+    A deployment has succeeded when its ``deploy`` stage succeeded; it has failed when any stage
+    ended in ``failure`` or ``canceled``; a build Cloudflare skipped (``is_skipped``) is final too.
+    """
+    name, status = stage_of(deployment)
+    if status in FAILED_STATUSES:
+        return "failure"
+    if name == FINAL_STAGE and status == "success":
+        return "success"
+    if isinstance(deployment, dict) and deployment.get("is_skipped"):
+        return "skipped"
+    return "pending"
+
+
+def stage_text(deployment):
+    name, status = stage_of(deployment)
+    if name is None:
+        return "unknown stage"
+    return "%s (%s)" % (name, status)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def summarize(deployment, production_branch=None):
+    """The few fields of a deployment that reports (prune lists, messages) show."""
+    name, status = stage_of(deployment)
+    return {
+        "id": deployment.get("id"),
+        "short_id": deployment.get("short_id"),
+        "environment": deployment.get("environment"),
+        "branch": deployment_branch(deployment, production_branch),
+        "created_on": deployment.get("created_on"),
+        "url": deployment.get("url"),
+        "aliases": deployment.get("aliases") or [],
+        "stage": "%s:%s" % (name, status) if name else None,
+    }
+
+
+# --------------------------------------------------------------------------- prune planning
+
+
+def newest_per_branch(deployments, production_branch=None):
+    """Ids of the newest deployment of every branch in ``deployments`` (newest-first order)."""
+    seen = set()
+    ids = set()
+    for deployment in _newest_first(deployments):
+        branch = deployment_branch(deployment, production_branch)
+        if branch in seen:
+            continue
+        seen.add(branch)
+        ids.add(deployment.get("id"))
+    return ids
+
+
+def _newest_first(deployments):
+    """Newest first by ``created_on``; the API's order breaks ties (stable sort)."""
+    indexed = list(enumerate(deployments))
+
+    def key(item):
+        index, deployment = item
+        created = parse_timestamp(deployment.get("created_on"))
+        return (-(created.timestamp() if created is not None else float("-inf")), index)
+
+    return [deployment for _index, deployment in sorted(indexed, key=key)]
+
+
+def plan_prune(
+    deployments,
+    canonical=None,
+    keep=None,
+    keep_per_branch=None,
+    cutoff=None,
+    environment=None,
+    branch=None,
+    delete_aliased=False,
+    production_branch=None,
+):
+    """Decide which deployments a prune deletes. Pure: no API calls.
+
+    ``deployments`` is every deployment of the project (any order; the function sorts newest
+    first). ``canonical`` is the id of the live production deployment. ``cutoff`` (an aware
+    datetime, from ``_time.older_than_cutoff()``) is the ``older_than`` rule: only deployments
+    created before it may be deleted.
+
+    Rules, in this order, for every deployment of the selected ``environment`` / ``branch``:
+
+    1. *kept* when it is one of the newest ``keep`` of its environment, or one of the newest
+       ``keep_per_branch`` of its branch, or created at or after ``cutoff`` (any rule keeps it);
+    2. otherwise *skipped* when it is the live production deployment (always), when its build is
+       still running, or when it is aliased (has ``aliases``, or is the newest deployment of its
+       branch, which holds the branch alias and which Cloudflare refuses to delete without
+       ``force``) and ``delete_aliased`` is false;
+    3. otherwise *deleted* (with ``force`` when it is aliased).
+
+    Returns ``{"kept": [...], "delete": [...], "skipped": [...]}``; each entry is
+    :func:`summarize` plus ``reason`` (and ``force`` for deletions). ``delete`` is oldest first.
+    """
+    if keep is not None and keep < 0:
+        raise ValueError("keep cannot be negative")
+    if keep_per_branch is not None and keep_per_branch < 0:
+        raise ValueError("keep_per_branch cannot be negative")
+
+    ordered = _newest_first([d for d in deployments if isinstance(d, dict) and d.get("id")])
+    newest_ids = newest_per_branch(ordered, production_branch)
+
+    env_rank = {}
+    branch_rank = {}
+    kept, delete, skipped = [], [], []
+    for deployment in ordered:
+        env = deployment.get("environment")
+        dep_branch = deployment_branch(deployment, production_branch)
+        if environment is not None and env != environment:
+            continue
+        if branch is not None and dep_branch != branch:
+            continue
+        env_position = env_rank.get(env, 0)
+        env_rank[env] = env_position + 1
+        branch_position = branch_rank.get(dep_branch, 0)
+        branch_rank[dep_branch] = branch_position + 1
+
+        record = summarize(deployment, production_branch)
+        created = parse_timestamp(deployment.get("created_on"))
+
+        reason = None
+        if keep is not None and env_position < keep:
+            reason = "one of the newest %d %s deployments (keep)" % (keep, env)
+        elif keep_per_branch is not None and branch_position < keep_per_branch:
+            reason = "one of the newest %d deployments of branch '%s' (keep_per_branch)" % (keep_per_branch, dep_branch)
+        elif cutoff is not None and created is None:
+            reason = "its age is unknown (created_on %r), so older_than cannot select it" % deployment.get("created_on")
+        elif cutoff is not None and created >= cutoff:
+            reason = "created after %s (older_than)" % cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if reason is not None:
+            kept.append(dict(record, reason=reason))
+            continue
+
+        aliased = bool(deployment.get("aliases")) or deployment.get("id") in newest_ids
+        if canonical is not None and deployment.get("id") == canonical:
+            skipped.append(dict(record, reason="the live production deployment (canonical) is never deleted"))
+        elif outcome_of(deployment) == "pending":
+            skipped.append(dict(record, reason="still in progress (%s)" % stage_text(deployment)))
+        elif aliased and not delete_aliased:
+            if deployment.get("id") in newest_ids:
+                why = "the newest deployment of branch '%s' holds the branch alias" % dep_branch
+            else:
+                why = "aliased (%s)" % ", ".join(deployment.get("aliases") or [])
+            skipped.append(dict(record, reason="%s; Cloudflare deletes it only with force (set delete_aliased)" % why))
+        else:
+            reason = "not kept by any rule"
+            if aliased:
+                reason += "; aliased, deleted with force (delete_aliased)"
+            delete.append(dict(record, reason=reason, force=aliased))
+
+    delete.reverse()  # oldest first
+    return {"kept": kept, "delete": delete, "skipped": skipped}
+
+
+def execute_prune(client, project, planned, log=None):
+    """Delete the planned deployments (ids collected beforehand, oldest first).
+
+    Returns ``(deleted, skipped, failed)``: a deployment that is already gone, or that the API
+    refuses as aliased, is *skipped* (with the reason); any other error is *failed*, and the
+    remaining deletions are still attempted.
+    """
+    log = log or (lambda line: None)
+    deleted, skipped, failed = [], [], []
+    for entry in planned:
+        try:
+            client.delete_deployment(project, entry["id"], force=bool(entry.get("force")))
+        except PagesAPIError as err:
+            if err.status == 404 or err.has_code(DEPLOYMENT_NOT_FOUND):
+                skipped.append(dict(entry, reason="already deleted"))
+            elif err.has_code(ALIASED_DELETE_CODE):
+                skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))
+            else:
+                failed.append(dict(entry, reason="delete failed: %s" % err))
+            continue
+        log("deleted deployment %s (%s, branch %s)" % (entry["id"], entry.get("environment"), entry.get("branch")))
+        deleted.append(entry)
+    for bucket in (deleted, skipped, failed):
+        for entry in bucket:
+            entry.pop("force", None)
+    return deleted, skipped, failed
+
+
+# --------------------------------------------------------------------------- API loops
+
+
+def find_live_deployment(client, project, branch):
+    """The deployment that currently serves ``branch``, or None.
+
+    For the production branch that is the project's ``canonical_deployment`` (which a rollback
+    moves); for any other branch the newest deployment of that branch (the one holding the branch
+    alias). ``project`` is the project object.
+    """
+    production_branch = project_production_branch(project)
+    if resolve_environment(production_branch, branch) == PRODUCTION:
+        live = project.get("canonical_deployment")
+        return live if isinstance(live, dict) and live.get("id") else None
+    for deployment in client.list_deployments(project["name"], env=PREVIEW):
+        if deployment_branch(deployment, production_branch) == branch:
+            return deployment
+    return None
+
+
+def is_newest_of_branch(client, project, deployment):
+    """Whether ``deployment`` is the newest deployment of its branch (walks newest first, stops early)."""
+    production_branch = project_production_branch(project)
+    branch = deployment_branch(deployment, production_branch)
+    for other in client.list_deployments(project["name"], env=deployment.get("environment") or None):
+        if deployment_branch(other, production_branch) == branch:
+            return other.get("id") == deployment.get("id")
+    return False
+
+
+def deployment_ids(client, project, limit=None):
+    """The ids of the newest deployments (for telling what a retried POST created)."""
+    return set(d.get("id") for d in client.list_deployments(project, limit=limit))
+
+
+def new_deployment_finder(client, project, before_ids, branch=None, production_branch=None):
+    """A ``recheck`` for a POST that creates a deployment: an envelope with a deployment of
+    ``branch`` that was not in ``before_ids``, or None."""
+
+    def recheck():
+        for deployment in client.list_deployments(project, limit=25):
+            if deployment.get("id") in before_ids:
+                continue
+            if branch is None or deployment_branch(deployment, production_branch) == branch:
+                return {"success": True, "errors": [], "messages": [], "result": deployment}
+        return None
+
+    return recheck
+
+
+def log_tail(client, project, deployment_id, lines=LOG_TAIL_LINES):
+    """The last ``lines`` lines of the deployment's build log (``[]`` when there is none)."""
+    try:
+        logs = client.get_deployment_logs(project, deployment_id) or {}
+    except PagesAPIError:
+        return []
+    data = logs.get("data") if isinstance(logs, dict) else None
+    if not isinstance(data, list):
+        return []
+    text = []
+    for entry in data[-lines:] if lines else data:
+        if isinstance(entry, dict):
+            text.append(str(entry.get("line", "")))
+        else:
+            text.append(str(entry))
+    return text
+
+
+def wait_for_deployment(
+    client,
+    project,
+    deployment,
+    timeout,
+    sleep=time.sleep,
+    clock=time.monotonic,
+    log=None,
+    interval=1.0,
+    max_interval=5.0,
+):
+    """Poll the deployment until it succeeded, failed or ``timeout`` seconds passed.
+
+    Returns ``(deployment, outcome)`` with outcome ``success``, ``failure``, ``skipped``,
+    ``timeout`` or ``missing`` (deleted while waiting). Polls after 1 s, then every 1.5x longer up
+    to ``max_interval`` seconds; the last poll happens at the deadline.
+    """
+    log = log or (lambda line: None)
+    deadline = clock() + max(0.0, float(timeout))
+    current = deployment
+    last_stage = None
+    delay = interval
+    while True:
+        outcome = outcome_of(current)
+        stage = stage_text(current)
+        if stage != last_stage:
+            log("deployment %s: %s" % (current.get("id"), stage))
+            last_stage = stage
+        if outcome != "pending":
+            return current, outcome
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return current, "timeout"
+        sleep(min(delay, remaining))
+        delay = min(max_interval, delay * 1.5)
+        refreshed = client.get_deployment(project, current["id"])
+        if refreshed is None:
+            return current, "missing"
+        current = refreshed

@@ -1,0 +1,463 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests of the deployment lifecycle helpers: prune planning above all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deployments as D
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+
+NOW = datetime(2026, 9, 30, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def ts(days_ago=0, hours_ago=0):
+    when = NOW - timedelta(days=days_ago, hours=hours_ago)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + "%06dZ" % when.microsecond
+
+
+def dep(ident, env, branch, days_ago, status="success", stage="deploy", aliases=None):
+    return {
+        "id": ident,
+        "short_id": ident[:8],
+        "environment": env,
+        "created_on": ts(days_ago),
+        "url": "https://%s.site.pages.dev" % ident[:8],
+        "aliases": aliases,
+        "latest_stage": {"name": stage, "status": status},
+        "deployment_trigger": {"type": "ad_hoc", "metadata": {"branch": branch}},
+    }
+
+
+def ids(entries):
+    return [e["id"] for e in entries]
+
+
+def reasons(entries):
+    return dict((e["id"], e["reason"]) for e in entries)
+
+
+# --------------------------------------------------------------------------- small readers
+
+
+def test_resolve_environment():
+    assert D.resolve_environment("main", None) == "production"
+    assert D.resolve_environment("main", "") == "production"
+    assert D.resolve_environment("main", "main") == "production"
+    assert D.resolve_environment("main", "Main") == "preview"
+    assert D.resolve_environment("main", "feature/x") == "preview"
+    assert D.resolve_environment(None, "main") == "preview"
+
+
+def test_deployment_branch_and_fallbacks():
+    assert D.deployment_branch(dep("a", "preview", "feat", 1)) == "feat"
+    bare = {"id": "b", "environment": "production"}
+    assert D.deployment_branch(bare, "main") == "main"
+    assert D.deployment_branch(dict(bare, environment="preview"), "main") == ""
+
+
+def test_outcome_of():
+    assert D.outcome_of(dep("a", "production", "main", 0)) == "success"
+    assert D.outcome_of(dep("a", "production", "main", 0, status="failure", stage="build")) == "failure"
+    assert D.outcome_of(dep("a", "production", "main", 0, status="canceled", stage="queued")) == "failure"
+    assert D.outcome_of(dep("a", "production", "main", 0, status="active", stage="build")) == "pending"
+    # A stage other than deploy that succeeded is not the end yet.
+    assert D.outcome_of(dep("a", "production", "main", 0, status="success", stage="build")) == "pending"
+    assert D.outcome_of({"id": "x"}) == "pending"
+    assert D.outcome_of({"id": "x", "is_skipped": True, "latest_stage": {"name": "queued", "status": "idle"}}) == "skipped"
+
+
+def test_canonical_id_and_git_project():
+    assert D.canonical_id({"canonical_deployment": {"id": "c"}}) == "c"
+    assert D.canonical_id({"canonical_deployment": None}) is None
+    assert D.canonical_id(None) is None
+    assert D.is_git_project({"source": {"type": "github"}})
+    assert not D.is_git_project({"name": "du"})
+
+
+def test_summarize():
+    record = D.summarize(dep("abcdef0123", "preview", "feat", 1, aliases=["https://feat.site.pages.dev"]))
+    assert record["id"] == "abcdef0123"
+    assert record["branch"] == "feat"
+    assert record["stage"] == "deploy:success"
+    assert record["aliases"] == ["https://feat.site.pages.dev"]
+
+
+# --------------------------------------------------------------------------- prune rules
+
+
+def project_history():
+    """Newest first, like the API: production on main, previews on two branches."""
+    return [
+        dep("p5", "production", "main", 1),
+        dep("f3", "preview", "feat", 2, aliases=["https://feat.site.pages.dev"]),
+        dep("p4", "production", "main", 3),
+        dep("f2", "preview", "feat", 4),
+        dep("o1", "preview", "old", 5, aliases=["https://old.site.pages.dev"]),
+        dep("p3", "production", "main", 6),
+        dep("f1", "preview", "feat", 7),
+        dep("p2", "production", "main", 8),
+        dep("p1", "production", "main", 9),
+    ]
+
+
+def test_keep_n_per_environment():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=2)
+    assert ids(plan["kept"]) == ["p5", "f3", "p4", "f2"]
+    # p3, p2, p1 are production beyond keep=2; f1 preview beyond keep=2; o1 is the newest of branch old.
+    assert ids(plan["delete"]) == ["p1", "p2", "f1", "p3"]  # oldest first
+    assert ids(plan["skipped"]) == ["o1"]
+    assert "holds the branch alias" in reasons(plan["skipped"])["o1"]
+    assert all(not e["force"] for e in plan["delete"])
+
+
+def test_keep_counts_each_environment_separately():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=1)
+    kept = reasons(plan["kept"])
+    assert set(kept) == {"p5", "f3"}
+    assert kept["p5"] == "one of the newest 1 production deployments (keep)"
+    assert kept["f3"] == "one of the newest 1 preview deployments (keep)"
+
+
+def test_keep_per_branch():
+    plan = D.plan_prune(project_history(), canonical="p5", keep_per_branch=1)
+    assert ids(plan["kept"]) == ["p5", "f3", "o1"]
+    assert ids(plan["delete"]) == ["p1", "p2", "f1", "p3", "f2", "p4"]
+    assert "branch 'feat'" in reasons(plan["kept"])["f3"]
+
+
+def test_keep_and_keep_per_branch_are_a_union():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=1, keep_per_branch=2)
+    assert set(ids(plan["kept"])) == {"p5", "f3", "p4", "f2", "o1"}
+    assert set(ids(plan["delete"])) == {"p3", "p2", "p1", "f1"}
+
+
+def test_keep_zero_deletes_all_but_the_protected():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=0)
+    assert plan["kept"] == []
+    skipped = reasons(plan["skipped"])
+    assert set(skipped) == {"p5", "f3", "o1"}
+    assert skipped["p5"].startswith("the live production deployment")
+    assert set(ids(plan["delete"])) == {"p4", "p3", "p2", "p1", "f2", "f1"}
+
+
+def test_older_than_only():
+    cutoff = NOW - timedelta(days=5)
+    plan = D.plan_prune(project_history(), canonical="p5", cutoff=cutoff)
+    # o1 is exactly 5 days old: not older than the cutoff, so kept.
+    assert ids(plan["kept"]) == ["p5", "f3", "p4", "f2", "o1"]
+    assert all("older_than" in e["reason"] for e in plan["kept"])
+    assert plan["skipped"] == []
+    assert ids(plan["delete"]) == ["p1", "p2", "f1", "p3"]
+    # One second later o1 is a candidate, protected as the newest of branch "old".
+    plan = D.plan_prune(project_history(), canonical="p5", cutoff=cutoff + timedelta(seconds=1))
+    assert ids(plan["skipped"]) == ["o1"]
+
+
+def test_older_than_combined_with_keep_needs_both():
+    cutoff = NOW - timedelta(days=7, hours=12)
+    plan = D.plan_prune(project_history(), canonical="p5", keep=1, cutoff=cutoff)
+    # Beyond keep=1 but younger than 7.5 days: kept by older_than.
+    kept = reasons(plan["kept"])
+    assert "p3" in kept and "older_than" in kept["p3"]
+    assert ids(plan["delete"]) == ["p1", "p2"]
+
+
+def test_unknown_age_is_never_selected_by_older_than():
+    deployments = [dep("a", "production", "main", 1), dict(dep("b", "production", "main", 2), created_on="garbage")]
+    plan = D.plan_prune(deployments, canonical="a", cutoff=NOW)
+    assert "age is unknown" in reasons(plan["kept"])["b"]
+    assert plan["delete"] == []
+
+
+def test_canonical_is_never_deleted_even_when_old_and_aliased_deletes_allowed():
+    # After a rollback the live production deployment is an old one.
+    history = project_history()
+    plan = D.plan_prune(history, canonical="p1", keep=0, delete_aliased=True)
+    assert "p1" in ids(plan["skipped"])
+    assert "p1" not in ids(plan["delete"])
+    assert reasons(plan["skipped"])["p1"].startswith("the live production deployment")
+
+
+def test_aliased_only_when_asked():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=0, delete_aliased=True)
+    assert set(ids(plan["skipped"])) == {"p5"}
+    forced = dict((e["id"], e["force"]) for e in plan["delete"])
+    assert forced["f3"] is True and forced["o1"] is True
+    assert forced["f2"] is False and forced["p4"] is False
+
+
+def test_newest_per_branch_is_aliased_even_without_an_aliases_field():
+    # The API shows no alias on production deployments; the newest of a branch still counts.
+    history = [
+        dep("p2", "production", "main", 1),
+        dep("p1", "production", "main", 2),
+        dep("x1", "preview", "x", 3),  # newest of branch x, no aliases field
+    ]
+    plan = D.plan_prune(history, canonical="p1", keep=0)
+    skipped = reasons(plan["skipped"])
+    assert set(skipped) == {"p1", "p2", "x1"}
+    assert "newest deployment of branch 'main'" in skipped["p2"]
+    assert "newest deployment of branch 'x'" in skipped["x1"]
+    assert plan["delete"] == []
+
+
+def test_an_aliased_deployment_that_is_not_the_newest_is_protected_too():
+    history = [
+        dep("b2", "preview", "b", 1),
+        dep("b1", "preview", "b", 2, aliases=["https://custom.site.pages.dev"]),
+    ]
+    plan = D.plan_prune(history, keep=0)
+    assert set(ids(plan["skipped"])) == {"b1", "b2"}
+    assert "aliased (https://custom.site.pages.dev)" in reasons(plan["skipped"])["b1"]
+
+
+def test_in_progress_deployments_are_skipped():
+    history = [
+        dep("n", "preview", "feat", 0, status="active", stage="build"),
+        dep("m", "preview", "feat", 1, status="idle", stage="queued"),
+        dep("o", "preview", "feat", 2, status="failure", stage="build"),
+    ]
+    plan = D.plan_prune(history, keep=0, delete_aliased=True)
+    skipped = reasons(plan["skipped"])
+    assert "still in progress (build (active))" == skipped["n"]
+    assert "m" in skipped
+    assert ids(plan["delete"]) == ["o"]  # a failed one is finished: deletable
+
+
+def test_environment_filter():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=1, environment="preview")
+    assert all(e["environment"] == "preview" for e in plan["kept"] + plan["delete"] + plan["skipped"])
+    assert ids(plan["kept"]) == ["f3"]
+    assert ids(plan["delete"]) == ["f1", "f2"]
+
+
+def test_branch_filter_ranks_within_the_branch():
+    plan = D.plan_prune(project_history(), canonical="p5", keep_per_branch=1, branch="feat")
+    assert ids(plan["kept"]) == ["f3"]
+    assert ids(plan["delete"]) == ["f1", "f2"]
+    assert plan["skipped"] == []
+
+
+def test_branch_filter_still_protects_the_newest_of_the_branch():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=0, branch="feat")
+    assert ids(plan["skipped"]) == ["f3"]
+    assert ids(plan["delete"]) == ["f1", "f2"]
+
+
+def test_newest_of_branch_uses_every_deployment_not_only_the_filtered_ones():
+    history = [dep("p2", "production", "main", 1), dep("p1", "production", "main", 2)]
+    plan = D.plan_prune(history, canonical=None, keep=0, cutoff=NOW - timedelta(days=1, hours=12))
+    # p2 is kept by older_than; p1 is a candidate and not the newest of main.
+    assert ids(plan["delete"]) == ["p1"]
+
+
+def test_order_does_not_depend_on_input_order():
+    history = list(reversed(project_history()))
+    plan = D.plan_prune(history, canonical="p5", keep=2)
+    assert ids(plan["kept"]) == ["p5", "f3", "p4", "f2"]
+    assert ids(plan["delete"]) == ["p1", "p2", "f1", "p3"]
+
+
+def test_every_deployment_lands_in_exactly_one_list():
+    history = project_history()
+    for kwargs in (dict(keep=0), dict(keep=3), dict(keep_per_branch=1), dict(cutoff=NOW), dict(keep=0, delete_aliased=True)):
+        plan = D.plan_prune(history, canonical="p5", **kwargs)
+        seen = ids(plan["kept"]) + ids(plan["delete"]) + ids(plan["skipped"])
+        assert sorted(seen) == sorted(d["id"] for d in history), kwargs
+
+
+def test_negative_keep_is_rejected():
+    with pytest.raises(ValueError):
+        D.plan_prune([], keep=-1)
+    with pytest.raises(ValueError):
+        D.plan_prune([], keep_per_branch=-1)
+
+
+def test_entries_without_id_are_ignored():
+    plan = D.plan_prune([{"environment": "preview"}, None, dep("a", "preview", "b", 1)], keep=5)
+    assert ids(plan["kept"]) == ["a"]
+
+
+# --------------------------------------------------------------------------- executing a prune
+
+
+class FakeClient:
+    def __init__(self, deployments=None, errors=None, logs=None):
+        self.deployments = list(deployments or [])
+        self.errors = dict(errors or {})
+        self.deleted = []
+        self.logs = logs
+        self.gets = []
+
+    def delete_deployment(self, project, deployment_id, force=False):
+        if deployment_id in self.errors:
+            raise self.errors[deployment_id]
+        self.deleted.append((deployment_id, force))
+
+    def list_deployments(self, project, env=None, limit=None):
+        items = [d for d in self.deployments if env is None or d["environment"] == env]
+        return iter(items[:limit] if limit else items)
+
+    def get_deployment_logs(self, project, deployment_id):
+        if isinstance(self.logs, Exception):
+            raise self.logs
+        return self.logs
+
+
+def test_execute_prune_reports_each_outcome():
+    planned = [
+        dict(D.summarize(dep("a", "preview", "x", 5)), reason="r", force=False),
+        dict(D.summarize(dep("b", "preview", "x", 4)), reason="r", force=True),
+        dict(D.summarize(dep("c", "preview", "x", 3)), reason="r", force=False),
+        dict(D.summarize(dep("d", "preview", "x", 2)), reason="r", force=False),
+    ]
+    client = FakeClient(errors={
+        "b": PagesAPIError("gone", 404, [{"code": 8000009, "message": "gone"}]),
+        "c": PagesAPIError("aliased", 400, [{"code": 8000035, "message": "aliased"}]),
+        "d": PagesAPIError("boom", 500, [{"code": 8000000, "message": "boom"}]),
+    })
+    deleted, skipped, failed = D.execute_prune(client, "site", planned)
+    assert client.deleted == [("a", False)]
+    assert ids(deleted) == ["a"]
+    assert reasons(skipped) == {"b": "already deleted", "c": "Cloudflare refused it as aliased: aliased"}
+    assert ids(failed) == ["d"] and failed[0]["reason"].startswith("delete failed:")
+    assert all("force" not in e for e in deleted + skipped + failed)
+
+
+def test_execute_prune_sends_force_for_aliased():
+    planned = [dict(D.summarize(dep("a", "preview", "x", 5)), reason="r", force=True)]
+    client = FakeClient()
+    D.execute_prune(client, "site", planned)
+    assert client.deleted == [("a", True)]
+
+
+# --------------------------------------------------------------------------- API loops
+
+
+def test_find_live_deployment_production_is_the_canonical_one():
+    project = {"name": "site", "production_branch": "main", "canonical_deployment": {"id": "c"}}
+    assert D.find_live_deployment(FakeClient(), project, "main")["id"] == "c"
+    assert D.find_live_deployment(FakeClient(), project, None)["id"] == "c"
+    assert D.find_live_deployment(FakeClient(), dict(project, canonical_deployment=None), "main") is None
+
+
+def test_find_live_deployment_preview_is_the_newest_of_the_branch():
+    client = FakeClient(project_history())
+    project = {"name": "site", "production_branch": "main"}
+    assert D.find_live_deployment(client, project, "feat")["id"] == "f3"
+    assert D.find_live_deployment(client, project, "none") is None
+
+
+def test_is_newest_of_branch():
+    client = FakeClient(project_history())
+    project = {"name": "site", "production_branch": "main"}
+    history = project_history()
+    assert D.is_newest_of_branch(client, project, history[1])  # f3
+    assert not D.is_newest_of_branch(client, project, history[3])  # f2
+
+
+def test_new_deployment_finder():
+    client = FakeClient(project_history())
+    before = set(d["id"] for d in project_history())
+    finder = D.new_deployment_finder(client, "site", before, "feat")
+    assert finder() is None
+    client.deployments.insert(0, dep("new", "preview", "feat", 0))
+    assert finder()["result"]["id"] == "new"
+    assert D.new_deployment_finder(client, "site", before, "other")() is None
+
+
+def test_log_tail():
+    lines = [{"line": "line %d" % i, "ts": "t"} for i in range(30)]
+    client = FakeClient(logs={"total": 30, "data": lines})
+    assert D.log_tail(client, "site", "d", lines=3) == ["line 27", "line 28", "line 29"]
+    assert len(D.log_tail(client, "site", "d")) == D.LOG_TAIL_LINES
+    assert D.log_tail(FakeClient(logs={}), "site", "d") == []
+    assert D.log_tail(FakeClient(logs=PagesAPIError("no", 500)), "site", "d") == []
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class PollClient:
+    def __init__(self, states):
+        self.states = list(states)
+        self.polls = 0
+
+    def get_deployment(self, project, deployment_id):
+        self.polls += 1
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        if state is None:
+            return None
+        name, status = state
+        return {"id": deployment_id, "latest_stage": {"name": name, "status": status}}
+
+
+def start(name="queued", status="active"):
+    return {"id": "d1", "latest_stage": {"name": name, "status": status}}
+
+
+def test_wait_returns_at_once_when_finished():
+    clock = Clock()
+    client = PollClient([("deploy", "success")])
+    dep_, outcome = D.wait_for_deployment(client, "s", start("deploy", "success"), 10, sleep=clock.sleep, clock=clock)
+    assert outcome == "success" and client.polls == 0 and clock.sleeps == []
+
+
+def test_wait_polls_until_success_with_growing_intervals():
+    clock = Clock()
+    client = PollClient([("build", "active"), ("build", "active"), ("deploy", "active"), ("deploy", "success")])
+    lines = []
+    dep_, outcome = D.wait_for_deployment(client, "s", start(), 60, sleep=clock.sleep, clock=clock, log=lines.append)
+    assert outcome == "success"
+    assert dep_["latest_stage"]["status"] == "success"
+    assert clock.sleeps == [1.0, 1.5, 2.25, 3.375]
+    assert lines == ["deployment d1: queued (active)", "deployment d1: build (active)",
+                     "deployment d1: deploy (active)", "deployment d1: deploy (success)"]
+
+
+def test_wait_reports_failure_at_the_failed_stage():
+    clock = Clock()
+    client = PollClient([("build", "active"), ("build", "failure")])
+    dep_, outcome = D.wait_for_deployment(client, "s", start(), 60, sleep=clock.sleep, clock=clock)
+    assert outcome == "failure"
+    assert D.stage_of(dep_) == ("build", "failure")
+
+
+def test_wait_times_out_with_the_current_stage():
+    clock = Clock()
+    client = PollClient([("build", "active")])
+    dep_, outcome = D.wait_for_deployment(client, "s", start(), 10, sleep=clock.sleep, clock=clock)
+    assert outcome == "timeout"
+    assert D.stage_of(dep_) == ("build", "active")
+    assert sum(clock.sleeps) == pytest.approx(10)
+    assert max(clock.sleeps) <= 5.0
+
+
+def test_wait_zero_timeout_does_not_poll():
+    clock = Clock()
+    client = PollClient([("deploy", "success")])
+    dep_, outcome = D.wait_for_deployment(client, "s", start(), 0, sleep=clock.sleep, clock=clock)
+    assert outcome == "timeout" and client.polls == 0
+
+
+def test_wait_notices_a_deleted_deployment():
+    clock = Clock()
+    client = PollClient([None])
+    dep_, outcome = D.wait_for_deployment(client, "s", start(), 10, sleep=clock.sleep, clock=clock)
+    assert outcome == "missing"
