@@ -6,7 +6,6 @@ import base64
 import binascii
 import copy
 import json
-import math
 import random
 import re
 import secrets
@@ -327,13 +326,19 @@ class Emulator:
     def api_upload_token(self, request, body, account, project):
         p = self.model.get_project(account, project)
         now = self.clock()
+        ttl = self.config.jwt_ttl
+        if float(ttl).is_integer():  # NumericDates in whole seconds, exp = iat + ttl, like real JWTs
+            iat = int(now)
+            exp = iat + int(ttl)
+        else:  # a fractional --jwt-ttl (tests of expiry) gives fractional claims
+            iat, exp = round(now, 3), round(now + ttl, 3)
         claims = {
             "account_id": account,
             "project_id": p["id"],
             "project_name": p["name"],
             "max_file_count_allowed": self.config.max_file_count,
-            "iat": int(now),
-            "exp": math.ceil(now + self.config.jwt_ttl),  # lifetime >= jwt_ttl
+            "iat": iat,
+            "exp": exp,
             "jti": str(uuid.uuid4()),
         }
         return json_response(envelope({"jwt": jwtutil.encode(claims, self.jwt_secret)}))

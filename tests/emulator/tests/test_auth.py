@@ -121,7 +121,7 @@ def test_jwt_claims_and_expiry(emu):
     jwt = jwt_for(emu, "exp")
     payload = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "=="))
     assert payload["max_file_count_allowed"] == 1234
-    assert 0.9 <= payload["exp"] - time.time() <= 2.1  # ceil(now + ttl): never shorter than ttl
+    assert payload["exp"] - payload["iat"] == 1 and 0 < payload["exp"] - time.time() <= 1.05
     assert payload["account_id"] == emu.account and payload["project_name"] == "exp"
     h = {"Authorization": f"Bearer {jwt}"}
     time.sleep(max(0.0, payload["exp"] - time.time()) + 0.05)
@@ -130,6 +130,10 @@ def test_jwt_claims_and_expiry(emu):
     assert (status, code) == (401, 8000013) and "expired" in message
     for path in ("/pages/assets/upload", "/pages/assets/upsert-hashes"):
         assert error_of(emu.api("POST", path, auth=False, headers=h, json=[]))[:2] == (401, 8000013)
+    # a fractional ttl gives fractional claims (precise expiry for tests)
+    emu.config(jwt_ttl=0.3)
+    payload = json.loads(base64.urlsafe_b64decode(jwt_for(emu, "exp").split(".")[1] + "=="))
+    assert abs(payload["exp"] - payload["iat"] - 0.3) < 0.002
 
 
 def test_upload_token_for_unknown_project_is_8000007(emu):
