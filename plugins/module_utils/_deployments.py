@@ -359,8 +359,8 @@ def wait_for_deployment(
     project,
     deployment,
     timeout,
-    sleep=time.sleep,
-    clock=time.monotonic,
+    sleep=None,
+    clock=None,
     log=None,
     interval=1.0,
     max_interval=5.0,
@@ -372,6 +372,8 @@ def wait_for_deployment(
     to ``max_interval`` seconds; the last poll happens at the deadline.
     """
     log = log or (lambda line: None)
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     deadline = clock() + max(0.0, float(timeout))
     current = deployment
     last_stage = None

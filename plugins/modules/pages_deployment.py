@@ -1,0 +1,893 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pages_deployment
+short_description: Deploy a built site to Cloudflare Pages, build a branch, and manage deployments
+version_added: 0.1.0
+description:
+  - "V(present) with O(source): uploads a directory to a Pages project (Direct Upload) in pure Python,
+    the way C(wrangler pages deploy) does: same ignore rules, same file hashes (files either tool uploaded
+    are never uploaded again by the other), only the files Cloudflare does not have yet are sent, the upload
+    token is refreshed when it expires, and a re-run resumes."
+  - "V(present) without O(source): triggers a build of O(branch) on a project connected to GitHub or GitLab."
+  - "V(absent): deletes one deployment. V(rolled_back): makes a production deployment live again.
+    V(retried): retries a deployment. V(pruned): deletes old deployments by rules (keep the newest N,
+    per environment and per branch, an age cutoff), never the live production deployment."
+author:
+  - cfpages maintainers (@cfpages)
+extends_documentation_fragment:
+  - cfpages.cloudflare.auth
+  - cfpages.cloudflare.attributes
+attributes:
+  check_mode:
+    details:
+      - With O(source), check mode hashes the files and asks Cloudflare which are missing (a read-only call),
+        and reports in RV(upload) how many files and bytes would be uploaded. It uploads nothing and creates
+        nothing. For V(pruned) it is the dry run, returning what would be deleted.
+  diff_mode:
+    details:
+      - The diff shows which deployment serves the branch (or which deployments exist) before and after.
+options:
+  project_name:
+    description:
+      - The name of the Pages project.
+    type: str
+    required: true
+    aliases: [project]
+  state:
+    description:
+      - V(present) makes sure O(source) is what the branch serves (a new deployment when the files differ),
+        or, without O(source), triggers a build of O(branch) on a git-connected project.
+      - V(absent) deletes the deployment O(deployment_id).
+      - V(rolled_back) makes the production deployment O(deployment_id) the live one again.
+      - V(retried) retries the deployment O(deployment_id); this creates a new deployment.
+      - V(pruned) deletes old deployments chosen by O(keep), O(keep_per_branch) and O(older_than); see the notes.
+    type: str
+    choices: [present, absent, rolled_back, retried, pruned]
+    default: present
+  source:
+    description:
+      - The directory of the built site to upload (Direct Upload). Only used with O(state=present).
+      - Like wrangler, skips C(_worker.js), C(_redirects), C(_headers), C(_routes.json), C(functions) and
+        C(.wrangler) at the top level, and C(.DS_Store), C(node_modules) and C(.git) at any depth. The top-level
+        C(_headers), C(_redirects), C(_routes.json) and C(_worker.js) are sent with the deployment as the special
+        files they are.
+      - Symbolic links are followed; see the notes.
+      - Without O(source), O(state=present) triggers a build of O(branch), which needs a project connected to git.
+    type: path
+  exclude:
+    description:
+      - Glob patterns of files or directories under O(source) not to upload, matched against the path relative to
+        O(source) with C(/) separators (for example V(**/*.map) or V(.next/cache)).
+      - Added to the built-in ignore list described in O(source).
+    type: list
+    elements: str
+    default: []
+  force_upload:
+    description:
+      - Upload every file, even those Cloudflare already has (skips the C(check-missing) call, like wrangler's
+        C(--skip-caching)). Useful when an asset in Cloudflare's cache is broken.
+    type: bool
+    default: false
+  branch:
+    description:
+      - The branch the deployment is for. A deployment of the project's production branch goes to production,
+        any other branch to preview (see RV(environment)).
+      - Defaults to the project's production branch.
+      - For O(state=pruned), only deployments of this branch are pruned.
+    type: str
+  commit_hash:
+    description:
+      - The commit the deployment is built from, recorded with a Direct Upload deployment.
+      - Without O(source), it is the idempotence key of a git build; the build is skipped (C(changed=false)) when
+        the deployment that serves O(branch) was built from this commit and did not fail.
+    type: str
+  commit_message:
+    description:
+      - The commit message recorded with a Direct Upload deployment. Truncated to what the API accepts.
+      - The module appends a line with a digest of the uploaded files, which makes re-runs idempotent; see the notes.
+    type: str
+  commit_dirty:
+    description:
+      - Whether the working tree had uncommitted changes, recorded with a Direct Upload deployment.
+    type: bool
+  environment:
+    description:
+      - With O(state=present), a guard that fails before changing anything when O(branch) does not deploy to this
+        environment (for example V(production) when the project's production branch is not O(branch)).
+      - With O(state=pruned), only deployments of this environment are pruned.
+    type: str
+    choices: [production, preview]
+  deployment_id:
+    description:
+      - The full id of the deployment to delete (V(absent)), roll back to (V(rolled_back)) or retry (V(retried)).
+      - For V(rolled_back), V(previous) means the successful production deployment made before the newest
+        successful production deployment (undo the last deploy; running it again changes nothing).
+    type: str
+    aliases: [id]
+  force:
+    description:
+      - With O(state=present), deploy even when the files are the same as those the branch serves, or build even
+        when the branch was already built from O(commit_hash).
+      - With O(state=absent), delete the deployment even when it is aliased (the newest deployment of a preview
+        branch, which serves the branch alias); sends the API's C(?force=true).
+    type: bool
+    default: false
+  wait:
+    description:
+      - With O(state=present) or O(state=retried), wait until the deployment's latest stage is C(deploy) with
+        C(success), or a stage failed, for at most O(wait_timeout) seconds.
+      - A failed deployment fails the task, naming the stage, with the last lines of the build log in the message
+        and in RV(log_tail).
+      - A timeout fails the task too, with the deployment (its id and its current stage) in RV(deployment) and
+        RV(timed_out=true); the deployment goes on in Cloudflare.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds O(wait) waits at most.
+    type: int
+    default: 600
+  create_project:
+    description:
+      - With O(state=present) and O(source), create the project as a Direct Upload project when it does not exist.
+      - Use M(cfpages.cloudflare.pages_project) to manage the project's settings.
+    type: bool
+    default: false
+  production_branch:
+    description:
+      - The production branch of a project that O(create_project) creates. Ignored for an existing project.
+      - Defaults to O(branch) when set, else V(main).
+    type: str
+  keep:
+    description:
+      - With O(state=pruned), keep the newest O(keep) deployments of each environment (production and preview
+        counted separately), whatever their status.
+    type: int
+  keep_per_branch:
+    description:
+      - With O(state=pruned), keep the newest O(keep_per_branch) deployments of each branch.
+    type: int
+  older_than:
+    description:
+      - With O(state=pruned), only delete deployments created before this moment.
+      - Either an age, a number and a unit (V(s), V(m), V(h), V(d), V(w)), which can be combined, such as
+        V(30d), V(12h) or V(1d12h), counted back from now; or a date or time in ISO 8601 form, such as
+        V(2026-01-31) or V(2026-01-31T12:00:00Z) (UTC when no offset is given).
+    type: str
+  delete_aliased:
+    description:
+      - With O(state=pruned), also delete aliased deployments (the newest deployment of each branch, which serves
+        the branch alias), sending C(?force=true). By default they are reported in RV(prune.skipped).
+      - The live production deployment is never deleted.
+    type: bool
+    default: false
+notes:
+  - "Idempotence of uploads: the module records a digest of the deployed files (paths, contents and the special
+    files) and the branch as the last line of the deployment's commit message. When the deployment that serves
+    the branch (for production: the live one, which a rollback may have changed; for preview: the newest of the
+    branch) carries the same digest and did not fail, nothing is uploaded, no deployment is created and
+    C(changed=false). A different O(commit_message) or O(commit_hash) alone does not make a new deployment;
+    O(force=true) does."
+  - "O(state=present) without O(source) triggers a new build every time (C(changed=true)), unless O(commit_hash) is
+    set and the branch already serves a build of that commit."
+  - "Symbolic links in O(source) are followed, as wrangler does: a link to a file uploads the file's content under
+    the link's path, a link to a directory is walked."
+  - "Pruning: ids are collected first and deleted afterwards (oldest first). A deployment is kept when any of O(keep),
+    O(keep_per_branch) or O(older_than) keeps it. The others are deleted, except the live production deployment
+    (never), deployments still building, and aliased ones (the newest of each branch, which Cloudflare refuses to
+    delete without C(force)) unless O(delete_aliased=true). RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each
+    deployment with the reason. Deployments that Cloudflare reports as already gone or refuses as aliased are
+    skipped; other errors fail the task after every deletion was tried."
+  - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
+    or deploy a new one, first."
+  - "O(state=rolled_back) only accepts a successful production deployment, and changes nothing when it is already
+    the live one."
+seealso:
+  - module: cfpages.cloudflare.pages_project
+  - module: cfpages.cloudflare.pages_info
+  - name: Direct Upload
+    description: Cloudflare's documentation of Direct Upload projects.
+    link: https://developers.cloudflare.com/pages/get-started/direct-upload/
+  - name: Rollbacks
+    description: Which deployments can be rolled back to.
+    link: https://developers.cloudflare.com/pages/configuration/rollbacks/
+"""
+
+EXAMPLES = r"""
+- name: Upload a built site to production (creating the project the first time)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    source: "{{ site_dir }}"
+    create_project: true
+    production_branch: main
+  register: deploy
+
+- name: Show where it is served
+  ansible.builtin.debug:
+    msg: "{{ deploy.deployment.url }} ({{ deploy.environment }}): {{ deploy.upload.uploaded }} of {{ deploy.upload.files }} files uploaded"
+
+- name: Deploy a preview of a feature branch, excluding source maps
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    source: "{{ site_dir }}"
+    branch: feature/login
+    commit_hash: 4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a
+    commit_message: Add the login page
+    exclude:
+      - "**/*.map"
+  register: preview
+
+- name: Fail unless this deploy goes to production
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    source: "{{ site_dir }}"
+    branch: main
+    environment: production
+
+- name: Roll production back to the deployment before the newest one
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    state: rolled_back
+    deployment_id: previous
+
+- name: Delete the preview deployment of the feature branch (it serves the branch alias, hence force)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    state: absent
+    deployment_id: "{{ preview.deployment.id }}"
+    force: true
+
+- name: Dry run of a prune - keep 5 per environment and 2 per branch, delete only what is older than 30 days
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    state: pruned
+    keep: 5
+    keep_per_branch: 2
+    older_than: 30d
+  check_mode: true
+  register: dry_run
+
+- name: Show what would be deleted
+  ansible.builtin.debug:
+    msg: "{{ dry_run.prune.deleted | map(attribute='id') | list }}"
+
+- name: Rebuild the main branch of a git-connected project and wait up to 20 minutes
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-git-site
+    branch: main
+    wait_timeout: 1200
+  when: git_project_available | default(false)
+"""
+
+RETURN = r"""
+deployment:
+  description:
+    - The deployment, as the API returns it (after waiting, when O(wait=true)).
+    - For V(present), the new deployment, or the one that already serves the branch when nothing changed.
+      For V(absent), the deleted deployment. For V(rolled_back), the live production deployment.
+      For V(retried), the new deployment.
+    - C(null) when nothing exists or, in check mode, when a deployment would be created.
+  returned: state is not pruned
+  type: dict
+  sample:
+    id: 6ae23287-83c7-4b8b-9d7b-1a3f5c2e9d10
+    short_id: 6ae23287
+    project_name: my-site
+    environment: production
+    url: https://6ae23287.my-site.pages.dev
+    aliases: null
+    created_on: "2026-09-11T20:12:37.66251Z"
+    latest_stage:
+      name: deploy
+      status: success
+      started_on: null
+      ended_on: "2026-09-11T20:12:38.10000Z"
+    deployment_trigger:
+      type: ad_hoc
+      metadata:
+        branch: main
+        commit_hash: 4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a
+        commit_message: "Add the login page"
+        commit_dirty: false
+environment:
+  description: The environment O(branch) deploys to, C(production) or C(preview).
+  returned: state is present
+  type: str
+  sample: production
+project_created:
+  description: Whether O(create_project) created the project (or would have, in check mode).
+  returned: state is present
+  type: bool
+  sample: false
+upload:
+  description:
+    - Counts of the Direct Upload. In check mode, what would be uploaded.
+    - When nothing changed, C(uploaded) is 0 and C(skipped) equals C(files).
+  returned: state is present and source is set
+  type: dict
+  contains:
+    files:
+      description: Files in the deployment's manifest (the special files not included).
+      type: int
+      sample: 5120
+    bytes:
+      description: Bytes of those files.
+      type: int
+      sample: 62914560
+    uploaded:
+      description: Files uploaded (or that would be). Files with identical contents are sent once.
+      type: int
+      sample: 1
+    uploaded_bytes:
+      description: Bytes of the uploaded files (before base64).
+      type: int
+      sample: 2048
+    skipped:
+      description: Files not uploaded because Cloudflare already had their contents.
+      type: int
+      sample: 5119
+    buckets:
+      description: Upload requests made (or that would be).
+      type: int
+      sample: 1
+  sample:
+    files: 5120
+    bytes: 62914560
+    uploaded: 1
+    uploaded_bytes: 2048
+    skipped: 5119
+    buckets: 1
+progress:
+  description: One line per step of the upload (hashing, each bucket, the deployment), with C(-v) or more.
+  returned: state is present, source is set, and verbosity is at least 1
+  type: list
+  elements: str
+  sample:
+    - "scanned /srv/site: 5120 files, 60.0 MiB, 2 special file(s); hashed in 0.41s"
+    - "check-missing: 1 of 5098 distinct contents are missing"
+    - "uploaded bucket 1/1: 1 files, 0.0 MiB in 0.05s"
+    - "created deployment 6ae23287-83c7-4b8b-9d7b-1a3f5c2e9d10"
+log_tail:
+  description: The last lines of the build log of a deployment that failed.
+  returned: failure of a deployment that was waited for
+  type: list
+  elements: str
+  sample: ["Executing user command: npm run build", "Failed: build command exited with code 1"]
+timed_out:
+  description: Whether O(wait_timeout) passed before the deployment finished.
+  returned: when waiting timed out (the task fails)
+  type: bool
+  sample: true
+prune:
+  description:
+    - The report of O(state=pruned). Each list holds the deployments with C(id), C(short_id), C(environment),
+      C(branch), C(created_on), C(url), C(aliases), C(stage) (C(name:status) of the latest stage) and C(reason).
+    - The lists are in this dict rather than at the top level because Ansible gives C(skipped) in a task
+      result its own meaning.
+  returned: state is pruned
+  type: dict
+  contains:
+    kept:
+      description: Deployments that the rules keep, newest first.
+      type: list
+      elements: dict
+      sample:
+        - id: 6ae23287-83c7-4b8b-9d7b-1a3f5c2e9d10
+          short_id: 6ae23287
+          environment: production
+          branch: main
+          created_on: "2026-09-11T20:12:37.66251Z"
+          url: https://6ae23287.my-site.pages.dev
+          aliases: []
+          stage: "deploy:success"
+          reason: one of the newest 5 production deployments (keep)
+    deleted:
+      description: Deployments deleted (in check mode, that would be deleted), oldest first.
+      type: list
+      elements: dict
+      sample:
+        - id: 0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0
+          short_id: 0b1c2d3e
+          environment: preview
+          branch: feature/old
+          created_on: "2026-06-01T08:00:00.0Z"
+          url: https://0b1c2d3e.my-site.pages.dev
+          aliases: []
+          stage: "deploy:success"
+          reason: not kept by any rule
+    skipped:
+      description:
+        - Deployments that no rule keeps but that are not deleted, with the reason (the live production deployment,
+          still in progress, aliased without O(delete_aliased), already gone, refused by Cloudflare).
+      type: list
+      elements: dict
+      sample:
+        - id: 9f8e7d6c-5b4a-3928-1706-f5e4d3c2b1a0
+          short_id: 9f8e7d6c
+          environment: preview
+          branch: feature/login
+          created_on: "2026-05-01T08:00:00.0Z"
+          url: https://9f8e7d6c.my-site.pages.dev
+          aliases: ["https://feature-login.my-site.pages.dev"]
+          stage: "deploy:success"
+          reason: "the newest deployment of branch 'feature/login' holds the branch alias; Cloudflare deletes it only
+            with force (set delete_aliased)"
+    failed:
+      description: Deployments whose deletion failed, with the error as C(reason); the task then fails.
+      type: list
+      elements: dict
+      sample: []
+  sample:
+    kept: []
+    deleted: []
+    skipped: []
+    failed: []
+"""
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+    ALIASED_DELETE_CODE,
+    PRODUCTION,
+    canonical_id,
+    deployment_branch,
+    deployment_commit_hash,
+    deployment_ids,
+    execute_prune,
+    find_live_deployment,
+    is_git_project,
+    is_newest_of_branch,
+    log_tail,
+    new_deployment_finder,
+    outcome_of,
+    plan_prune,
+    project_production_branch,
+    resolve_environment,
+    stage_of,
+    stage_text,
+    summarize,
+    wait_for_deployment,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
+
+
+class PagesDeployment(PagesModule):
+    argument_spec = dict(
+        project_name=dict(type="str", required=True, aliases=["project"]),
+        state=dict(type="str", default="present", choices=["present", "absent", "rolled_back", "retried", "pruned"]),
+        source=dict(type="path"),
+        exclude=dict(type="list", elements="str", default=[]),
+        force_upload=dict(type="bool", default=False),
+        branch=dict(type="str"),
+        commit_hash=dict(type="str"),
+        commit_message=dict(type="str"),
+        commit_dirty=dict(type="bool"),
+        environment=dict(type="str", choices=["production", "preview"]),
+        deployment_id=dict(type="str", aliases=["id"]),
+        force=dict(type="bool", default=False),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=600),
+        create_project=dict(type="bool", default=False),
+        production_branch=dict(type="str"),
+        keep=dict(type="int"),
+        keep_per_branch=dict(type="int"),
+        older_than=dict(type="str"),
+        delete_aliased=dict(type="bool", default=False),
+    )
+    module_kwargs = dict(
+        required_if=[
+            ("state", "absent", ["deployment_id"]),
+            ("state", "rolled_back", ["deployment_id"]),
+            ("state", "retried", ["deployment_id"]),
+            ("state", "pruned", ["keep", "keep_per_branch", "older_than"], True),
+        ],
+    )
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def name(self):
+        return self.params["project_name"]
+
+    def debug(self, line):
+        self.module.debug(line)
+
+    def check_options(self):
+        p = self.params
+        state = p["state"]
+        misplaced = []
+        for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
+            if state != "present" and p[option] not in (None, False):
+                misplaced.append(option)
+        for option in ("keep", "keep_per_branch", "older_than", "delete_aliased"):
+            if state != "pruned" and p[option] not in (None, False):
+                misplaced.append(option)
+        if state in ("present", "pruned") and p["deployment_id"] is not None:
+            misplaced.append("deployment_id")
+        for option in ("branch", "environment", "production_branch"):
+            if state not in ("present", "pruned") and p[option] is not None:
+                misplaced.append(option)
+        if state == "pruned" and p["production_branch"] is not None:
+            misplaced.append("production_branch")
+        for option in ("commit_hash",):
+            if state != "present" and p[option] is not None:
+                misplaced.append(option)
+        if p["exclude"] and not p["source"]:
+            misplaced.append("exclude")
+        if misplaced:
+            self.fail("%s cannot be used with state=%s%s." % (
+                ", ".join(sorted(set(misplaced))), state,
+                "" if state != "present" or p["source"] else " without source"))
+        for option in ("keep", "keep_per_branch"):
+            if p[option] is not None and p[option] < 0:
+                self.fail("%s must be 0 or more, not %d." % (option, p[option]))
+        if p["wait_timeout"] < 0:
+            self.fail("wait_timeout must be 0 or more.")
+        if p["older_than"] is not None:
+            try:
+                older_than_cutoff(p["older_than"])
+            except ValueError as err:
+                self.fail(str(err))
+
+    def get_project(self, required=True):
+        project = self.client.get_project(self.name)
+        if project is None and required:
+            self.fail("Project %s does not exist in account %s." % (self.name, self.params["account_id"]))
+        return project
+
+    def fail_upload(self, err):
+        """Fail for an UploadError, with the API's status and errors when an API call caused it."""
+        extra = dict((k, v) for k, v in err.to_result().items() if v)
+        self.fail(str(err), **extra)
+
+    def set_diff(self, before, after):
+        if self.diff_mode:
+            self.result["diff"] = {"before": before, "after": after}
+
+    def finish(self, deployment, waited_for=True):
+        """Put ``deployment`` in the result and, with ``wait``, wait for it to end."""
+        self.result["deployment"] = deployment
+        if not self.params["wait"] or not waited_for or deployment is None:
+            return
+        deployment, outcome = wait_for_deployment(
+            self.client, self.name, deployment, self.params["wait_timeout"], log=self.debug
+        )
+        self.result["deployment"] = deployment
+        if outcome == "failure":
+            tail = log_tail(self.client, self.name, deployment["id"])
+            self.result["log_tail"] = tail
+            name, status = stage_of(deployment)
+            msg = "Deployment %s of project %s failed at stage %s (%s)." % (deployment["id"], self.name, name, status)
+            if tail:
+                msg += " Last lines of the build log:\n" + "\n".join(tail)
+            self.fail(msg)
+        if outcome == "timeout":
+            self.result["timed_out"] = True
+            self.fail(
+                "Timed out after %ds waiting for deployment %s of project %s; it is at stage %s and goes on in "
+                "Cloudflare. Raise wait_timeout, or set wait: false and look at it later with "
+                "cfpages.cloudflare.pages_info."
+                % (self.params["wait_timeout"], deployment["id"], self.name, stage_text(deployment))
+            )
+        if outcome == "missing":
+            self.fail("Deployment %s of project %s was deleted while waiting for it." % (deployment["id"], self.name))
+
+    # ------------------------------------------------------------------ state dispatch
+
+    def execute(self):
+        self.check_options()
+        state = self.params["state"]
+        getattr(self, "state_" + state)()
+
+    # ------------------------------------------------------------------ present
+
+    def state_present(self):
+        p = self.params
+        project = self.get_project(required=False)
+        self.result["project_created"] = False
+        if project is None:
+            if not p["create_project"]:
+                self.fail(
+                    "Project %s does not exist in account %s. Create it with cfpages.cloudflare.pages_project, "
+                    "or set create_project: true (with source) to create a Direct Upload project."
+                    % (self.name, p["account_id"])
+                )
+            if not p["source"]:
+                self.fail(
+                    "Project %s does not exist, and create_project only creates Direct Upload projects: set source "
+                    "to upload a directory, or create the git-connected project with cfpages.cloudflare.pages_project."
+                    % self.name
+                )
+        production_branch = project_production_branch(project, p["production_branch"] or p["branch"] or "main")
+        environment = resolve_environment(production_branch, p["branch"])
+        self.result["environment"] = environment
+        if p["environment"] and p["environment"] != environment:
+            self.fail(
+                "Branch %s deploys to %s, not %s: the production branch of project %s is %s. Deploy the production "
+                "branch, or change it with cfpages.cloudflare.pages_project."
+                % (p["branch"] or production_branch, environment, p["environment"], self.name, production_branch)
+            )
+        if p["source"]:
+            self.present_upload(project, production_branch)
+        else:
+            self.present_build(project, production_branch)
+
+    def create_project(self):
+        p = self.params
+        body = {"name": self.name, "production_branch": p["production_branch"] or p["branch"] or "main"}
+        self.result["project_created"] = True
+        self.result["changed"] = True
+        if self.check_mode:
+            return None
+        return self.client.create_project(body)
+
+    def live_state(self, project, branch):
+        live = find_live_deployment(self.client, project, branch) if project else None
+        return live, {"branch": branch, "deployment_id": live.get("id") if live else None}
+
+    def present_upload(self, project, production_branch):
+        p = self.params
+        branch = p["branch"] or production_branch
+        progress = []
+        verbose = self.module._verbosity >= 1
+
+        def log(line):
+            self.debug(line)
+            if verbose:
+                progress.append(line)
+
+        if self.diff_mode and project is not None:
+            live = find_live_deployment(self.client, project, branch)
+            before = {"branch": branch, "deployment_id": live.get("id") if live else None}
+        else:
+            before = {"branch": branch, "deployment_id": None}
+        if project is None:
+            # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
+            # fails before the project is created.
+            try:
+                _upload.preflight(_upload.scan_site(p["source"], exclude=p["exclude"]))
+            except _upload.UploadError as err:
+                self.fail_upload(err)
+            project = self.create_project()
+        try:
+            outcome = _upload.deploy_directory(
+                self.client,
+                self.name,
+                p["source"],
+                branch=branch,
+                commit_hash=p["commit_hash"],
+                commit_message=p["commit_message"],
+                commit_dirty=p["commit_dirty"],
+                exclude=p["exclude"],
+                force_upload=p["force_upload"],
+                force=p["force"],
+                check_mode=self.check_mode,
+                log=log,
+                project_info=project,
+            )
+        except _upload.UploadError as err:
+            if verbose:
+                self.result["progress"] = progress
+            self.fail_upload(err)
+        if verbose:
+            self.result["progress"] = progress
+        for warning in outcome.get("warnings") or []:
+            self.module.warn(warning)
+        upload = dict(outcome.get("upload") or {})
+        self.result["upload"] = upload
+        deployment = outcome.get("deployment")
+        if outcome.get("changed"):
+            self.result["changed"] = True
+            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else "(new)"})
+        else:
+            same = {"branch": branch, "deployment_id": deployment.get("id") if deployment else None}
+            self.set_diff(same, same)
+        if self.check_mode and outcome.get("changed"):
+            self.result["deployment"] = None
+            return
+        self.finish(deployment)
+
+    def present_build(self, project, production_branch):
+        p = self.params
+        if not is_git_project(project):
+            self.fail(
+                "Project %s is a Direct Upload project (not connected to git), so Cloudflare cannot build it: set "
+                "source to upload a directory." % self.name
+            )
+        branch = p["branch"] or production_branch
+        live, before = self.live_state(project, branch)
+        if (
+            not p["force"]
+            and p["commit_hash"]
+            and live is not None
+            and deployment_commit_hash(live) == p["commit_hash"]
+            and outcome_of(live) != "failure"
+        ):
+            self.set_diff(before, before)
+            self.finish(live)
+            return
+        self.result["changed"] = True
+        self.set_diff(before, {"branch": branch, "deployment_id": "(new deployment)"})
+        if self.check_mode:
+            self.result["deployment"] = None
+            return
+        known = deployment_ids(self.client, self.name, limit=25)
+        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        deployment = self.client.create_deployment(self.name, [("branch", (None, branch))], recheck=recheck)
+        self.finish(deployment)
+
+    # ------------------------------------------------------------------ absent
+
+    def state_absent(self):
+        p = self.params
+        project = self.get_project(required=False)
+        deployment = self.client.get_deployment(self.name, p["deployment_id"]) if project else None
+        self.result["deployment"] = deployment
+        if deployment is None:
+            self.set_diff("", "")
+            return
+        if canonical_id(project) == deployment["id"]:
+            self.fail(
+                "Deployment %s is the live production deployment of project %s and cannot be deleted. Roll back to "
+                "another production deployment (state: rolled_back) or deploy a new one first."
+                % (deployment["id"], self.name)
+            )
+        aliased = bool(deployment.get("aliases"))
+        if not aliased and deployment.get("environment") != PRODUCTION:
+            aliased = is_newest_of_branch(self.client, project, deployment)
+        if aliased and not p["force"]:
+            self.fail(self.aliased_message(deployment, project))
+        self.result["changed"] = True
+        self.set_diff(summarize(deployment, project_production_branch(project)), "")
+        if self.check_mode:
+            return
+        try:
+            self.client.delete_deployment(self.name, deployment["id"], force=p["force"])
+        except PagesAPIError as err:
+            if err.is_not_found:
+                self.result["changed"] = False
+                return
+            if err.has_code(ALIASED_DELETE_CODE):
+                self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
+            raise
+
+    def aliased_message(self, deployment, project):
+        branch = deployment_branch(deployment, project_production_branch(project))
+        aliases = ", ".join(deployment.get("aliases") or []) or "the branch alias"
+        return (
+            "Deployment %s is aliased: it is the newest deployment of branch %s and serves %s. Cloudflare deletes it "
+            "only with force: true (the alias then serves nothing until the branch is deployed again)."
+            % (deployment["id"], branch, aliases)
+        )
+
+    # ------------------------------------------------------------------ rolled_back
+
+    def previous_production(self):
+        successful = [
+            d for d in self.client.list_deployments(self.name, env=PRODUCTION) if outcome_of(d) == "success"
+        ]
+        if len(successful) < 2:
+            self.fail(
+                "Project %s has no successful production deployment before its newest one, so there is nothing to "
+                "roll back to (deployment_id: previous)." % self.name
+            )
+        return successful[1]
+
+    def state_rolled_back(self):
+        p = self.params
+        project = self.get_project()
+        if p["deployment_id"] == "previous":
+            target = self.previous_production()
+        else:
+            target = self.client.get_deployment(self.name, p["deployment_id"])
+            if target is None:
+                self.fail("Deployment %s does not exist in project %s." % (p["deployment_id"], self.name))
+        if target.get("environment") != PRODUCTION:
+            self.fail(
+                "Deployment %s is a %s deployment; Cloudflare only rolls back to successful production deployments."
+                % (target["id"], target.get("environment"))
+            )
+        if outcome_of(target) != "success":
+            self.fail(
+                "Deployment %s did not finish successfully (latest stage %s); Cloudflare only rolls back to "
+                "successful production deployments." % (target["id"], stage_text(target))
+            )
+        current = canonical_id(project)
+        self.set_diff({"live_deployment_id": current}, {"live_deployment_id": target["id"]})
+        if current == target["id"]:
+            self.result["deployment"] = target
+            return
+        self.result["changed"] = True
+        if self.check_mode:
+            self.result["deployment"] = target
+            return
+        result = self.client.rollback_deployment(self.name, target["id"])
+        self.result["deployment"] = self.client.get_deployment(self.name, target["id"]) or result or target
+
+    # ------------------------------------------------------------------ retried
+
+    def state_retried(self):
+        p = self.params
+        project = self.get_project()
+        original = self.client.get_deployment(self.name, p["deployment_id"])
+        if original is None:
+            self.fail("Deployment %s does not exist in project %s." % (p["deployment_id"], self.name))
+        self.result["changed"] = True
+        production_branch = project_production_branch(project)
+        branch = deployment_branch(original, production_branch)
+        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": "(new deployment)"})
+        if self.check_mode:
+            self.result["deployment"] = None
+            return
+        known = deployment_ids(self.client, self.name, limit=25)
+        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        deployment = self.client.retry_deployment(self.name, original["id"], recheck=recheck)
+        self.finish(deployment)
+
+    # ------------------------------------------------------------------ pruned
+
+    def state_pruned(self):
+        p = self.params
+        project = self.get_project()
+        cutoff = older_than_cutoff(p["older_than"]) if p["older_than"] is not None else None
+        production_branch = project_production_branch(project)
+        deployments = list(self.client.list_deployments(self.name, env=p["environment"]))
+        plan = plan_prune(
+            deployments,
+            canonical=canonical_id(project),
+            keep=p["keep"],
+            keep_per_branch=p["keep_per_branch"],
+            cutoff=cutoff,
+            environment=p["environment"],
+            branch=p["branch"],
+            delete_aliased=p["delete_aliased"],
+            production_branch=production_branch,
+        )
+        report = {"kept": plan["kept"], "deleted": [], "skipped": list(plan["skipped"]), "failed": []}
+        self.result["prune"] = report
+        before = sorted(d.get("id") for d in deployments)
+        if self.check_mode:
+            report["deleted"] = [dict((k, v) for k, v in entry.items() if k != "force") for entry in plan["delete"]]
+        else:
+            deleted, skipped, failed = execute_prune(self.client, self.name, plan["delete"], log=self.debug)
+            report["deleted"] = deleted
+            report["skipped"].extend(skipped)
+            report["failed"] = failed
+        self.result["changed"] = bool(report["deleted"])
+        gone = set(d["id"] for d in report["deleted"])
+        self.set_diff({"deployments": before}, {"deployments": [i for i in before if i not in gone]})
+        if report["failed"]:
+            self.fail(
+                "%d of %d deletions failed: %s" % (
+                    len(report["failed"]), len(plan["delete"]),
+                    "; ".join("%s: %s" % (f["id"], f["reason"]) for f in report["failed"]))
+            )
+
+
+def main():
+    PagesDeployment().run()
+
+
+if __name__ == "__main__":
+    main()

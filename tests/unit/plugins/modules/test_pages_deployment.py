@@ -1,0 +1,696 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests of the pages_deployment module, against an in-memory stand-in for PagesClient.
+
+The direct-upload engine (``_upload.deploy_directory``) is replaced by a recorder here: its own
+tests live in test_upload.py; these check what the module does around it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+TOKEN = "unit-test-token-0123456789abcdef0123456789"
+
+
+def stage(name, status):
+    return {"name": name, "status": status}
+
+
+def deployment(ident, env="production", branch="main", created="2026-09-0%dT00:00:00Z", day=1, status="success",
+               stage_name="deploy", aliases=None, commit_hash="", message=""):
+    return {
+        "id": ident,
+        "short_id": ident[:8],
+        "environment": env,
+        "url": "https://%s.site.pages.dev" % ident[:8],
+        "aliases": aliases,
+        "created_on": created % day if "%d" in created else created,
+        "latest_stage": stage(stage_name, status),
+        "deployment_trigger": {"type": "ad_hoc", "metadata": {
+            "branch": branch, "commit_hash": commit_hash, "commit_message": message}},
+    }
+
+
+class FakeClient:
+    """Just enough of PagesClient, with a call log."""
+
+    def __init__(self, project=None, deployments=(), polls=None, logs=None, errors=None):
+        self.project = project
+        self.deployments = list(deployments)  # newest first
+        self.polls = dict(polls or {})  # id -> list of deployments returned by successive GETs
+        self.logs = logs or {"total": 0, "data": []}
+        self.errors = dict(errors or {})
+        self.calls = []
+        self.created = []
+
+    def _maybe_fail(self, name):
+        if name in self.errors:
+            raise self.errors[name]
+
+    def get_project(self, name):
+        self.calls.append(("get_project", name))
+        return self.project
+
+    def create_project(self, body):
+        self.calls.append(("create_project", body))
+        self.project = dict(body, canonical_deployment=None)
+        return self.project
+
+    def list_deployments(self, project, env=None, limit=None):
+        self.calls.append(("list_deployments", env))
+        items = [d for d in self.deployments if env is None or d["environment"] == env]
+        return iter(items[:limit] if limit else items)
+
+    def get_deployment(self, project, ident):
+        self.calls.append(("get_deployment", ident))
+        if ident in self.polls and self.polls[ident]:
+            return self.polls[ident].pop(0)
+        for d in self.deployments:
+            if d["id"] == ident:
+                return d
+        return None
+
+    def create_deployment(self, project, fields, recheck=None):
+        self.calls.append(("create_deployment", fields))
+        self._maybe_fail("create_deployment")
+        new = deployment("new-build-0001", branch=dict(fields).get("branch", (None, "main"))[1],
+                         stage_name="queued", status="active")
+        self.created.append(new)
+        return new
+
+    def delete_deployment(self, project, ident, force=False):
+        self.calls.append(("delete_deployment", ident, force))
+        self._maybe_fail("delete_deployment:" + ident)
+        self.deployments = [d for d in self.deployments if d["id"] != ident]
+
+    def rollback_deployment(self, project, ident):
+        self.calls.append(("rollback_deployment", ident))
+        target = self.get_deployment(project, ident)
+        self.project["canonical_deployment"] = target
+        return target
+
+    def retry_deployment(self, project, ident, recheck=None):
+        self.calls.append(("retry_deployment", ident))
+        new = deployment("retried-0001", stage_name="deploy", status="success")
+        self.created.append(new)
+        return new
+
+    def get_deployment_logs(self, project, ident):
+        self.calls.append(("get_deployment_logs", ident))
+        return self.logs
+
+    def mutating(self):
+        names = ("create_project", "create_deployment", "delete_deployment", "rollback_deployment", "retry_deployment")
+        return [c for c in self.calls if c[0] in names]
+
+
+def project(name="site", production_branch="main", canonical=None, source=None):
+    out = {"name": name, "production_branch": production_branch, "canonical_deployment": canonical}
+    if source:
+        out["source"] = source
+    return out
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """``fake(client)`` installs the client; time never passes for real."""
+    clock = {"now": 0.0}
+
+    def sleep(seconds):
+        clock["now"] += seconds
+
+    monkeypatch.setattr("time.sleep", sleep)
+    monkeypatch.setattr("time.monotonic", lambda: clock["now"])
+
+    def install(client):
+        monkeypatch.setattr(PagesModule, "_build_client", lambda self: client)
+        return client
+
+    return install
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    """Replace deploy_directory; ``engine.result`` is what it returns, ``engine.calls`` what it got."""
+
+    class Engine:
+        calls = []
+        result = None
+        error = None
+
+    def deploy_directory(client, project_name, source_dir, **kwargs):
+        Engine.calls.append(dict(kwargs, project=project_name, source=source_dir))
+        if Engine.error is not None:
+            raise Engine.error
+        return Engine.result
+
+    monkeypatch.setattr(_upload, "deploy_directory", deploy_directory)
+    Engine.calls = []
+    return Engine
+
+
+def args(**kwargs):
+    base = {"api_token": TOKEN, "account_id": ACCOUNT, "project_name": "site"}
+    base.update(kwargs)
+    return base
+
+
+def counts(files=3, uploaded=1):
+    return {"files": files, "bytes": 30, "uploaded": uploaded, "uploaded_bytes": 10 * uploaded,
+            "skipped": files - uploaded, "buckets": 1 if uploaded else 0}
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"state": "absent", "deployment_id": "x", "source": "/tmp"}, "source cannot be used with state=absent"),
+    ({"keep": 2}, "keep cannot be used with state=present"),
+    ({"state": "pruned", "keep": 1, "deployment_id": "x"}, "deployment_id cannot be used with state=pruned"),
+    ({"state": "rolled_back", "deployment_id": "x", "branch": "main"}, "branch cannot be used"),
+    ({"exclude": ["*.map"]}, "exclude cannot be used with state=present without source"),
+    ({"state": "pruned", "keep": -1}, "keep must be 0 or more"),
+    ({"state": "pruned", "older_than": "soon"}, "older_than='soon' is not"),
+    ({"wait_timeout": -1}, "wait_timeout must be 0 or more"),
+])
+def test_invalid_combinations_fail_before_any_request(run_module, fake, extra, message):
+    client = fake(FakeClient(project()))
+    status, result = run_module(pages_deployment.main, args(**extra))
+    assert status == "fail"
+    assert message in result["msg"]
+    assert client.calls == []
+
+
+def test_required_if(run_module, fake):
+    fake(FakeClient(project()))
+    status, result = run_module(pages_deployment.main, args(state="pruned"))
+    assert status == "fail" and "keep, keep_per_branch, older_than" in result["msg"]
+    status, result = run_module(pages_deployment.main, args(state="retried"))
+    assert status == "fail" and "deployment_id" in result["msg"]
+
+
+# --------------------------------------------------------------------------- present: direct upload
+
+
+def test_missing_project_without_create_project(run_module, fake, engine, tmp_path):
+    client = fake(FakeClient(None))
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
+    assert status == "fail"
+    assert "Project site does not exist" in result["msg"] and "create_project" in result["msg"]
+    assert engine.calls == [] and client.mutating() == []
+
+
+def test_create_project_in_check_mode_creates_nothing(run_module, fake, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+    client = fake(FakeClient(None))
+    engine.result = {"changed": True, "deployment": None, "upload": counts(1, 1)}
+    status, result = run_module(pages_deployment.main, args(
+        source=str(tmp_path), create_project=True, production_branch="prod", _ansible_check_mode=True))
+    assert status == "exit"
+    assert result["changed"] and result["project_created"]
+    assert result["deployment"] is None
+    assert result["environment"] == "production"
+    assert result["upload"]["uploaded"] == 1
+    assert client.mutating() == []
+    assert engine.calls[0]["check_mode"] is True
+    assert engine.calls[0]["project_info"] is None
+    assert engine.calls[0]["branch"] == "prod"
+
+
+def test_create_project_then_deploy(run_module, fake, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+    client = fake(FakeClient(None))
+    engine.result = {"changed": True, "deployment": deployment("d1"), "upload": counts(1, 1)}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True, branch="dev"))
+    assert status == "exit" and result["changed"]
+    assert ("create_project", {"name": "site", "production_branch": "dev"}) in client.calls
+    assert engine.calls[0]["project_info"]["name"] == "site"
+    assert result["environment"] == "production"
+
+
+def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(run_module, fake, engine, tmp_path, monkeypatch):
+    client = fake(FakeClient(None))
+
+    def preflight(scan, max_file_count=None):
+        raise _upload.UploadError("Pages only supports files up to 25 MiB in size; 1 file too large: /big.bin")
+
+    monkeypatch.setattr(_upload, "scan_site", lambda source, exclude=(): object())
+    monkeypatch.setattr(_upload, "preflight", preflight)
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "fail" and "/big.bin" in result["msg"]
+    assert "status" not in result and "errors" not in result
+    assert client.mutating() == []
+
+
+def test_create_project_without_source_is_refused(run_module, fake):
+    client = fake(FakeClient(None))
+    status, result = run_module(pages_deployment.main, args(create_project=True))
+    assert status == "fail" and "only creates Direct Upload projects" in result["msg"]
+    assert client.mutating() == []
+
+
+def test_environment_guard(run_module, fake, engine, tmp_path):
+    client = fake(FakeClient(project()))
+    status, result = run_module(pages_deployment.main, args(
+        source=str(tmp_path), branch="feature", environment="production"))
+    assert status == "fail"
+    assert "Branch feature deploys to preview, not production" in result["msg"]
+    assert "production branch of project site is main" in result["msg"]
+    assert engine.calls == [] and client.mutating() == []
+
+
+def test_environment_guard_passes(run_module, fake, engine, tmp_path):
+    fake(FakeClient(project()))
+    engine.result = {"changed": False, "deployment": deployment("d1"), "upload": counts(3, 0)}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), environment="production"))
+    assert status == "exit" and not result["changed"]
+
+
+def test_unchanged_upload(run_module, fake, engine, tmp_path):
+    live = deployment("live-0001")
+    client = fake(FakeClient(project(canonical=live), [live]))
+    engine.result = {"changed": False, "deployment": live, "upload": counts(3, 0), "warnings": ["w1"]}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_diff=True))
+    assert status == "exit"
+    assert result["changed"] is False
+    assert result["deployment"]["id"] == "live-0001"
+    assert result["upload"] == counts(3, 0)
+    assert result["diff"]["before"] == result["diff"]["after"]
+    assert client.mutating() == []
+    call = engine.calls[0]
+    assert call["branch"] == "main" and call["force"] is False and call["force_upload"] is False
+    assert call["check_mode"] is False
+
+
+def test_engine_gets_every_option(run_module, fake, engine, tmp_path):
+    fake(FakeClient(project()))
+    engine.result = {"changed": True, "deployment": deployment("d2", env="preview", branch="feat"), "upload": counts()}
+    status, result = run_module(pages_deployment.main, args(
+        source=str(tmp_path), branch="feat", commit_hash="abc", commit_message="msg", commit_dirty=True,
+        exclude=["*.map"], force=True, force_upload=True))
+    assert status == "exit" and result["changed"]
+    assert result["environment"] == "preview"
+    call = engine.calls[0]
+    assert call["branch"] == "feat" and call["commit_hash"] == "abc" and call["commit_message"] == "msg"
+    assert call["commit_dirty"] is True and call["exclude"] == ["*.map"]
+    assert call["force"] is True and call["force_upload"] is True
+
+
+def test_check_mode_upload_returns_counts_and_no_deployment(run_module, fake, engine, tmp_path):
+    live = deployment("live-0001")
+    fake(FakeClient(project(canonical=live), [live]))
+    engine.result = {"changed": True, "deployment": None, "upload": counts(3, 1)}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_check_mode=True,
+                                                            _ansible_diff=True))
+    assert status == "exit" and result["changed"]
+    assert result["deployment"] is None
+    assert result["upload"]["uploaded"] == 1
+    assert result["diff"]["before"]["deployment_id"] == "live-0001"
+    assert engine.calls[0]["check_mode"] is True
+
+
+def test_upload_error_fails_with_api_details(run_module, fake, engine, tmp_path):
+    fake(FakeClient(project()))
+    engine.error = _upload.UploadError("failed to upload 3 files", 500, [{"code": 8000000, "message": "x"}])
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
+    assert status == "fail"
+    assert result["msg"] == "failed to upload 3 files"
+    assert result["status"] == 500 and result["errors"][0]["code"] == 8000000
+
+
+def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monkeypatch):
+    fake(FakeClient(project()))
+
+    def deploy_directory(client, project_name, source_dir, **kwargs):
+        kwargs["log"]("uploaded bucket 1/1")
+        return {"changed": True, "deployment": deployment("d3"), "upload": counts()}
+
+    monkeypatch.setattr(_upload, "deploy_directory", deploy_directory)
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_verbosity=1))
+    assert result["progress"] == ["uploaded bucket 1/1"]
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
+    assert "progress" not in result
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+def test_wait_until_success(run_module, fake, engine, tmp_path):
+    pending = deployment("d4", stage_name="queued", status="active")
+    done = deployment("d4")
+    client = fake(FakeClient(project(), polls={"d4": [deployment("d4", stage_name="deploy", status="active"), done]}))
+    engine.result = {"changed": True, "deployment": pending, "upload": counts()}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
+    assert status == "exit"
+    assert result["deployment"]["latest_stage"] == stage("deploy", "success")
+    assert [c for c in client.calls if c[0] == "get_deployment"] == [("get_deployment", "d4")] * 2
+
+
+def test_no_wait(run_module, fake, engine, tmp_path):
+    pending = deployment("d4", stage_name="queued", status="active")
+    client = fake(FakeClient(project()))
+    engine.result = {"changed": True, "deployment": pending, "upload": counts()}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), wait=False))
+    assert status == "exit" and result["deployment"]["latest_stage"]["status"] == "active"
+    assert not [c for c in client.calls if c[0] == "get_deployment"]
+
+
+GIT = {"type": "github", "config": {"owner": "o", "repo_name": "r"}}
+
+
+def test_git_build_failure_names_the_stage_and_the_log_tail(run_module, fake):
+    failed = deployment("new-build-0001", stage_name="build", status="failure")
+    logs = {"total": 30, "data": [{"line": "line %d" % i, "ts": "t"} for i in range(29)]
+            + [{"line": "Failed: build command exited with code 3", "ts": "t"}]}
+    fake(FakeClient(project(source=GIT), polls={"new-build-0001": [failed]}, logs=logs))
+    status, result = run_module(pages_deployment.main, args(branch="main"))
+    assert status == "fail"
+    assert result["changed"] is True
+    assert "failed at stage build (failure)" in result["msg"]
+    assert result["msg"].endswith("Failed: build command exited with code 3")
+    assert len(result["log_tail"]) == 20
+    assert result["log_tail"][-1] == "Failed: build command exited with code 3"
+    assert result["deployment"]["id"] == "new-build-0001"
+
+
+def test_git_build_timeout_returns_the_id_and_stage(run_module, fake):
+    building = deployment("new-build-0001", stage_name="build", status="active")
+    fake(FakeClient(project(source=GIT), polls={"new-build-0001": [building] * 100}))
+    status, result = run_module(pages_deployment.main, args(wait_timeout=7))
+    assert status == "fail"
+    assert result["timed_out"] is True and result["changed"] is True
+    assert result["deployment"]["id"] == "new-build-0001"
+    assert "Timed out after 7s waiting for deployment new-build-0001" in result["msg"]
+    assert "it is at stage build (active)" in result["msg"]
+
+
+# --------------------------------------------------------------------------- present: git builds
+
+
+def test_git_build_trigger(run_module, fake):
+    client = fake(FakeClient(project(source=GIT), polls={"new-build-0001": [deployment("new-build-0001", branch="dev")]}))
+    status, result = run_module(pages_deployment.main, args(branch="dev"))
+    assert status == "exit" and result["changed"]
+    assert result["environment"] == "preview"
+    assert ("create_deployment", [("branch", (None, "dev"))]) in client.calls
+    assert "upload" not in result
+
+
+def test_git_build_defaults_to_the_production_branch(run_module, fake):
+    client = fake(FakeClient(project(source=GIT, production_branch="trunk"),
+                             polls={"new-build-0001": [deployment("new-build-0001", branch="trunk")]}))
+    status, result = run_module(pages_deployment.main, args())
+    assert status == "exit" and result["environment"] == "production"
+    assert ("create_deployment", [("branch", (None, "trunk"))]) in client.calls
+
+
+def test_git_build_check_mode(run_module, fake):
+    client = fake(FakeClient(project(source=GIT)))
+    status, result = run_module(pages_deployment.main, args(_ansible_check_mode=True))
+    assert status == "exit" and result["changed"] and result["deployment"] is None
+    assert client.mutating() == []
+
+
+def test_git_build_same_commit_is_unchanged_unless_forced(run_module, fake):
+    live = deployment("live-0001", commit_hash="c0ffee")
+    client = fake(FakeClient(project(source=GIT, canonical=live), [live]))
+    status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee"))
+    assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "live-0001"
+    assert client.mutating() == []
+    client.polls["new-build-0001"] = [deployment("new-build-0001")]
+    status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee", force=True))
+    assert result["changed"]
+    status, result = run_module(pages_deployment.main, args(commit_hash="other"))
+    assert result["changed"]
+
+
+def test_git_build_same_commit_that_failed_is_rebuilt(run_module, fake):
+    live = deployment("pr-0001", env="preview", branch="pr", commit_hash="c0ffee", stage_name="build", status="failure")
+    client = fake(FakeClient(project(source=GIT), [live], polls={"new-build-0001": [deployment("new-build-0001")]}))
+    status, result = run_module(pages_deployment.main, args(branch="pr", commit_hash="c0ffee"))
+    assert status == "exit" and result["changed"]
+    assert any(c[0] == "create_deployment" for c in client.calls)
+
+
+def test_build_of_a_direct_upload_project_is_refused(run_module, fake):
+    client = fake(FakeClient(project()))
+    status, result = run_module(pages_deployment.main, args())
+    assert status == "fail" and "Direct Upload project" in result["msg"]
+    assert client.mutating() == []
+
+
+# --------------------------------------------------------------------------- absent
+
+
+def absent_setup():
+    live = deployment("live-0001", day=3)
+    old = deployment("old-0001", day=1)
+    feat_new = deployment("feat-0002", env="preview", branch="feat", day=5, aliases=["https://feat.site.pages.dev"])
+    feat_old = deployment("feat-0001", env="preview", branch="feat", day=4)
+    return FakeClient(project(canonical=live), [feat_new, feat_old, live, old])
+
+
+def test_absent_refuses_the_live_production_deployment(run_module, fake):
+    client = fake(absent_setup())
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="live-0001", force=True))
+    assert status == "fail"
+    assert "is the live production deployment of project site" in result["msg"]
+    assert client.mutating() == []
+
+
+def test_absent_refuses_an_aliased_deployment_without_force(run_module, fake):
+    client = fake(absent_setup())
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002"))
+    assert status == "fail"
+    assert "is aliased" in result["msg"] and "force: true" in result["msg"]
+    assert "https://feat.site.pages.dev" in result["msg"]
+    assert client.mutating() == []
+
+
+def test_absent_newest_preview_without_alias_field_counts_as_aliased(run_module, fake):
+    client = absent_setup()
+    client.deployments[0]["aliases"] = None
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002"))
+    assert status == "fail" and "is aliased" in result["msg"]
+
+
+def test_absent_with_force(run_module, fake):
+    client = fake(absent_setup())
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002", force=True))
+    assert status == "exit" and result["changed"]
+    assert client.mutating() == [("delete_deployment", "feat-0002", True)]
+
+
+def test_absent_older_deployments_need_no_force(run_module, fake):
+    client = fake(absent_setup())
+    for ident in ("feat-0001", "old-0001"):
+        status, result = run_module(pages_deployment.main, args(state="absent", deployment_id=ident))
+        assert status == "exit" and result["changed"] and result["deployment"]["id"] == ident
+    assert client.mutating() == [("delete_deployment", "feat-0001", False), ("delete_deployment", "old-0001", False)]
+
+
+def test_absent_check_mode_and_diff(run_module, fake):
+    client = fake(absent_setup())
+    status, result = run_module(pages_deployment.main, args(
+        state="absent", deployment_id="old-0001", _ansible_check_mode=True, _ansible_diff=True))
+    assert status == "exit" and result["changed"]
+    assert result["diff"]["before"]["id"] == "old-0001" and result["diff"]["after"] == ""
+    assert client.mutating() == []
+
+
+def test_absent_missing_is_unchanged(run_module, fake):
+    client = fake(absent_setup())
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="nope"))
+    assert status == "exit" and not result["changed"] and result["deployment"] is None
+    fake(FakeClient(None))
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="nope"))
+    assert status == "exit" and not result["changed"]
+    assert client.mutating() == []
+
+
+def test_absent_maps_the_api_aliased_error(run_module, fake):
+    client = absent_setup()
+    client.errors["delete_deployment:old-0001"] = PagesAPIError(
+        "aliased", 400, [{"code": 8000035, "message": "You cannot delete an aliased deployment"}])
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001"))
+    assert status == "fail" and "is aliased" in result["msg"] and result["status"] == 400
+
+
+def test_absent_gone_meanwhile_is_unchanged(run_module, fake):
+    client = absent_setup()
+    client.errors["delete_deployment:old-0001"] = PagesAPIError("gone", 404, [{"code": 8000009, "message": "gone"}])
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001"))
+    assert status == "exit" and not result["changed"]
+
+
+# --------------------------------------------------------------------------- rolled_back
+
+
+def rollback_setup(canonical="p3"):
+    prod = [deployment("p3", day=3), deployment("p2", day=2), deployment("p1", day=1)]
+    failed = deployment("pf", day=4, stage_name="build", status="failure")
+    preview = deployment("v1", env="preview", branch="feat", day=5)
+    live = [d for d in prod if d["id"] == canonical][0]
+    return FakeClient(project(canonical=live), [preview, failed] + prod)
+
+
+def test_rollback(run_module, fake):
+    client = fake(rollback_setup())
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="p1", _ansible_diff=True))
+    assert status == "exit" and result["changed"]
+    assert result["deployment"]["id"] == "p1"
+    assert result["diff"] == {"before": {"live_deployment_id": "p3"}, "after": {"live_deployment_id": "p1"}}
+    assert client.mutating() == [("rollback_deployment", "p1")]
+
+
+def test_rollback_to_the_live_deployment_is_unchanged(run_module, fake):
+    client = fake(rollback_setup(canonical="p1"))
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="p1"))
+    assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "p1"
+    assert client.mutating() == []
+
+
+def test_rollback_check_mode(run_module, fake):
+    client = fake(rollback_setup())
+    status, result = run_module(pages_deployment.main, args(
+        state="rolled_back", deployment_id="p2", _ansible_check_mode=True))
+    assert status == "exit" and result["changed"] and result["deployment"]["id"] == "p2"
+    assert client.mutating() == []
+
+
+def test_rollback_previous_skips_failed_ones_and_is_stable(run_module, fake):
+    client = fake(rollback_setup())
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="previous"))
+    assert result["changed"] and result["deployment"]["id"] == "p2"
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="previous"))
+    assert not result["changed"] and result["deployment"]["id"] == "p2"
+    assert client.mutating() == [("rollback_deployment", "p2")]
+
+
+def test_rollback_previous_needs_two_successful_production_deployments(run_module, fake):
+    fake(FakeClient(project(canonical=deployment("p1")), [deployment("p1")]))
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="previous"))
+    assert status == "fail" and "nothing to roll back to" in result["msg"]
+
+
+@pytest.mark.parametrize("ident, message", [
+    ("v1", "is a preview deployment"),
+    ("pf", "did not finish successfully (latest stage build (failure))"),
+    ("nope", "does not exist in project site"),
+])
+def test_rollback_refusals(run_module, fake, ident, message):
+    client = fake(rollback_setup())
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id=ident))
+    assert status == "fail" and message in result["msg"]
+    assert client.mutating() == []
+
+
+def test_rollback_missing_project(run_module, fake):
+    fake(FakeClient(None))
+    status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="p1"))
+    assert status == "fail" and "Project site does not exist" in result["msg"]
+
+
+# --------------------------------------------------------------------------- retried
+
+
+def test_retry(run_module, fake):
+    client = fake(rollback_setup())
+    status, result = run_module(pages_deployment.main, args(state="retried", deployment_id="pf"))
+    assert status == "exit" and result["changed"]
+    assert result["deployment"]["id"] == "retried-0001"
+    assert client.mutating() == [("retry_deployment", "pf")]
+
+
+def test_retry_check_mode_and_missing(run_module, fake):
+    client = fake(rollback_setup())
+    status, result = run_module(pages_deployment.main, args(state="retried", deployment_id="pf", _ansible_check_mode=True))
+    assert status == "exit" and result["changed"] and result["deployment"] is None
+    status, result = run_module(pages_deployment.main, args(state="retried", deployment_id="nope"))
+    assert status == "fail" and "does not exist" in result["msg"]
+    assert client.mutating() == []
+
+
+# --------------------------------------------------------------------------- pruned
+
+
+def prune_setup():
+    items = [
+        deployment("m3", day=6), deployment("f2", env="preview", branch="f", day=5),
+        deployment("m2", day=4), deployment("f1", env="preview", branch="f", day=3),
+        deployment("m1", day=2), deployment("o1", env="preview", branch="o", day=1),
+    ]
+    return FakeClient(project(canonical=items[0]), items)
+
+
+def test_prune_check_mode_is_a_dry_run(run_module, fake):
+    client = fake(prune_setup())
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_check_mode=True))
+    assert status == "exit" and result["changed"]
+    report = result["prune"]
+    assert [d["id"] for d in report["kept"]] == ["m3", "f2"]
+    assert [d["id"] for d in report["deleted"]] == ["m1", "f1", "m2"]
+    assert [d["id"] for d in report["skipped"]] == ["o1"]
+    assert all("force" not in d for d in report["deleted"])
+    assert report["failed"] == []
+    assert client.mutating() == []
+    assert "skipped" not in result  # Ansible's own key stays untouched
+
+
+def test_prune_deletes_oldest_first(run_module, fake):
+    client = fake(prune_setup())
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_diff=True))
+    assert status == "exit" and result["changed"]
+    assert client.mutating() == [("delete_deployment", i, False) for i in ("m1", "f1", "m2")]
+    assert sorted(result["diff"]["after"]["deployments"]) == ["f2", "m3", "o1"]
+
+
+def test_prune_with_delete_aliased_sends_force_only_for_aliased(run_module, fake):
+    client = fake(prune_setup())
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=0, delete_aliased=True,
+                                                            environment="preview"))
+    assert status == "exit"
+    assert client.mutating() == [("delete_deployment", "o1", True), ("delete_deployment", "f1", False),
+                                 ("delete_deployment", "f2", True)]
+    assert ("list_deployments", "preview") in client.calls
+
+
+def test_prune_nothing_to_do(run_module, fake):
+    client = fake(prune_setup())
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=10))
+    assert status == "exit" and not result["changed"]
+    assert result["prune"]["deleted"] == []
+    assert client.mutating() == []
+
+
+def test_prune_failures_fail_the_task_after_trying_every_deletion(run_module, fake):
+    client = prune_setup()
+    client.errors["delete_deployment:f1"] = PagesAPIError("boom", 500, [{"code": 8000000, "message": "boom"}])
+    client.errors["delete_deployment:m2"] = PagesAPIError("aliased", 400, [{"code": 8000035, "message": "aliased"}])
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1))
+    assert status == "fail"
+    assert result["msg"].startswith("1 of 3 deletions failed: f1: delete failed:")
+    report = result["prune"]
+    assert [d["id"] for d in report["deleted"]] == ["m1"]
+    assert [d["id"] for d in report["failed"]] == ["f1"]
+    assert [d["id"] for d in report["skipped"]] == ["o1", "m2"]
+    assert result["changed"] is True
+
+
+def test_prune_missing_project(run_module, fake):
+    fake(FakeClient(None))
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1))
+    assert status == "fail" and "does not exist" in result["msg"]
