@@ -15,9 +15,12 @@ tool deploying to its own account (so neither finds the other's uploads):
 2. a redeploy after one file changed;
 3. a no-op rerun (the same site again);
 
-then our full deploy of a site ``--scale`` times bigger, to show that our peak memory does not grow
-with the site. "ours" is ``ansible-playbook`` running a generated one-task playbook with
-``cfpages.cloudflare.pages_deployment`` (``--mode engine`` calls the engine directly instead).
+then our full deploys of the site and of a site ``--scale`` times bigger (fresh accounts), to show
+that our peak memory does not grow with the site. "ours" is ``ansible-playbook`` running a
+generated one-task playbook with ``cfpages.cloudflare.pages_deployment`` (``--mode engine`` calls
+the engine directly instead); "engine" (ansible mode, unless ``--no-engine``) is the same engine
+called directly from Python, and the fixed cost of ``ansible-playbook`` (a one-task ``ping``
+playbook) is printed too, to show where the time goes.
 Files uploaded and deployments created come from the emulator's request log; peak memory is the
 high-water mark (VmHWM) of the processes, polled from /proc while they run.
 
@@ -258,6 +261,17 @@ PLAYBOOK = """\
 """
 
 
+PING_PLAYBOOK = """\
+- name: Baseline
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+"""
+
+
 class Ours:
     def __init__(self, mode, python, workdir):
         self.mode = mode
@@ -272,22 +286,33 @@ class Ours:
             with open(self.playbook, "w", encoding="utf-8") as handle:
                 handle.write(PLAYBOOK)
 
+    def baseline(self):
+        """ansible-playbook with one ping task: the fixed cost of any one-task playbook."""
+        path = os.path.join(self.workdir, "ping.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(PING_PLAYBOOK)
+        return run_measured([self.playbook_cmd, "-i", "localhost,", path], env=self.env(), cwd=self.workdir)
+
+    def env(self):
+        env = dict(os.environ)
+        env.update(
+            ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
+            ANSIBLE_STDOUT_CALLBACK="minimal",
+            ANSIBLE_PYTHON_INTERPRETER=self.python,
+            ANSIBLE_LOCALHOST_WARNING="false",
+            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+            ANSIBLE_NOCOLOR="1",
+        )
+        return env
+
     def describe(self):
         if self.mode == "ansible":
             return "ansible-playbook + cfpages.cloudflare.pages_deployment (%s)" % self.playbook_cmd
         return "engine called directly (_upload.deploy_directory, %s)" % self.python
 
     def deploy(self, emulator, token, account, project, source):
-        env = dict(os.environ)
+        env = self.env()
         if self.mode == "ansible":
-            env.update(
-                ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
-                ANSIBLE_STDOUT_CALLBACK="minimal",
-                ANSIBLE_PYTHON_INTERPRETER=self.python,
-                ANSIBLE_LOCALHOST_WARNING="false",
-                ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                ANSIBLE_NOCOLOR="1",
-            )
             extra = json.dumps({"project": project, "source": source, "base_url": emulator.base_url,
                                 "token": token, "account": account})
             cmd = [self.playbook_cmd, "-i", "localhost,", self.playbook, "-e", extra]
@@ -359,6 +384,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1, help="repeat every measurement N times, report medians")
     ap.add_argument("--mode", choices=["auto", "ansible", "engine"], default="auto",
                     help="ours through ansible-playbook (auto: when the module exists) or the engine directly")
+    ap.add_argument("--no-engine", action="store_true",
+                    help="in ansible mode, do not also time the engine called directly")
     ap.add_argument("--python", help="interpreter with requests + blake3 for our side")
     ap.add_argument("--emulator-python", help="interpreter with aiohttp for the emulator")
     ap.add_argument("--wrangler", default=WRANGLER, help="wrangler executable (npm ci --prefix tests/emulator)")
@@ -381,7 +408,6 @@ def main(argv=None):
     mode = args.mode
     if mode == "auto":
         mode = "ansible" if os.path.exists(MODULE_FILE) else "engine"
-    have_wrangler = os.path.exists(args.wrangler)
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="cfpages-bench-")
     os.makedirs(workdir, exist_ok=True)
@@ -395,43 +421,49 @@ def main(argv=None):
     _unused, big_files, big_bytes = build_site(big_site, int(args.files * args.scale),
                                                args.megabytes * args.scale, seed=2)
 
+    # Every tool deploys to its own account, so that none finds another's uploads.
+    tools = [("ours", Ours(mode, python, workdir))]
+    if mode == "ansible" and not args.no_engine:
+        tools.append(("engine", Ours("engine", python, workdir)))
+    if os.path.exists(args.wrangler):
+        tools.append(("wrangler", Wrangler(args.wrangler, workdir)))
+    names = [name for name, _tool in tools]
     tokens = {}
-    for i in range(args.repeat):
-        for tool in ("ours", "wrangler"):
-            tokens["bench-%s-%d" % (tool, i)] = account_for("%s-%d" % (tool, i))
+    for rep in range(args.repeat):
+        for name in names:
+            tokens["bench-%s-%d" % (name, rep)] = account_for("%s-%d" % (name, rep))
     tokens["bench-ours-big"] = account_for("ours-big")
+    tokens["bench-ours-small"] = account_for("ours-small")
     emulator = Emulator(emulator_python, os.path.join(workdir, "emulator"), tokens)
-    ours = Ours(mode, python, workdir)
-    wrangler = Wrangler(args.wrangler, workdir) if have_wrangler else None
-    results = {"ours": {}, "wrangler": {}}
+    results = {name: {} for name in names}
+    plan = ["full deploy", "one-file redeploy", "no-op rerun"]
+    baseline = []
     try:
         for token, account in tokens.items():
             emulator.call("POST", "/accounts/%s/pages/projects" % account, token,
                           {"name": token, "production_branch": "main"})
 
-        def measure(tool, label, rep, source):
-            token = "bench-%s-%s" % ("ours" if tool is ours else "wrangler", rep)
+        def measure(name, tool, token, source):
             since = emulator.log_size()
             run = tool.deploy(emulator, token, tokens[token], token, source)
             if run["rc"] != 0:
                 print(run["stdout"][-3000:], run["stderr"][-3000:], sep="\n")
-                raise SystemExit("%s failed (%s, rc %s)" % (label, token, run["rc"]))
+                raise SystemExit("%s failed (%s, rc %s)" % (name, token, run["rc"]))
             run["uploaded"], run["deployments"], run["requests"] = emulator.activity(since)
             return run
 
-        plan = [("full deploy", site), ("one-file redeploy", site), ("no-op rerun", site)]
         for rep in range(args.repeat):
+            if mode == "ansible":
+                baseline.append(tools[0][1].baseline()["seconds"])
             with open(changed_file, "rb") as handle:
                 original = handle.read()
             try:
-                for label, source in plan:
+                for label in plan:
                     if label == "one-file redeploy":
                         with open(changed_file, "ab") as handle:
                             handle.write(("<!-- change %d -->\n" % rep).encode())
-                    for name, tool in (("ours", ours), ("wrangler", wrangler)):
-                        if tool is None:
-                            continue
-                        run = measure(tool, label, rep, source)
+                    for name, tool in tools:
+                        run = measure(name, tool, "bench-%s-%d" % (name, rep), site)
                         results[name].setdefault(label, []).append(run)
                         print("  %-9s %-18s %7.2f s  uploaded %5d files, %d deployment(s), peak %s"
                               % (name, label, run["seconds"], run["uploaded"], run["deployments"],
@@ -439,9 +471,12 @@ def main(argv=None):
             finally:
                 with open(changed_file, "wb") as handle:
                     handle.write(original)
-        big = measure(ours, "full deploy (big site)", "big", big_site)
-        print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
-              % ("ours", "full deploy x%.3g" % args.scale, big["seconds"], big["uploaded"], fmt_mib(big["marked_kib"])))
+        # Memory against site size: our full deploy of the site and of a bigger one, on fresh accounts.
+        small = measure("ours", tools[0][1], "bench-ours-small", site)
+        big = measure("ours", tools[0][1], "bench-ours-big", big_site)
+        for label, run in (("full deploy (site)", small), ("full deploy (x%g)" % args.scale, big)):
+            print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
+                  % ("ours", label, run["seconds"], run["uploaded"], fmt_mib(run["marked_kib"])), flush=True)
     finally:
         emulator.stop()
 
@@ -449,61 +484,67 @@ def main(argv=None):
         return statistics.median(r[key] for r in runs) if runs else None
 
     print()
-    print("site: %d files, %.1f MB (+ _headers, _redirects); emulator %s" % (n_files, n_bytes / MB, emulator.base_url))
-    print("ours: %s" % ours.describe())
-    print("wrangler: %s" % (args.wrangler if have_wrangler else "not installed (npm ci --prefix tests/emulator)"))
-    print("each figure is the median of %d run(s)" % args.repeat)
-    print()
-    header = "%-18s %10s %10s %7s %14s %14s %12s %12s %14s %14s" % (
-        "run", "ours", "wrangler", "ratio", "ours uploads", "wr. uploads", "ours deploys", "wr. deploys",
-        "ours peak RSS", "wr. peak RSS")
-    print(header)
-    print("-" * len(header))
+    print("site: %d files, %.1f MB (+ _headers, _redirects), nested up to 5 levels, %d types"
+          % (n_files, n_bytes / MB, len(KINDS)))
+    print("ours: %s" % tools[0][1].describe())
+    if "engine" in names:
+        print("engine: the same engine called directly from Python (no Ansible), for reference")
+    print("wrangler: %s" % (args.wrangler if "wrangler" in names else "not installed (npm ci --prefix tests/emulator)"))
+    if baseline:
+        print("ansible-playbook fixed cost (one ansible.builtin.ping task, same settings): %.2f s" % statistics.median(baseline))
+    print("each figure is the median of %d run(s); machine load average now: %s"
+          % (args.repeat, " ".join("%.1f" % x for x in os.getloadavg())))
     summary = {}
-    for label, _source in plan:
-        o = results["ours"].get(label, [])
-        w = results["wrangler"].get(label, [])
-        o_s, w_s = med(o, "seconds"), med(w, "seconds")
-        ratio = o_s / w_s if o_s and w_s else None
-        row = {
-            "ours_seconds": o_s, "wrangler_seconds": w_s, "ratio": ratio,
-            "ours_uploaded": med(o, "uploaded"), "wrangler_uploaded": med(w, "uploaded"),
-            "ours_deployments": med(o, "deployments"), "wrangler_deployments": med(w, "deployments"),
-            "ours_peak_kib": max((r["marked_kib"] or r["tree_kib"] for r in o), default=0),
-            "ours_tree_peak_kib": max((r["tree_kib"] for r in o), default=0),
-            "wrangler_peak_kib": max((r["tree_kib"] for r in w), default=0),
-        }
+    for label in plan:
+        print()
+        print("%-22s" % label + "".join("%12s" % name for name in names))
+        row = {}
+        for name in names:
+            runs = results[name].get(label, [])
+            row[name] = {
+                "seconds": med(runs, "seconds"),
+                "uploaded": med(runs, "uploaded"),
+                "deployments": med(runs, "deployments"),
+                "peak_kib": max((r["marked_kib"] or r["tree_kib"] for r in runs), default=0),
+            }
+        wr = row.get("wrangler", {}).get("seconds")
+        for name in names:
+            row[name]["ratio"] = row[name]["seconds"] / wr if wr else None
         summary[label] = row
-        print("%-18s %10s %10s %7s %14s %14s %12s %12s %14s %14s" % (
-            label, fmt_s(o_s), fmt_s(w_s), "-" if ratio is None else "%.2f" % ratio,
-            row["ours_uploaded"], "-" if not w else row["wrangler_uploaded"],
-            row["ours_deployments"], "-" if not w else row["wrangler_deployments"],
-            fmt_mib(row["ours_peak_kib"]), fmt_mib(row["wrangler_peak_kib"])))
+        lines = [
+            ("  seconds", lambda v: "%.2f" % v["seconds"]),
+            ("  ratio to wrangler", lambda v: "-" if v["ratio"] is None else "%.2f" % v["ratio"]),
+            ("  files uploaded", lambda v: "%d" % v["uploaded"]),
+            ("  deployments created", lambda v: "%d" % v["deployments"]),
+            ("  peak RSS", lambda v: fmt_mib(v["peak_kib"])),
+        ]
+        for title, fmt in lines:
+            print("%-22s" % title + "".join("%12s" % fmt(row[name]) for name in names))
     print()
-    small_peak = summary["full deploy"]["ours_peak_kib"]
-    print("our peak memory (%s process): %s for %d files / %.0f MB, %s for %d files / %.0f MB "
-          "(ansible-playbook controller process: %s)" % (
-              "module" if mode == "ansible" else "engine", fmt_mib(small_peak), n_files, n_bytes / MB,
-              fmt_mib(big["marked_kib"]), big_files, big_bytes / MB,
-              fmt_mib(summary["full deploy"]["ours_tree_peak_kib"]) if mode == "ansible" else "n/a"))
-    full, one, noop = summary["full deploy"], summary["one-file redeploy"], summary["no-op rerun"]
+    print("our peak memory (%s process): %s for %d files / %.0f MB, %s for %d files / %.0f MB"
+          % ("module" if mode == "ansible" else "engine", fmt_mib(small["marked_kib"]), n_files, n_bytes / MB,
+             fmt_mib(big["marked_kib"]), big_files, big_bytes / MB))
+    ours_row = {label: summary[label]["ours"] for label in plan}
+    full, one, noop = ours_row["full deploy"], ours_row["one-file redeploy"], ours_row["no-op rerun"]
     checks = [
         ("full deploy ratio <= 1.0", full["ratio"] is not None and full["ratio"] <= 1.0),
         ("one-file redeploy ratio <= 1.0", one["ratio"] is not None and one["ratio"] <= 1.0),
-        ("one-file redeploy uploads exactly 1 file", one["ours_uploaded"] == 1),
-        ("no-op rerun uploads nothing and creates no deployment",
-         noop["ours_uploaded"] == 0 and noop["ours_deployments"] == 0),
-        ("peak memory independent of site size (bigger site within +20%)",
-         bool(small_peak) and big["marked_kib"] <= small_peak * 1.2),
+        ("one-file redeploy uploads exactly 1 file", one["uploaded"] == 1),
+        ("no-op rerun uploads nothing and creates no deployment", noop["uploaded"] == 0 and noop["deployments"] == 0),
+        ("peak memory independent of site size (x%g site within +20%%)" % args.scale,
+         bool(small["marked_kib"]) and big["marked_kib"] <= small["marked_kib"] * 1.2),
     ]
     print()
     for text, passed in checks:
         print("%s  %s" % ("PASS" if passed else "FAIL", text))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"site": {"files": n_files, "bytes": n_bytes}, "big_site": {"files": big_files, "bytes": big_bytes},
-                       "mode": mode, "runs": summary, "big": {k: big[k] for k in ("seconds", "uploaded", "marked_kib")},
-                       "checks": dict(checks)}, handle, indent=2)
+            json.dump({
+                "site": {"files": n_files, "bytes": n_bytes}, "big_site": {"files": big_files, "bytes": big_bytes},
+                "mode": mode, "repeat": args.repeat, "ansible_baseline_seconds": baseline, "runs": summary,
+                "memory_kib": {"site": small["marked_kib"], "big_site": big["marked_kib"]},
+                "checks": dict(checks), "loadavg": os.getloadavg(),
+            }, handle, indent=2)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0 if all(passed for _text, passed in checks) else 1
