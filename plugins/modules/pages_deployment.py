@@ -565,10 +565,10 @@ class PagesDeployment(PagesModule):
         if self.diff_mode:
             self.result["diff"] = {"before": before, "after": after}
 
-    def finish(self, deployment, waited_for=True):
+    def finish(self, deployment):
         """Put ``deployment`` in the result and, with ``wait``, wait for it to end."""
         self.result["deployment"] = deployment
-        if not self.params["wait"] or not waited_for or deployment is None:
+        if not self.params["wait"] or deployment is None:
             return
         deployment, outcome = wait_for_deployment(
             self.client, self.name, deployment, self.params["wait_timeout"], log=self.debug
@@ -784,15 +784,17 @@ class PagesDeployment(PagesModule):
     # ------------------------------------------------------------------ rolled_back
 
     def previous_production(self):
-        successful = [
-            d for d in self.client.list_deployments(self.name, env=PRODUCTION) if outcome_of(d) == "success"
-        ]
-        if len(successful) < 2:
-            self.fail(
-                "Project %s has no successful production deployment before its newest one, so there is nothing to "
-                "roll back to (deployment_id: previous)." % self.name
-            )
-        return successful[1]
+        """The second newest successful production deployment (reads only the pages it needs)."""
+        successful = []
+        for deployment in self.client.list_deployments(self.name, env=PRODUCTION):
+            if outcome_of(deployment) == "success":
+                successful.append(deployment)
+                if len(successful) == 2:
+                    return deployment
+        self.fail(
+            "Project %s has no successful production deployment before its newest one, so there is nothing to "
+            "roll back to (deployment_id: previous)." % self.name
+        )
 
     def state_rolled_back(self):
         p = self.params
