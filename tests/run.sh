@@ -587,12 +587,12 @@ PY
 # ensure_chromium: Debian's chromium for the status page checks (installed with apt when missing).
 ensure_chromium() {
     command -v chromium >/dev/null 2>&1 && return 0
-    echo "chromium not found: apt-get install -y chromium"
+    echo "chromium not found: apt-get install -y chromium fonts-liberation"
     command -v apt-get >/dev/null 2>&1 || { echo "ERROR: no chromium and no apt-get to install it"; return 1; }
     local sudo=()
     ((EUID == 0)) || sudo=(sudo -n)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
     command -v chromium >/dev/null 2>&1
 }
 
