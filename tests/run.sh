@@ -626,9 +626,11 @@ stage_runner() {
     local deps
     deps=$(ansible-builder introspect --sanitize "$COLLECTIONS")
     echo "$deps"
-    grep -q 'requests.*from collection cfpages.cloudflare' <<<"$deps" \
-        && grep -q 'blake3.*from collection cfpages.cloudflare' <<<"$deps" \
-        || { echo "ERROR: ansible-builder does not find the collection's Python requirements (meta/execution-environment.yml)"; return 1; }
+    if ! grep -q 'requests.*from collection cfpages.cloudflare' <<<"$deps" \
+        || ! grep -q 'blake3.*from collection cfpages.cloudflare' <<<"$deps"; then
+        echo "ERROR: ansible-builder does not find the collection's Python requirements (meta/execution-environment.yml)"
+        return 1
+    fi
     ansible-builder create -f extensions/awx/execution-environment.yml -c "$RUN_TMP/ee-context" >/dev/null
     [[ -f $RUN_TMP/ee-context/Containerfile || -f $RUN_TMP/ee-context/Dockerfile ]] \
         || { echo "ERROR: ansible-builder created no build context"; return 1; }

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render a status page (roles/status_page) in headless Chromium and check it.
 
     check_status_page.py PAGE.html --data DATA.(yml|json) [--screenshot OUT.png] [--width 1280]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start and stop a Pages API emulator (tests/emulator/serve.py) in the background.
 
     emulator.py start --state STATE.json --data-dir DIR [-- SERVE_ARGS...]
@@ -90,7 +89,7 @@ def stop(args):
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    for _ in range(50):
+    for dummy in range(50):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run every example job template of extensions/awx/ the way AWX does, with ansible-runner.
 
     run_awx_jobs.py --project-dir TREE [--artifacts DIR]
@@ -41,7 +40,7 @@ AWX = REPO / "extensions" / "awx"
 
 class Emulator:
     def __init__(self, workdir: Path):
-        self.token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+        self.token = "".join(secrets.choice(string.ascii_letters + string.digits) for dummy in range(40))
         self.account = secrets.token_hex(16)
         self.state = workdir / "emulator.json"
         subprocess.run(
