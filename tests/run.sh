@@ -50,7 +50,7 @@ Stages:
   units        ansible-test units: core 2.21 (--venv, Python 3.13) and core 2.16 (--local, Python 3.11)
   integration  ansible-test integration --local against a fresh emulator, core 2.21 and core 2.16
   changelog    antsibull-changelog lint (fragments and changelogs/changelog.yaml)
-  lint         ansible-lint, production profile, on roles/ and playbooks/
+  lint         ansible-lint, production profile, on roles/, playbooks/ and extensions/
   docs         antsibull-docs lint-collection-docs --plugin-docs, and the docs site (antsibull-docs + Sphinx)
   molecule     status page in headless Chromium (apt-get installs chromium when missing), then
                molecule test --all in extensions/ (roles against an emulator, idempotence, verify)
@@ -517,7 +517,8 @@ has_yaml() {  # has_yaml DIR...: any YAML file under these directories?
     [[ -n $(find "$@" \( -name '*.yml' -o -name '*.yaml' \) -print -quit 2>/dev/null) ]]
 }
 
-# ansible-lint, production profile (.ansible-lint: no rule skipped), on roles/ and playbooks/.
+# ansible-lint, production profile (.ansible-lint: no rule skipped), on roles/ and playbooks/, and
+# on the molecule scenarios and AWX playbooks under extensions/.
 stage_lint() {
     has_yaml "$REPO/roles" "$REPO/playbooks" || skip "nothing to check yet (no YAML in roles/, playbooks/)"
     use_venv 2.21
@@ -525,7 +526,7 @@ stage_lint() {
     export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
     cd "$TREE"
     local -a paths=()
-    for d in roles playbooks; do has_yaml "$d" && paths+=("$d"); done
+    for d in roles playbooks extensions; do has_yaml "$d" && paths+=("$d"); done
     ansible-lint --offline --profile production "${paths[@]}"
 }
 
