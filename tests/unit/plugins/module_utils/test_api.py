@@ -87,7 +87,7 @@ def make_client(*answers, **kwargs):
 
 
 def test_token_auth_sends_bearer_header_only():
-    client, session, _ = make_client(ok({"name": "p"}))
+    client, session, _sleeps = make_client(ok({"name": "p"}))
     client.get_project("p")
     headers = session.calls[0]["headers"]
     assert headers["Authorization"] == "Bearer " + TOKEN
@@ -96,14 +96,14 @@ def test_token_auth_sends_bearer_header_only():
 
 
 def test_global_key_auth_sends_email_and_key():
-    client, session, _ = make_client(ok({"name": "p"}), api_token=None, api_email="ops@example.com", api_key=GLOBAL_KEY)
+    client, session, _sleeps = make_client(ok({"name": "p"}), api_token=None, api_email="ops@example.com", api_key=GLOBAL_KEY)
     client.get_project("p")
     headers = session.calls[0]["headers"]
     assert headers == {"X-Auth-Email": "ops@example.com", "X-Auth-Key": GLOBAL_KEY}
 
 
 def test_token_wins_over_global_key():
-    client, session, _ = make_client(ok(None), api_email="ops@example.com", api_key=GLOBAL_KEY)
+    client, session, _sleeps = make_client(ok(None), api_email="ops@example.com", api_key=GLOBAL_KEY)
     client.get_project("p")
     assert session.calls[0]["headers"]["Authorization"] == "Bearer " + TOKEN
     assert client.auth_method == "token"
@@ -116,7 +116,7 @@ def test_missing_credentials_are_refused(kwargs):
 
 
 def test_user_agent_names_collection_and_version():
-    client, _, _ = make_client(user_agent_extra="ansible-core/2.99")
+    client, _session, _sleeps = make_client(user_agent_extra="ansible-core/2.99")
     agent = client.session.headers["User-Agent"]
     assert agent.startswith("cfpages.cloudflare/%s " % _api.COLLECTION_VERSION)
     assert agent.endswith("ansible-core/2.99")
@@ -130,7 +130,7 @@ def test_collection_version_matches_galaxy_yml():
 
 
 def test_path_parts_are_quoted():
-    client, _, _ = make_client()
+    client, _session, _sleeps = make_client()
     assert client.account_path("projects", "p", "domains", "a b/c") == "/accounts/%s/pages/projects/p/domains/a%%20b%%2Fc" % ACCOUNT
 
 
@@ -149,7 +149,7 @@ def test_retry_after_seconds_is_honoured():
 
 def test_retry_after_http_date_is_honoured():
     when = datetime.now(timezone.utc) + timedelta(seconds=30)
-    client, _, sleeps = make_client(fail(503, 0, "unavailable", {"Retry-After": format_datetime(when, usegmt=True)}), ok(None))
+    client, _session, sleeps = make_client(fail(503, 0, "unavailable", {"Retry-After": format_datetime(when, usegmt=True)}), ok(None))
     client.get(client.account_path("projects"))
     assert 27 <= sleeps[0] <= 30
 
@@ -184,7 +184,7 @@ def test_retryable_statuses_are_retried_on_get(status):
 
 @pytest.mark.parametrize("code", [8000000, 10046, 971])
 def test_transient_codes_are_retried_even_with_a_4xx_status(code):
-    client, session, _ = make_client(fail(400, code, "transient"), ok([]))
+    client, session, _sleeps = make_client(fail(400, code, "transient"), ok([]))
     assert client.get(client.account_path("projects")) == []
     assert len(session.calls) == 2
 
@@ -228,7 +228,7 @@ def test_connection_errors_and_timeouts_are_retried():
 
 
 def test_post_without_recheck_is_not_resent_after_an_ambiguous_failure():
-    client, session, _ = make_client(response(502, raw=b"bad gateway"))
+    client, session, _sleeps = make_client(response(502, raw=b"bad gateway"))
     with pytest.raises(PagesAPIError):
         client.request("POST", client.account_path("projects", "p", "deployments"), json_body={})
     assert len(session.calls) == 1
@@ -250,7 +250,7 @@ def test_create_project_looks_before_resending_and_finds_the_first_try():
 
 def test_create_project_resends_when_the_look_finds_nothing():
     created = {"name": "site", "id": "abc"}
-    client, session, _ = make_client(
+    client, session, _sleeps = make_client(
         response(500, raw=b"oops"),
         fail(404, 8000007, "Project not found."),
         ok(created),
@@ -260,7 +260,7 @@ def test_create_project_resends_when_the_look_finds_nothing():
 
 
 def test_create_project_recheck_error_other_than_404_is_raised():
-    client, session, _ = make_client(response(500, raw=b"oops"), fail(403, 10000, "Authentication error"))
+    client, session, _sleeps = make_client(response(500, raw=b"oops"), fail(403, 10000, "Authentication error"))
     with pytest.raises(PagesAPIError) as info:
         client.create_project({"name": "site", "production_branch": "main"})
     assert info.value.status == 403
@@ -268,7 +268,7 @@ def test_create_project_recheck_error_other_than_404_is_raised():
 
 
 def test_delete_that_was_cut_off_and_then_404s_counts_as_done():
-    client, session, _ = make_client(
+    client, session, _sleeps = make_client(
         requests.exceptions.ConnectionError("connection dropped"),
         fail(404, 8000009, "The deployment ID you have specified does not exist. "),
     )
@@ -277,7 +277,7 @@ def test_delete_that_was_cut_off_and_then_404s_counts_as_done():
 
 
 def test_delete_of_something_missing_is_an_error_on_the_first_try():
-    client, _, _ = make_client(fail(404, 8000009, "The deployment ID you have specified does not exist. "))
+    client, _session, _sleeps = make_client(fail(404, 8000009, "The deployment ID you have specified does not exist. "))
     with pytest.raises(PagesAPIError) as info:
         client.delete_deployment("p", "d1")
     assert info.value.is_not_found
@@ -307,7 +307,7 @@ def page(items, page_no, per_page, total):
 
 
 def test_pagination_follows_result_info_within_the_projects_cap():
-    client, session, _ = make_client(
+    client, session, _sleeps = make_client(
         page([{"name": "p%d" % i} for i in range(10)], 1, 10, 23),
         page([{"name": "p%d" % i} for i in range(10, 20)], 2, 10, 23),
         page([{"name": "p%d" % i} for i in range(20, 23)], 3, 10, 23),
@@ -318,7 +318,7 @@ def test_pagination_follows_result_info_within_the_projects_cap():
 
 
 def test_pagination_stops_at_the_limit_without_fetching_more_pages():
-    client, session, _ = make_client(page([{"id": str(i)} for i in range(25)], 1, 25, 80))
+    client, session, _sleeps = make_client(page([{"id": str(i)} for i in range(25)], 1, 25, 80))
     ids = [d["id"] for d in client.list_deployments("p", env="preview", limit=5)]
     assert ids == ["0", "1", "2", "3", "4"]
     assert session.calls[0]["params"] == {"env": "preview", "page": 1, "per_page": 25}
@@ -326,13 +326,13 @@ def test_pagination_stops_at_the_limit_without_fetching_more_pages():
 
 
 def test_pagination_without_result_info_stops_on_a_short_page():
-    client, session, _ = make_client(ok([{"id": str(i)} for i in range(25)]), ok([{"id": "x"}]))
+    client, session, _sleeps = make_client(ok([{"id": str(i)} for i in range(25)]), ok([{"id": "x"}]))
     assert len(list(client.list_deployments("p"))) == 26
     assert len(session.calls) == 2
 
 
 def test_pagination_stops_on_an_empty_page_even_if_result_info_says_more():
-    client, session, _ = make_client(ok([], {"page": 1, "per_page": 25, "total_pages": 9}))
+    client, session, _sleeps = make_client(ok([], {"page": 1, "per_page": 25, "total_pages": 9}))
     assert list(client.list_deployments("p")) == []
     assert len(session.calls) == 1
 
@@ -341,7 +341,7 @@ def test_pagination_stops_on_an_empty_page_even_if_result_info_says_more():
 
 
 def test_error_message_has_code_and_chain_and_status():
-    client, _, _ = make_client(
+    client, _session, _sleeps = make_client(
         fail(400, 6003, "Invalid request headers", chain=[{"code": 6111, "message": "Invalid format for Authorization header"}])
     )
     with pytest.raises(PagesAPIError) as info:
@@ -354,7 +354,7 @@ def test_error_message_has_code_and_chain_and_status():
 
 
 def test_get_project_maps_only_not_found_to_none():
-    client, _, _ = make_client(fail(404, 8000007, "Project not found."), fail(403, 10000, "Authentication error"))
+    client, _session, _sleeps = make_client(fail(404, 8000007, "Project not found."), fail(403, 10000, "Authentication error"))
     assert client.get_project("missing") is None
     with pytest.raises(PagesAPIError):
         client.get_project("forbidden")
@@ -362,7 +362,7 @@ def test_get_project_maps_only_not_found_to_none():
 
 @pytest.mark.parametrize("raw", [b"<html>502 Bad Gateway</html>", b'{"success": true, "resu'])
 def test_non_json_error_body_is_a_clear_error(raw):
-    client, _, _ = make_client(response(400, raw=raw))
+    client, _session, _sleeps = make_client(response(400, raw=raw))
     with pytest.raises(PagesAPIError) as info:
         client.get_project("p")
     assert "malformed response" in str(info.value)
@@ -371,7 +371,7 @@ def test_non_json_error_body_is_a_clear_error(raw):
 
 
 def test_truncated_success_body_is_retried_then_reported():
-    client, session, _ = make_client(response(200, raw=b'{"success": tr'), response(200, raw=b'{"success": tr'), max_retries=1)
+    client, session, _sleeps = make_client(response(200, raw=b'{"success": tr'), response(200, raw=b'{"success": tr'), max_retries=1)
     with pytest.raises(PagesAPIError) as info:
         client.get_project("p")
     assert "malformed response" in str(info.value) and info.value.status == 200
@@ -379,13 +379,13 @@ def test_truncated_success_body_is_retried_then_reported():
 
 
 def test_empty_204_is_success():
-    client, _, _ = make_client(response(204))
+    client, _session, _sleeps = make_client(response(204))
     assert client.request("DELETE", client.account_path("projects", "p"))["result"] is None
 
 
 def test_secrets_never_appear_in_errors_or_logs():
     lines = []
-    client, _, _ = make_client(
+    client, _session, _sleeps = make_client(
         requests.exceptions.ConnectionError("failed with header Bearer %s" % TOKEN),
         requests.exceptions.ConnectionError("again %s" % TOKEN),
         max_retries=1,
@@ -399,6 +399,6 @@ def test_secrets_never_appear_in_errors_or_logs():
 
 
 def test_describe_credentials_names_the_method_not_the_secret():
-    client, _, _ = make_client(api_token=None, api_email="ops@example.com", api_key=GLOBAL_KEY)
+    client, _session, _sleeps = make_client(api_token=None, api_email="ops@example.com", api_key=GLOBAL_KEY)
     text = client.describe_credentials()
     assert "ops@example.com" in text and GLOBAL_KEY not in text

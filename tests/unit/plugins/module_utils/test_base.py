@@ -20,6 +20,7 @@ class ProbeModule(_base.PagesModule):
 
     argument_spec = dict(name=dict(type="str", required=True))
     answer = None
+    errors = []
 
     def execute(self):
         self.result["client"] = {
@@ -28,8 +29,8 @@ class ProbeModule(_base.PagesModule):
             "timeout": self.client.timeout,
             "max_retries": self.client.max_retries,
         }
-        if isinstance(self.answer, Exception):
-            raise self.answer
+        if self.errors:
+            raise self.errors[0]
         self.result["project"] = self.answer
 
 
@@ -43,6 +44,7 @@ def clean_env(monkeypatch):
                  "CF_API_KEY", "CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_BASE_URL", "CF_API_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     ProbeModule.answer = None
+    ProbeModule.errors = []
 
 
 def test_options_come_from_wrangler_environment_variables(run_module, monkeypatch):
@@ -78,9 +80,9 @@ def test_account_id_is_required(run_module):
 
 
 def test_api_errors_become_failures_with_status_errors_and_auth_advice(run_module):
-    ProbeModule.answer = _api.PagesAPIError(
+    ProbeModule.errors = [_api.PagesAPIError(
         "Authentication error [code 10000]", 403, [{"code": 10000, "message": "Authentication error"}], "GET", "/accounts/x"
-    )
+    )]
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
     assert kind == "fail"
     assert result["status"] == 403 and result["errors"] == [{"code": 10000, "message": "Authentication error"}]
@@ -90,6 +92,6 @@ def test_api_errors_become_failures_with_status_errors_and_auth_advice(run_modul
 
 
 def test_non_auth_errors_have_no_auth_advice(run_module):
-    ProbeModule.answer = _api.PagesAPIError("Project not found. [code 8000007]", 404, [{"code": 8000007, "message": "x"}])
+    ProbeModule.errors = [_api.PagesAPIError("Project not found. [code 8000007]", 404, [{"code": 8000007, "message": "x"}])]
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
     assert kind == "fail" and "Cloudflare Pages: Edit" not in result["msg"]
