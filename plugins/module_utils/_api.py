@@ -171,7 +171,7 @@ class PagesClient:
         validate_certs=True,
         user_agent_extra=None,
         log=None,
-        sleep=time.sleep,
+        sleep=None,
         rng=None,
         session=None,
     ):
@@ -196,6 +196,7 @@ class PagesClient:
         self.retry_max_wait = max(0.0, float(retry_max_wait))
         self.validate_certs = validate_certs
         self.log = log or (lambda line: None)
+        # Looked up at call time (not bound at import), so tests can patch time.sleep.
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.session = session or requests.Session()
@@ -305,7 +306,7 @@ class PagesClient:
             self.log(
                 "%s %s: %s; retry %d/%d in %.1fs" % (method, path, failure.message, attempt, self.max_retries, delay)
             )
-            self.sleep(delay)
+            (self.sleep or time.sleep)(delay)
             waited += delay
             if jwt_provider:
                 jwt = jwt_provider(False)
