@@ -12,7 +12,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=$REPO/.cache
 VENVS=$CACHE/venvs
-COLLECTIONS=$CACHE/collections
+COLLECTIONS=$CACHE/collections                                 # ansible-core 2.21's install
 TREE=$COLLECTIONS/ansible_collections/cfpages/cloudflare
 EMULATOR_DIR=$REPO/tests/emulator
 BASE_PATH=$PATH
@@ -60,6 +60,8 @@ Stages:
 Environment:
   CFPAGES_TARGETS="t1 t2"   integration targets to run (default: all under tests/integration/targets)
   CFPAGES_CORES="2.21"      ansible-core versions for units/integration (default: "2.21 2.16")
+  CFPAGES_SERIAL=1          integration runs of the two versions one after the other, output live
+                            (default: side by side, each log printed when it ends)
   CFPAGES_SANITY_TESTS="pep8 validate-modules"   only these sanity tests (default: all)
   CFPAGES_PYTEST_ARGS="-k name"                  extra pytest arguments for the emulator stage
 
@@ -102,9 +104,22 @@ trap 'rm -rf "$RUN_TMP"' EXIT
 fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 # skip REASON: inside a stage, end it as skipped (exit code 77 of the stage subshell).
-skip() { printf 'SKIP: %s\n' "$*"; printf '%s' "$*" >"$RUN_TMP/note"; exit 77; }
+NOTE_FILE=$RUN_TMP/note
+skip() { printf 'SKIP: %s\n' "$*"; printf '%s' "$*" >"$NOTE_FILE"; exit 77; }
 # note TEXT: a short remark shown in the summary for this stage.
-note() { printf '%s' "$*" >"$RUN_TMP/note"; }
+note() { printf '%s' "$*" >"$NOTE_FILE"; }
+
+# record_row NAME EXIT_CODE SECONDS NOTE_FILE: add a row to the summary.
+record_row() {
+    ROW_NAME+=("$1")
+    ROW_SECS+=("$3")
+    ROW_NOTE+=("$(cat "$4" 2>/dev/null || true)")
+    case $2 in
+        0) ROW_RESULT+=(pass) ;;
+        77) ROW_RESULT+=(skip) ;;
+        *) ROW_RESULT+=(FAIL); echo "FAILED: $1 (exit $2)" ;;
+    esac
+}
 
 # run_row NAME FUNCTION [ARGS...]: run one stage function in a subshell with errexit on,
 # record pass / fail / skip and its duration.
@@ -112,21 +127,65 @@ run_row() {
     local name=$1 rc start
     shift
     log "$name"
-    rm -f "$RUN_TMP/note"
+    rm -f "$NOTE_FILE"
     start=$SECONDS
     set +e
     ( set -euo pipefail; "$@" )
     rc=$?
     set -e
-    ROW_NAME+=("$name")
-    ROW_SECS+=($((SECONDS - start)))
-    ROW_NOTE+=("$(cat "$RUN_TMP/note" 2>/dev/null || true)")
-    case $rc in
-        0) ROW_RESULT+=(pass) ;;
-        77) ROW_RESULT+=(skip) ;;
-        *) ROW_RESULT+=(FAIL); echo "FAILED: $name (exit $rc)" ;;
-    esac
-    return 0
+    record_row "$name" "$rc" $((SECONDS - start)) "$NOTE_FILE"
+}
+
+# Jobs of run_rows_side_by_side, ended by INT/TERM.
+JOB_PIDS=()
+INTERRUPTED=0
+stop_jobs() {
+    local p
+    INTERRUPTED=1
+    for p in "${JOB_PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+}
+
+# run_rows_side_by_side STAGE CORE...: "stage_STAGE CORE" for every core at once (the integration
+# runs mostly wait on playbooks and the emulator, so two fit on two cores). Each runs as its own
+# job (job control on: its own process group, which INT/TERM here end, so its EXIT trap stops its
+# emulator), writes a log, and the logs are printed as the jobs end, in order.
+run_rows_side_by_side() {
+    local stage=$1 core i rc
+    shift
+    local -a cores=("$@")
+    JOB_PIDS=()
+    log "$stage ${cores[*]}: side by side, each log is printed when it ends"
+    set -m
+    for core in "${cores[@]}"; do
+        (
+            set +e
+            date +%s >"$RUN_TMP/$stage-$core.start"
+            NOTE_FILE=$RUN_TMP/$stage-$core.note
+            ( set -euo pipefail; "stage_$stage" "$core" )
+            rc=$?
+            date +%s >"$RUN_TMP/$stage-$core.end"
+            exit "$rc"
+        ) </dev/null >"$RUN_TMP/$stage-$core.log" 2>&1 &
+        JOB_PIDS+=($!)
+    done
+    set +m
+    trap stop_jobs INT TERM
+    for i in "${!cores[@]}"; do
+        rc=0
+        wait "${JOB_PIDS[$i]}" || rc=$?
+        # a signal cut the wait short: wait for the job itself
+        while ((INTERRUPTED)) && kill -0 "${JOB_PIDS[$i]}" 2>/dev/null; do rc=0; wait "${JOB_PIDS[$i]}" || rc=$?; done
+        log "$stage ${cores[$i]}"
+        cat "$RUN_TMP/$stage-${cores[$i]}.log"
+        record_row "$stage ${cores[$i]}" "$rc" \
+            $(($(cat "$RUN_TMP/$stage-${cores[$i]}.end" 2>/dev/null || date +%s) - $(cat "$RUN_TMP/$stage-${cores[$i]}.start"))) \
+            "$RUN_TMP/$stage-${cores[$i]}.note"
+    done
+    trap - INT TERM
+    if ((INTERRUPTED)); then
+        summary || true
+        exit 130
+    fi
 }
 
 summary() {
@@ -277,7 +336,7 @@ ensure_node_modules() {
 }
 
 # compat CORE ACTION...: ansible-compat, run with a core's venv. It installs the collection under
-# test ("install": builds it from galaxy.yml, so build_ignore applies, into .cache/collections)
+# test ("install DEST": builds it from galaxy.yml, so build_ignore applies, into DEST)
 # and checks the ansible-core version ("check LOWER UPPER": within [LOWER, UPPER) and allowed by
 # meta/runtime.yml requires_ansible).
 # Why not Runtime.prepare_environment(install_local=True): it always installs into
@@ -289,7 +348,7 @@ compat() {
     shift
     (
         use_venv "$core"
-        python - "$REPO" "$COLLECTIONS" "$@" <<'PY'
+        python - "$REPO" "$@" <<'PY'
 import os
 import sys
 from pathlib import Path
@@ -298,11 +357,11 @@ import yaml
 from ansible_compat.runtime import Runtime
 from packaging.specifiers import SpecifierSet
 
-repo, destination, action, *args = sys.argv[1:]
+repo, action, *args = sys.argv[1:]
 environ = {k: v for k, v in os.environ.items() if not k.startswith('ANSIBLE_COLLECTIONS_PATH')}
 runtime = Runtime(Path(repo), isolated=True, environ=environ)
 if action == 'install':
-    runtime.install_collection_from_disk(Path(repo), destination=Path(destination))
+    runtime.install_collection_from_disk(Path(repo), destination=Path(args[0]))
     version, path = runtime.require_collection('cfpages.cloudflare', install=False)
     print(f'installed cfpages.cloudflare {version} into {path}')
 elif action == 'check':
@@ -325,13 +384,20 @@ use_venv() {
     unset PYTHONHOME PYTHONPATH
 }
 
-# in_tree: cd into the installed collection for ansible-test. The tree lies inside this git
-# checkout, where .cache/ is ignored: left to itself, ansible-test walks up to the checkout's .git, asks git for
-# the files and finds none. ANSIBLE_TEST_CONTENT_ROOT (what ansible-test sets itself when it
-# delegates) pins the content root to the tree, which then lists its files as they are.
+# Each ansible-core version tests the collection as its own ansible-galaxy installed it, in a
+# tree of its own (so the two integration runs can go side by side).
+collections_of() { if [[ $1 == 2.21 ]]; then echo "$COLLECTIONS"; else echo "$CACHE/collections-$1"; fi; }
+tree_of() { echo "$(collections_of "$1")/ansible_collections/cfpages/cloudflare"; }
+
+# in_tree CORE: cd into that core's installed collection for ansible-test. The tree lies inside
+# this git checkout, where .cache/ is ignored: left to itself, ansible-test walks up to the
+# checkout's .git, asks git for the files and finds none. ANSIBLE_TEST_CONTENT_ROOT (what
+# ansible-test sets itself when it delegates) pins the content root to the tree, which then lists
+# its files as they are.
 in_tree() {
-    export ANSIBLE_TEST_CONTENT_ROOT=$TREE
-    cd "$TREE"
+    ANSIBLE_TEST_CONTENT_ROOT=$(tree_of "$1")
+    export ANSIBLE_TEST_CONTENT_ROOT
+    cd "$ANSIBLE_TEST_CONTENT_ROOT"
 }
 
 prepare() {
@@ -347,12 +413,17 @@ prepare() {
     compat 2.16 check 2.16 2.17
     ensure_node_modules
     ensure_get_pip_stand_in "$VENVS/core221/bin/python"
-    # The collection under test, as shipped: a fresh tree every run.
-    rm -rf "$COLLECTIONS"
-    mkdir -p "$COLLECTIONS"
-    compat 2.21 install
-    for d in tests/emulator tests/benchmarks; do
-        [[ ! -e $TREE/$d ]] || die "$d was installed into the collection tree: galaxy.yml build_ignore must exclude it"
+    # The collection under test, as shipped: fresh trees every run.
+    local core dest d
+    for core in 2.21 2.16; do
+        dest=$(collections_of "$core")
+        rm -rf "$dest"
+        mkdir -p "$dest"
+        compat "$core" install "$dest"
+        for d in tests/emulator tests/benchmarks; do
+            [[ ! -e $(tree_of "$core")/$d ]] \
+                || die "$d was installed into the collection tree: galaxy.yml build_ignore must exclude it"
+        done
     done
 }
 
@@ -387,7 +458,7 @@ stage_sanity() {
     ((entries == 0)) || return 1
     for f in ${CFPAGES_SANITY_TESTS:-}; do tests+=(--test "$f"); done
     use_venv 2.21
-    in_tree
+    in_tree 2.21
     ansible-test sanity --venv --requirements --python 3.13 "${tests[@]}"
 }
 
@@ -399,7 +470,7 @@ stage_units() {
     local core=$1
     has_unit_tests || skip "no tests/unit/**/test_*.py yet"
     use_venv "$core"
-    in_tree
+    in_tree "$core"
     if [[ $core == 2.21 ]]; then
         ansible-test units --venv --requirements --python 3.13
     else
@@ -482,7 +553,7 @@ while True:
 PY
     echo "emulator at $root (pid $EMU_PID, log $out)"
 
-    cat >"$TREE/tests/integration/integration_config.yml" <<EOF
+    cat >"$(tree_of "$core")/tests/integration/integration_config.yml" <<EOF
 ---
 # Written by tests/run.sh for this run; ansible-test passes it to every target as extra vars.
 cfpages_api_base_url: "$base_url"
@@ -495,7 +566,7 @@ cfpages_emulator_python: "$emu_py"
 cfpages_emulator_serve: "$EMULATOR_DIR/serve.py"
 EOF
     use_venv "$core"
-    in_tree
+    in_tree "$core"
     local rc=0
     # --continue-on-error: run every target and report all failures, not just the first.
     ansible-test integration --local --python "$py" -v --continue-on-error "${targets[@]}" || rc=$?
@@ -662,7 +733,13 @@ fi
 for stage in "${STAGES[@]}"; do
     [[ " ${WANT[*]} " == *" $stage "* ]] || continue
     case $stage in
-        units|integration)
+        integration)
+            if ((${#CORES[@]} > 1)) && [[ -z ${CFPAGES_SERIAL:-} ]]; then
+                run_rows_side_by_side "$stage" "${CORES[@]}"
+            else
+                for core in "${CORES[@]}"; do run_row "$stage $core" "stage_$stage" "$core"; done
+            fi ;;
+        units)
             for core in "${CORES[@]}"; do run_row "$stage $core" "stage_$stage" "$core"; done ;;
         *) run_row "$stage" "stage_$stage" ;;
     esac
