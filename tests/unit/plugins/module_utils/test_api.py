@@ -123,9 +123,15 @@ def test_user_agent_names_collection_and_version():
 
 
 def test_collection_version_matches_galaxy_yml():
-    galaxy = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "galaxy.yml")
-    with open(galaxy) as f:
-        version = re.search(r"^version:\s*(\S+)", f.read(), re.M).group(1)
+    # A source checkout has galaxy.yml; an installed collection has MANIFEST.json instead.
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    galaxy = os.path.join(root, "galaxy.yml")
+    if os.path.exists(galaxy):
+        with open(galaxy) as f:
+            version = re.search(r"^version:\s*(\S+)", f.read(), re.M).group(1)
+    else:
+        with open(os.path.join(root, "MANIFEST.json")) as f:
+            version = json.load(f)["collection_info"]["version"]
     assert version == _api.COLLECTION_VERSION
 
 
