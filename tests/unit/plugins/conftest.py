@@ -33,7 +33,7 @@ class AnsibleFailJson(Exception):
 
 
 @contextlib.contextmanager
-def _module_args(args):
+def _module_args(args, inject_invocation=False):
     try:
         # ansible-core 2.19 and later
         from ansible.module_utils.testing import patch_module_args
@@ -43,6 +43,8 @@ def _module_args(args):
     args.setdefault("_ansible_remote_tmp", "/tmp")
     args.setdefault("_ansible_keep_remote_files", False)
     if patch_module_args is not None:
+        if inject_invocation:
+            args["_ansible_inject_invocation"] = True  # what -vvv asks for; older cores always add it
         with patch_module_args(args):
             yield
         return
@@ -52,6 +54,13 @@ def _module_args(args):
         yield
     finally:
         basic._ANSIBLE_ARGS = saved
+
+
+@pytest.fixture
+def module_args():
+    """``with module_args(args, inject_invocation=False):`` runs a main() with the real
+    exit_json/fail_json, which print their JSON and exit."""
+    return _module_args
 
 
 @pytest.fixture

@@ -8,15 +8,11 @@ every request."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 from urllib.parse import unquote, urlsplit
 
 import pytest
-
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_CHANGED_MASK, SECRET_MASK
@@ -204,27 +200,6 @@ def api(monkeypatch):
     fake = FakeAPI()
     monkeypatch.setattr(_api.requests, "Session", lambda: fake)
     return fake
-
-
-@contextlib.contextmanager
-def module_args(values):
-    """Module arguments for a main() that runs with the real exit_json/fail_json."""
-    values = dict(values, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)
-    try:
-        from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19 and later
-    except ImportError:
-        patch_module_args = None
-    if patch_module_args is not None:
-        values["_ansible_inject_invocation"] = True  # what -vvv asks for; older cores always add it
-        with patch_module_args(values):
-            yield
-        return
-    saved = getattr(basic, "_ANSIBLE_ARGS", None)
-    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": values}))
-    try:
-        yield
-    finally:
-        basic._ANSIBLE_ARGS = saved
 
 
 def args(**kw):
@@ -684,7 +659,7 @@ def test_server_error_on_read_never_creates(run_module, api):
     assert api.mutations() == []
 
 
-def test_secret_values_are_hidden_in_real_module_output(api, capsys):
+def test_secret_values_are_hidden_in_real_module_output(api, capsys, module_args):
     """Without patched exit_json/fail_json: the JSON the module prints never holds a secret,
     neither on success nor when argument validation fails (invocation included)."""
     cases = [
@@ -695,7 +670,7 @@ def test_secret_values_are_hidden_in_real_module_output(api, capsys):
     ]
     for case in cases:
         api.projects.clear()
-        with module_args(case):
+        with module_args(case, inject_invocation=True):
             with pytest.raises(SystemExit):
                 pages_project.main()
         out = capsys.readouterr().out
