@@ -44,6 +44,11 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+    FAILED_STATUSES,
+    deployment_branch,
+    stage_of,
+)
 
 try:
     import blake3 as _blake3
@@ -1047,15 +1052,8 @@ def build_deployment_fields(
 
 # --------------------------------------------------------------------------- finding deployments
 
-_FAILED = ("failure", "canceled")
-
-
-def _branch_of(deployment):
-    return ((deployment.get("deployment_trigger") or {}).get("metadata") or {}).get("branch")
-
-
 def _stage_status(deployment):
-    return ((deployment or {}).get("latest_stage") or {}).get("status")
+    return stage_of(deployment)[1]
 
 
 def _digest_matches(deployment, digest):
@@ -1066,7 +1064,7 @@ def _digest_matches(deployment, digest):
 def newest_of_branch(client, project, branch, limit=25):
     """The newest deployment of ``branch`` among the ``limit`` newest of the project, or None."""
     for deployment in client.list_deployments(project, limit=limit):
-        if isinstance(deployment, dict) and _branch_of(deployment) == branch:
+        if isinstance(deployment, dict) and deployment_branch(deployment) == branch:
             return deployment
     return None
 
@@ -1082,7 +1080,7 @@ def find_deployment_by_digest(client, project, branch, digest, limit=25, exclude
     deployment = newest_of_branch(client, project, branch, limit)
     if deployment is None or deployment.get("id") in exclude_ids:
         return None
-    if _stage_status(deployment) in _FAILED or not _digest_matches(deployment, digest):
+    if _stage_status(deployment) in FAILED_STATUSES or not _digest_matches(deployment, digest):
         return None
     return deployment
 
@@ -1106,7 +1104,7 @@ def live_deployment(client, project_info, branch, digest=None, limit=25, need_ne
             digest
             and newest is not None
             and (live is None or newest.get("id") != live.get("id"))
-            and _stage_status(newest) not in _FAILED + ("success",)
+            and _stage_status(newest) not in FAILED_STATUSES + ("success",)
             and _digest_matches(newest, digest)
         ):
             live = newest
@@ -1116,7 +1114,7 @@ def live_deployment(client, project_info, branch, digest=None, limit=25, need_ne
 
 
 def _serves(deployment, digest):
-    return isinstance(deployment, dict) and _stage_status(deployment) not in _FAILED and _digest_matches(deployment, digest)
+    return isinstance(deployment, dict) and _stage_status(deployment) not in FAILED_STATUSES and _digest_matches(deployment, digest)
 
 
 # --------------------------------------------------------------------------- the whole flow
