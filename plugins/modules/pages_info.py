@@ -296,25 +296,17 @@ logs:
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import deployment_branch, stage_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff, parse_timestamp
 
 DEPLOYMENT_FILTERS = ("environment", "branch", "status", "older_than", "limit")
-
-
-def deployment_branch(deployment):
-    trigger = deployment.get("deployment_trigger") or {}
-    return (trigger.get("metadata") or {}).get("branch")
-
-
-def deployment_status(deployment):
-    return (deployment.get("latest_stage") or {}).get("status")
 
 
 def matches(deployment, branch=None, statuses=None, cutoff=None):
     """Whether one deployment passes the client-side filters (environment is filtered by the API)."""
     if branch is not None and deployment_branch(deployment) != branch:
         return False
-    if statuses and deployment_status(deployment) not in statuses:
+    if statuses and stage_of(deployment)[1] not in statuses:
         return False
     if cutoff is not None:
         created = parse_timestamp(deployment.get("created_on"))
