@@ -1137,6 +1137,7 @@ def deploy_directory(
     concurrency=UPLOAD_CONCURRENCY,
     project_info=None,
     workers=None,
+    scan=None,
 ):
     """Deploy ``source_dir`` to ``project`` (direct upload). Returns a dict:
 
@@ -1147,10 +1148,12 @@ def deploy_directory(
 
     Unchanged (``changed=False``, no upload, no deployment) when what the branch serves carries
     the same site digest (same files, special files and branch), unless ``force``. Check mode
-    hashes and asks check-missing only. ``project_info`` saves the GET of the project.
+    hashes and asks check-missing only. ``project_info`` saves the GET of the project, and
+    ``scan`` (a :class:`SiteScan` of ``source_dir`` the caller already made) the walk and hashing.
     """
     log = log or (lambda line: None)
-    scan = scan_site(source_dir, exclude=exclude, follow_symlinks=follow_symlinks, workers=workers)
+    if scan is None:
+        scan = scan_site(source_dir, exclude=exclude, follow_symlinks=follow_symlinks, workers=workers)
     warnings = list(scan.warnings)
     log(
         "scanned %s: %d files, %s, %d special file(s); hashed in %.2fs"

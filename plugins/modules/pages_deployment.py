@@ -666,10 +666,13 @@ class PagesDeployment(PagesModule):
             # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
             # fails before the project is created.
             try:
-                _upload.preflight(_upload.scan_site(p["source"], exclude=p["exclude"]))
+                scan = _upload.scan_site(p["source"], exclude=p["exclude"])
+                _upload.preflight(scan)
             except _upload.UploadError as err:
                 self.fail_upload(err)
             project = self.create_project()
+        else:
+            scan = None
         try:
             outcome = _upload.deploy_directory(
                 self.client,
@@ -685,6 +688,7 @@ class PagesDeployment(PagesModule):
                 check_mode=self.check_mode,
                 log=log,
                 project_info=project,
+                scan=scan,
             )
         except _upload.UploadError as err:
             if verbose:

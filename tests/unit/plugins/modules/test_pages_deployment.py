@@ -234,6 +234,8 @@ def test_create_project_then_deploy(run_module, fake, engine, tmp_path):
     assert status == "exit" and result["changed"]
     assert ("create_project", {"name": "site", "production_branch": "dev"}) in client.calls
     assert engine.calls[0]["project_info"]["name"] == "site"
+    # The scan made to check the site before creating the project is re-used, not made again.
+    assert [f.path for f in engine.calls[0]["scan"].files] == ["/index.html"]
     assert result["environment"] == "production"
 
 
