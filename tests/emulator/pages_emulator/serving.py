@@ -62,17 +62,24 @@ def parse_redirects(text: str) -> list[Redirect]:
     return rules
 
 
+def _match_rule(source: str, regex: re.Pattern, path: str, host: str):
+    """The named groups of a `_redirects`/`_headers` rule that matches ``path``, or None.
+
+    A rule written as an absolute URL is matched against ``https://<host><path>``.
+    """
+    target = "https://" + host + path if source.startswith(("http://", "https://")) else path
+    m = regex.match(target)
+    if not m:
+        return None
+    return {k: v for k, v in m.groupdict().items() if v is not None}
+
+
 def match_redirect(rules: list[Redirect], path: str, host: str):
     """Return (status, destination) for the first matching rule, or None."""
     for rule in rules:
-        target = path
-        if rule.source.startswith(("http://", "https://")):
-            target = "https://" + host + path
-        m = rule.regex.match(target)
-        if not m:
-            continue
-        groups = {k: v for k, v in m.groupdict().items() if v is not None}
-        return rule.status, _substitute(rule.dest, groups)
+        groups = _match_rule(rule.source, rule.regex, path, host)
+        if groups is not None:
+            return rule.status, _substitute(rule.dest, groups)
     return None
 
 
@@ -111,13 +118,9 @@ def headers_for(rules: list[HeaderRule], path: str, host: str) -> dict:
     out: dict[str, str] = {}
     names: dict[str, str] = {}
     for rule in rules:
-        target = path
-        if rule.pattern.startswith(("http://", "https://")):
-            target = "https://" + host + path
-        m = rule.regex.match(target)
-        if not m:
+        groups = _match_rule(rule.pattern, rule.regex, path, host)
+        if groups is None:
             continue
-        groups = {k: v for k, v in m.groupdict().items() if v is not None}
         for lname in rule.detach:
             if lname in names:
                 out.pop(names.pop(lname), None)
