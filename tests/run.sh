@@ -145,6 +145,18 @@ stop_jobs() {
     for p in "${JOB_PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
 }
 
+# ansible-test integration makes its SSH key pair (~/.ansible/test/id_rsa{,.pub}) on first use. Two
+# runs started at once on a fresh machine race to make it (the second ssh-keygen asks "Overwrite?"
+# and fails), so make it once beforehand, as ansible-test does (PEM, RSA header for paramiko).
+ensure_ansible_test_ssh_key() {
+    local key=$HOME/.ansible/test/id_rsa
+    [[ -f $key && -f $key.pub ]] && return 0
+    mkdir -p "${key%/*}"
+    rm -f "$key" "$key.pub"
+    ssh-keygen -m PEM -q -t rsa -N '' -f "$key"
+    sed -i -E 's/(BEGIN|END) PRIVATE KEY/\1 RSA PRIVATE KEY/' "$key"
+}
+
 # run_rows_side_by_side STAGE CORE...: "stage_STAGE CORE" for every core at once (the integration
 # runs mostly wait on playbooks and the emulator, so two fit on two cores). Each runs as its own
 # job (job control on: its own process group, which INT/TERM here end, so its EXIT trap stops its
@@ -735,6 +747,7 @@ for stage in "${STAGES[@]}"; do
     case $stage in
         integration)
             if ((${#CORES[@]} > 1)) && [[ -z ${CFPAGES_SERIAL:-} ]]; then
+                ensure_ansible_test_ssh_key
                 run_rows_side_by_side "$stage" "${CORES[@]}"
             else
                 for core in "${CORES[@]}"; do run_row "$stage $core" "stage_$stage" "$core"; done
