@@ -147,6 +147,16 @@ def backoff_delay(attempt, rng=random):
     return delay / 2.0 + rng.uniform(0, delay / 2.0)
 
 
+def success_envelope(result):
+    """A success envelope around ``result`` (what a ``recheck`` returns when it found the object)."""
+    return {"success": True, "errors": [], "messages": [], "result": result}
+
+
+def found_envelope(result):
+    """``success_envelope(result)``, or None when nothing was found: the contract of a ``recheck``."""
+    return None if result is None else success_envelope(result)
+
+
 class _Ambiguous(Exception):
     """A request may or may not have reached the server (timeout, dropped connection, 5xx)."""
 
@@ -277,7 +287,7 @@ class PagesClient:
                     continue
                 if method == "DELETE" and ambiguous_before and err.is_not_found:
                     # The first try was cut off after the server had deleted it: gone is what we wanted.
-                    return {"success": True, "errors": [], "messages": [], "result": None}
+                    return success_envelope(None)
                 retryable, ambiguous = self._classify(err)
                 if not retryable:
                     raise
@@ -379,7 +389,7 @@ class PagesClient:
         status = response.status_code
         body = response.content or b""
         if status in (204, 205) or (not body.strip() and status < 400):
-            return {"success": True, "errors": [], "messages": [], "result": None}
+            return success_envelope(None)
         try:
             envelope = json.loads(body.decode("utf-8"))
             if not isinstance(envelope, dict):
@@ -411,6 +421,15 @@ class PagesClient:
 
     def get(self, path, params=None):
         return self.request("GET", path, params=params).get("result")
+
+    def get_or_none(self, path, not_found_code):
+        """The result, or None when the API says 404 / ``not_found_code``. Any other error is raised."""
+        try:
+            return self.get(path)
+        except PagesAPIError as err:
+            if err.status == 404 or err.has_code(not_found_code):
+                return None
+            raise
 
     def paginate(self, path, params=None, per_page=DEPLOYMENTS_PER_PAGE, limit=None):
         """Yield the items of every page, following ``result_info``; stop after ``limit`` items."""
@@ -445,12 +464,7 @@ class PagesClient:
 
     def get_project(self, name):
         """The project, or None when the API says 8000007 / 404. Any other error is raised."""
-        try:
-            return self.get(self.account_path("projects", name))
-        except PagesAPIError as err:
-            if err.status == 404 or err.has_code(PROJECT_NOT_FOUND):
-                return None
-            raise
+        return self.get_or_none(self.account_path("projects", name), PROJECT_NOT_FOUND)
 
     def list_projects(self, limit=None):
         return self.paginate(self.account_path("projects"), per_page=PROJECTS_PER_PAGE, limit=limit)
@@ -459,8 +473,7 @@ class PagesClient:
         name = body["name"]
 
         def recheck():
-            project = self.get_project(name)
-            return None if project is None else {"success": True, "result": project}
+            return found_envelope(self.get_project(name))
 
         return self.request("POST", self.account_path("projects"), json_body=body, recheck=recheck).get("result")
 
@@ -486,12 +499,7 @@ class PagesClient:
 
     def get_deployment(self, project, deployment_id):
         """The deployment, or None when the API says it does not exist."""
-        try:
-            return self.get(self.account_path("projects", project, "deployments", deployment_id))
-        except PagesAPIError as err:
-            if err.status == 404 or err.has_code(DEPLOYMENT_NOT_FOUND):
-                return None
-            raise
+        return self.get_or_none(self.account_path("projects", project, "deployments", deployment_id), DEPLOYMENT_NOT_FOUND)
 
     def create_deployment(self, project, fields, recheck=None):
         """POST a multipart deployment. ``fields`` is a list of requests ``files=`` tuples."""
@@ -522,17 +530,12 @@ class PagesClient:
         return self.get(self.account_path("projects", project, "domains")) or []
 
     def get_domain(self, project, domain):
-        try:
-            return self.get(self.account_path("projects", project, "domains", domain))
-        except PagesAPIError as err:
-            if err.status == 404 or err.has_code(DOMAIN_NOT_FOUND):
-                return None
-            raise
+        """The domain, or None when the API says it does not exist."""
+        return self.get_or_none(self.account_path("projects", project, "domains", domain), DOMAIN_NOT_FOUND)
 
     def add_domain(self, project, domain):
         def recheck():
-            found = self.get_domain(project, domain)
-            return None if found is None else {"success": True, "result": found}
+            return found_envelope(self.get_domain(project, domain))
 
         path = self.account_path("projects", project, "domains")
         return self.request("POST", path, json_body={"name": domain}, recheck=recheck).get("result")

@@ -19,6 +19,7 @@ import time
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     DEPLOYMENT_NOT_FOUND,
     PagesAPIError,
+    success_envelope,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import parse_timestamp
 
@@ -330,7 +331,7 @@ def new_deployment_finder(client, project, before_ids, branch=None, production_b
             if deployment.get("id") in before_ids:
                 continue
             if branch is None or deployment_branch(deployment, production_branch) == branch:
-                return {"success": True, "errors": [], "messages": [], "result": deployment}
+                return success_envelope(deployment)
         return None
 
     return recheck

@@ -43,7 +43,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, found_envelope
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     FAILED_STATUSES,
     deployment_branch,
@@ -1200,7 +1200,7 @@ def deploy_directory(
 
     def recheck():
         found = find_deployment_by_digest(client, project, effective_branch, scan.digest, exclude_ids=before)
-        return None if found is None else {"success": True, "result": found}
+        return found_envelope(found)
 
     deployment = client.create_deployment(project, fields, recheck=recheck)
     log("created deployment %s" % ((deployment or {}).get("id"),))
