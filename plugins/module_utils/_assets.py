@@ -420,5 +420,3 @@ def upload_missing(
                 "these files again" % err
             )
     return counts
-
-

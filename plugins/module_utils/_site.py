@@ -480,5 +480,3 @@ def preflight(scan, max_file_count=None):
             "(the upload token's max_file_count_allowed); exclude files or upgrade the plan."
             % (len(scan.files), max_file_count)
         )
-
-

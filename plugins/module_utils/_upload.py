@@ -314,13 +314,17 @@ class DirectUpload:
             self.client, dict(info, name=r.project), plan.branch, scan.digest, need_newest=r.force
         )
         if not r.force and _serves(plan.live, scan.digest):
-            self.log("branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id")))
+            self.log(
+                "branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id"))
+            )
             plan.unchanged = True
             return plan
         plan.token = UploadToken(self.client, r.project)
         preflight(scan, plan.token.max_file_count)
         plan.missing = scan.unique_hashes() if r.force_upload else missing_hashes(self.client, plan.token, scan)
-        self.log("check-missing: %d of %d distinct contents are missing" % (len(plan.missing), len(scan.unique_hashes())))
+        self.log(
+            "check-missing: %d of %d distinct contents are missing" % (len(plan.missing), len(scan.unique_hashes()))
+        )
         return plan
 
     def apply(self, plan):
@@ -330,13 +334,16 @@ class DirectUpload:
             raise UploadError("Pages project %s does not exist; create it first (create_project: true)" % r.project)
         if plan.unchanged:
             return plan.result()
-        counts = upload_missing(self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency)
+        counts = upload_missing(
+            self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency
+        )
         plan.warnings.extend(counts.pop("warnings", []))
         fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty)
         before = tuple(d["id"] for d in (plan.newest, plan.live) if isinstance(d, dict) and d.get("id"))
 
         def recheck():
-            return found_envelope(find_deployment_by_digest(self.client, r.project, plan.branch, plan.scan.digest, exclude_ids=before))
+            found = find_deployment_by_digest(self.client, r.project, plan.branch, plan.scan.digest, exclude_ids=before)
+            return found_envelope(found)
 
         deployment = self.client.create_deployment(r.project, fields, recheck=recheck)
         self.log("created deployment %s" % ((deployment or {}).get("id"),))

@@ -2,8 +2,9 @@
 # Copyright: cfpages.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests of the direct-upload engine (``_site``, ``_content_types``, ``_assets``, ``_upload``). The HTTP boundary is a fake Pages API behind the real
-``PagesClient`` (a fake ``requests`` session), so retries, JWT refresh and recheck run for real."""
+"""Unit tests of the direct-upload engine (``_site``, ``_content_types``, ``_assets``, ``_upload``).
+The HTTP boundary is a fake Pages API behind the real ``PagesClient`` (a fake ``requests``
+session), so retries, JWT refresh and recheck run for real."""
 
 from __future__ import annotations
 
