@@ -446,19 +446,19 @@ prune:
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import NEW_OBJECT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     ALIASED_DELETE_CODE,
     PRODUCTION,
+    BranchDeployments,
     canonical_id,
     deployment_branch,
     deployment_commit_hash,
-    deployment_ids,
     execute_prune,
     find_live_deployment,
     is_git_project,
     is_newest_of_branch,
     log_tail,
-    new_deployment_finder,
     outcome_of,
     plan_prune,
     project_production_branch,
@@ -555,15 +555,6 @@ class PagesDeployment(PagesModule):
         if project is None and required:
             self.fail("Project %s does not exist in account %s." % (self.name, self.params["account_id"]))
         return project
-
-    def fail_upload(self, err):
-        """Fail for an UploadError, with the API's status and errors when an API call caused it."""
-        extra = dict((k, v) for k, v in err.to_result().items() if v)
-        self.fail(str(err), **extra)
-
-    def set_diff(self, before, after):
-        if self.diff_mode:
-            self.result["diff"] = {"before": before, "after": after}
 
     def finish(self, deployment):
         """Put ``deployment`` in the result and, with ``wait``, wait for it to end."""
@@ -663,22 +654,14 @@ class PagesDeployment(PagesModule):
         else:
             before = {"branch": branch, "deployment_id": None}
         engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log)
+        if verbose:
+            self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
         if project is None:
             # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
             # fails before the project is created.
-            try:
-                engine.scan()
-            except _upload.UploadError as err:
-                self.fail_upload(err)
+            engine.scan()
             project = self.create_project()
-        try:
-            outcome = engine.run(project_info=project, check_mode=self.check_mode)
-        except _upload.UploadError as err:
-            if verbose:
-                self.result["progress"] = progress
-            self.fail_upload(err)
-        if verbose:
-            self.result["progress"] = progress
+        outcome = engine.run(project_info=project, check_mode=self.check_mode)
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
@@ -686,7 +669,7 @@ class PagesDeployment(PagesModule):
         deployment = outcome.get("deployment")
         if outcome.get("changed"):
             self.result["changed"] = True
-            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else "(new)"})
+            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT})
         else:
             same = {"branch": branch, "deployment_id": deployment.get("id") if deployment else None}
             self.set_diff(same, same)
@@ -715,12 +698,12 @@ class PagesDeployment(PagesModule):
             self.finish(live)
             return
         self.result["changed"] = True
-        self.set_diff(before, {"branch": branch, "deployment_id": "(new deployment)"})
+        self.set_diff(before, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
             return
-        known = deployment_ids(self.client, self.name, limit=25)
-        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        view = BranchDeployments(self.client, project, branch)
+        recheck = view.created_since(view.known_ids())
         deployment = self.client.create_deployment(self.name, [("branch", (None, branch))], recheck=recheck)
         self.finish(deployment)
 
@@ -732,7 +715,7 @@ class PagesDeployment(PagesModule):
         deployment = self.client.get_deployment(self.name, p["deployment_id"]) if project else None
         self.result["deployment"] = deployment
         if deployment is None:
-            self.set_diff("", "")
+            self.set_diff(None, None)
             return
         if canonical_id(project) == deployment["id"]:
             self.fail(
@@ -746,15 +729,13 @@ class PagesDeployment(PagesModule):
         if aliased and not p["force"]:
             self.fail(self.aliased_message(deployment, project))
         self.result["changed"] = True
-        self.set_diff(summarize(deployment, project_production_branch(project)), "")
+        self.set_diff(summarize(deployment, project_production_branch(project)), None)
         if self.check_mode:
             return
         try:
-            self.client.delete_deployment(self.name, deployment["id"], force=p["force"])
+            deleted = self.client.delete_deployment(self.name, deployment["id"], force=p["force"], missing_ok=True)
+            self.result["changed"] = deleted
         except PagesAPIError as err:
-            if err.is_not_found:
-                self.result["changed"] = False
-                return
             if err.has_code(ALIASED_DELETE_CODE):
                 self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
             raise
@@ -825,12 +806,12 @@ class PagesDeployment(PagesModule):
         self.result["changed"] = True
         production_branch = project_production_branch(project)
         branch = deployment_branch(original, production_branch)
-        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": "(new deployment)"})
+        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
             return
-        known = deployment_ids(self.client, self.name, limit=25)
-        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        view = BranchDeployments(self.client, project, branch)
+        recheck = view.created_since(view.known_ids() | {original["id"]}, environment=original.get("environment"))
         deployment = self.client.retry_deployment(self.name, original["id"], recheck=recheck)
         self.finish(deployment)
 
