@@ -24,6 +24,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "tok-unit-test-0123456789"
@@ -66,14 +67,6 @@ def fail(status, code, message="failure"):
     return response(status, {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None})
 
 
-class Clock:
-    def __init__(self, now=1_700_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 class FakePages:
     """Enough of the Pages API for the engine: one project, the asset endpoints, deployments.
 
@@ -82,7 +75,7 @@ class FakePages:
 
     def __init__(self, clock=None, jwt_ttl=300.0, max_file_count=None, production_branch="main"):
         self.lock = threading.Lock()
-        self.clock = clock or Clock()
+        self.clock = clock or Clock(now=1_700_000_000.0)
         self.jwt_ttl = jwt_ttl
         self.max_file_count = max_file_count
         self.assets = {}

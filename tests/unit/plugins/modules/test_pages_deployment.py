@@ -16,7 +16,6 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -89,10 +88,16 @@ class FakeClient:
         self.created.append(new)
         return new
 
-    def delete_deployment(self, project, ident, force=False):
+    def delete_deployment(self, project, ident, force=False, missing_ok=False):
         self.calls.append(("delete_deployment", ident, force))
-        self._maybe_fail("delete_deployment:" + ident)
+        try:
+            self._maybe_fail("delete_deployment:" + ident)
+        except PagesAPIError as err:
+            if missing_ok and err.is_not_found:
+                return False
+            raise
         self.deployments = [d for d in self.deployments if d["id"] != ident]
+        return True
 
     def rollback_deployment(self, project, ident):
         self.calls.append(("rollback_deployment", ident))
@@ -123,21 +128,10 @@ def project(name="site", production_branch="main", canonical=None, source=None):
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    """``fake(client)`` installs the client; time never passes for real."""
-    clock = {"now": 0.0}
-
-    def sleep(seconds):
-        clock["now"] += seconds
-
-    monkeypatch.setattr("time.sleep", sleep)
-    monkeypatch.setattr("time.monotonic", lambda: clock["now"])
-
-    def install(client):
-        monkeypatch.setattr(PagesModule, "_build_client", lambda self: client)
-        return client
-
-    return install
+def fake(install_client, clock):
+    """``fake(client)`` installs the client (checked against PagesClient's signatures); time
+    never passes for real."""
+    return install_client
 
 
 @pytest.fixture
