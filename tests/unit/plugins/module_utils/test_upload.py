@@ -14,6 +14,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -505,6 +506,12 @@ def test_bucket_bounds_and_balance():
         assert bucket.size <= max_bytes and len(bucket.files) <= max_files
         assert bucket.size == sum(f.size for f in bucket.files)
     assert len(buckets) >= -(-sum(f.size for f in files) // max_bytes)
+    # Balanced: the least-filled bucket takes the next file, so the sizes stay within 1 MiB...
+    sizes = [bucket.size for bucket in buckets]
+    assert max(sizes) - min(sizes) <= S.MiB
+    # ...and no bucket is wasted: no two of them would fit in one.
+    smallest = sorted(buckets, key=lambda b: b.size)[:2]
+    assert sum(b.size for b in smallest) > max_bytes or sum(len(b.files) for b in smallest) > max_files
 
 
 def test_buckets_small_sites_spread_over_the_workers_and_big_files_alone():
@@ -596,7 +603,9 @@ def test_deployment_fields(tmp_path):
     values = dict(fields)
     assert json.loads(values["manifest"][1]) == scan.manifest
     assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
-    assert values["commit_dirty"] == (None, "false") or values["commit_dirty"] == (None, "true")
+    assert values["commit_dirty"] == (None, "true")
+    assert dict(U.build_deployment_fields(scan, commit_dirty=False))["commit_dirty"] == (None, "false")
+    assert "commit_dirty" not in dict(U.build_deployment_fields(scan, commit_dirty=None))
     assert values["_headers"] == ("_headers", b"/*\n  X-Test: 1\n", "application/octet-stream")
     assert values["_worker.js"][0] == "_worker.js" and values["_routes.json"][2] == "application/json"
     minimal = U.build_deployment_fields(scan, digest_trailer=False)
@@ -784,6 +793,69 @@ def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
     with pytest.raises(S.UploadError, match="changed or disappeared"):
         A.upload_missing(client, token, scan, missing)
     assert not fake.calls_to("upload")
+
+
+def test_file_rewritten_with_the_same_size_is_detected_before_upload(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    target = scan.files[0]
+    os.utime(target.abspath, ns=(target.mtime_ns + 10**9, target.mtime_ns + 10**9))
+    with pytest.raises(S.UploadError, match="changed or disappeared"):
+        A.upload_missing(client, token, scan, missing)
+    assert not fake.calls_to("upload")
+
+
+def test_file_rewritten_during_the_upload_is_not_sent_under_its_old_hash(tmp_path, fake, client):
+    """Same size, other content, new mtime, between two buckets: the upload stops with an error."""
+    site = deployed_site(tmp_path, 8)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    rewritten = []
+
+    def rewrite_the_rest(kwargs):
+        if rewritten:
+            return None
+        sent = set(item["key"] for item in json.loads(kwargs["data"]))
+        for f in scan.files:
+            if f.hash not in sent:
+                content = open(f.abspath, "rb").read()
+                with open(f.abspath, "wb") as handle:
+                    handle.write(bytes(byte ^ 0xFF for byte in content))
+                os.utime(f.abspath, ns=(f.mtime_ns + 10**9, f.mtime_ns + 10**9))
+                rewritten.append(f.hash)
+        return None
+
+    fake.faults["upload"] = [rewrite_the_rest]
+    with pytest.raises(S.UploadError, match="modified during the upload"):
+        A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=2)
+    assert rewritten and not set(rewritten) & set(fake.assets)
+    assert not fake.calls_to("upsert_hashes")
+
+
+def test_the_first_failed_bucket_stops_the_remaining_ones(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 10)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    answered = []
+
+    def fail_first_slow_others(kwargs):
+        answered.append(True)
+        if len(answered) == 1:
+            return fail(400, 8000099, "refused")
+        time.sleep(0.05)  # the others are still busy when the first one fails
+        return None
+
+    fake.faults["upload"] = [fail_first_slow_others]
+    with pytest.raises(S.UploadError, match="refused"):
+        A.upload_missing(client, token, scan, missing, concurrency=2, max_bucket_files=1)
+    buckets = len(A.plan_buckets(A.files_to_send(scan, missing), 2, A.MAX_BUCKET_BYTES, 1))
+    assert buckets == len(missing) >= 9
+    assert len(fake.calls_to("upload")) <= 3 < buckets
+    assert not fake.calls_to("upsert_hashes")
 
 
 # --------------------------------------------------------------------------- the whole flow

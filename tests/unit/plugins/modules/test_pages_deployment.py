@@ -335,9 +335,9 @@ def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monke
 
     monkeypatch.setattr(_upload.DirectUpload, "run", run)
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_verbosity=1))
-    assert result["progress"] == ["uploaded bucket 1/1"]
+    assert status == "exit" and result["progress"] == ["uploaded bucket 1/1"]
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
-    assert "progress" not in result
+    assert status == "exit" and result["changed"] and "progress" not in result
 
 
 # --------------------------------------------------------------------------- waiting
@@ -425,11 +425,12 @@ def test_git_build_same_commit_is_unchanged_unless_forced(run_module, fake):
     status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee"))
     assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "live-0001"
     assert client.mutating() == []
-    client.polls["new-build-0001"] = [deployment("new-build-0001")]
-    status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee", force=True))
-    assert result["changed"]
-    status, result = run_module(pages_deployment.main, args(commit_hash="other"))
-    assert result["changed"]
+    for extra, builds in ((dict(commit_hash="c0ffee", force=True), 1), (dict(commit_hash="other"), 2)):
+        client.polls["new-build-0001"] = [deployment("new-build-0001")]
+        status, result = run_module(pages_deployment.main, args(**extra))
+        assert status == "exit", result.get("msg")
+        assert result["changed"] and result["deployment"]["id"] == "new-build-0001"
+        assert [c[0] for c in client.mutating()] == ["create_deployment"] * builds
 
 
 def test_git_build_same_commit_that_failed_is_rebuilt(run_module, fake):
