@@ -98,6 +98,7 @@ class WorkerRuntime:
         self.current: _Process | None = None
         self.loaded: OrderedDict = OrderedDict()   # deployment id -> WorkerSpec, LRU order
         self.lock = asyncio.Lock()
+        self.date_lock = asyncio.Lock()
         self.generation = 0
         self.log_path = work_dir / "workerd.log"
 
@@ -169,18 +170,21 @@ class WorkerRuntime:
 
     async def newest_date(self) -> str | None:
         """The newest compatibility date this workerd supports (it refuses newer ones)."""
-        if self.max_date is None and self.enabled:
-            self.max_date = "2100-01-01"
-            probe = self.work_dir / "probe"
-            spec = WorkerSpec("probe", WorkerCode("p.js", [Module("p.js", "esModule", b"export default {}")]),
-                              "2100-01-01", [], assets_address="127.0.0.1:9")
-            try:
-                (await self._spawn(probe, [spec], False)).stop()
-            except StartError as e:  # the expected outcome: the message names the newest date
-                m = re.search(r'newest date supported by this server binary is "(\d{4}-\d{2}-\d{2})"', str(e))
-                if m:
-                    self.max_date = m.group(1)
-            shutil.rmtree(probe, ignore_errors=True)
+        async with self.date_lock:
+            if self.max_date is None and self.enabled:
+                probe = self.work_dir / "probe"
+                spec = WorkerSpec("probe", WorkerCode("p.js", [Module("p.js", "esModule", b"export default {}")]),
+                                  "2100-01-01", [], assets_address="127.0.0.1:9")
+                newest = "2100-01-01"
+                try:
+                    (await self._spawn(probe, [spec], False)).stop()
+                except StartError as e:  # the expected outcome: the message names the newest date
+                    m = re.search(r'newest date supported by this server binary is "(\d{4}-\d{2}-\d{2})"',
+                                  str(e))
+                    if m:
+                        newest = m.group(1)
+                shutil.rmtree(probe, ignore_errors=True)
+                self.max_date = newest
         return self.max_date
 
     async def check(self, spec: WorkerSpec) -> str | None:
