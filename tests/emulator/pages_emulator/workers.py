@@ -203,6 +203,14 @@ class WorkerRuntime:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
 
+    def loaded_port(self, deployment_id: str) -> int | None:
+        """The port of a worker the shared process runs now, else None."""
+        cur = self.current
+        if cur is not None and cur.alive() and deployment_id in cur.ports and not self.lock.locked():
+            self.loaded.move_to_end(deployment_id)
+            return cur.ports[deployment_id]
+        return None
+
     async def port_for(self, spec: WorkerSpec, exists) -> int:
         """The port of ``spec``'s worker in the shared process, (re)starting it when needed.
 
@@ -383,9 +391,9 @@ class Workers:
         from aiohttp import ClientSession, ClientTimeout, web
         from multidict import CIMultiDict
 
-        spec = await self.spec_for(d)
         try:
-            port = await self.runtime.port_for(spec, lambda dep_id: self.store.get_deployment(dep_id) is not None)
+            port = self.runtime.loaded_port(d["id"]) or await self.runtime.port_for(
+                await self.spec_for(d), lambda dep_id: self.store.get_deployment(dep_id) is not None)
         except StartError as e:
             return web.Response(status=502, text=f"The emulator could not start the worker: {e}\n")
         headers = CIMultiDict((k, v) for k, v in request.headers.items()
