@@ -104,7 +104,7 @@ def one_process_per_deployment(count, workdir):
     try:
         for i in range(count):
             spec = WorkerSpec("d%d" % i, WorkerCode("_worker.js", [Module("_worker.js", "esModule", WORKER % i)]),
-                              "2025-01-01", [], assets_address="127.0.0.1:9", assets_token="x")
+                              "2025-01-01", [], service_address="127.0.0.1:9", service_secret="x")
             config, _ = write_config(Path(workdir) / ("solo-%d" % i), [spec])
             read_fd, write_fd = os.pipe()
             started = time.perf_counter()

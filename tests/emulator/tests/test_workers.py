@@ -205,7 +205,24 @@ ECHO_WORKER = b"""
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    if (url.pathname === "/kv") return new Response(String(await env.CACHE.get("k")));
+    if (url.pathname === "/kv") {
+      await env.CACHE.put("greeting/1", "hello kv", { metadata: { by: "test" }, expirationTtl: 600 });
+      const got = await env.CACHE.getWithMetadata("greeting/1");
+      const listed = await env.CACHE.list({ prefix: "greeting/" });
+      await env.CACHE.delete("greeting/1");
+      return Response.json({ got, names: listed.keys.map((k) => k.name), after: await env.CACHE.get("greeting/1") });
+    }
+    if (url.pathname === "/d1") {
+      await env.DB.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)");
+      await env.DB.prepare("INSERT INTO notes (body) VALUES (?1)").bind(url.search.slice(1)).run();
+      const { results } = await env.DB.prepare("SELECT id, body FROM notes ORDER BY id").all();
+      const count = await env.DB.prepare("SELECT count(*) AS n FROM notes").first("n");
+      return Response.json({ results, count });
+    }
+    if (url.pathname === "/d1-error") {
+      try { await env.DB.prepare("SELECT * FROM nowhere").all(); } catch (e) { return new Response(e.message); }
+    }
+    if (url.pathname === "/r2") return new Response(String(await env.FILES.get("k")));
     if (url.pathname === "/env") return Response.json({ plain: env.PLAIN, secret: env.SECRET });
     return new Response(`worker ${request.method} ${url.pathname}${url.search}`,
                         { headers: { "Set-Cookie": "a=1" } });
@@ -247,6 +264,8 @@ def test_stages_bindings_and_request_details(emu):
     create_project(emu, "echo", deployment_configs={"production": {
         "env_vars": {"PLAIN": {"value": "p"}, "SECRET": {"type": "secret_text", "value": "s"}},
         "kv_namespaces": {"CACHE": {"namespace_id": "0f2ac74b498b48028cb68387c421e279"}},
+        "d1_databases": {"DB": {"id": "445e2955-8ec0-4ed5-8c5c-5e8b7d6a7f1e"}},
+        "r2_buckets": {"FILES": {"name": "files"}},
         "compatibility_flags": ["nodejs_compat"]}})
     dep = _worker_deploy(emu, "echo")
     # the POST answers before the check ends; the deploy stage then ends in success
@@ -258,8 +277,15 @@ def test_stages_bindings_and_request_details(emu):
     r = requests.put(emu.root_url + "/some/where?q=1", headers={"Host": host}, data=b"body", timeout=30)
     assert (r.status_code, r.text, r.headers["Set-Cookie"]) == (200, "worker PUT /some/where?q=1", "a=1")
     assert emu.site(host, "/env").json() == {"plain": "p", "secret": "s"}
-    r = emu.site(host, "/kv")   # KV is not emulated: a clear answer, not a crash
-    assert r.status_code == 501 and "binding CACHE (deployment_configs.kv_namespaces) is not emulated" in r.text
+    # KV and D1: local stand-ins (data kept in the emulator's data dir)
+    assert emu.site(host, "/kv").json() == {
+        "got": {"value": "hello kv", "metadata": {"by": "test"}, "cacheStatus": None},
+        "names": ["greeting/1"], "after": None}
+    assert emu.site(host, "/d1?first").json() == {"results": [{"id": 1, "body": "first"}], "count": 1}
+    assert emu.site(host, "/d1?second").json()["count"] == 2
+    assert "no such table: nowhere" in emu.site(host, "/d1-error").text
+    r = emu.site(host, "/r2")   # R2 is not emulated: a clear answer, not a crash
+    assert r.status_code == 501 and "binding FILES (deployment_configs.r2_buckets) is not emulated" in r.text
 
 
 def test_worker_reload_keeps_every_deployment_serving(emu):
@@ -313,3 +339,25 @@ def test_without_workerd_nothing_pretends(start_emulator):
     assert any("the worker was not executed" in e["line"] for e in logs["data"]), logs
     r = emu.site(host_of(dep["url"]), "/")
     assert (r.text, r.headers["X-Pages-Emulator-Worker"]) == ("<h1>static</h1>", "not-executed")
+
+
+def test_restart_keeps_workers_and_their_kv_data(start_emulator):
+    emu = start_emulator()
+    create_project(emu, "durable", deployment_configs={"production": {
+        "kv_namespaces": {"CACHE": {"namespace_id": "5b1c8a3f0d2e4c6b8a9f1e2d3c4b5a69"}}}})
+    counter = b"""
+export default {
+  async fetch(request, env) {
+    const n = Number(await env.CACHE.get("hits") || 0) + 1;
+    await env.CACHE.put("hits", String(n));
+    return new Response(String(n));
+  },
+};
+"""
+    dep = wait_deployed(emu, "durable", _worker_deploy(emu, "durable", counter)["id"])
+    assert [emu.site("durable.pages.dev", "/").text for _ in range(2)] == ["1", "2"]
+    emu.restart()
+    assert get_deployment(emu, "durable", dep["id"])["latest_stage"]["status"] == "success"
+    assert emu.site("durable.pages.dev", "/").text == "3"
+    emu.reset()   # reset clears KV data with everything else
+    assert not (emu.data_dir / "bindings" / "kv.sqlite3").exists()
