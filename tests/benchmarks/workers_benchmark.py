@@ -41,7 +41,8 @@ from upload_benchmark import Emulator, find_python  # noqa: E402
 TOKEN = "workers-benchmark-token"
 ACCOUNT = "0" * 31 + "1"
 WORKERD = os.path.join(REPO, "tests", "emulator", "node_modules", ".bin", "workerd")
-WORKER = b"export default { async fetch(request) { return new Response('worker %d ' + new URL(request.url).pathname); } };\n"
+WORKER = (b"export default { async fetch(request) { "
+          b"return new Response('worker %d ' + new URL(request.url).pathname); } };\n")
 
 
 def kib_of(pid, field):
@@ -88,7 +89,8 @@ def deploy(emu, project, manifest, worker):
 
 
 def upload_index(emu, project):
-    jwt = emu.call("GET", "/accounts/%s/pages/projects/%s/upload-token" % (ACCOUNT, project), token=TOKEN)["result"]["jwt"]
+    path = "/accounts/%s/pages/projects/%s/upload-token" % (ACCOUNT, project)
+    jwt = emu.call("GET", path, token=TOKEN)["result"]["jwt"]
     key = "b" * 32
     emu.call("POST", "/pages/assets/upload", token=jwt, body=[
         {"key": key, "value": "PGgxPnN0YXRpYzwvaDE+", "metadata": {"contentType": "text/html"}, "base64": True}])
@@ -179,7 +181,8 @@ def main(argv=None):
     print("| first request to a worker (starts workerd) | %.0f ms |" % (figures["first_request_s"] * 1000))
     print("| warm request to a worker (median of %d) | %.1f ms |" % (args.warm, figures["warm_request_s"] * 1000))
     print("| static request, no worker (median) | %.1f ms |" % (figures["static_request_s"] * 1000))
-    print("| first request to the %d-th worker (reload with %d) | %.0f ms |" % (n, n, figures["first_request_nth_s"] * 1000))
+    print("| first request to the %d-th worker (reload with %d) | %.0f ms |" % (
+        n, n, figures["first_request_nth_s"] * 1000))
     print("| warm request with %d loaded (median) | %.1f ms |" % (n, figures["warm_request_n_s"] * 1000))
     print("| shared workerd, 1 worker: RSS | %.0f MiB |" % (figures["rss_1_kib"] / 1024))
     print("| shared workerd, %d workers: RSS (peak) | %.0f MiB (%.0f MiB) |" % (

@@ -84,7 +84,7 @@ export function onRequest({ params, request }) {
 }
 
 
-def test_functions_project_built_by_wrangler(emu, wrangler, tmp_path):  # noqa: F811
+def test_functions_project_built_by_wrangler(emu, wrangler):  # noqa: F811
     create_project(emu, "fn-site", deployment_configs={"production": {
         "env_vars": {"GREETING": {"value": "world"}}, "compatibility_date": "2024-09-23"}})
     write(wrangler.workdir, FUNCTIONS)
@@ -251,7 +251,8 @@ def test_deploy_check_reports_the_runtime_error(emu, failure, message):
     assert bad["latest_stage"]["name"] == "deploy"
     done = wait_deployed(emu, "chk", bad["id"])
     assert done["latest_stage"]["status"] == "failure" and done["latest_stage"]["ended_on"], done
-    line = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs"))["data"][-1]["line"]
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs"))
+    line = logs["data"][-1]["line"]
     assert message in line, line
     assert get_project(emu, "chk")["canonical_deployment"]["id"] == first["id"]
     assert emu.site("chk.pages.dev", "/x").text == "worker GET /x"
