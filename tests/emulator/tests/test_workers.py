@@ -189,7 +189,8 @@ def test_worker_throwing_at_startup_fails_the_deploy_stage(emu, wrangler, tmp_pa
     dep = only_deployment(emu, "broken")
     assert dep["latest_stage"]["name"] == "deploy" and dep["latest_stage"]["status"] == "failure", dep
     assert dep["stages"][-1]["status"] == "failure"
-    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/broken/deployments/{dep['id']}/history/logs"))
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/broken/deployments/{dep['id']}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
     assert "Uncaught Error: kaput at start-up" in logs["data"][-1]["line"], logs
     assert logs["data"][-1]["line"].startswith("Error:"), logs
     strict_deployment(dep)
@@ -251,7 +252,8 @@ def test_deploy_check_reports_the_runtime_error(emu, failure, message):
     assert bad["latest_stage"]["name"] == "deploy"
     done = wait_deployed(emu, "chk", bad["id"])
     assert done["latest_stage"]["status"] == "failure" and done["latest_stage"]["ended_on"], done
-    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs"))
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
     line = logs["data"][-1]["line"]
     assert message in line, line
     assert get_project(emu, "chk")["canonical_deployment"]["id"] == first["id"]
@@ -336,7 +338,8 @@ def test_without_workerd_nothing_pretends(start_emulator):
     create_project(emu, "static-only")
     dep = wait_deployed(emu, "static-only", _worker_deploy(emu, "static-only")["id"])
     assert dep["latest_stage"]["status"] == "success"
-    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/static-only/deployments/{dep['id']}/history/logs"))
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/static-only/deployments/{dep['id']}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
     assert any("the worker was not executed" in e["line"] for e in logs["data"]), logs
     r = emu.site(host_of(dep["url"]), "/")
     assert (r.text, r.headers["X-Pages-Emulator-Worker"]) == ("<h1>static</h1>", "not-executed")
