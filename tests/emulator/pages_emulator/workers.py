@@ -445,7 +445,10 @@ class Workers:
         return {**self.runtime.describe(), "pid": self.runtime.pid(), "workers": workers}
 
     def shutdown(self):
-        """End workerd (the emulator stops); stored KV / D1 data stays for the next start."""
+        """End workerd (the emulator stops); stored KV / D1 data stays for the next start, and a
+        deploy check cut short stays pending (``resume`` runs it again)."""
+        for task in list(self.tasks):
+            task.cancel()
         self.runtime.stop()
         self.bindings.close()
 

@@ -365,3 +365,20 @@ export default {
     assert emu.site("durable.pages.dev", "/").text == "3"
     emu.reset()   # reset clears KV data with everything else
     assert not (emu.data_dir / "bindings" / "kv.sqlite3").exists()
+
+
+def test_deploy_check_cut_short_by_a_stop_runs_again_at_start(start_emulator, tmp_path):
+    # a "workerd" that never gets ready: the check is still pending when the emulator stops
+    hanging = tmp_path / "hanging-workerd"
+    hanging.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "workerd test"; exit 0; }\nexec sleep 30\n')
+    hanging.chmod(0o755)
+    emu = start_emulator("--workerd", str(hanging))
+    create_project(emu, "resumed")
+    dep = _worker_deploy(emu, "resumed")
+    time.sleep(0.3)
+    assert get_deployment(emu, "resumed", dep["id"])["latest_stage"]["status"] == "active"
+    emu.stop()
+    emu.args = [a for a in emu.args if a not in ("--workerd", str(hanging))]   # the real workerd
+    emu.start()
+    assert wait_deployed(emu, "resumed", dep["id"])["latest_stage"]["status"] == "success"
+    assert emu.site("resumed.pages.dev", "/x").text == "worker GET /x"
