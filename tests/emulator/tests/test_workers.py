@@ -382,3 +382,44 @@ def test_deploy_check_cut_short_by_a_stop_runs_again_at_start(start_emulator, tm
     emu.start()
     assert wait_deployed(emu, "resumed", dep["id"])["latest_stage"]["status"] == "success"
     assert emu.site("resumed.pages.dev", "/x").text == "worker GET /x"
+
+
+def _bundle(main: str, parts: list) -> bytes:
+    """A `_worker.bundle` as wrangler writes it: `metadata`, then one part per module."""
+    boundary = "----formdata-undici-0123456789"
+    out = [f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
+           f'{json.dumps({"main_module": main})}\r\n'.encode()]
+    for name, ctype, data in parts:
+        out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+                   f"Content-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out)
+
+
+def test_bundle_module_kinds(emu):
+    main = b"""
+import text from "./greeting.txt";
+import data from "./bytes.bin";
+import add from "./math/add.wasm";
+import config from "./config.json";
+import legacy from "./legacy.cjs";
+export default {
+  fetch() {
+    const sum = new WebAssembly.Instance(add).exports.add(1, 2);
+    return Response.json({ text, bytes: [...new Uint8Array(data)], sum, config, legacy: legacy.answer });
+  },
+};
+"""
+    bundle = _bundle("index.js", [
+        ("index.js", "application/javascript+module", main),
+        ("greeting.txt", "text/plain", "héllo".encode()),
+        ("bytes.bin", "application/octet-stream", bytes([0, 1, 255])),
+        ("math/add.wasm", "application/wasm", ADD_WASM),
+        ("config.json", "application/json", b'{"mode": "test"}'),
+        ("legacy.cjs", "application/javascript", b"module.exports = { answer: 42 };"),
+    ])
+    create_project(emu, "kinds")
+    dep = wait_deployed(emu, "kinds", deploy(emu, "kinds", {"/index.html": b"i"}, {"_worker.bundle": bundle})["id"])
+    assert dep["latest_stage"]["status"] == "success", dep
+    assert emu.site(host_of(dep["url"]), "/").json() == {
+        "text": "héllo", "bytes": [0, 1, 255], "sum": 3, "config": {"mode": "test"}, "legacy": 42}
