@@ -19,12 +19,11 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from collections import OrderedDict
 from pathlib import Path
 
-from .workerbundle import BundleError, Module, WorkerCode, parse_routes, worker_code
 from .bindings import LocalBindings
+from .workerbundle import BundleError, Module, WorkerCode, parse_routes, worker_code
 from .workerdconfig import FORWARDED_PROTO, SERVICE_HEADER, WorkerSpec, write_config
 
 DEFAULT_WORKERD = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "workerd"
@@ -83,7 +82,6 @@ class _Process:
         self.proc = proc
         self.ports = {sockets[name]: port for name, port in ports.items()}   # deployment id -> port
         self.directory = directory
-        self.started_at = time.time()
 
     def alive(self) -> bool:
         return self.proc.returncode is None
