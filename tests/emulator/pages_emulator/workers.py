@@ -422,6 +422,7 @@ class Workers:
         headers = CIMultiDict((k, v) for k, v in request.headers.items()
                               if k.lower() not in HOP_BY_HOP and k.lower() != SERVICE_HEADER.lower())
         headers[FORWARDED_PROTO] = "https"
+        headers["Host"] = request.host.rsplit(":", 1)[0]   # the site's name, as on the Pages edge
         body = await request.read()
         async with ClientSession(timeout=ClientTimeout(total=REQUEST_TIMEOUT), auto_decompress=False) as s:
             async with s.request(request.method, f"http://127.0.0.1:{port}{request.raw_path}",

@@ -225,6 +225,7 @@ export default {
     }
     if (url.pathname === "/r2") return new Response(String(await env.FILES.get("k")));
     if (url.pathname === "/env") return Response.json({ plain: env.PLAIN, secret: env.SECRET });
+    if (url.pathname === "/url") return new Response(request.url);
     return new Response(`worker ${request.method} ${url.pathname}${url.search}`,
                         { headers: { "Set-Cookie": "a=1" } });
   },
@@ -280,6 +281,8 @@ def test_stages_bindings_and_request_details(emu):
     r = requests.put(emu.root_url + "/some/where?q=1", headers={"Host": host}, data=b"body", timeout=30)
     assert (r.status_code, r.text, r.headers["Set-Cookie"]) == (200, "worker PUT /some/where?q=1", "a=1")
     assert emu.site(host, "/env").json() == {"plain": "p", "secret": "s"}
+    # the worker sees the site's https URL, without the emulator's port
+    assert emu.site(host + ":8443", "/url?a=%C3%A9").text == f"https://{host}/url?a=%C3%A9"
     # KV and D1: local stand-ins (data kept in the emulator's data dir)
     assert emu.site(host, "/kv").json() == {
         "got": {"value": "hello kv", "metadata": {"by": "test"}, "cacheStatus": None},
