@@ -191,7 +191,7 @@ def test_backoff_schedule_grows_exponentially_with_jitter_and_cap():
         assert _api.backoff_delay(attempt, FixedRng(0.5)) == pytest.approx(full * 0.75)
         assert _api.backoff_delay(attempt, FixedRng(1.0)) == pytest.approx(full)
     rng = random.Random(3)
-    samples = set(_api.backoff_delay(4, rng) for _ in range(20))
+    samples = set(_api.backoff_delay(4, rng) for _sample in range(20))
     assert len(samples) > 10 and all(8.0 < delay < 16.0 for delay in samples)
 
 
@@ -445,7 +445,7 @@ def test_408_on_a_post_without_recheck_is_not_resent():
 
 def test_upload_token_refreshes_are_capped():
     """A JWT the API keeps refusing is fetched again at most 3 times, then the call fails."""
-    refused = [fail(401, 8000013, "Unauthorized") for _ in range(10)]
+    refused = [fail(401, 8000013, "Unauthorized") for _refusal in range(10)]
     client, session, sleeps = make_client(*refused)
     asked = []
 
