@@ -488,3 +488,33 @@ def test_wait_notices_a_deleted_deployment(clock):
     client = PollClient([None])
     dep_, outcome = D.wait_for_deployment(api(client), "s", start(), 10)
     assert outcome == "missing"
+
+
+# --------------------------------------------------------------------------- found by tests/mutation.sh
+
+
+def test_keep_per_branch_zero_is_allowed_and_keeps_nothing_by_that_rule():
+    plan = D.plan_prune(project_history(), canonical="p5", keep_per_branch=0, environment="production")
+    assert plan["kept"] == [] and ids(plan["delete"]) == ["p1", "p2", "p3", "p4"]
+
+
+def test_environment_filter_production_leaves_previews_alone():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=0, environment="production")
+    listed = ids(plan["kept"]) + ids(plan["delete"]) + ids(plan["skipped"])
+    assert sorted(listed) == ["p1", "p2", "p3", "p4", "p5"]
+
+
+def test_newest_of_branch_lists_only_the_environment_the_branch_deploys_to():
+    fake = FakeClient(project_history())
+    client = api(fake)
+    project = {"name": "site", "production_branch": "main"}
+    assert D.newest_of_branch(client, project, "feat")["id"] == "f3"
+    assert D.newest_of_branch(client, project, "main")["id"] == "p5"
+    envs = [call.kwargs.get("env") for call in client.list_deployments.call_args_list]
+    assert envs == ["preview", "production"]
+
+
+def test_production_branch_of_something_that_is_not_a_project():
+    assert D.project_production_branch(None, "main") == "main"
+    assert D.project_production_branch({"production_branch": ""}, "main") == "main"
+    assert D.project_production_branch({"production_branch": "dev"}, "main") == "dev"
