@@ -19,6 +19,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 
 TOKEN = "tok-3f9a1c0e7b5d4a2f8e6c1b0a9d8e7f6a5b4c3d2e"
 GLOBAL_KEY = "key-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -474,3 +475,13 @@ def test_delete_with_missing_ok_raises_other_errors_and_is_true_when_it_deleted(
     with pytest.raises(PagesAPIError):
         client.delete_domain("p", "www.example.com", missing_ok=True)
     assert client.delete_domain("p", "www.example.com", missing_ok=True) is True
+
+
+def test_error_codes_skip_malformed_entries_and_status_defaults_to_0():
+    err = PagesAPIError("x", errors=[
+        "text", {"code": "8000009"}, {"code": 8000013, "error_chain": ["text", {"code": None}, {"code": 7}]},
+    ])
+    assert err.status == 0 and err.codes == [8000013, 7]
+    assert err.has_code(7) and not err.has_code(8000009)
+    assert err.to_result() == {"status": 0, "errors": err.errors}
+    assert PagesError("no API answer").to_result() == {"status": 0, "errors": []}
