@@ -53,6 +53,10 @@ JWT_EXPIRED_CODE = 8000013
 PROJECT_NOT_FOUND = 8000007
 DEPLOYMENT_NOT_FOUND = 8000009
 DOMAIN_NOT_FOUND = 8000021
+PROJECT_EXISTS = 8000002
+# Cloudflare's answers for a path it cannot route (a wrong api_base_url, a malformed account id):
+# 7003 "Could not route to ..., perhaps your object identifier is invalid?" and 7000 "No route for that URI".
+ROUTE_MISS_CODES = frozenset((7000, 7003))
 AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
 
 BACKOFF_BASE = 1.0
@@ -87,7 +91,13 @@ class PagesAPIError(Exception):
 
     @property
     def is_not_found(self):
-        return self.status == 404 or self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+        """The API said a project, deployment or domain does not exist (a bare 404 is a wrong URL)."""
+        return self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+
+    @property
+    def is_route_miss(self):
+        """Nothing answers at this URL: a 404 without a Pages not-found code, or Cloudflare's 7003/7000."""
+        return self.has_code(*ROUTE_MISS_CODES) or (self.status == 404 and not self.is_not_found)
 
     def __str__(self):
         where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
@@ -216,6 +226,7 @@ class PagesClient:
         self.session.headers["User-Agent"] = agent
         self.request_count = 0
         self.retry_count = 0
+        self._last_jwt = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -227,6 +238,7 @@ class PagesClient:
 
     def _auth_headers(self, jwt=None):
         if jwt is not None:
+            self._last_jwt = jwt
             return {"Authorization": "Bearer %s" % jwt}
         if self.auth_method == "token":
             return {"Authorization": "Bearer %s" % self._api_token}
@@ -371,17 +383,28 @@ class PagesClient:
             raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % self.timeout, exc))
         except requests.exceptions.RequestException as exc:
             raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
-        return self._decode(method, path, response)
+        try:
+            return self._decode(method, path, response)
+        except PagesAPIError as err:
+            if err.is_route_miss:
+                err.message += (
+                    ". Nothing answers at %s: check api_base_url (%s) and account_id (%s)."
+                    % (self.url(path), self.base_url, self.account_id)
+                )
+            raise
 
     def _transport_error(self, method, path, what, exc):
         return PagesAPIError("%s (%s)" % (what, self._exc_text(exc)), 0, [], method, path)
 
     def _exc_text(self, exc):
-        # requests' exception texts name the URL but never headers; keep them short anyway.
+        # requests names a header value in some errors (InvalidHeader shows its repr()): mask every
+        # credential in its plain and its escaped form.
         text = str(exc)
-        for secret in (self._api_token, self._api_key):
+        for secret in (self._api_token, self._api_key, self._last_jwt):
             if secret:
-                text = text.replace(secret, "********")
+                for form in (secret, repr(secret)[1:-1], secret.strip()):
+                    if form:
+                        text = text.replace(form, "********")
         return text[:300]
 
     @staticmethod
@@ -423,11 +446,12 @@ class PagesClient:
         return self.request("GET", path, params=params).get("result")
 
     def get_or_none(self, path, not_found_code):
-        """The result, or None when the API says 404 / ``not_found_code``. Any other error is raised."""
+        """The result, or None when the API answers ``not_found_code``. Any other error is raised, a bare
+        404 too: it means a wrong URL (api_base_url, account_id), not a missing object."""
         try:
             return self.get(path)
         except PagesAPIError as err:
-            if err.status == 404 or err.has_code(not_found_code):
+            if err.has_code(not_found_code):
                 return None
             raise
 
@@ -476,6 +500,19 @@ class PagesClient:
             return found_envelope(self.get_project(name))
 
         return self.request("POST", self.account_path("projects"), json_body=body, recheck=recheck).get("result")
+
+    def create_project_or_existing(self, body):
+        """(project, created): creates the project, or, when the API answers "already exists" (another
+        run created it in between), reads it and returns it with ``created`` False."""
+        try:
+            return self.create_project(body), True
+        except PagesAPIError as err:
+            if not err.has_code(PROJECT_EXISTS):
+                raise
+            existing = self.get_project(body["name"])
+            if existing is None:
+                raise
+            return existing, False
 
     def update_project(self, name, body):
         return self.request("PATCH", self.account_path("projects", name), json_body=body).get("result")

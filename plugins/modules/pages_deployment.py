@@ -469,6 +469,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     wait_for_deployment,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
 
 
@@ -516,6 +517,9 @@ class PagesDeployment(PagesModule):
     def check_options(self):
         p = self.params
         state = p["state"]
+        problem = project_name_problem(p["project_name"])
+        if problem:
+            self.fail(problem)
         misplaced = []
         for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
             if state != "present" and p[option] not in (None, False):
@@ -640,7 +644,11 @@ class PagesDeployment(PagesModule):
         self.result["changed"] = True
         if self.check_mode:
             return None
-        return self.client.create_project(body)
+        project, created = self.client.create_project_or_existing(body)
+        if not created:  # another run created it in between: go on as if it had been there
+            self.result["project_created"] = False
+            self.result["changed"] = False
+        return project
 
     def live_state(self, project, branch):
         live = find_live_deployment(self.client, project, branch) if project else None

@@ -169,6 +169,7 @@ import time
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import hostname_problem, project_name_problem
 
 DOMAIN_UNAVAILABLE = 8000018
 
@@ -182,9 +183,11 @@ POLL_MAX = 10.0
 
 def normalise_name(value):
     """(hostname, problem): lowercase, no trailing dot, ASCII; problem is a message or None."""
-    name = (value or "").strip().rstrip(".").lower()
+    name = (value or "").rstrip(".").lower()
     if not name:
         return None, "name must be a hostname such as www.example.com."
+    if any(char.isspace() for char in name):
+        return None, "name must be a hostname such as www.example.com, without spaces or newlines (got %r)." % value
     if "://" in name or "/" in name or ":" in name or " " in name:
         return None, "name must be a hostname such as www.example.com, without scheme, port or path (got %r)." % value
     if "*" in name:
@@ -201,6 +204,9 @@ def normalise_name(value):
             "%s is a pages.dev hostname, which every project has already; custom domains are your own "
             "domains (got %r)." % (name, value)
         )
+    problem = hostname_problem(name)
+    if problem:
+        return None, problem
     return name, None
 
 
@@ -252,6 +258,9 @@ class PagesDomain(PagesModule):
         p = self.params
         self.project_name = p["project_name"]
         self.result["domain"] = {}
+        problem = project_name_problem(self.project_name)
+        if problem:
+            self.fail(problem)
         if p["wait_timeout"] < 0:
             self.fail("wait_timeout must be 0 or more seconds, not %d." % p["wait_timeout"])
         name, problem = normalise_name(p["name"])

@@ -528,12 +528,15 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import
     build_diff,
     diff_patch,
     managed_view,
-    mask_secrets,
     normalise,
     prune_unset,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
+    project_name_problem,
+    text_field_problem,
+    variable_name_problem,
+)
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENVIRONMENTS = ("production", "preview")
 ENV_TYPES = ("plain_text", "secret_text")
@@ -657,11 +660,9 @@ class PagesProject(PagesModule):
     def execute(self):
         p = self.params
         name = p["name"]
-        if not NAME_RE.match(name or ""):
-            self.fail(
-                "name %r is not a valid Pages project name: use 1 to 58 lowercase letters (a-z), digits and hyphens, "
-                "not starting or ending with a hyphen." % name
-            )
+        problem = project_name_problem(name, "name")
+        if problem:
+            self.fail(problem)
         if p["state"] == "absent":
             current = self.client.get_project(name)
             self.absent(name, current)
@@ -716,8 +717,9 @@ class PagesProject(PagesModule):
         checked = {}
         for var_name, entry in env_vars.items():
             here = "%s.%s" % (where, var_name)
-            if not var_name:
-                self.fail("%s: a variable name must not be empty." % where)
+            problem = variable_name_problem(var_name, where)
+            if problem:
+                self.fail(problem)
             if not isinstance(entry, dict):
                 self.fail("%s must be a dict with 'value' and optional 'type' (plain_text or secret_text)." % here)
             unknown = sorted(set(entry) - {"type", "value"})
@@ -741,8 +743,9 @@ class PagesProject(PagesModule):
         checked = {}
         for binding_name, value in bindings.items():
             here = "%s.%s" % (where, binding_name)
-            if not binding_name:
-                self.fail("%s: a binding name must not be empty." % where)
+            problem = variable_name_problem(binding_name, where, "binding")
+            if problem:
+                self.fail(problem)
             if value is None and not any(o.get("required") for o in shape.values()):
                 value = {}
             if not isinstance(value, dict):
@@ -750,6 +753,11 @@ class PagesProject(PagesModule):
             unknown = sorted(set(value) - set(shape))
             if unknown:
                 self.fail("%s has unknown keys %s (expected %s)." % (here, ", ".join(unknown), self.describe_shape(shape)))
+            for field, field_value in value.items():
+                # Ansible's str type would turn [1] into the text "[1]" and send that.
+                problem = text_field_problem(field_value, "%s.%s" % (here, field))
+                if problem:
+                    self.fail(problem)
             result = validator.validate(value)
             if result.error_messages:
                 self.fail(
@@ -796,10 +804,16 @@ class PagesProject(PagesModule):
         if self.diff_mode:
             self.result["diff"] = build_diff(None, self.diff_fields(desired))
         if self.check_mode:
-            self.result["project"] = mask_secrets(desired)
+            self.result["project"] = desired
             return
-        project = self.client.create_project(desired)
-        self.result["project"] = mask_secrets(project or {})
+        project, created = self.client.create_project_or_existing(desired)
+        if not created:
+            # Another run created it between our read and our POST: go on as if it had been there.
+            self.result["changed"] = False
+            self.result.pop("diff", None)
+            self.update(name, desired, project)
+            return
+        self.result["project"] = project or {}
 
     def update(self, name, desired, current):
         p = self.params
@@ -842,13 +856,13 @@ class PagesProject(PagesModule):
             before = managed_view(self.diff_fields(current), self.diff_fields(desired), whole=tuple(whole))
             self.result["diff"] = build_diff(before, apply_patch(before, patch))
         if not patch:
-            self.result["project"] = mask_secrets(current)
+            self.result["project"] = current
             return
         if self.check_mode:
-            self.result["project"] = mask_secrets(apply_patch(current, patch))
+            self.result["project"] = apply_patch(current, patch)
             return
         project = self.client.update_project(name, patch)
-        self.result["project"] = mask_secrets(project or apply_patch(current, patch))
+        self.result["project"] = project or apply_patch(current, patch)
 
     def leave_existing_secrets(self, desired, current):
         """With update_secrets=on_create, a secret the project already has counts as equal to the

@@ -49,6 +49,7 @@ ROUTES = [
 ROUTES = [(re.compile("^" + rx + "/?$"), methods) for rx, methods in ROUTES]
 TOKEN_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]+)$")
 GLOBAL_KEY_RE = re.compile(r"^[0-9a-f]{37}$")
+ACCOUNT_ID_RE = re.compile(r"[0-9a-fA-F]{32}")  # [V] anything else is a route miss (400 7003 + 7000)
 
 
 class DroppedConnection(Exception):
@@ -188,7 +189,7 @@ class Emulator:
     async def handle_api(self, request, path, entry) -> web.Response:
         prefix = self.prefix
         if not path.startswith(prefix + "/") and path != prefix:
-            return json_response(errors.no_route().body(), 404)
+            return json_response(errors.no_route(path).body(), 404)
         faulted = self.fault()
         if faulted is not None:
             return faulted
@@ -200,7 +201,9 @@ class Emulator:
                 methods = route_methods
                 break
         if m is None:
-            return json_response(errors.no_route().body(), 404)
+            return json_response(errors.no_route(path).body(), 404)
+        if "account" in m.groupdict() and not ACCOUNT_ID_RE.fullmatch(m.group("account")):
+            return json_response(errors.no_route(path, 400).body(), 400)
         name = methods.get(request.method)
         if name is None:
             return json_response(errors.method_not_allowed().body(), 405)

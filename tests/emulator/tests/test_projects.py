@@ -115,7 +115,7 @@ def test_list_pagination_and_cap(emu):
     assert body["result"] == [] and body["result_info"]["total_count"] == 12
     for params in ({"per_page": 11}, {"per_page": 0}, {"page": 0}, {"per_page": "x"}):
         assert error_of(emu.api("GET", PROJECTS, params=params)) == (
-            400, 8000024, "Invalid list options provided")
+            400, 8000024, "Invalid list options provided. Review the `page` or `per_page` parameter.")
 
 
 def test_patch_deep_merge_semantics(emu):

@@ -65,6 +65,9 @@ class FakeClient:
         self.project = dict(body, canonical_deployment=None)
         return self.project
 
+    def create_project_or_existing(self, body):
+        return self.create_project(body), True
+
     def list_deployments(self, project, env=None, limit=None):
         self.calls.append(("list_deployments", env))
         items = [d for d in self.deployments if env is None or d["environment"] == env]

@@ -589,7 +589,7 @@ def test_branch_filters_need_custom_setting(run_module, api, key):
 def test_invalid_name_fails_before_any_request(run_module, api, name):
     kind, result = run(run_module, name=name, production_branch="main")
     assert kind == "fail"
-    assert "is not a valid Pages project name" in result["msg"]
+    assert "is not a valid Pages project name" in result["msg"] or result["msg"].startswith("name must not be empty")
     assert api.requests == []
 
 
