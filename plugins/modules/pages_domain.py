@@ -183,7 +183,7 @@ POLL_MAX = 10.0
 
 def normalise_name(value):
     """(hostname, problem): lowercase, no trailing dot, ASCII; problem is a message or None."""
-    name = (value or "").rstrip(".").lower()
+    name = (value or "").strip().rstrip(".").lower()
     if not name:
         return None, "name must be a hostname such as www.example.com."
     if any(char.isspace() for char in name):
