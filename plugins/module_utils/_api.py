@@ -487,7 +487,7 @@ class PagesClient:
     # ------------------------------------------------------------------ projects
 
     def get_project(self, name):
-        """The project, or None when the API says 8000007 / 404. Any other error is raised."""
+        """The project, or None when the API says 8000007. Any other error is raised."""
         return self.get_or_none(self.account_path("projects", name), PROJECT_NOT_FOUND)
 
     def list_projects(self, limit=None):

@@ -272,7 +272,7 @@ def execute_prune(client, project, planned, log=None):
         try:
             client.delete_deployment(project, entry["id"], force=bool(entry.get("force")))
         except PagesAPIError as err:
-            if err.status == 404 or err.has_code(DEPLOYMENT_NOT_FOUND):
+            if err.has_code(DEPLOYMENT_NOT_FOUND):  # a bare 404 is a wrong URL, not "already deleted"
                 skipped.append(dict(entry, reason="already deleted"))
             elif err.has_code(ALIASED_DELETE_CODE):
                 skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))

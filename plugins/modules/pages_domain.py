@@ -38,6 +38,8 @@ options:
       - The custom domain, a hostname such as V(www.example.com) or V(example.com).
       - Compared case-insensitively and without a trailing dot; an internationalised name is sent in its
         ASCII (punycode) form. Wildcards and C(pages.dev) hostnames are refused.
+      - Refused before any request unless it is a public hostname of two or more labels of 1 to 63 letters, digits
+        and C(-) (not at either end of a label), at most 253 characters, and not an IP address.
     type: str
     required: true
     aliases: [domain]
