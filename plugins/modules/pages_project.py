@@ -141,8 +141,8 @@ options:
       - Each binding map (O(deployment_configs.production.kv_namespaces) and the others) maps a binding name to
         an object whose shape the option describes; the shapes are checked before any request is sent, and a
         field that must be a string is refused when it is a list, a dict or a boolean.
-      - Variable and binding names are JavaScript identifiers, as the Worker reads them from C(env): ASCII letters,
-        digits, C(_) and C($), not starting with a digit. Other names are refused before any request.
+      - Variable and binding names are JavaScript identifiers, as the Worker reads them from C(env) (ASCII letters,
+        digits, C(_) and C($), not starting with a digit). Other names are refused before any request.
       - Maps are merged with what the project has. Entries the task does not list are kept, unless
         O(purge_env_vars=true) (for O(deployment_configs.production.env_vars)) or O(purge_bindings=true) (for
         the binding maps) removes them; purging applies only to maps the task sets, so to remove every
