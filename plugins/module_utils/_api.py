@@ -44,6 +44,8 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 # user-asks.md section 6: projects 10, deployments 25).
 PROJECTS_PER_PAGE = 10
 DEPLOYMENTS_PER_PAGE = 25
+# Build log lines asked for: all of them, as wrangler asks (its history/logs?size=10000000).
+LOG_PAGE_SIZE = 10000000
 
 # Cloudflare error codes that mean "try again later" whatever the HTTP status:
 # 971 throttled, 8000000 unknown (transient) error, 10046 too many bulk operations.
@@ -521,8 +523,10 @@ class PagesClient:
         return self.request("POST", path, json_body={}, recheck=recheck).get("result")
 
     def get_deployment_logs(self, project, deployment_id):
+        """The whole build log: without ``size`` the API may answer one page of it, so ask for as
+        much as wrangler does (workers-sdk, packages/wrangler/src/pages/deploy.ts)."""
         path = self.account_path("projects", project, "deployments", deployment_id, "history", "logs")
-        return self.get(path) or {}
+        return self.get(path, params={"size": LOG_PAGE_SIZE}) or {}
 
     # ------------------------------------------------------------------ domains
 

@@ -191,9 +191,11 @@ def plan_prune(
     1. *kept* when it is one of the newest ``keep`` of its environment, or one of the newest
        ``keep_per_branch`` of its branch, or created at or after ``cutoff`` (any rule keeps it);
     2. otherwise *skipped* when it is the live production deployment (always), when its build is
-       still running, or when it is aliased (has ``aliases``, or is the newest deployment of its
+       still running, when it is aliased (has ``aliases``, or is the newest deployment of its
        branch, which holds the branch alias and which Cloudflare refuses to delete without
-       ``force``) and ``delete_aliased`` is false;
+       ``force``) and ``delete_aliased`` is false, or when it is the newest successful production
+       deployment (always: after a rollback the API may report either it or the rollback's target
+       as ``canonical_deployment``, and which one cannot be checked offline);
     3. otherwise *deleted* (with ``force`` when it is aliased).
 
     Returns ``{"kept": [...], "delete": [...], "skipped": [...]}``; each entry is
@@ -206,6 +208,9 @@ def plan_prune(
 
     ordered = _newest_first([d for d in deployments if isinstance(d, dict) and d.get("id")])
     newest_ids = newest_per_branch(ordered, production_branch)
+    newest_production = next(
+        (d.get("id") for d in ordered if d.get("environment") == "production" and outcome_of(d) == "success"), None
+    )
 
     env_rank = {}
     branch_rank = {}
@@ -249,6 +254,10 @@ def plan_prune(
             else:
                 why = "aliased (%s)" % ", ".join(deployment.get("aliases") or [])
             skipped.append(dict(record, reason="%s; Cloudflare deletes it only with force (set delete_aliased)" % why))
+        elif deployment.get("id") == newest_production:
+            skipped.append(
+                dict(record, reason="the newest successful production deployment is never deleted (it may be the live one)")
+            )
         else:
             reason = "not kept by any rule"
             if aliased:
@@ -338,7 +347,8 @@ def new_deployment_finder(client, project, before_ids, branch=None, production_b
 
 
 def log_tail(client, project, deployment_id, lines=LOG_TAIL_LINES):
-    """The last ``lines`` lines of the deployment's build log (``[]`` when there is none)."""
+    """The last ``lines`` lines of the deployment's build log (``[]`` when there is none), taken
+    from the end of the whole log (``data`` is oldest first)."""
     try:
         logs = client.get_deployment_logs(project, deployment_id) or {}
     except PagesAPIError:
