@@ -1,4 +1,5 @@
-"""Write plugins/module_utils/_content_types.py from mime@3's published database.
+"""Write plugins/module_utils/_mime_types.py (the table _content_types.py looks types up in) from
+mime@3's published database.
 
 wrangler sends each asset's content type as ``mime.getType(path)`` of the npm package ``mime``
 version 3 (workers-sdk, packages/wrangler/src/pages/validate.ts). That package's table is two
@@ -22,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MIME_DIR = REPO / "tests" / "emulator" / "node_modules" / "mime"
-OUTPUT = REPO / "plugins" / "module_utils" / "_content_types.py"
+OUTPUT = REPO / "plugins" / "module_utils" / "_mime_types.py"
 PREFIX = "module.exports = "
 
 HEADER = '''\
@@ -36,8 +37,9 @@ HEADER = '''\
 
 """Content types by lower-case extension, as mime@%(version)s ``getType`` answers them.
 
-wrangler sends this type for every asset it uploads. The facts come from the npm package mime
-%(version)s (https://www.npmjs.com/package/mime/v/%(version)s), files ``types/standard.js`` and
+wrangler sends this type for every asset it uploads; ``_content_types.content_type_of`` applies
+mime@3's path rules. The facts come from the npm package mime %(version)s
+(https://www.npmjs.com/package/mime/v/%(version)s), files ``types/standard.js`` and
 ``types/other.js``; %(count)d extensions.
 """
 

@@ -2,8 +2,8 @@
 
 Runs node with ``tests/emulator/node_modules/mime`` (pinned in package.json) and compares, for every
 extension either side knows and for the path shapes mime@3 treats differently (in a directory,
-top-level without a dot, dot-files, upper case), ``content_type_of`` of the collection's upload
-engine with ``mime.getType(path) || "application/octet-stream"``, as wrangler computes it.
+top-level without a dot, dot-files, upper case), the collection's ``_content_types.content_type_of``
+with ``mime.getType(path) || "application/octet-stream"``, as wrangler computes it.
 Skips only when node is absent; a missing ``node_modules/mime`` is a failure (run
 ``npm ci --prefix tests/emulator``).
 """
@@ -37,14 +37,14 @@ process.stdout.write(JSON.stringify({
 
 @pytest.fixture(scope="module")
 def upload_engine(tmp_path_factory):
-    """The collection's ``_upload`` module, importable as ansible_collections.cfpages.cloudflare."""
+    """The collection's ``_content_types`` and ``_mime_types`` (imported as ansible_collections.cfpages.cloudflare)."""
     root = tmp_path_factory.mktemp("collections")
     (root / "ansible_collections" / "cfpages").mkdir(parents=True)
     os.symlink(REPO, root / "ansible_collections" / "cfpages" / "cloudflare")
     sys.path.insert(0, str(root))
     try:
-        from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types, _upload
-        yield _upload, _content_types
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types, _mime_types
+        yield _content_types, _mime_types
     finally:
         sys.path.remove(str(root))
 
@@ -71,26 +71,26 @@ def _shapes(ext: str) -> list[str]:
 
 def test_pinned_mime_is_3x_and_matches_the_data_file(upload_engine):
     _node_or_skip()
-    _, content_types = upload_engine
+    _, mime_types = upload_engine
     pinned = json.loads((EMULATOR_DIR / "package.json").read_text())["devDependencies"]["mime"]
     installed = json.loads((MIME_DIR / "package.json").read_text())["version"]
-    assert pinned.startswith("3.") and pinned == installed == content_types.MIME_VERSION, (
+    assert pinned.startswith("3.") and pinned == installed == mime_types.MIME_VERSION, (
         f"package.json pins mime {pinned}, node_modules has {installed}, the data file was generated "
-        f"from {content_types.MIME_VERSION}: run tools/generate_content_types.py")
+        f"from {mime_types.MIME_VERSION}: run tools/generate_content_types.py")
 
 
 def test_every_extension_matches_mime3(upload_engine):
     node = _node_or_skip()
-    upload, content_types = upload_engine
+    content_types, mime_types = upload_engine
     known = set(_mime3(node, [])["known"])
-    ours = set(content_types.MIME_TYPES)
+    ours = set(mime_types.MIME_TYPES)
     assert known - ours == set(), "extensions mime@3 knows and the collection does not"
     assert ours - known == set(), "extensions the collection maps and mime@3 does not"
 
     exts = sorted(known) + ["unknownext", "", "."]
     paths = [p for ext in exts for p in _shapes(ext)] + ["README", "a/LICENSE", "trailing.", "a/trailing."]
     expected = _mime3(node, paths)["types"]
-    wrong = {p: (upload.content_type_of(p), want) for p, want in zip(paths, expected)
-             if upload.content_type_of(p) != want or upload.content_type_of("/" + p) != want}
+    wrong = {p: (content_types.content_type_of(p), want) for p, want in zip(paths, expected)
+             if content_types.content_type_of(p) != want or content_types.content_type_of("/" + p) != want}
     assert not wrong, f"{len(wrong)} paths differ from mime@3 (ours, mime@3): {dict(list(wrong.items())[:20])}"
     assert len(known) > 1000  # the full table, not the common web types only
