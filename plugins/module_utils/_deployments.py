@@ -168,6 +168,19 @@ def _newest_first(deployments):
     return [deployment for _index, deployment in sorted(indexed, key=key)]
 
 
+def serves_custom_domains(deployment):
+    """True for a production deployment whose ``aliases`` list a custom domain (a URL not on
+    ``pages.dev``): the API lists them on the live one (wrangler keeps only the ``.pages.dev``
+    alias for that reason, workers-sdk packages/wrangler/src/pages/deploy.ts)."""
+    if not isinstance(deployment, dict) or deployment.get("environment") != "production":
+        return False
+    for alias in deployment.get("aliases") or []:
+        host = str(alias).split("://", 1)[-1].split("/", 1)[0].lower()
+        if host and not host.endswith(".pages.dev"):
+            return True
+    return False
+
+
 def plan_prune(
     deployments,
     canonical=None,
@@ -190,7 +203,8 @@ def plan_prune(
 
     1. *kept* when it is one of the newest ``keep`` of its environment, or one of the newest
        ``keep_per_branch`` of its branch, or created at or after ``cutoff`` (any rule keeps it);
-    2. otherwise *skipped* when it is the live production deployment (always), when its build is
+    2. otherwise *skipped* when it is the live production deployment (always; also a production
+       deployment whose ``aliases`` list custom domains, which only the live one does), when its build is
        still running, when it is aliased (has ``aliases``, or is the newest deployment of its
        branch, which holds the branch alias and which Cloudflare refuses to delete without
        ``force``) and ``delete_aliased`` is false, or when it is the newest successful production
@@ -246,6 +260,8 @@ def plan_prune(
         aliased = bool(deployment.get("aliases")) or deployment.get("id") in newest_ids
         if canonical is not None and deployment.get("id") == canonical:
             skipped.append(dict(record, reason="the live production deployment (canonical) is never deleted"))
+        elif serves_custom_domains(deployment):
+            skipped.append(dict(record, reason="it serves the custom domains in its aliases, so it is live: never deleted"))
         elif outcome_of(deployment) == "pending":
             skipped.append(dict(record, reason="still in progress (%s)" % stage_text(deployment)))
         elif aliased and not delete_aliased:
