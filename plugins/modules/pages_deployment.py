@@ -464,6 +464,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     plan_prune,
     project_production_branch,
     resolve_environment,
+    serves_custom_domains,
     stage_of,
     stage_text,
     summarize,
@@ -735,7 +736,9 @@ class PagesDeployment(PagesModule):
         if deployment is None:
             self.set_diff("", "")
             return
-        if canonical_id(project) == deployment["id"]:
+        # A production deployment listing custom domains in its aliases is live too, whatever
+        # canonical_deployment says after a rollback.
+        if canonical_id(project) == deployment["id"] or serves_custom_domains(deployment):
             self.fail(
                 "Deployment %s is the live production deployment of project %s and cannot be deleted. Roll back to "
                 "another production deployment (state: rolled_back) or deploy a new one first."
