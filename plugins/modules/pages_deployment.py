@@ -181,10 +181,11 @@ notes:
   - "Pruning: ids are collected first and deleted afterwards (oldest first). A deployment is kept when any of O(keep),
     O(keep_per_branch) or O(older_than) keeps it. The others are deleted, except the live production deployment
     and the newest successful production deployment (never: after a rollback either may be the one Cloudflare
-    reports as live; nor one whose C(aliases) list custom domains), deployments still building, and aliased ones (the newest of each branch, which Cloudflare refuses to
-    delete without C(force)) unless O(delete_aliased=true). RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each
-    deployment with the reason. Deployments that Cloudflare reports as already gone or refuses as aliased are
-    skipped; other errors fail the task after every deletion was tried."
+    reports as live; nor one whose C(aliases) list custom domains), deployments still building, and aliased ones
+    (the newest of each branch, which Cloudflare refuses to delete without C(force)) unless O(delete_aliased=true).
+    RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each deployment with the reason. Deployments
+    that Cloudflare reports as already gone or refuses as aliased are skipped; other errors fail the task after
+    every deletion was tried."
   - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
     or deploy a new one, first."
   - "O(state=rolled_back) only accepts a successful production deployment, and changes nothing when it is already
