@@ -44,6 +44,8 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 # user-asks.md section 6: projects 10, deployments 25).
 PROJECTS_PER_PAGE = 10
 DEPLOYMENTS_PER_PAGE = 25
+# Build log lines asked for: all of them, as wrangler asks (its history/logs?size=10000000).
+LOG_PAGE_SIZE = 10000000
 
 # Cloudflare error codes that mean "try again later" whatever the HTTP status:
 # 971 throttled, 8000000 unknown (transient) error, 10046 too many bulk operations.
@@ -264,6 +266,8 @@ class PagesClient:
         jwt_provider=None,
         data=None,
         content_type=None,
+        timeout=None,
+        gateway_backoff=None,
     ):
         """Send one API call and return the decoded v4 envelope (a dict).
 
@@ -274,13 +278,17 @@ class PagesClient:
         is the answer. ``jwt_provider(refresh)`` switches auth to an upload JWT; an expired or
         rejected JWT (8000013) is refreshed and the call re-sent without counting as a retry.
         ``data`` may be a callable returning the body: it is called once per attempt, so a streamed
-        (file-like) body is rebuilt for every retry.
+        (file-like) body is rebuilt for every retry. ``timeout`` replaces the client's for this call.
+        ``gateway_backoff(n)``, called on an HTTP 524 with the number of 524s before it, returns
+        ``(extra_seconds, counts)``: the wait is that much longer, and the retry counts against
+        ``max_retries`` only when ``counts`` (``retry_max_wait`` bounds every wait).
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
         attempt = 0
         waited = 0.0
+        gateway_errors = 0
         jwt_refreshes = 0
         jwt = jwt_provider(False) if jwt_provider else None
         ambiguous_before = False
@@ -289,7 +297,7 @@ class PagesClient:
             if content_type:
                 headers["Content-Type"] = content_type
             try:
-                envelope = self._send_once(method, path, params, json_body, files, data, headers)
+                envelope = self._send_once(method, path, params, json_body, files, data, headers, timeout)
                 return envelope
             except PagesAPIError as err:
                 if jwt_provider and (err.has_code(JWT_EXPIRED_CODE) or err.status in (401, 403)) and jwt_refreshes < 3:
@@ -318,16 +326,20 @@ class PagesClient:
                     return found
             if ambiguous:
                 ambiguous_before = True
-            if attempt >= self.max_retries:
+            extra, counts = 0.0, True
+            if gateway_backoff is not None and failure.status == 524:
+                extra, counts = gateway_backoff(gateway_errors)
+                gateway_errors += 1
+            if counts and attempt >= self.max_retries:
                 raise self._give_up(failure, attempt)
-            delay = retry_after if retry_after is not None else backoff_delay(attempt, self.rng)
+            delay = (retry_after if retry_after is not None else backoff_delay(attempt, self.rng)) + extra
             if waited + delay > self.retry_max_wait:
                 raise self._give_up(failure, attempt, waited=waited, next_delay=delay)
-            attempt += 1
+            if counts:
+                attempt += 1
             self.retry_count += 1
-            self.log(
-                "%s %s: %s; retry %d/%d in %.1fs" % (method, path, failure.message, attempt, self.max_retries, delay)
-            )
+            what = "retry %d/%d" % (attempt, self.max_retries) if counts else "gateway timeout %d, not counted" % gateway_errors
+            self.log("%s %s: %s; %s in %.1fs" % (method, path, failure.message, what, delay))
             (self.sleep or time.sleep)(delay)
             waited += delay
             if jwt_provider:
@@ -360,7 +372,7 @@ class PagesClient:
             return True, True
         return False, False
 
-    def _send_once(self, method, path, params, json_body, files, data, headers):
+    def _send_once(self, method, path, params, json_body, files, data, headers, timeout=None):
         self.request_count += 1
         try:
             response = self.session.request(
@@ -372,7 +384,7 @@ class PagesClient:
                 # A callable gives a fresh body per attempt (a streamed upload cannot be re-read).
                 data=data() if callable(data) else data,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
                 verify=self.validate_certs,
             )
         except requests.exceptions.ConnectTimeout as exc:
@@ -380,7 +392,7 @@ class PagesClient:
         except requests.exceptions.ConnectionError as exc:
             raise _Ambiguous(self._transport_error(method, path, "connection failed", exc))
         except requests.exceptions.Timeout as exc:
-            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % self.timeout, exc))
+            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % (timeout or self.timeout), exc))
         except requests.exceptions.RequestException as exc:
             raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
         try:
@@ -558,8 +570,10 @@ class PagesClient:
         return self.request("POST", path, json_body={}, recheck=recheck).get("result")
 
     def get_deployment_logs(self, project, deployment_id):
+        """The whole build log: without ``size`` the API may answer one page of it, so ask for as
+        much as wrangler does (workers-sdk, packages/wrangler/src/pages/deploy.ts)."""
         path = self.account_path("projects", project, "deployments", deployment_id, "history", "logs")
-        return self.get(path) or {}
+        return self.get(path, params={"size": LOG_PAGE_SIZE}) or {}
 
     # ------------------------------------------------------------------ domains
 

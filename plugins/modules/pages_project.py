@@ -499,6 +499,15 @@ project:
     canonical_deployment:
       description: The live production deployment, or V(null).
       type: dict
+wrangler_config_hash:
+  description:
+    - The C(deployment_configs.<env>.wrangler_config_hash) of each environment that has one, by environment.
+    - A project deployed with a wrangler configuration file (C(pages_build_output_dir)) carries it, and that file is
+      then the source of truth for the project's settings; the module warns when it changes env vars or bindings
+      of such an environment, since the next C(wrangler pages deploy) overwrites them.
+  returned: when O(state=present), the project existed and an environment has one
+  type: dict
+  sample: {production: 5a0d3c1b8e2f4a6c9b7d1e3f5a7c9b0d2e4f6a8c1b3d5e7f9a0c2b4d6e8f0a1c}
 build_cache_purged:
   description: Whether the build cache was purged (V(false) in check mode, where it is only reported).
   returned: when O(purge_build_cache=true) and O(state=present)
@@ -847,6 +856,7 @@ class PagesProject(PagesModule):
         )
         patch = diff_patch(desired, current, atomic=atomic, maps=maps)
         patch.pop("name", None)
+        self.warn_wrangler_owned(name, current, patch)
 
         if patch:
             self.result["changed"] = True
@@ -866,6 +876,30 @@ class PagesProject(PagesModule):
             return
         project = self.client.update_project(name, patch)
         self.result["project"] = project or apply_patch(current, patch)
+
+    def warn_wrangler_owned(self, name, current, patch):
+        """Put the project's wrangler_config_hash values in the result, and warn when the patch
+        changes env vars or bindings of an environment that a wrangler configuration file owns:
+        Cloudflare says to treat that file as the source of truth for the project's configuration
+        (https://developers.cloudflare.com/pages/functions/wrangler-configuration/), and the next
+        wrangler deploy overwrites them."""
+        hashes = {}
+        for env in ENVIRONMENTS:
+            config_hash = ((current.get("deployment_configs") or {}).get(env) or {}).get("wrangler_config_hash")
+            if not config_hash:
+                continue
+            hashes[env] = config_hash
+            changed = sorted(k for k in (patch.get("deployment_configs") or {}).get(env) or {} if k in MAP_OPTIONS)
+            if changed:
+                self.module.warn(
+                    "project %r: deployment_configs.%s is owned by a wrangler configuration file "
+                    "(wrangler_config_hash %s), which is the source of truth for its settings; the next "
+                    "'wrangler pages deploy' overwrites the %s this task changes. Change them in the wrangler "
+                    "configuration file instead, or stop deploying this project with one."
+                    % (name, env, config_hash, ", ".join(changed))
+                )
+        if hashes:
+            self.result["wrangler_config_hash"] = hashes
 
     def leave_existing_secrets(self, desired, current):
         """With update_secrets=on_create, a secret the project already has counts as equal to the

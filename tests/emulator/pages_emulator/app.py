@@ -26,6 +26,9 @@ from .workers import Workers
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("429", "500", "502", "503", "524", "drop")
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Log lines per page without `size` [G: the real default is unknown; small so a client that
+# does not ask for the whole log sees it cut]
+LOG_PAGE_DEFAULT = 5
 
 _P = r"(?P<project>[^/]+)"
 _A = r"/accounts/(?P<account>[^/]+)/pages/projects"
@@ -395,7 +398,13 @@ class Emulator:
         return self._deployment_resp(*self.model.rollback(account, project, deployment))
 
     def api_deployment_logs(self, request, body, account, project, deployment):
-        return json_response(envelope(self.model.logs(account, project, deployment)))
+        try:
+            size = int(request.query.get("size", LOG_PAGE_DEFAULT))
+        except ValueError:
+            raise errors.list_options() from None
+        if size < 1:
+            raise errors.list_options()
+        return json_response(envelope(self.model.logs(account, project, deployment, size)))
 
     # domains
     def api_list_domains(self, request, body, account, project):

@@ -139,12 +139,12 @@ def test_patch_deep_merge_semantics(emu):
     assert prod["d1_databases"] == {"DB": {"id": "uuid"}}
     # the preview environment is untouched
     assert get_project(emu, "merge")["deployment_configs"]["preview"]["env_vars"] is None
-    # deleting every var reads back as null; deleting a whole binding map removes it
+    # deleting every var reads back as {}; deleting a whole binding map removes it
     r = emu.api("PATCH", PROJECTS + "/merge", json={"deployment_configs": {"production": {
         "env_vars": {"KEEP": None, "SECRET": None, "NEW": None}, "kv_namespaces": None,
         "compatibility_date": None}}})
     prod = ok(r)["deployment_configs"]["production"]
-    assert prod["env_vars"] is None and "kv_namespaces" not in prod
+    assert prod["env_vars"] == {} and "kv_namespaces" not in prod
     assert prod["compatibility_date"]  # defaulted keys survive a null
     # omitted keys are kept
     assert ok(emu.api("PATCH", PROJECTS + "/merge", json={}))["deployment_configs"]["production"][

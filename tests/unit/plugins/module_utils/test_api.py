@@ -323,6 +323,14 @@ def test_pagination_follows_result_info_within_the_projects_cap():
     assert [c["params"] for c in session.calls] == [{"page": n, "per_page": 10} for n in (1, 2, 3)]
 
 
+def test_build_logs_are_asked_for_whole_as_wrangler_does():
+    logs = {"total": 2, "includes_container_logs": False, "data": [{"line": "a", "ts": "t"}, {"line": "b", "ts": "t"}]}
+    client, session, _sleeps = make_client(ok(logs))
+    assert client.get_deployment_logs("p", "d1") == logs
+    assert session.calls[0]["url"].endswith("/pages/projects/p/deployments/d1/history/logs")
+    assert session.calls[0]["params"] == {"size": 10000000}
+
+
 def test_pagination_stops_at_the_limit_without_fetching_more_pages():
     client, session, _sleeps = make_client(page([{"id": str(i)} for i in range(25)], 1, 25, 80))
     ids = [d["id"] for d in client.list_deployments("p", env="preview", limit=5)]

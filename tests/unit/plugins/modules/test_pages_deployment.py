@@ -493,6 +493,16 @@ def test_absent_refuses_the_live_production_deployment(run_module, fake):
     assert client.mutating() == []
 
 
+def test_absent_refuses_a_production_deployment_serving_custom_domains(run_module, fake):
+    # canonical_deployment may not follow a rollback; the deployment listing the custom domains is live.
+    client = absent_setup()
+    client.deployments[3]["aliases"] = ["https://www.example.com"]  # old-0001
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001", force=True))
+    assert status == "fail" and "is the live production deployment" in result["msg"]
+    assert client.mutating() == []
+
+
 def test_absent_refuses_an_aliased_deployment_without_force(run_module, fake):
     client = fake(absent_setup())
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002"))
