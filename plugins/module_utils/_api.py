@@ -448,9 +448,8 @@ class PagesClient:
             raise
 
     def delete(self, path, not_found_code, params=None, missing_ok=False):
-        """DELETE ``path``; True when it deleted something. With ``missing_ok``, the resource's own
-        ``not_found_code`` (already gone) is what was wanted: False instead of an error. A bare 404
-        is raised either way (a wrong URL, see :meth:`get_or_none`)."""
+        """DELETE ``path``: True, or with ``missing_ok`` False when the API answers the resource's own
+        ``not_found_code`` (gone already is what was wanted; a bare 404 is raised, see get_or_none)."""
         try:
             self.request("DELETE", path, params=params)
         except PagesAPIError as err:
