@@ -96,64 +96,88 @@ def _read(path):
         return handle.read()
 
 
-def plan_worker(source_dir, functions_dir=None, wrangler_executable=None, compatibility_date=None,
-                compatibility_flags=(), log=None):
-    """The :class:`WorkerPlan` of ``source_dir``; raises :class:`WorkerError` for a worker that
-    cannot work (missing entry module, unresolved import, too big), an invalid ``_routes.json``
-    sent with a worker, a Functions build that fails or cannot run (no wrangler)."""
-    log = log or (lambda line: None)
-    source_dir = os.path.abspath(source_dir)
-    worker_path = os.path.join(source_dir, WB.WORKER_NAME)
-    routes_path = os.path.join(source_dir, ROUTES)
-    functions_path, explicit = resolve_functions_dir(source_dir, functions_dir)
-    warnings = []
-    bundle = None
-    mode = "none"
-    digest_of_bundle = None
-    routes = None
-    routing_config = None
+class SiteCode:
+    """What :func:`inspect_site` found, checked without a request: ``mode`` so far (``functions``
+    means a build is still to run), the collected ``bundle`` of a ``_worker.js``, the
+    ``functions_dir`` and ``wrangler`` to build with, the site's ``_routes.json`` bytes and
+    ``warnings``. :meth:`plan` makes the :class:`WorkerPlan` (running the Functions build)."""
 
-    if os.path.isdir(worker_path) or os.path.isfile(worker_path):
-        if os.path.isdir(worker_path):
-            mode, bundle = "directory", WB.collect_directory(worker_path)
-        else:
-            mode, bundle = "file", WB.collect_file(worker_path)
-        WB.check_imports(bundle)
-        warnings.extend(WB.check_size(bundle))
-        if functions_path:
-            warnings.append(
-                "%s is not deployed: %s is an advanced-mode worker, which replaces Pages Functions (as in wrangler)%s"
-                % (functions_path, worker_path, "" if explicit else "; set functions_dir: \"\" to silence this")
-            )
-        log("worker (%s): %d module(s), %d bytes" % (mode, len(bundle.modules), bundle.size))
-    elif functions_path:
-        wrangler = _functions_build.find_wrangler(functions_path, wrangler_executable)
+    def __init__(self, source_dir):
+        self.source_dir = source_dir
+        self.mode = "none"
+        self.bundle = None
+        self.functions_dir = None
+        self.wrangler = None
+        self.routes = None
+        self.routes_path = os.path.join(source_dir, ROUTES)
+        self.warnings = []
+
+    def plan(self, compatibility_date=None, compatibility_flags=(), log=None):
+        """The :class:`WorkerPlan`; builds the Functions (with the compatibility date and flags of
+        the environment deployed to) when there are any. Raises :class:`WorkerError`."""
+        log = log or (lambda line: None)
+        warnings = list(self.warnings)
+        if self.mode in ("file", "directory"):
+            log("worker (%s): %d module(s), %d bytes" % (self.mode, len(self.bundle.modules), self.bundle.size))
+            return WorkerPlan(self.mode, self.bundle, self.routes, None, None, warnings)
+        if self.mode != "functions":
+            return WorkerPlan(warnings=warnings)
         built = _functions_build.build_functions(
-            functions_path, source_dir, wrangler, compatibility_date, compatibility_flags, log=log
+            self.functions_dir, self.source_dir, self.wrangler, compatibility_date, compatibility_flags, log=log
         )
         if built is None:
             warnings.append(
                 "no routes found in the Functions directory %s (no file exports an onRequest handler): deploying "
-                "without Functions, as wrangler does" % functions_path
+                "without Functions, as wrangler does" % self.functions_dir
             )
-        else:
-            mode, bundle = "functions", built.bundle
-            digest_of_bundle = built.digest
-            routing_config = built.routing_config
-            warnings.extend(WB.check_size(bundle))
-            if not os.path.isfile(routes_path):
-                routes = built.routes
-            log("Functions built: %d module(s), %d bytes" % (len(bundle.modules), bundle.size))
+            if self.routes is not None:
+                warnings.append("%s is not sent: this deployment has no worker" % self.routes_path)
+            return WorkerPlan(warnings=warnings)
+        warnings.extend(WB.check_size(built.bundle))
+        log("Functions built: %d module(s), %d bytes" % (len(built.bundle.modules), built.bundle.size))
+        routes = self.routes if self.routes is not None else built.routes
+        return WorkerPlan("functions", built.bundle, routes, built.routing_config, built.digest, warnings)
 
-    if os.path.isfile(routes_path):
-        if bundle is None:
-            warnings.append(
+
+def inspect_site(source_dir, functions_dir=None, wrangler_executable=None):
+    """Everything about the site's code that needs no request: the ``_worker.js`` bundle and its
+    checks (entry module, imports, size), which Functions directory and wrangler a build would use
+    (wrangler must exist), and ``_routes.json`` (validated when it will be sent). Raises
+    :class:`WorkerError`."""
+    source_dir = os.path.abspath(source_dir)
+    code = SiteCode(source_dir)
+    worker_path = os.path.join(source_dir, WB.WORKER_NAME)
+    functions_path, explicit = resolve_functions_dir(source_dir, functions_dir)
+    if os.path.isdir(worker_path) or os.path.isfile(worker_path):
+        if os.path.isdir(worker_path):
+            code.mode, code.bundle = "directory", WB.collect_directory(worker_path)
+        else:
+            code.mode, code.bundle = "file", WB.collect_file(worker_path)
+        WB.check_imports(code.bundle)
+        code.warnings.extend(WB.check_size(code.bundle))
+        if functions_path:
+            code.warnings.append(
+                "%s is not deployed: %s is an advanced-mode worker, which replaces Pages Functions (as in wrangler)%s"
+                % (functions_path, worker_path, "" if explicit else "; set functions_dir: \"\" to silence this")
+            )
+    elif functions_path:
+        code.mode = "functions"
+        code.functions_dir = functions_path
+        code.wrangler = _functions_build.find_wrangler(functions_path, wrangler_executable)
+    if os.path.isfile(code.routes_path):
+        if code.mode == "none":
+            code.warnings.append(
                 "%s is not sent: it only applies to a worker (_worker.js or Functions), and this deployment has none"
-                % routes_path
+                % code.routes_path
             )
         else:
-            routes = _read(routes_path)
-            _routes.validate_routes(routes, routes_path)
-    if bundle is None:
-        return WorkerPlan(warnings=warnings)
-    return WorkerPlan(mode, bundle, routes, routing_config, digest_of_bundle, warnings)
+            code.routes = _read(code.routes_path)
+            _routes.validate_routes(code.routes, code.routes_path)
+    return code
+
+
+def plan_worker(source_dir, functions_dir=None, wrangler_executable=None, compatibility_date=None,
+                compatibility_flags=(), log=None):
+    """:func:`inspect_site`, then :meth:`SiteCode.plan`: the :class:`WorkerPlan` of ``source_dir``."""
+    code = inspect_site(source_dir, functions_dir, wrangler_executable)
+    return code.plan(compatibility_date, compatibility_flags, log)

@@ -243,3 +243,15 @@ def test_functions_without_routes_deploy_static_with_a_warning(project, wrangler
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "156")
     plan = P.plan_worker(str(project / "public"))
     assert plan.mode == "none" and "no routes found" in plan.warnings[0]
+
+
+def test_inspect_site_checks_without_building(project, wrangler):
+    write(project, "public/_routes.json", "{broken")
+    with pytest.raises(WB.WorkerError, match="not valid JSON"):
+        P.inspect_site(str(project / "public"))
+    write(project, "public/_routes.json", json.dumps({"version": 1, "include": ["/api/*"], "exclude": []}))
+    code = P.inspect_site(str(project / "public"))
+    assert code.mode == "functions" and code.wrangler == wrangler.exe
+    assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])  # the build waits for plan()
+    assert code.plan("2025-01-01").mode == "functions"
+    assert "2025-01-01" in wrangler.calls()["args"]
