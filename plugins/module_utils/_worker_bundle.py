@@ -343,9 +343,9 @@ def check_imports(bundle, where=None):
     if problems:
         more = " and %d more" % (len(problems) - 20) if len(problems) > 20 else ""
         hint = (
-            "a single-file _worker.js cannot import other files: bundle it, or make _worker.js a directory with "
+            "A single-file _worker.js cannot import other files: bundle it, or make _worker.js a directory with "
             "index.js and its modules" if bundle.mode == "file" else
-            "every relative import must name a .js/.mjs/.wasm/.txt/.html/.sql/.bin file of the _worker.js directory"
+            "Every relative import must name a .js/.mjs/.wasm/.txt/.html/.sql/.bin file of the _worker.js directory"
         )
         raise WorkerError(
             "the worker has %d unresolved import%s: %s%s. %s." % (
