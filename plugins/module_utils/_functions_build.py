@@ -30,7 +30,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_bundle import (
@@ -39,7 +38,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_bundle 
 )
 
 WRANGLER = "wrangler"
-BUILD_TIMEOUT = 900
 #: wrangler's EXIT_CODE_FUNCTIONS_NO_ROUTES_ERROR.
 EXIT_NO_ROUTES = 156
 ROUTING_CONFIG = "functions-filepath-routing-config.json"
@@ -97,9 +95,9 @@ def build_command(wrangler, functions_dir, source_dir, out_dir, compatibility_da
 
 
 def _environment(work_dir):
-    env = dict(os.environ)
-    for name in _SECRET_ENV:
-        env.pop(name, None)
+    """Variables set for the build: no metrics, no colours, non-interactive, and the credential
+    variables emptied (the command runner only adds to the environment)."""
+    env = dict((name, "") for name in _SECRET_ENV if name in os.environ)
     env.update({
         "WRANGLER_SEND_METRICS": "false",
         "WRANGLER_SEND_ERROR_REPORTS": "false",
@@ -149,11 +147,15 @@ def _tail(output, lines=25):
     return "\n".join(text.splitlines()[-lines:])
 
 
-def build_functions(functions_dir, source_dir, wrangler, compatibility_date=None, compatibility_flags=(),
-                    log=None, timeout=BUILD_TIMEOUT):
+def build_functions(functions_dir, source_dir, wrangler, run_command, compatibility_date=None,
+                    compatibility_flags=(), log=None):
     """Compile ``functions_dir`` with ``wrangler``. Returns a :class:`FunctionsBuild`, or None
     when the directory has no routes (wrangler's exit status 156). Raises :class:`WorkerError`
-    when the build fails, with the end of wrangler's output."""
+    when the build fails, with the end of wrangler's output.
+
+    ``run_command(argv, cwd, environ_update)`` runs the build and returns ``(rc, stdout,
+    stderr)``: ``AnsibleModule.run_command`` in a module (module code may not start processes
+    itself)."""
     log = log or (lambda line: None)
     functions_dir = os.path.abspath(functions_dir)
     work_dir = tempfile.mkdtemp(prefix="cfpages-functions-")
@@ -164,22 +166,17 @@ def build_functions(functions_dir, source_dir, wrangler, compatibility_date=None
                                 compatibility_date, compatibility_flags)
         log("building Functions: %s" % " ".join(command))
         try:
-            proc = subprocess.run(  # pylint: disable=subprocess-run-check
-                command, cwd=work_dir, env=_environment(work_dir), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-            )
+            rc, stdout, stderr = run_command(command, work_dir, _environment(work_dir))
         except OSError as err:
             raise WorkerError("cannot run %s to build the Pages Functions in %s: %s. %s" % (
                 wrangler, functions_dir, err.strerror or err, missing_wrangler_message(functions_dir, wrangler)))
-        except subprocess.TimeoutExpired:
-            raise WorkerError("the Functions build (%s) did not finish within %d seconds" % (wrangler, timeout))
-        output = proc.stdout.decode("utf-8", "replace")
-        if proc.returncode == EXIT_NO_ROUTES:
+        output = (stdout or "") + (stderr or "")
+        if rc == EXIT_NO_ROUTES:
             return None
-        if proc.returncode != 0:
+        if rc != 0:
             raise WorkerError(
                 "wrangler could not build the Pages Functions in %s (exit status %d):\n%s"
-                % (functions_dir, proc.returncode, _tail(output))
+                % (functions_dir, rc, _tail(output))
             )
         bundle_path = os.path.join(out_dir, "_worker.bundle")
         if not os.path.isfile(bundle_path):

@@ -112,9 +112,10 @@ class SiteCode:
         self.routes_path = os.path.join(source_dir, ROUTES)
         self.warnings = []
 
-    def plan(self, compatibility_date=None, compatibility_flags=(), log=None):
+    def plan(self, compatibility_date=None, compatibility_flags=(), log=None, run_command=None):
         """The :class:`WorkerPlan`; builds the Functions (with the compatibility date and flags of
-        the environment deployed to) when there are any. Raises :class:`WorkerError`."""
+        the environment deployed to, ``run_command`` as in
+        :func:`._functions_build.build_functions`) when there are any. Raises :class:`WorkerError`."""
         log = log or (lambda line: None)
         warnings = list(self.warnings)
         if self.mode in ("file", "directory"):
@@ -122,8 +123,11 @@ class SiteCode:
             return WorkerPlan(self.mode, self.bundle, self.routes, None, None, warnings)
         if self.mode != "functions":
             return WorkerPlan(warnings=warnings)
+        if run_command is None:
+            raise WB.WorkerError("building Pages Functions needs a command runner (AnsibleModule.run_command)")
         built = _functions_build.build_functions(
-            self.functions_dir, self.source_dir, self.wrangler, compatibility_date, compatibility_flags, log=log
+            self.functions_dir, self.source_dir, self.wrangler, run_command, compatibility_date, compatibility_flags,
+            log=log,
         )
         if built is None:
             warnings.append(
@@ -177,7 +181,7 @@ def inspect_site(source_dir, functions_dir=None, wrangler_executable=None):
 
 
 def plan_worker(source_dir, functions_dir=None, wrangler_executable=None, compatibility_date=None,
-                compatibility_flags=(), log=None):
+                compatibility_flags=(), log=None, run_command=None):
     """:func:`inspect_site`, then :meth:`SiteCode.plan`: the :class:`WorkerPlan` of ``source_dir``."""
     code = inspect_site(source_dir, functions_dir, wrangler_executable)
-    return code.plan(compatibility_date, compatibility_flags, log)
+    return code.plan(compatibility_date, compatibility_flags, log, run_command)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -47,6 +48,14 @@ open(opt("--output-routes-path"), "w").write(json.dumps({"version": 1, "descript
 open(opt("--output-config-path"), "w").write(json.dumps({"routes": [{"routePath": "/api/:id"}], "baseURL": "/"}))
 print("Compiled Worker successfully")
 '''
+
+
+def run(argv, cwd, environ_update):
+    """What AnsibleModule.run_command does with these arguments."""
+    env = dict(os.environ)
+    env.update(environ_update)
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def write(root, rel, content=b""):
@@ -106,7 +115,7 @@ def test_find_wrangler_on_path_or_as_given(wrangler, tmp_path, monkeypatch):
 
 def test_build_runs_wrangler_pages_functions_build_with_the_environments_compatibility(wrangler, project, monkeypatch):
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "secret-token-value")
-    built = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe,
+    built = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run,
                               "2024-09-23", ["nodejs_compat", "streams_enable_constructors"])
     call = wrangler.calls()
     args = call["args"]
@@ -116,7 +125,7 @@ def test_build_runs_wrangler_pages_functions_build_with_the_environments_compati
     assert [args[i + 1] for i, a in enumerate(args) if a == "--compatibility-flags"] == ["nodejs_compat", "streams_enable_constructors"]
     for opt in ("--outfile", "--output-routes-path", "--output-config-path"):
         assert args[args.index(opt) + 1].startswith(call["cwd"])  # all in the temporary directory
-    assert "CLOUDFLARE_API_TOKEN" not in call["env"]  # the build gets no credentials
+    assert call["env"]["CLOUDFLARE_API_TOKEN"] == ""  # the build gets no credentials
     assert call["env"]["WRANGLER_SEND_METRICS"] == "false"
     assert not os.path.exists(call["cwd"])  # removed afterwards
     assert built.bundle.mode == "functions" and built.bundle.main_module.startswith("functionsWorker-0.")
@@ -126,27 +135,27 @@ def test_build_runs_wrangler_pages_functions_build_with_the_environments_compati
 
 
 def test_build_without_compatibility_date_passes_none(wrangler, project):
-    F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe)
+    F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run)
     assert "--compatibility-date" not in wrangler.calls()["args"]
 
 
 def test_functions_digest_ignores_wranglers_random_names_and_sees_code_changes(wrangler, project):
-    first = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe)
-    second = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe)
+    first = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run)
+    second = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run)
     assert first.bundle.main_module != second.bundle.main_module  # random, as wrangler's
     assert first.digest == second.digest
     write(project, "functions/api/[id].js", "export function onRequestGet() { return new Response('changed') }")
-    third = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe)
+    third = F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run)
     assert third.digest != first.digest
 
 
 def test_no_routes_is_none_and_a_failed_build_shows_wranglers_output(wrangler, project, monkeypatch):
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "156")
-    assert F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe) is None
+    assert F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run) is None
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "1")
     monkeypatch.setenv("FAKE_WRANGLER_SAY", "\x1b[31mX [ERROR] Could not resolve \"./missing.js\"\x1b[0m")
     with pytest.raises(WB.WorkerError) as caught:
-        F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe)
+        F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run)
     assert "exit status 1" in caught.value.message
     assert 'X [ERROR] Could not resolve "./missing.js"' in caught.value.message  # colours stripped
 
@@ -156,14 +165,14 @@ def test_no_routes_is_none_and_a_failed_build_shows_wranglers_output(wrangler, p
 
 def test_no_worker_plan(tmp_path):
     write(tmp_path / "site", "index.html", "x")
-    plan = P.plan_worker(str(tmp_path / "site"))
+    plan = P.plan_worker(str(tmp_path / "site"), run_command=run)
     assert plan.mode == "none" and plan.fields() == [] and plan.digest is None
     assert plan.summary() == {"mode": "none", "modules": 0, "bytes": 0}
 
 
 def test_routes_without_a_worker_warn_and_are_not_sent(tmp_path):
     write(tmp_path / "site", "_routes.json", "not even json")
-    plan = P.plan_worker(str(tmp_path / "site"))
+    plan = P.plan_worker(str(tmp_path / "site"), run_command=run)
     assert plan.fields() == [] and "is not sent" in plan.warnings[0]
 
 
@@ -172,24 +181,24 @@ def test_directory_plan_fields_digest_and_summary(tmp_path):
     write(site, "_worker.js/index.js", "import './a.js'; export default {}")
     write(site, "_worker.js/a.js", "export const a = 1")
     write(site, "_routes.json", json.dumps({"version": 1, "include": ["/*"], "exclude": ["/static/*"]}))
-    plan = P.plan_worker(str(site))
+    plan = P.plan_worker(str(site), run_command=run)
     assert plan.summary() == {"mode": "directory", "modules": 2, "bytes": len("import './a.js'; export default {}") + 18}
     names = [f[0] for f in plan.fields()]
     assert names == ["_worker.bundle", "_routes.json"]
     bundle_field = plan.fields()[0][1]
     assert bundle_field[0] == "_worker.bundle" and bundle_field[2] == "application/octet-stream"
     assert WB.bundle_from_blob(bundle_field[1]).main_module == "index.js"
-    again = P.plan_worker(str(site))
+    again = P.plan_worker(str(site), run_command=run)
     assert again.digest == plan.digest
     write(site, "_routes.json", json.dumps({"version": 1, "include": ["/*"], "exclude": []}))
-    assert P.plan_worker(str(site)).digest != plan.digest
+    assert P.plan_worker(str(site), run_command=run).digest != plan.digest
     write(site, "_worker.js/a.js", "export const a = 2")
-    assert P.plan_worker(str(site)).digest not in (plan.digest, again.digest)
+    assert P.plan_worker(str(site), run_command=run).digest not in (plan.digest, again.digest)
 
 
 def test_worker_file_plan_and_functions_beside_it_are_ignored_with_a_warning(project, wrangler):
     write(project, "public/_worker.js", "export default {}")
-    plan = P.plan_worker(str(project / "public"))
+    plan = P.plan_worker(str(project / "public"), run_command=run)
     assert plan.mode == "file"
     assert "replaces Pages Functions" in plan.warnings[0] and 'functions_dir: ""' in plan.warnings[0]
     assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])  # no build
@@ -198,50 +207,51 @@ def test_worker_file_plan_and_functions_beside_it_are_ignored_with_a_warning(pro
 def test_bad_worker_input_is_refused(tmp_path):
     write(tmp_path / "a", "_worker.js/main.js", "export default {}")
     with pytest.raises(WB.WorkerError, match="has no index.js"):
-        P.plan_worker(str(tmp_path / "a"))
+        P.plan_worker(str(tmp_path / "a"), run_command=run)
     write(tmp_path / "b", "_worker.js/index.js", "import x from './gone.js'")
     with pytest.raises(WB.WorkerError, match=r'index.js:1: import "./gone.js"'):
-        P.plan_worker(str(tmp_path / "b"))
+        P.plan_worker(str(tmp_path / "b"), run_command=run)
     write(tmp_path / "c", "_worker.js/index.js", "export default {}")
     write(tmp_path / "c", "_routes.json", json.dumps({"version": 1, "include": [], "exclude": []}))
     with pytest.raises(WB.WorkerError, match="at least one rule"):
-        P.plan_worker(str(tmp_path / "c"))
+        P.plan_worker(str(tmp_path / "c"), run_command=run)
 
 
 def test_functions_plan_uses_the_default_dir_beside_source(project, wrangler):
-    plan = P.plan_worker(str(project / "public"), compatibility_date="2025-01-01", compatibility_flags=["nodejs_compat"])
+    plan = P.plan_worker(str(project / "public"), compatibility_date="2025-01-01", compatibility_flags=["nodejs_compat"],
+                         run_command=run)
     assert plan.mode == "functions"
     assert [f[0] for f in plan.fields()] == ["functions-filepath-routing-config.json", "_worker.bundle", "_routes.json"]
     assert json.loads(plan.routes)["include"] == ["/api/*"]  # the generated routes
     args = wrangler.calls()["args"]
     assert args[3] == str(project / "functions") and "2025-01-01" in args
-    assert P.plan_worker(str(project / "public")).digest == plan.digest
+    assert P.plan_worker(str(project / "public"), run_command=run).digest == plan.digest
 
 
 def test_functions_plan_with_the_sites_own_routes(project, wrangler):
     own = json.dumps({"version": 1, "include": ["/api/*", "/login"], "exclude": []})
     write(project, "public/_routes.json", own)
-    plan = P.plan_worker(str(project / "public"))
+    plan = P.plan_worker(str(project / "public"), run_command=run)
     assert plan.routes == own.encode()
 
 
 def test_functions_dir_option(project, wrangler, tmp_path, monkeypatch):
-    assert P.plan_worker(str(project / "public"), functions_dir="").mode == "none"
+    assert P.plan_worker(str(project / "public"), functions_dir="", run_command=run).mode == "none"
     other = tmp_path / "elsewhere"
     write(other, "hello.js", "export function onRequest() { return new Response('hi') }")
-    P.plan_worker(str(project / "public"), functions_dir=str(other))
+    P.plan_worker(str(project / "public"), functions_dir=str(other), run_command=run)
     assert wrangler.calls()["args"][3] == str(other)
     with pytest.raises(WB.WorkerError, match="functions_dir /no/such/dir is not a directory"):
-        P.plan_worker(str(project / "public"), functions_dir="/no/such/dir")
+        P.plan_worker(str(project / "public"), functions_dir="/no/such/dir", run_command=run)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(WB.WorkerError, match="wrangler was not found on PATH"):
-        P.plan_worker(str(project / "public"))
-    assert P.plan_worker(str(project / "public"), wrangler_executable=wrangler.exe).mode == "functions"
+        P.plan_worker(str(project / "public"), run_command=run)
+    assert P.plan_worker(str(project / "public"), wrangler_executable=wrangler.exe, run_command=run).mode == "functions"
 
 
 def test_functions_without_routes_deploy_static_with_a_warning(project, wrangler, monkeypatch):
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "156")
-    plan = P.plan_worker(str(project / "public"))
+    plan = P.plan_worker(str(project / "public"), run_command=run)
     assert plan.mode == "none" and "no routes found" in plan.warnings[0]
 
 
@@ -253,5 +263,10 @@ def test_inspect_site_checks_without_building(project, wrangler):
     code = P.inspect_site(str(project / "public"))
     assert code.mode == "functions" and code.wrangler == wrangler.exe
     assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])  # the build waits for plan()
-    assert code.plan("2025-01-01").mode == "functions"
+    assert code.plan("2025-01-01", run_command=run).mode == "functions"
     assert "2025-01-01" in wrangler.calls()["args"]
+
+
+def test_functions_need_a_command_runner(project, wrangler):
+    with pytest.raises(WB.WorkerError, match="needs a command runner"):
+        P.inspect_site(str(project / "public")).plan()
