@@ -34,6 +34,7 @@ import stat
 import zlib
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _js_imports
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import UploadError
 
 MiB = 1024 * 1024
 
@@ -62,18 +63,9 @@ CONTENT_TYPES = dict((rule[0], rule[1]) for rule in MODULE_RULES)
 MODULE_TYPES = dict((rule[1], rule[0]) for rule in MODULE_RULES)
 
 
-class WorkerError(Exception):
+class WorkerError(UploadError):
     """A worker, its routes or its Functions build cannot be deployed; raised before any request.
-    Same interface as the upload engine's error (``message``, ``status``, ``errors``)."""
-
-    def __init__(self, message, status=0, errors=None):
-        self.message = message
-        self.status = status
-        self.errors = list(errors or [])
-        super().__init__(message)
-
-    def to_result(self):
-        return {"status": self.status, "errors": self.errors}
+    An :class:`UploadError`, so the engine and the module handle it like any refused site."""
 
 
 class WorkerModule:

@@ -143,16 +143,18 @@ class SiteCode:
         return WorkerPlan("functions", built.bundle, routes, built.routing_config, built.digest, warnings)
 
 
-def inspect_site(source_dir, functions_dir=None, wrangler_executable=None):
+def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=()):
     """Everything about the site's code that needs no request: the ``_worker.js`` bundle and its
     checks (entry module, imports, size), which Functions directory and wrangler a build would use
-    (wrangler must exist), and ``_routes.json`` (validated when it will be sent). Raises
+    (wrangler must exist), and ``_routes.json`` (validated when it will be sent). Names in
+    ``skip`` (``_worker.js``, ``_routes.json``: excluded by the task) are left out. Raises
     :class:`WorkerError`."""
     source_dir = os.path.abspath(source_dir)
     code = SiteCode(source_dir)
     worker_path = os.path.join(source_dir, WB.WORKER_NAME)
+    has_worker = WB.WORKER_NAME not in skip and (os.path.isdir(worker_path) or os.path.isfile(worker_path))
     functions_path, explicit = resolve_functions_dir(source_dir, functions_dir)
-    if os.path.isdir(worker_path) or os.path.isfile(worker_path):
+    if has_worker:
         if os.path.isdir(worker_path):
             code.mode, code.bundle = "directory", WB.collect_directory(worker_path)
         else:
@@ -168,7 +170,7 @@ def inspect_site(source_dir, functions_dir=None, wrangler_executable=None):
         code.mode = "functions"
         code.functions_dir = functions_path
         code.wrangler = _functions_build.find_wrangler(functions_path, wrangler_executable)
-    if os.path.isfile(code.routes_path):
+    if ROUTES not in skip and os.path.isfile(code.routes_path):
         if code.mode == "none":
             code.warnings.append(
                 "%s is not sent: it only applies to a worker (_worker.js or Functions), and this deployment has none"

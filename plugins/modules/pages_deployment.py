@@ -706,6 +706,8 @@ class PagesDeployment(PagesModule):
 
     def state_present(self):
         p = self.params
+        # The site's code (worker, routes, wrangler for Functions) is checked before any request.
+        self.site_code = self.inspect_site_code() if p["source"] else None
         project = self.get_project(required=False)
         self.result["project_created"] = False
         if project is None:
@@ -734,6 +736,15 @@ class PagesDeployment(PagesModule):
             self.present_upload(project, production_branch)
         else:
             self.present_build(project, production_branch)
+
+    def inspect_site_code(self):
+        try:
+            return _upload.DirectUpload(None, _upload.DeployRequest.from_options(self.params, self.params["branch"])).inspect()
+        except _upload.UploadError as err:
+            self.fail_upload(err)
+
+    def run_wrangler(self, argv, cwd, environ_update):
+        return self.module.run_command(argv, cwd=cwd, environ_update=environ_update)
 
     def create_project(self):
         p = self.params
@@ -764,7 +775,8 @@ class PagesDeployment(PagesModule):
             before = {"branch": branch, "deployment_id": live.get("id") if live else None}
         else:
             before = {"branch": branch, "deployment_id": None}
-        engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log)
+        engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log,
+                                      run_command=self.run_wrangler, code=self.site_code)
         if project is None:
             # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
             # fails before the project is created.
@@ -785,6 +797,7 @@ class PagesDeployment(PagesModule):
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
         self.result["upload"] = upload
+        self.result["worker"] = outcome.get("worker")
         deployment = outcome.get("deployment")
         if outcome.get("changed"):
             self.result["changed"] = True
