@@ -319,7 +319,7 @@ def _walk(root, excluder, follow_symlinks, sink=None):
             if top and name in _TOP_LEVEL_IGNORED and name not in SPECIAL_FILES:
                 if name == "functions":
                     warnings.append(
-                        "%s is not uploaded (as with wrangler): Pages Functions are built from functions_dir, by "
+                        "%s/ is not uploaded (as with wrangler): Pages Functions are built from functions_dir, by "
                         "default the functions directory beside the site" % entry.path
                     )
                 continue

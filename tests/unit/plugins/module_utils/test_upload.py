@@ -359,7 +359,7 @@ def test_scan_applies_wranglers_ignore_rules(tmp_path):
     assert sorted(scan.special) == ["_headers", "_redirects"]  # _routes.json and _worker.js go with the worker
     assert scan.special["_headers"] == os.path.join(str(tmp_path), "_headers")
     assert scan.total_bytes == sum(os.path.getsize(f.abspath) for f in scan.files)
-    assert any("functions is not uploaded" in w for w in scan.warnings)
+    assert any("functions/ is not uploaded" in w for w in scan.warnings)
     assert [f.path for f in scan.files] == sorted(f.path for f in scan.files)
 
 
