@@ -149,6 +149,10 @@ def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=
     (wrangler must exist), and ``_routes.json`` (validated when it will be sent). Names in
     ``skip`` (``_worker.js``, ``_routes.json``: excluded by the task) are left out. Raises
     :class:`WorkerError`."""
+    if not source_dir or not os.path.exists(source_dir):
+        raise WB.WorkerError("source directory %s does not exist" % source_dir)
+    if not os.path.isdir(source_dir):
+        raise WB.WorkerError("source %s is not a directory" % source_dir)
     source_dir = os.path.abspath(source_dir)
     code = SiteCode(source_dir)
     worker_path = os.path.join(source_dir, WB.WORKER_NAME)

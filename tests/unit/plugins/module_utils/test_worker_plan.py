@@ -270,3 +270,11 @@ def test_inspect_site_checks_without_building(project, wrangler):
 def test_functions_need_a_command_runner(project, wrangler):
     with pytest.raises(WB.WorkerError, match="needs a command runner"):
         P.inspect_site(str(project / "public")).plan()
+
+
+def test_source_must_be_a_directory_before_functions_are_looked_for(project):
+    # functions/ beside a file would otherwise ask for wrangler
+    with pytest.raises(WB.WorkerError, match="is not a directory"):
+        P.inspect_site(str(project / "public" / "index.html"))
+    with pytest.raises(WB.WorkerError, match="does not exist"):
+        P.inspect_site(str(project / "nope"))
