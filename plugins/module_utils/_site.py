@@ -47,9 +47,11 @@ MiB = 1024 * 1024
 MAX_ASSET_SIZE = 25 * MiB
 
 #: Files of the site root that are sent as form fields of the deployment, not as assets.
-SPECIAL_FILES = ("_headers", "_redirects", "_routes.json", "_worker.js")
+SPECIAL_FILES = ("_headers", "_redirects")
+#: The site's code: never assets, sent as the worker (``_worker_plan``).
+WORKER_FILES = ("_routes.json", "_worker.js")
 # wrangler's ignore list (packages/wrangler/src/pages/validate.ts): these names only at the top level...
-_TOP_LEVEL_IGNORED = frozenset(SPECIAL_FILES + ("functions", ".wrangler"))
+_TOP_LEVEL_IGNORED = frozenset(SPECIAL_FILES + WORKER_FILES + ("functions", ".wrangler"))
 # ...and these at any depth ("**/name" in minimatch, which never lets ** cross a dot-directory).
 _ANY_DEPTH_IGNORED = frozenset((".DS_Store", "node_modules", ".git"))
 
@@ -313,8 +315,8 @@ def _walk(root, excluder, follow_symlinks, sink=None):
             if top and name in _TOP_LEVEL_IGNORED and name not in SPECIAL_FILES:
                 if name == "functions":
                     warnings.append(
-                        "functions/ is not uploaded: Pages Functions must be compiled by wrangler "
-                        "(ship a _worker.js file instead)"
+                        "%s/ is not uploaded (as with wrangler): Pages Functions are built from functions_dir, by "
+                        "default the functions directory beside the site" % entry.path
                     )
                 continue
             try:
@@ -345,11 +347,6 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                     continue
                 raise UploadError("cannot stat %s: %s" % (entry.path, err.strerror or err))
             if stat.S_ISDIR(mode):
-                if top and name in SPECIAL_FILES:
-                    raise UploadError(
-                        "%s is a directory: only a single-file _worker.js is supported "
-                        "(bundle the advanced-mode worker into one file)" % entry.path
-                    )
                 if key in ancestors:
                     warnings.append("skipped /%s: symbolic link loop back to one of its parent directories" % rel)
                     continue

@@ -23,6 +23,7 @@ branch and reports no change when the digests are equal.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -43,11 +44,14 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     SPECIAL_FILES,
+    WORKER_FILES,
     UploadError,
+    _Excluder,
     format_mib,
     preflight,
     scan_site,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_plan import inspect_site
 
 #: The API keeps at most 384 UTF-8 bytes of a commit message.
 MAX_COMMIT_MESSAGE_BYTES = 384
@@ -61,8 +65,6 @@ _TRAILER_RE = re.compile(r"(?:^|\n)%s: ([0-9a-f]{16,64})[ \t\r]*\n?\Z" % DIGEST_
 _SPECIAL_CONTENT_TYPES = {
     "_headers": "application/octet-stream",
     "_redirects": "application/octet-stream",
-    "_routes.json": "application/json",
-    "_worker.js": "application/javascript",
 }
 
 
@@ -113,17 +115,18 @@ def manifest_json(scan):
 
 
 def build_deployment_fields(
-    scan, branch=None, commit_hash=None, commit_message=None, commit_dirty=None, digest_trailer=True
+    scan, branch=None, commit_hash=None, commit_message=None, commit_dirty=None, digest_trailer=True,
+    digest=None, worker_fields=(),
 ):
     """The multipart form of ``POST .../deployments`` as requests ``files=`` tuples, in wrangler's
-    order: ``manifest``, ``branch``, ``commit_message`` (with the digest trailer, at most 384
-    UTF-8 bytes), ``commit_hash``, ``commit_dirty`` (``"true"``/``"false"``), then the special
-    files ``_headers``, ``_redirects``, ``_routes.json``, ``_worker.js`` as files (read into
-    memory, so a retry re-sends them)."""
+    order: ``manifest``, ``branch``, ``commit_message`` (with the trailer of ``digest``, by default
+    the scan's, at most 384 UTF-8 bytes), ``commit_hash``, ``commit_dirty`` (``"true"``/``"false"``),
+    the special files ``_headers``, ``_redirects`` as files (read into memory, so a retry re-sends
+    them), then ``worker_fields`` (``WorkerPlan.fields()``: the worker bundle and its routes)."""
     fields = [("manifest", (None, manifest_json(scan).encode("utf-8")))]
     if branch:
         fields.append(("branch", (None, branch)))
-    message = compose_commit_message(commit_message, scan.digest if digest_trailer else None)
+    message = compose_commit_message(commit_message, (digest or scan.digest) if digest_trailer else None)
     if message:
         fields.append(("commit_message", (None, message.encode("utf-8"))))
     if commit_hash:
@@ -135,7 +138,16 @@ def build_deployment_fields(
         if path:
             with open(path, "rb") as handle:
                 fields.append((name, (name, handle.read(), _SPECIAL_CONTENT_TYPES[name])))
+    fields.extend(worker_fields)
     return fields
+
+
+def deploy_digest(site_digest, worker_digest=None):
+    """The digest a deployment records: the site's, combined with the worker's when there is one
+    (a site without a worker keeps the digest it always had)."""
+    if not worker_digest:
+        return site_digest
+    return hashlib.sha256(("cfpages-deploy-v1\n%s\n%s\n" % (site_digest, worker_digest)).encode("ascii")).hexdigest()
 
 
 # --------------------------------------------------------------------------- what the branch serves
@@ -178,6 +190,8 @@ class DeployRequest:
     follow_symlinks: bool = True
     concurrency: int = UPLOAD_CONCURRENCY
     workers: int | None = None
+    functions_dir: str | None = None
+    wrangler_executable: str | None = None
 
     @classmethod
     def from_options(cls, options, branch):
@@ -186,6 +200,7 @@ class DeployRequest:
             options["project_name"], options["source"], branch=branch, commit_hash=options["commit_hash"],
             commit_message=options["commit_message"], commit_dirty=options["commit_dirty"],
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
+            functions_dir=options.get("functions_dir"), wrangler_executable=options.get("wrangler_executable"),
         )
 
 
@@ -193,14 +208,17 @@ class DeployPlan:
     """What :meth:`DirectUpload.apply` would do: ``project_info`` (None: the project does not
     exist), ``branch``, ``view`` (its :class:`BranchDeployments`) and ``live`` (what it serves),
     ``unchanged`` (the branch already serves this site), ``token`` and ``missing`` (hashes to
-    upload)."""
+    upload), ``worker`` (the ``WorkerPlan``) and ``digest`` (the site's and the worker's,
+    :func:`deploy_digest`)."""
 
-    def __init__(self, scan, project_info, branch, concurrency):
+    def __init__(self, scan, project_info, branch, concurrency, worker):
         self.scan = scan
         self.project_info = project_info
         self.branch = branch
         self.concurrency = concurrency
-        self.warnings = list(scan.warnings)
+        self.worker = worker
+        self.digest = deploy_digest(scan.digest, worker.digest)
+        self.warnings = list(scan.warnings) + list(worker.warnings)
         self.view = None
         self.live = None
         self.unchanged = False
@@ -215,14 +233,16 @@ class DeployPlan:
     def result(self, deployment=None, upload=None):
         """The engine's answer: ``changed``; ``deployment`` (the created one, the live one when
         unchanged, else None); ``upload`` (counts: ``files, bytes, uploaded, uploaded_bytes,
-        skipped, buckets``); ``scan``; ``branch``; ``digest``; ``warnings`` (strings)."""
+        skipped, buckets``); ``worker`` (``mode, modules, bytes``); ``scan``; ``branch``; ``digest``;
+        ``warnings`` (strings)."""
         return {
             "changed": not self.unchanged,
             "deployment": self.live if self.unchanged else deployment,
             "upload": upload if upload is not None else self.upload_counts(),
+            "worker": self.worker.summary(),
             "scan": self.scan,
             "branch": self.branch,
-            "digest": self.scan.digest,
+            "digest": self.digest,
             "warnings": self.warnings,
         }
 
@@ -230,11 +250,33 @@ class DeployPlan:
 class DirectUpload:
     """The engine for one :class:`DeployRequest`: :meth:`prepare` (read-only), then :meth:`apply`."""
 
-    def __init__(self, client, request, log=None):
+    def __init__(self, client, request, log=None, run_command=None, code=None):
         self.client = client
         self.request = request
         self.log = log or (lambda line: None)
+        self.run_command = run_command  # for a Functions build: AnsibleModule.run_command
         self._scan = None
+        self._code = code  # a SiteCode the caller already inspected
+
+    def inspect(self):
+        """The site's code (``_worker_plan.SiteCode``), checked once, without a request: the
+        ``_worker.js`` bundle, ``_routes.json``, and wrangler when there are Functions to build.
+        ``exclude`` applies to ``_worker.js`` and ``_routes.json`` too."""
+        if self._code is None:
+            r = self.request
+            excluder = _Excluder(r.exclude)
+            skip = [name for name in WORKER_FILES if excluder.rules and excluder(name, name)]
+            self._code = inspect_site(r.source, r.functions_dir, r.wrangler_executable, skip=skip)
+        return self._code
+
+    def worker_plan(self, info, branch):
+        """The ``WorkerPlan``: the Functions build uses the compatibility date and flags of the
+        environment ``branch`` deploys to (``deployment_configs`` of ``info``), as wrangler does."""
+        env = "production" if info is None or branch == info.get("production_branch") else "preview"
+        config = (((info or {}).get("deployment_configs") or {}).get(env)) or {}
+        return self.inspect().plan(
+            config.get("compatibility_date") or None, config.get("compatibility_flags") or (), self.log, self.run_command
+        )
 
     def scan(self):
         """The site, walked and hashed (once), with every file within the per-file size limit."""
@@ -254,16 +296,18 @@ class DirectUpload:
         the same site digest, unless ``force``), then the upload token, the file count limit and
         check-missing. ``project_info`` (the project object) saves its GET."""
         r = self.request
+        self.inspect()
         scan = self.scan()
         info = project_info if project_info is not None else self.client.get_project(r.project)
-        plan = DeployPlan(scan, info, r.branch or (info or {}).get("production_branch"), r.concurrency)
+        branch = r.branch or (info or {}).get("production_branch")
+        plan = DeployPlan(scan, info, branch, r.concurrency, self.worker_plan(info, branch))
         if info is None:
             plan.missing = scan.unique_hashes()
             plan.warnings.append("project %s does not exist: every file would be uploaded" % r.project)
             return plan
         plan.view = BranchDeployments(self.client, dict(info, name=r.project), plan.branch)
-        plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, scan.digest))
-        if not r.force and serves(plan.live, scan.digest):
+        plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, plan.digest))
+        if not r.force and serves(plan.live, plan.digest):
             self.log(
                 "branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id"))
             )
@@ -288,9 +332,10 @@ class DirectUpload:
             self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency
         )
         plan.warnings.extend(counts.pop("warnings", []))
-        fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty)
+        fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty,
+                                         digest=plan.digest, worker_fields=plan.worker.fields())
         recheck = plan.view.created_since(
-            plan.view.known_ids(), accept=lambda deployment: serves(deployment, plan.scan.digest)
+            plan.view.known_ids(), accept=lambda deployment: serves(deployment, plan.digest)
         )
         deployment = self.client.create_deployment(r.project, fields, recheck=recheck)
         self.log("created deployment %s" % ((deployment or {}).get("id"),))

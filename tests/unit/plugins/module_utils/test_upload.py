@@ -25,6 +25,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload_pacing as P
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
 
@@ -350,10 +351,10 @@ def test_scan_applies_wranglers_ignore_rules(tmp_path):
     assert scan.manifest["/logo.png"] == "2082190357cfd3617ccfe04f340c6247"
     assert scan.manifest["/some_dir/_headers"] == "95dedb64e6d4940fc2e0f11f711cc2f4"
     assert scan.manifest["/some_dir/functions/foo.js"] == "09a79777abda8ccc8bdd51dd3ff8e9e9"
-    assert sorted(scan.special) == ["_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert sorted(scan.special) == ["_headers", "_redirects"]  # _routes.json and _worker.js go with the worker
     assert scan.special["_headers"] == os.path.join(str(tmp_path), "_headers")
     assert scan.total_bytes == sum(os.path.getsize(f.abspath) for f in scan.files)
-    assert any("functions/" in w for w in scan.warnings)
+    assert any("functions/ is not uploaded" in w for w in scan.warnings)
     assert [f.path for f in scan.files] == sorted(f.path for f in scan.files)
 
 
@@ -365,10 +366,11 @@ def test_scan_missing_or_bad_source(tmp_path):
         S.scan_site(str(tmp_path / "file"))
 
 
-def test_worker_directory_is_refused(tmp_path):
+def test_worker_directory_is_not_an_asset(tmp_path):
     write(tmp_path, "_worker.js/index.js", "x")
-    with pytest.raises(S.UploadError, match="_worker.js is a directory"):
-        S.scan_site(str(tmp_path))
+    write(tmp_path, "index.html", "x")
+    scan = S.scan_site(str(tmp_path))
+    assert sorted(scan.manifest) == ["/index.html"] and scan.special == {}
 
 
 def test_undecodable_file_name_is_named(tmp_path):
@@ -599,8 +601,7 @@ def test_deployment_fields(tmp_path):
     scan = S.scan_site(str(tmp_path))
     fields = U.build_deployment_fields(scan, "feat/x", "abc123", "Fix it", True)
     names = [name for name, _value in fields]
-    assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty",
-                     "_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty", "_headers", "_redirects"]
     values = dict(fields)
     assert json.loads(values["manifest"][1]) == scan.manifest
     assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
@@ -608,7 +609,10 @@ def test_deployment_fields(tmp_path):
     assert dict(U.build_deployment_fields(scan, commit_dirty=False))["commit_dirty"] == (None, "false")
     assert "commit_dirty" not in dict(U.build_deployment_fields(scan, commit_dirty=None))
     assert values["_headers"] == ("_headers", b"/*\n  X-Test: 1\n", "application/octet-stream")
-    assert values["_worker.js"][0] == "_worker.js" and values["_routes.json"][2] == "application/json"
+    worker = [("_worker.bundle", ("_worker.bundle", b"bundle", "application/octet-stream"))]
+    with_worker = U.build_deployment_fields(scan, "b", None, "m", None, digest="f" * 64, worker_fields=worker)
+    assert with_worker[-1] == worker[0]
+    assert dict(with_worker)["commit_message"][1].decode() == "m\n\ncfpages-digest: " + "f" * 32
     minimal = U.build_deployment_fields(scan, digest_trailer=False)
     assert [name for name, _value in minimal][:1] == ["manifest"] and "commit_message" not in dict(minimal)
 
@@ -963,7 +967,7 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     dep = fake.deployments[0]
     assert first["deployment"]["id"] == dep["id"] == fake.project["canonical_deployment"]["id"]
     assert dep["manifest"] == first["scan"].manifest
-    assert sorted(fake.special[dep["id"]]) == ["_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert sorted(fake.special[dep["id"]]) == ["_headers", "_redirects", "_routes.json", "_worker.bundle"]
     assert dep["deployment_trigger"]["metadata"]["commit_message"].endswith(first["digest"][:32])
 
     calls = len(fake.calls)
@@ -1103,3 +1107,86 @@ def test_bucket_plan_splits_big_uploads_for_overlap_but_not_small_ones():
     assert max(b.size for b in buckets) - min(b.size for b in buckets) <= 12000
     assert len(A.plan_buckets(files[:50], concurrency=3)) == 1  # 600 kB: one request
     assert len(A.plan_buckets(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each
+
+
+# --------------------------------------------------------------------------- full-stack sites
+
+
+def worker_site(root):
+    write(root, "index.html", "<h1>app</h1>")
+    write(root, "_worker.js/index.js", 'import { v } from "./lib/v.js";\nexport default { fetch: () => new Response(v) };\n')
+    write(root, "_worker.js/lib/v.js", 'export const v = "v1";\n')
+    write(root, "_routes.json", '{"version": 1, "include": ["/*"], "exclude": ["/static/*"]}')
+    return str(root)
+
+
+def test_worker_directory_is_deployed_as_a_bundle_and_is_idempotent(tmp_path, fake, client):
+    site = worker_site(tmp_path)
+    first = deploy_directory(client, "site", site)
+    assert first["changed"] and first["worker"] == {"mode": "directory", "modules": 2, "bytes": 104}
+    dep = fake.deployments[0]
+    assert sorted(dep["manifest"]) == ["/index.html"]
+    sent = fake.special[dep["id"]]
+    assert sorted(sent) == ["_routes.json", "_worker.bundle"]
+    bundle = WB.bundle_from_blob(sent["_worker.bundle"][1])
+    assert [m.name for m in bundle.modules] == ["index.js", "lib/v.js"]
+    assert sent["_worker.bundle"][2] == "application/octet-stream"
+    assert first["digest"] != S.scan_site(site).digest  # the worker counts
+
+    again = deploy_directory(client, "site", site)
+    assert not again["changed"] and again["deployment"]["id"] == dep["id"] and again["digest"] == first["digest"]
+
+    write(tmp_path, "_worker.js/lib/v.js", 'export const v = "v2";\n')
+    edited = deploy_directory(client, "site", site)
+    assert edited["changed"] and edited["upload"]["uploaded"] == 0 and len(fake.deployments) == 2
+
+
+def test_excluded_worker_is_not_sent(tmp_path, fake, client):
+    site = worker_site(tmp_path)
+    out = deploy_directory(client, "site", site, exclude=["_worker.js"])
+    assert out["worker"]["mode"] == "none" and "_worker.bundle" not in fake.special[fake.deployments[0]["id"]]
+    assert any("_routes.json is not sent" in w for w in out["warnings"])
+
+
+def test_bad_worker_is_refused_before_any_request(tmp_path, fake, client):
+    write(tmp_path, "_worker.js/index.js", 'import x from "./missing.js";\n')
+    with pytest.raises(S.UploadError, match=r'index.js:1: import "./missing.js"'):
+        deploy_directory(client, "site", str(tmp_path))
+    assert fake.calls == []
+
+
+def test_functions_build_uses_the_environments_compatibility_settings(tmp_path, fake, client):
+    write(tmp_path, "public/index.html", "x")
+    write(tmp_path, "functions/hello.js", "export function onRequest() {}")
+    exe = write(tmp_path, "bin/wrangler", "#!/bin/sh\nexit 0\n")
+    os.chmod(exe, 0o755)
+    fake.project["deployment_configs"] = {
+        "production": {"compatibility_date": "2024-09-23", "compatibility_flags": ["nodejs_compat"]},
+        "preview": {"compatibility_date": "2023-01-01", "compatibility_flags": []},
+    }
+    seen = []
+
+    def run_command(argv, cwd, environ_update):
+        seen.append(argv)
+        out = argv[argv.index("--outfile") + 1]
+        main = [WB.WorkerModule("functionsWorker-0.%d.js" % len(seen), "esm", b"export default {}")]
+        with open(out, "wb") as handle:
+            handle.write(WB.encode_bundle(main))
+        with open(argv[argv.index("--output-routes-path") + 1], "w") as handle:
+            handle.write('{"version":1,"include":["/hello"],"exclude":[]}')
+        return 0, "", ""
+
+    def engine(branch):
+        request = U.DeployRequest("site", str(tmp_path / "public"), branch=branch, wrangler_executable=exe)
+        return U.DirectUpload(client, request, run_command=run_command)
+
+    first = engine("main").run()
+    assert first["worker"]["mode"] == "functions"
+    assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2024-09-23"
+    assert seen[-1][seen[-1].index("--compatibility-flags") + 1] == "nodejs_compat"
+    sent = fake.special[fake.deployments[0]["id"]]
+    assert sent["_routes.json"][1] == b'{"version":1,"include":["/hello"],"exclude":[]}'
+    assert not engine("main").run()["changed"]  # another random main module name, the same digest
+    engine("feature").run(check_mode=True)
+    assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2023-01-01"
+    assert "--compatibility-flags" not in seen[-1]
