@@ -11,7 +11,7 @@ then sends SIGINT to the module's own process (a descendant of the playbook whos
 runs AnsiballZ_pages_deployment), and waits for the playbook to end.
 
 Prints JSON: {"signalled": bool, "module_exit_seconds": seconds from the signal until the module
-process was gone, "uploads_at_signal": upload requests logged then, "result": the registered
+process was gone, "uploads_at_signal": upload requests of this run logged then, "result": the registered
 result, "rc": the playbook's exit status}.
 """
 from __future__ import annotations
@@ -26,10 +26,14 @@ import time
 import urllib.request
 
 
-def uploads(emulator_url):
+def request_log(emulator_url):
     with urllib.request.urlopen(emulator_url + "/__emulator/requests", timeout=10) as response:
-        log = json.load(response)
-    return [e for e in log if e["path"].endswith("/pages/assets/upload")]
+        return json.load(response)
+
+
+def uploads(emulator_url, start):
+    """The upload requests logged since the log had ``start`` entries."""
+    return [e for e in request_log(emulator_url)[start:] if e["path"].endswith("/pages/assets/upload")]
 
 
 def children(pid):
@@ -63,19 +67,20 @@ def module_pid(root):
 
 
 def main(emulator_url, playbook, workdir):
+    start = len(request_log(emulator_url))
     ansible_playbook = shutil.which("ansible-playbook") or os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     proc = subprocess.Popen([ansible_playbook, playbook], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = {"signalled": False, "module_exit_seconds": None, "uploads_at_signal": None}
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if any(e["status"] == 200 for e in uploads(emulator_url)):
+            if any(e["status"] == 200 for e in uploads(emulator_url, start)):
                 pid = module_pid(proc.pid)
                 if pid is not None:
                     os.kill(pid, signal.SIGINT)
                     signalled_at = time.monotonic()
                     out["signalled"] = True
-                    out["uploads_at_signal"] = len(uploads(emulator_url))
+                    out["uploads_at_signal"] = len(uploads(emulator_url, start))
                     while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
                         try:
                             with open("/proc/%d/stat" % pid) as handle:
