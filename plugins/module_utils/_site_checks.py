@@ -106,3 +106,31 @@ def lost_index_warning(scan, live, production):
         "the site has no /index.html, but the live production deployment %s has one: after this deploy "
         "the home page (/) answers 404. Check that the build wrote the whole site." % live.get("id")
     )
+
+
+def unreadable(path, err):
+    """The message for a file of the site that cannot be read (``err``: the OSError)."""
+    return "cannot read %s: %s. Make it readable, or leave it out with exclude." % (path, err.strerror or err)
+
+
+def outside_link_warnings(root, outside):
+    """One warning per link target outside ``root`` (``outside``: target -> the links to it)."""
+    return [
+        "symbolic link%s %s lead%s outside the source %s to %s, which is deployed too (as wrangler does); "
+        "set follow_symlinks: inside to refuse such links"
+        % ("" if len(links) == 1 else "s", _listed(links), "s" if len(links) == 1 else "", root, target)
+        for target, links in sorted(outside.items())
+    ]
+
+
+def outside_links_refused(root, outside):
+    """The error of ``follow_symlinks: inside`` for the links out of ``root``."""
+    pairs = sorted((link, target) for target, links in outside.items() for link in links)
+    shown = ", ".join("%s -> %s" % (printable_path(link), target) for link, target in pairs[:NAMES_LISTED])
+    if len(pairs) > NAMES_LISTED:
+        shown += " and %d more" % (len(pairs) - NAMES_LISTED)
+    return (
+        "follow_symlinks is inside, but %d symbolic link%s in the source %s lead%s outside it: %s. Nothing was "
+        "uploaded. Remove the links, copy their targets into the site, or leave them out with exclude."
+        % (len(pairs), "" if len(pairs) == 1 else "s", root, "s" if len(pairs) == 1 else "", shown)
+    )

@@ -602,7 +602,7 @@ def test_deployment_fields(tmp_path):
                      "_headers", "_redirects", "_routes.json", "_worker.js"]
     values = dict(fields)
     assert json.loads(values["manifest"][1]) == scan.manifest
-    assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
+    assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-index: yes\ncfpages-digest: " + scan.digest[:32]
     assert values["commit_dirty"] == (None, "false") or values["commit_dirty"] == (None, "true")
     assert values["_headers"] == ("_headers", b"/*\n  X-Test: 1\n", "application/octet-stream")
     assert values["_worker.js"][0] == "_worker.js" and values["_routes.json"][2] == "application/json"
