@@ -93,7 +93,7 @@ async def main(argv=None):
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    emulator.workers.reset()
+    emulator.workers.shutdown()
     await runner.cleanup()
     emulator.store.close()
 

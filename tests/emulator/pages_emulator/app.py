@@ -144,9 +144,12 @@ class Emulator:
     # ------------------------------------------------------------------ entry point
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = unquote(request.raw_path.split("?", 1)[0])
-        assets_of = self.workers.assets_deployment(request)
-        if assets_of is not None:  # a worker's env.ASSETS.fetch()
-            return self.serve_assets(request, assets_of, path)
+        target = self.workers.service_target(request)
+        if target is not None:  # a worker's env.ASSETS.fetch() or a KV / D1 call
+            kind, ident = target
+            if kind == "assets":
+                return self.serve_assets(request, ident, path)
+            return await self.workers.bindings.handle(kind, ident, request)
         site = self.resolve_site(request.host)
         if site is not None:
             return await self.serve_site(request, site, path)

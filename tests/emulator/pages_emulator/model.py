@@ -469,7 +469,7 @@ class Model:
                                    or special.get("functions-filepath-routing-config.json")),
             "bindings": {k: copy.deepcopy(env_cfg[k]) for k in BINDING_KEYS if env_cfg.get(k)},
         }
-        has_worker = kind == "direct" and bool(special.get("_worker.js") or special.get("_worker.bundle"))
+        runs_worker = kind == "direct" and bool(special.get("_worker.js") or special.get("_worker.bundle"))
         if kind == "direct":
             d["build_config"] = {k: None for k in ("build_command", "destination_dir", "build_caching",
                                                     "root_dir", "web_analytics_tag", "web_analytics_token")}
@@ -479,7 +479,7 @@ class Model:
                 "Success: Assets published!",
                 "Success: Your site was deployed!",
             ]
-            if has_worker:  # workers.py runs the worker before the deploy stage ends
+            if runs_worker:  # workers.py runs the worker before the deploy stage ends
                 d["worker_check"] = {"status": "pending"}
                 d["log_lines"][-1] = "Deploying your Worker..."
         else:
@@ -490,7 +490,7 @@ class Model:
         self.store.insert_deployment(d)
         if environment == "production":
             if kind == "direct":
-                if not has_worker:  # else when its deploy check succeeds (workers.py)
+                if not runs_worker:  # else when its deploy check succeeds (workers.py)
                     self.store.add_canonical_event(p["id"], d["id"], now)
             elif d.get("fail_code") is None:
                 self.store.add_canonical_event(p["id"], d["id"], now + d["build_seconds"])

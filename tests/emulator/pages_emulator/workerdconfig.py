@@ -2,7 +2,8 @@
 
 The schema is workerd's `src/workerd/server/workerd.capnp` (shipped as `workerd.capnp` in the npm
 package): a `Config` with `services` (one `worker` per deployment, and one `external` service per
-deployment for its `ASSETS` binding) and `sockets` (one per worker, port 0: workerd reports the
+deployment for its `ASSETS` binding and each KV namespace / D1 database, all pointing back at the
+emulator with a marking header) and `sockets` (one per worker, port 0: workerd reports the
 ports it bound on `--control-fd`). Every user-supplied byte (module code, variable values) goes
 into its own file and is pulled in with `embed`, so nothing user-controlled is ever parsed as
 Cap'n Proto.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .workerbundle import WorkerCode
 
-ASSETS_HEADER = "X-Pages-Emulator-Assets"   # marks a worker's env.ASSETS.fetch() to the emulator
+SERVICE_HEADER = "X-Pages-Emulator-Service"  # "<secret>:<assets|kv|d1>:<id>" on a worker's binding calls
 FORWARDED_PROTO = "X-Forwarded-Proto"       # the emulator sends "https", like the Pages edge
 
 
@@ -28,9 +29,11 @@ class WorkerSpec:
     compatibility_date: str
     compatibility_flags: list
     text_vars: dict = field(default_factory=dict)       # env var name -> value (plain and secret)
+    kv: dict = field(default_factory=dict)                # binding name -> KV namespace id
+    d1: dict = field(default_factory=dict)                # binding name -> D1 database id
     missing_bindings: dict = field(default_factory=dict)  # binding name -> deployment_configs key
-    assets_address: str = ""                              # host:port of the emulator
-    assets_token: str = ""                                # value of ASSETS_HEADER (secret + id)
+    service_address: str = ""                             # host:port of the emulator
+    service_secret: str = ""                              # proves a SERVICE_HEADER came from workerd
 
 
 def capnp_text(value: str) -> str:
@@ -105,7 +108,15 @@ def write_config(directory: Path, specs: list[WorkerSpec]) -> tuple[Path, dict]:
         for j, (var, value) in enumerate(sorted(spec.text_vars.items())):
             (wdir / f"v{j}").write_text(value)
             bindings.append(f'(name = {capnp_text(var)}, text = embed "w{i}/v{j}")')
+        externals = [("assets", "assets", spec.deployment_id)]
         bindings.append(f'(name = "ASSETS", service = "{name}-assets")')
+        for j, (var, namespace) in enumerate(sorted(spec.kv.items())):
+            externals.append((f"kv{j}", "kv", namespace))
+            bindings.append(f'(name = {capnp_text(var)}, kvNamespace = "{name}-kv{j}")')
+        for j, (var, database) in enumerate(sorted(spec.d1.items())):
+            externals.append((f"d1{j}", "d1", database))
+            bindings.append(f'(name = {capnp_text(var)}, wrapped = (moduleName = "cloudflare-internal:d1-api", '
+                            f'innerBindings = [(name = "fetcher", service = "{name}-d1{j}")]))')
         flags = ", ".join(capnp_text(f) for f in spec.compatibility_flags)
         services.append(
             f'    (name = "{name}", worker = (\n'
@@ -113,12 +124,14 @@ def write_config(directory: Path, specs: list[WorkerSpec]) -> tuple[Path, dict]:
             f'      compatibilityDate = {capnp_text(spec.compatibility_date)},\n'
             f'      compatibilityFlags = [{flags}],\n'
             f'      bindings = [\n        ' + ",\n        ".join(bindings) + '\n      ],\n'
-            f'    )),\n'
-            f'    (name = "{name}-assets", external = (\n'
-            f'      address = {capnp_text(spec.assets_address)},\n'
-            f'      http = (injectRequestHeaders = [(name = "{ASSETS_HEADER}", '
-            f'value = {capnp_text(spec.assets_token)})]),\n'
             f'    )),\n')
+        for suffix, kind, ident in externals:
+            services.append(
+                f'    (name = "{name}-{suffix}", external = (\n'
+                f'      address = {capnp_text(spec.service_address)},\n'
+                f'      http = (injectRequestHeaders = [(name = "{SERVICE_HEADER}", '
+                f'value = {capnp_text(f"{spec.service_secret}:{kind}:{ident}")})]),\n'
+                f'    )),\n')
         sockets.append(f'    (name = "{name}", address = "127.0.0.1:0", '
                        f'http = (forwardedProtoHeader = "{FORWARDED_PROTO}"), service = "{name}"),\n')
         socket_map[name] = spec.deployment_id

@@ -19,12 +19,12 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from collections import OrderedDict
 from pathlib import Path
 
+from .bindings import LocalBindings
 from .workerbundle import BundleError, Module, WorkerCode, parse_routes, worker_code
-from .workerdconfig import ASSETS_HEADER, FORWARDED_PROTO, WorkerSpec, write_config
+from .workerdconfig import FORWARDED_PROTO, SERVICE_HEADER, WorkerSpec, write_config
 
 DEFAULT_WORKERD = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "workerd"
 MAX_LOADED = 64
@@ -69,12 +69,19 @@ def runtime_message(stderr: str, names: dict) -> str:
     return " ".join(line.strip() for line in lines[:6]) or "workerd exited without a message"
 
 
+def _kill(proc):
+    if proc.returncode is None:
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+
+
 class _Process:
     def __init__(self, proc, ports: dict, sockets: dict, directory: Path):
         self.proc = proc
         self.ports = {sockets[name]: port for name, port in ports.items()}   # deployment id -> port
         self.directory = directory
-        self.started_at = time.time()
 
     def alive(self) -> bool:
         return self.proc.returncode is None
@@ -96,6 +103,7 @@ class WorkerRuntime:
         self.work_dir = work_dir
         self.max_date = None
         self.current: _Process | None = None
+        self.retired: list = []    # replaced processes still finishing in-flight requests
         self.loaded: OrderedDict = OrderedDict()   # deployment id -> WorkerSpec, LRU order
         self.lock = asyncio.Lock()
         self.date_lock = asyncio.Lock()
@@ -127,38 +135,37 @@ class WorkerRuntime:
             if log:
                 log.close()
         ports = {}
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                                    os.fdopen(read_fd, "rb", 0))
         try:
-            async def listen():
-                while len(ports) < len(sockets):
-                    line = await reader.readline()
-                    if not line:
-                        return
-                    m = re.search(rb'"socket":"([^"]+)","port":(\d+)', line)
-                    if m:
-                        ports[m.group(1).decode()] = int(m.group(2))
-            await asyncio.wait_for(listen(), START_TIMEOUT)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            transport.close()
-        if len(ports) == len(sockets):
-            return _Process(proc, ports, sockets, directory)
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-        err = b""
-        if not stderr_to_log:
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader()
+            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                        os.fdopen(read_fd, "rb", 0))
             try:
-                err = (await asyncio.wait_for(proc.communicate(), 10))[1] or b""
+                async def listen():
+                    while len(ports) < len(sockets):
+                        line = await reader.readline()
+                        if not line:    # workerd closed the control fd: it is ending
+                            return
+                        m = re.search(rb'"socket":"([^"]+)","port":(\d+)', line)
+                        if m:
+                            ports[m.group(1).decode()] = int(m.group(2))
+                await asyncio.wait_for(listen(), START_TIMEOUT)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                transport.close()
+            if len(ports) == len(sockets):
+                return _Process(proc, ports, sockets, directory)
+            # let it finish writing its error and exit by itself (bounded), then read the error
+            try:
+                err = (await asyncio.wait_for(proc.communicate(), 5))[1] or b""
             except asyncio.TimeoutError:
                 err = b"workerd did not start in time"
-        else:
-            await asyncio.wait_for(proc.wait(), 10)
+        except BaseException:   # cancelled (reset, shutdown): never leave a workerd behind
+            _kill(proc)
+            raise
+        _kill(proc)
+        if stderr_to_log:
             err = self._log_tail().encode()
         raise StartError(runtime_message(err.decode("utf-8", "replace"), sockets))
 
@@ -174,7 +181,7 @@ class WorkerRuntime:
             if self.max_date is None and self.enabled:
                 probe = self.work_dir / "probe"
                 spec = WorkerSpec("probe", WorkerCode("p.js", [Module("p.js", "esModule", b"export default {}")]),
-                                  "2100-01-01", [], assets_address="127.0.0.1:9")
+                                  "2100-01-01", [], service_address="127.0.0.1:9")
                 newest = "2100-01-01"
                 try:
                     (await self._spawn(probe, [spec], False)).stop()
@@ -202,6 +209,14 @@ class WorkerRuntime:
             return "the worker did not start within the time limit"
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+
+    def loaded_port(self, deployment_id: str) -> int | None:
+        """The port of a worker the shared process runs now, else None."""
+        cur = self.current
+        if cur is not None and cur.alive() and deployment_id in cur.ports and not self.lock.locked():
+            self.loaded.move_to_end(deployment_id)
+            return cur.ports[deployment_id]
+        return None
 
     async def port_for(self, spec: WorkerSpec, exists) -> int:
         """The port of ``spec``'s worker in the shared process, (re)starting it when needed.
@@ -233,17 +248,23 @@ class WorkerRuntime:
             return new.ports[spec.deployment_id]
 
     def _retire(self, proc: _Process):
+        self.retired.append(proc)
+
         def finish():
             proc.stop()
             shutil.rmtree(proc.directory, ignore_errors=True)
+            if proc in self.retired:
+                self.retired.remove(proc)
         asyncio.get_running_loop().call_later(RETIRE_AFTER, finish)
 
     def stop(self):
         """End the shared process and forget every loaded worker (reset, shutdown)."""
-        if self.current is not None:
-            self.current.stop()
-            shutil.rmtree(self.current.directory, ignore_errors=True)
+        for proc in [self.current, *self.retired]:
+            if proc is not None:
+                proc.stop()
+                shutil.rmtree(proc.directory, ignore_errors=True)
         self.current = None
+        self.retired.clear()
         self.loaded.clear()
 
     def running(self) -> list:
@@ -268,7 +289,8 @@ class Workers:
         self.clock = clock
         path, reason = find_workerd(workerd_option)
         self.runtime = WorkerRuntime(path, reason, Path(data_dir) / "workers")
-        self.assets_secret = secrets.token_hex(16)
+        self.service_secret = secrets.token_hex(16)
+        self.bindings = LocalBindings(data_dir, clock)
         self.emulator_address = None      # host:port, set once the server listens
         self.tasks: set = set()
         self._routes_cache: dict = {}
@@ -292,16 +314,21 @@ class Workers:
         if newest and date > newest:
             date = newest   # workerd refuses dates newer than its build; README "Workers"
         text_vars = {name: str(v.get("value", "")) for name, v in (d.get("env_vars") or {}).items()}
-        missing = {}
+        kv, d1, missing = {}, {}, {}
         for key, entries in (d.get("bindings") or {}).items():
-            for name in entries or {}:
-                missing[name] = key
-        for name in missing:
-            text_vars.pop(name, None)
+            for name, entry in (entries or {}).items():
+                entry = entry if isinstance(entry, dict) else {}
+                if key == "kv_namespaces" and entry.get("namespace_id"):
+                    kv[name] = str(entry["namespace_id"])
+                elif key == "d1_databases" and entry.get("id"):
+                    d1[name] = str(entry["id"])
+                else:
+                    missing[name] = key
+                text_vars.pop(name, None)   # a binding wins over an env var of the same name
         return WorkerSpec(d["id"], code, date, list(d.get("compatibility_flags") or []),
-                          text_vars=text_vars, missing_bindings=missing,
-                          assets_address=self.emulator_address or "127.0.0.1:0",
-                          assets_token=f"{self.assets_secret}:{d['id']}")
+                          text_vars=text_vars, kv=kv, d1=d1, missing_bindings=missing,
+                          service_address=self.emulator_address or "127.0.0.1:9",
+                          service_secret=self.service_secret)
 
     # ------------------------------------------------------------ the deploy check
     def schedule_check(self, d: dict):
@@ -371,26 +398,31 @@ class Workers:
             self._routes_cache[digest] = routes
         return routes.matches(path)
 
-    def assets_deployment(self, request) -> str | None:
-        """The deployment id of a worker's env.ASSETS.fetch() (marked by workerd's injected header)."""
-        value = request.headers.get(ASSETS_HEADER)
+    def service_target(self, request) -> tuple[str, str] | None:
+        """``(kind, id)`` of a worker's binding call (env.ASSETS, a KV namespace, a D1 database),
+        marked by the header workerd injects; None for any other request."""
+        value = request.headers.get(SERVICE_HEADER)
         if not value:
             return None
-        secret, _, dep_id = value.partition(":")
-        return dep_id if secrets.compare_digest(secret, self.assets_secret) else None
+        secret, _, rest = value.partition(":")
+        kind, _, ident = rest.partition(":")
+        if not secrets.compare_digest(secret, self.service_secret) or kind not in ("assets", "kv", "d1"):
+            return None
+        return kind, ident
 
     async def forward(self, request, d: dict):
         from aiohttp import ClientSession, ClientTimeout, web
         from multidict import CIMultiDict
 
-        spec = await self.spec_for(d)
         try:
-            port = await self.runtime.port_for(spec, lambda dep_id: self.store.get_deployment(dep_id) is not None)
+            port = self.runtime.loaded_port(d["id"]) or await self.runtime.port_for(
+                await self.spec_for(d), lambda dep_id: self.store.get_deployment(dep_id) is not None)
         except StartError as e:
             return web.Response(status=502, text=f"The emulator could not start the worker: {e}\n")
         headers = CIMultiDict((k, v) for k, v in request.headers.items()
-                              if k.lower() not in HOP_BY_HOP and k.lower() != ASSETS_HEADER.lower())
+                              if k.lower() not in HOP_BY_HOP and k.lower() != SERVICE_HEADER.lower())
         headers[FORWARDED_PROTO] = "https"
+        headers["Host"] = request.host.rsplit(":", 1)[0]   # the site's name, as on the Pages edge
         body = await request.read()
         async with ClientSession(timeout=ClientTimeout(total=REQUEST_TIMEOUT), auto_decompress=False) as s:
             async with s.request(request.method, f"http://127.0.0.1:{port}{request.raw_path}",
@@ -411,8 +443,17 @@ class Workers:
                 w["project"] = p["name"] if p else None
         return {**self.runtime.describe(), "pid": self.runtime.pid(), "workers": workers}
 
+    def shutdown(self):
+        """End workerd (the emulator stops); stored KV / D1 data stays for the next start, and a
+        deploy check cut short stays pending (``resume`` runs it again)."""
+        for task in list(self.tasks):
+            task.cancel()
+        self.runtime.stop()
+        self.bindings.close()
+
     def reset(self):
         for task in list(self.tasks):
             task.cancel()
         self.runtime.stop()
         self._routes_cache.clear()
+        self.bindings.wipe()

@@ -84,7 +84,7 @@ export function onRequest({ params, request }) {
 }
 
 
-def test_functions_project_built_by_wrangler(emu, wrangler, tmp_path):  # noqa: F811
+def test_functions_project_built_by_wrangler(emu, wrangler):  # noqa: F811
     create_project(emu, "fn-site", deployment_configs={"production": {
         "env_vars": {"GREETING": {"value": "world"}}, "compatibility_date": "2024-09-23"}})
     write(wrangler.workdir, FUNCTIONS)
@@ -189,7 +189,8 @@ def test_worker_throwing_at_startup_fails_the_deploy_stage(emu, wrangler, tmp_pa
     dep = only_deployment(emu, "broken")
     assert dep["latest_stage"]["name"] == "deploy" and dep["latest_stage"]["status"] == "failure", dep
     assert dep["stages"][-1]["status"] == "failure"
-    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/broken/deployments/{dep['id']}/history/logs"))
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/broken/deployments/{dep['id']}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
     assert "Uncaught Error: kaput at start-up" in logs["data"][-1]["line"], logs
     assert logs["data"][-1]["line"].startswith("Error:"), logs
     strict_deployment(dep)
@@ -205,8 +206,26 @@ ECHO_WORKER = b"""
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    if (url.pathname === "/kv") return new Response(String(await env.CACHE.get("k")));
+    if (url.pathname === "/kv") {
+      await env.CACHE.put("greeting/1", "hello kv", { metadata: { by: "test" }, expirationTtl: 600 });
+      const got = await env.CACHE.getWithMetadata("greeting/1");
+      const listed = await env.CACHE.list({ prefix: "greeting/" });
+      await env.CACHE.delete("greeting/1");
+      return Response.json({ got, names: listed.keys.map((k) => k.name), after: await env.CACHE.get("greeting/1") });
+    }
+    if (url.pathname === "/d1") {
+      await env.DB.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)");
+      await env.DB.prepare("INSERT INTO notes (body) VALUES (?1)").bind(url.search.slice(1)).run();
+      const { results } = await env.DB.prepare("SELECT id, body FROM notes ORDER BY id").all();
+      const count = await env.DB.prepare("SELECT count(*) AS n FROM notes").first("n");
+      return Response.json({ results, count });
+    }
+    if (url.pathname === "/d1-error") {
+      try { await env.DB.prepare("SELECT * FROM nowhere").all(); } catch (e) { return new Response(e.message); }
+    }
+    if (url.pathname === "/r2") return new Response(String(await env.FILES.get("k")));
     if (url.pathname === "/env") return Response.json({ plain: env.PLAIN, secret: env.SECRET });
+    if (url.pathname === "/url") return new Response(request.url);
     return new Response(`worker ${request.method} ${url.pathname}${url.search}`,
                         { headers: { "Set-Cookie": "a=1" } });
   },
@@ -234,7 +253,9 @@ def test_deploy_check_reports_the_runtime_error(emu, failure, message):
     assert bad["latest_stage"]["name"] == "deploy"
     done = wait_deployed(emu, "chk", bad["id"])
     assert done["latest_stage"]["status"] == "failure" and done["latest_stage"]["ended_on"], done
-    line = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs"))["data"][-1]["line"]
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
+    line = logs["data"][-1]["line"]
     assert message in line, line
     assert get_project(emu, "chk")["canonical_deployment"]["id"] == first["id"]
     assert emu.site("chk.pages.dev", "/x").text == "worker GET /x"
@@ -247,6 +268,8 @@ def test_stages_bindings_and_request_details(emu):
     create_project(emu, "echo", deployment_configs={"production": {
         "env_vars": {"PLAIN": {"value": "p"}, "SECRET": {"type": "secret_text", "value": "s"}},
         "kv_namespaces": {"CACHE": {"namespace_id": "0f2ac74b498b48028cb68387c421e279"}},
+        "d1_databases": {"DB": {"id": "445e2955-8ec0-4ed5-8c5c-5e8b7d6a7f1e"}},
+        "r2_buckets": {"FILES": {"name": "files"}},
         "compatibility_flags": ["nodejs_compat"]}})
     dep = _worker_deploy(emu, "echo")
     # the POST answers before the check ends; the deploy stage then ends in success
@@ -258,8 +281,17 @@ def test_stages_bindings_and_request_details(emu):
     r = requests.put(emu.root_url + "/some/where?q=1", headers={"Host": host}, data=b"body", timeout=30)
     assert (r.status_code, r.text, r.headers["Set-Cookie"]) == (200, "worker PUT /some/where?q=1", "a=1")
     assert emu.site(host, "/env").json() == {"plain": "p", "secret": "s"}
-    r = emu.site(host, "/kv")   # KV is not emulated: a clear answer, not a crash
-    assert r.status_code == 501 and "binding CACHE (deployment_configs.kv_namespaces) is not emulated" in r.text
+    # the worker sees the site's https URL, without the emulator's port
+    assert emu.site(host + ":8443", "/url?a=%C3%A9").text == f"https://{host}/url?a=%C3%A9"
+    # KV and D1: local stand-ins (data kept in the emulator's data dir)
+    assert emu.site(host, "/kv").json() == {
+        "got": {"value": "hello kv", "metadata": {"by": "test"}, "cacheStatus": None},
+        "names": ["greeting/1"], "after": None}
+    assert emu.site(host, "/d1?first").json() == {"results": [{"id": 1, "body": "first"}], "count": 1}
+    assert emu.site(host, "/d1?second").json()["count"] == 2
+    assert "no such table: nowhere" in emu.site(host, "/d1-error").text
+    r = emu.site(host, "/r2")   # R2 is not emulated: a clear answer, not a crash
+    assert r.status_code == 501 and "binding FILES (deployment_configs.r2_buckets) is not emulated" in r.text
 
 
 def test_worker_reload_keeps_every_deployment_serving(emu):
@@ -309,7 +341,88 @@ def test_without_workerd_nothing_pretends(start_emulator):
     create_project(emu, "static-only")
     dep = wait_deployed(emu, "static-only", _worker_deploy(emu, "static-only")["id"])
     assert dep["latest_stage"]["status"] == "success"
-    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/static-only/deployments/{dep['id']}/history/logs"))
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/static-only/deployments/{dep['id']}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
     assert any("the worker was not executed" in e["line"] for e in logs["data"]), logs
     r = emu.site(host_of(dep["url"]), "/")
     assert (r.text, r.headers["X-Pages-Emulator-Worker"]) == ("<h1>static</h1>", "not-executed")
+
+
+def test_restart_keeps_workers_and_their_kv_data(start_emulator):
+    emu = start_emulator()
+    create_project(emu, "durable", deployment_configs={"production": {
+        "kv_namespaces": {"CACHE": {"namespace_id": "5b1c8a3f0d2e4c6b8a9f1e2d3c4b5a69"}}}})
+    counter = b"""
+export default {
+  async fetch(request, env) {
+    const n = Number(await env.CACHE.get("hits") || 0) + 1;
+    await env.CACHE.put("hits", String(n));
+    return new Response(String(n));
+  },
+};
+"""
+    dep = wait_deployed(emu, "durable", _worker_deploy(emu, "durable", counter)["id"])
+    assert [emu.site("durable.pages.dev", "/").text for _ in range(2)] == ["1", "2"]
+    emu.restart()
+    assert get_deployment(emu, "durable", dep["id"])["latest_stage"]["status"] == "success"
+    assert emu.site("durable.pages.dev", "/").text == "3"
+    emu.reset()   # reset clears KV data with everything else
+    assert not (emu.data_dir / "bindings" / "kv.sqlite3").exists()
+
+
+def test_deploy_check_cut_short_by_a_stop_runs_again_at_start(start_emulator, tmp_path):
+    # a "workerd" that never gets ready: the check is still pending when the emulator stops
+    hanging = tmp_path / "hanging-workerd"
+    hanging.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "workerd test"; exit 0; }\nexec sleep 30\n')
+    hanging.chmod(0o755)
+    emu = start_emulator("--workerd", str(hanging))
+    create_project(emu, "resumed")
+    dep = _worker_deploy(emu, "resumed")
+    time.sleep(0.3)
+    assert get_deployment(emu, "resumed", dep["id"])["latest_stage"]["status"] == "active"
+    emu.stop()
+    emu.args = [a for a in emu.args if a not in ("--workerd", str(hanging))]   # the real workerd
+    emu.start()
+    assert wait_deployed(emu, "resumed", dep["id"])["latest_stage"]["status"] == "success"
+    assert emu.site("resumed.pages.dev", "/x").text == "worker GET /x"
+
+
+def _bundle(main: str, parts: list) -> bytes:
+    """A `_worker.bundle` as wrangler writes it: `metadata`, then one part per module."""
+    boundary = "----formdata-undici-0123456789"
+    out = [f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
+           f'{json.dumps({"main_module": main})}\r\n'.encode()]
+    for name, ctype, data in parts:
+        out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+                   f"Content-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out)
+
+
+def test_bundle_module_kinds(emu):
+    main = b"""
+import text from "./greeting.txt";
+import data from "./bytes.bin";
+import add from "./math/add.wasm";
+import config from "./config.json";
+import legacy from "./legacy.cjs";
+export default {
+  fetch() {
+    const sum = new WebAssembly.Instance(add).exports.add(1, 2);
+    return Response.json({ text, bytes: [...new Uint8Array(data)], sum, config, legacy: legacy.answer });
+  },
+};
+"""
+    bundle = _bundle("index.js", [
+        ("index.js", "application/javascript+module", main),
+        ("greeting.txt", "text/plain", "héllo".encode()),
+        ("bytes.bin", "application/octet-stream", bytes([0, 1, 255])),
+        ("math/add.wasm", "application/wasm", ADD_WASM),
+        ("config.json", "application/json", b'{"mode": "test"}'),
+        ("legacy.cjs", "application/javascript", b"module.exports = { answer: 42 };"),
+    ])
+    create_project(emu, "kinds")
+    dep = wait_deployed(emu, "kinds", deploy(emu, "kinds", {"/index.html": b"i"}, {"_worker.bundle": bundle})["id"])
+    assert dep["latest_stage"]["status"] == "success", dep
+    assert emu.site(host_of(dep["url"]), "/").json() == {
+        "text": "héllo", "bytes": [0, 1, 255], "sum": 3, "config": {"mode": "test"}, "legacy": 42}
