@@ -194,7 +194,7 @@ options:
     description:
       - With O(state=pruned), also delete aliased deployments (the newest deployment of each branch, which serves
         the branch alias), sending C(?force=true). By default they are reported in RV(prune.skipped).
-      - The live production deployment is never deleted.
+      - The live production deployment, and the newest successful production deployment, are never deleted.
     type: bool
     default: false
 notes:
@@ -214,10 +214,12 @@ notes:
     only the files Cloudflare does not have yet."
   - "Pruning: ids are collected first and deleted afterwards (oldest first). A deployment is kept when any of O(keep),
     O(keep_per_branch) or O(older_than) keeps it. The others are deleted, except the live production deployment
-    (never), deployments still building, and aliased ones (the newest of each branch, which Cloudflare refuses to
-    delete without C(force)) unless O(delete_aliased=true). RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each
-    deployment with the reason. Deployments that Cloudflare reports as already gone or refuses as aliased are
-    skipped; other errors fail the task after every deletion was tried."
+    and the newest successful production deployment (never: after a rollback either may be the one Cloudflare
+    reports as live; nor one whose C(aliases) list custom domains), deployments still building, and aliased ones
+    (the newest of each branch, which Cloudflare refuses to delete without C(force)) unless O(delete_aliased=true).
+    RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each deployment with the reason. Deployments
+    that Cloudflare reports as already gone or refuses as aliased are skipped; other errors fail the task after
+    every deletion was tried."
   - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
     or deploy a new one, first."
   - "O(state=rolled_back) only accepts a successful production deployment, and changes nothing when it is already
@@ -507,14 +509,15 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     plan_prune,
     project_production_branch,
     resolve_environment,
+    serves_custom_domains,
     stage_of,
     stage_text,
     summarize,
     wait_for_deployment,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._interrupt import SigintFlag
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._project_name import project_name_problem
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
 
 
@@ -564,6 +567,9 @@ class PagesDeployment(PagesModule):
     def check_options(self):
         p = self.params
         state = p["state"]
+        problem = project_name_problem(p["project_name"])
+        if problem:
+            self.fail(problem)
         misplaced = []
         for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
             if state != "present" and p[option] not in (None, False):
@@ -600,11 +606,6 @@ class PagesDeployment(PagesModule):
                 older_than_cutoff(p["older_than"])
             except ValueError as err:
                 self.fail(str(err))
-        if p["create_project"]:
-            # Checked before any request: the API would be asked to create the project first.
-            problem = project_name_problem(p["project_name"])
-            if problem:
-                self.fail(problem)
 
     def get_project(self, required=True):
         project = self.client.get_project(self.name)
@@ -695,8 +696,9 @@ class PagesDeployment(PagesModule):
         if self.check_mode:
             self.result["project_created"] = self.result["changed"] = True
             return None
-        project = self.client.create_project(body)
-        self.result["project_created"] = self.result["changed"] = True
+        project, created = self.client.create_project_or_existing(body)
+        # created is False when another run created it in between: go on as if it had been there
+        self.result["project_created"] = self.result["changed"] = created
         return project
 
     def live_state(self, project, branch):
@@ -733,7 +735,7 @@ class PagesDeployment(PagesModule):
                 except _upload.UploadError as err:
                     self.fail_upload(err)
                 project = self.create_project()
-                created = project is not None
+                created = project is not None and self.result["project_created"]
             try:
                 outcome = engine.run(project_info=project, check_mode=self.check_mode)
             except _upload.UploadError as err:
@@ -835,7 +837,9 @@ class PagesDeployment(PagesModule):
         if deployment is None:
             self.set_diff("", "")
             return
-        if canonical_id(project) == deployment["id"]:
+        # A production deployment listing custom domains in its aliases is live too, whatever
+        # canonical_deployment says after a rollback.
+        if canonical_id(project) == deployment["id"] or serves_custom_domains(deployment):
             self.fail(
                 "Deployment %s is the live production deployment of project %s and cannot be deleted. Roll back to "
                 "another production deployment (state: rolled_back) or deploy a new one first."

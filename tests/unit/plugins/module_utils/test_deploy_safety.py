@@ -135,6 +135,8 @@ class Token:
 class CancellingClient:
     """Stores every upload; sets ``cancel`` once ``after`` uploads were stored."""
 
+    timeout = 30.0
+
     def __init__(self, cancel, after):
         self.cancel = cancel
         self.after = after
