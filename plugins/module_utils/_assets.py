@@ -38,6 +38,10 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload_pacing 
 
 #: File count allowed when the upload token has no ``max_file_count_allowed`` claim.
 MAX_FILE_COUNT_DEFAULT = 20000
+#: The most files any plan allows per deployment (paid plans, since 2026-01-23;
+#: https://developers.cloudflare.com/pages/platform/limits/): checked before a project is created,
+#: when its own limit (the upload token's claim) cannot be known yet.
+MAX_FILE_COUNT_ANY_PLAN = 100000
 #: Bucket bounds, in raw file bytes and files: a 40 MiB bucket is a ~53.4 MiB JSON body
 #: (base64 inflates by 4/3), the same bounds as wrangler (packages/wrangler/src/pages/constants.ts),
 #: under Cloudflare's 100 MB body limit.
@@ -220,6 +224,10 @@ def plan_buckets(
     return [b for b in buckets if b.files]
 
 
+class UploadCancelled(Exception):
+    """Raised while a bucket body is read after the upload was cancelled (SIGINT)."""
+
+
 def _b64_len(size):
     return 4 * ((size + 2) // 3)
 
@@ -230,11 +238,13 @@ class BucketBody:
     ``[{"key": hash, "value": base64(content), "metadata": {"contentType": type},
     "base64": true}, ...]``: file-like (``read`` and ``len``), so requests sends it with a
     ``Content-Length`` and reads it in blocks; only one read buffer per file is in memory.
-    Each instance is read once: make a new one per attempt.
+    Each instance is read once: make a new one per attempt. When ``cancel`` (anything with
+    ``is_set()``) is set, reading raises :class:`UploadCancelled`, which cuts the request off.
     """
 
-    def __init__(self, files):
+    def __init__(self, files, cancel=None):
         self.files = files
+        self.cancel = cancel
         self._heads = []
         self._tails = []
         length = 2 + max(0, len(files) - 1)
@@ -259,7 +269,10 @@ class BucketBody:
                 yield b","
             yield self._heads[index]
             content = Base64Stream(f.abspath, limit=f.size)
-            yield from content
+            for piece in content:
+                if self.cancel is not None and self.cancel.is_set():
+                    raise UploadCancelled()
+                yield piece
             if content.bytes_read != f.size:
                 raise UploadError(
                     "%s changed since it was hashed (size %d, now %d); run again" % (f.abspath, f.size, content.bytes_read)
@@ -356,9 +369,12 @@ def upload_missing(
     concurrency=UPLOAD_CONCURRENCY,
     max_bucket_bytes=MAX_BUCKET_BYTES,
     max_bucket_files=MAX_BUCKET_FILES,
+    cancel=None,
 ):
     """Upload the files whose hash is in ``missing`` in buckets, ``concurrency`` at a time, then
-    ``upsert-hashes`` with every hash of the site.
+    ``upsert-hashes`` with every hash of the site. Once ``cancel`` (anything with ``is_set()``,
+    e.g. a SIGINT flag) is set, no bucket starts, bodies being sent are cut off, and
+    :class:`UploadError` says what was uploaded and that a re-run sends only the rest.
 
     Returns the counts ``files, bytes, uploaded, uploaded_bytes, skipped, buckets`` plus
     ``warnings`` (a list; a failed ``upsert-hashes`` only warns, as in wrangler). One ``log``
@@ -373,10 +389,11 @@ def upload_missing(
     _check_unchanged(send)
     stop = threading.Event()
     total = len(buckets)
+    done = []
     pacer = UploadPacer(concurrency, log)
 
     def upload(index, bucket):
-        if stop.is_set():
+        if stop.is_set() or (cancel is not None and cancel.is_set()):
             return None
         started = time.monotonic()
         try:
@@ -384,13 +401,15 @@ def upload_missing(
                 client.request(
                     "POST",
                     "/pages/assets/upload",
-                    data=lambda: BucketBody(bucket.files),
+                    data=lambda: BucketBody(bucket.files, cancel),
                     content_type="application/json",
                     idempotent=True,
                     jwt_provider=token.provider(),
                     timeout=bucket_timeout(client.timeout, len(BucketBody(bucket.files))),
                     gateway_backoff=pacer.gateway_backoff,
                 )
+        except UploadCancelled:
+            return None
         except PagesAPIError as err:
             stop.set()
             raise UploadError(
@@ -407,6 +426,7 @@ def upload_missing(
             "uploaded bucket %d/%d: %d files, %s in %.2fs"
             % (index + 1, total, len(bucket.files), format_mib(bucket.size), time.monotonic() - started)
         )
+        done.append(bucket)
         return len(bucket.files)
 
     if total == 1 or concurrency <= 1:
@@ -424,6 +444,12 @@ def upload_missing(
                         first_error = err
             if first_error is not None:
                 raise first_error
+    if cancel is not None and cancel.is_set():
+        raise UploadError(
+            "Interrupted (SIGINT) after uploading %d of %d buckets (%d of %d files); no deployment was created. "
+            "Files already uploaded are kept: running the task again uploads only the missing ones."
+            % (len(done), total, sum(len(b.files) for b in done), len(send))
+        )
 
     counts = upload_counts(scan, send, total)
     counts["warnings"] = []

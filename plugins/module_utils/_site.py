@@ -26,6 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._content_types import content_type_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks import (
+    outside_link_warnings,
+    outside_links_refused,
+    unreadable,
+)
 
 try:
     import blake3 as _blake3
@@ -71,6 +76,10 @@ class UploadError(PagesError):
     def to_result(self):
         # Only what an API answer gave: a scan error has neither.
         return dict((key, value) for key, value in super().to_result().items() if value)
+
+
+class FileCountError(UploadError):
+    """The site has more files than a deployment may have."""
 
 
 # --------------------------------------------------------------------------- hashing and types
@@ -293,12 +302,15 @@ class SiteScan:
 
 def _walk(root, excluder, follow_symlinks, sink=None):
     """Collect ``(files, special, warnings)``; files as SiteFile without hashes, each also
-    passed to ``sink`` as soon as it is found."""
+    passed to ``sink`` as soon as it is found. ``follow_symlinks``: True or ``"all"`` (follow,
+    warn once per target outside ``root``), ``"inside"`` (refuse links out of ``root``), False."""
     files = []
     special = {}
     warnings = []
     bad_names = []
+    outside = {}  # target outside root -> the links to it
     root_st = os.stat(root)
+    real_root = os.path.join(os.path.realpath(root), "")
 
     def visit(absdir, prefix, dev, ancestors):
         try:
@@ -338,6 +350,12 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                         continue
                     st = os.stat(entry.path) if is_link else entry.stat(follow_symlinks=False)
                     mode, key = st.st_mode, (st.st_dev, st.st_ino)
+                    if is_link:
+                        target = os.path.realpath(entry.path)
+                        if not os.path.join(target, "").startswith(real_root):
+                            outside.setdefault(target, []).append("/" + rel)
+                            if follow_symlinks == "inside":
+                                continue
             except FileNotFoundError:
                 warnings.append("skipped dangling symbolic link /%s" % rel)
                 continue
@@ -367,6 +385,9 @@ def _walk(root, excluder, follow_symlinks, sink=None):
         raise UploadError(
             "file names must be valid UTF-8; rename or exclude: %s" % ", ".join(sorted(bad_names)[:20])
         )
+    if outside and follow_symlinks == "inside":
+        raise UploadError(outside_links_refused(root, outside))
+    warnings.extend(outside_link_warnings(root, outside))
     return files, special, warnings
 
 
@@ -374,7 +395,10 @@ def _hash_batch(batch):
     for f in batch:
         if f.size > MAX_ASSET_SIZE:
             continue  # preflight() rejects it; hashing it would only cost time
-        f.hash, read = hash_file(f.abspath, extension_of(f.path), f.size)
+        try:
+            f.hash, read = hash_file(f.abspath, extension_of(f.path), f.size)
+        except OSError as err:
+            raise UploadError(unreadable(f.abspath, err))
         if read != f.size:
             raise UploadError("%s changed while it was being hashed; run again" % f.abspath)
     return len(batch)
@@ -386,8 +410,11 @@ def site_digest(files, special):
     for f in sorted(files, key=lambda x: x.path):
         digest.update(("%s\0%s\n" % (f.path, f.hash)).encode("utf-8"))
     for name in sorted(special):
-        with open(special[name], "rb") as handle:
-            data = handle.read()
+        try:
+            with open(special[name], "rb") as handle:
+                data = handle.read()
+        except OSError as err:
+            raise UploadError(unreadable(special[name], err))
         digest.update(("\1%s\0%d\0" % (name, len(data))).encode("utf-8"))
         digest.update(data)
     return digest.hexdigest()
@@ -403,8 +430,10 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
     """Walk ``source_dir`` and hash every file (see the module docstring for the rules).
 
     Symbolic links are followed (as wrangler does), to files and to directories, also outside
-    the site; a link back to one of its own parent directories (a loop) and a dangling link are
-    skipped with a warning. With ``follow_symlinks=False`` every link is skipped.
+    the site (each target outside it named once in a warning); a link back to one of its own
+    parent directories (a loop) and a dangling link are skipped with a warning. With
+    ``follow_symlinks="inside"`` a link out of the site fails the scan (every such link named,
+    none walked); with ``follow_symlinks=False`` every link is skipped.
     """
     _require_blake3()
     if not source_dir or not os.path.exists(source_dir):
@@ -450,9 +479,10 @@ def format_mib(size):
     return "%.1f MiB" % (size / float(MiB))
 
 
-def preflight(scan, max_file_count=None):
-    """Raise :class:`UploadError` for files above 25 MiB (each named) or more files than
-    ``max_file_count`` (the count and the limit). ``None`` skips the count check."""
+def preflight(scan, max_file_count=None, limit_from="the upload token's max_file_count_allowed"):
+    """Raise :class:`UploadError` for files above 25 MiB (each named), or :class:`FileCountError`
+    for more files than ``max_file_count`` (the count, the limit and ``limit_from``, where the
+    limit comes from). ``None`` skips the count check."""
     big = [f for f in scan.files if f.size > MAX_ASSET_SIZE]
     big += [
         SiteFile("/" + name, path, os.path.getsize(path))
@@ -468,8 +498,7 @@ def preflight(scan, max_file_count=None):
             % (len(big), "" if len(big) == 1 else "s are", listed, more)
         )
     if max_file_count is not None and len(scan.files) > max_file_count:
-        raise UploadError(
+        raise FileCountError(
             "the site has %d files but this project's deployments may have at most %d "
-            "(the upload token's max_file_count_allowed); exclude files or upgrade the plan."
-            % (len(scan.files), max_file_count)
+            "(%s); exclude files or upgrade the plan." % (len(scan.files), max_file_count, limit_from)
         )

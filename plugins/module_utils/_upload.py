@@ -23,6 +23,7 @@ branch and reports no change when the digests are equal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -52,6 +53,15 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     scan_site,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_plan import inspect_site
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks import (
+    INDEX_MARKER,
+    empty_site_message,
+    file_name_problems,
+    has_root_index,
+    is_empty_site,
+    lost_index_warning,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._interrupt import SigintFlag
 
 #: The API keeps at most 384 UTF-8 bytes of a commit message.
 MAX_COMMIT_MESSAGE_BYTES = 384
@@ -84,13 +94,14 @@ def trailer_line(digest):
     return "%s: %s" % (DIGEST_TRAILER, digest[:DIGEST_TRAILER_HEX])
 
 
-def compose_commit_message(message, digest=None):
+def compose_commit_message(message, digest=None, marks=()):
     """The ``commit_message`` to send: the user's ``message`` (truncated first) and, when
-    ``digest`` is given, a last line ``cfpages-digest: <hex>``; at most 384 UTF-8 bytes."""
+    ``digest`` is given, the lines ``marks`` then a last line ``cfpages-digest: <hex>``; at most
+    384 UTF-8 bytes."""
     message = message or ""
     if not digest:
         return truncate_utf8(message, MAX_COMMIT_MESSAGE_BYTES) if message else None
-    trailer = trailer_line(digest)
+    trailer = "\n".join(list(marks) + [trailer_line(digest)])
     if not message.strip():
         return trailer
     separator = "\n\n"
@@ -126,7 +137,8 @@ def build_deployment_fields(
     fields = [("manifest", (None, manifest_json(scan).encode("utf-8")))]
     if branch:
         fields.append(("branch", (None, branch)))
-    message = compose_commit_message(commit_message, (digest or scan.digest) if digest_trailer else None)
+    marks = (INDEX_MARKER,) if has_root_index(scan) else ()
+    message = compose_commit_message(commit_message, (digest or scan.digest) if digest_trailer else None, marks)
     if message:
         fields.append(("commit_message", (None, message.encode("utf-8"))))
     if commit_hash:
@@ -176,7 +188,8 @@ class DeployRequest:
     """What one direct-upload deploy asks for: ``project``, ``source`` (the site directory),
     ``branch`` (None: the production branch), the commit fields, ``exclude`` globs, ``force``
     (deploy even when the branch serves this site), ``force_upload`` (skip check-missing),
-    ``follow_symlinks``, ``concurrency`` (upload requests at once), ``workers`` (hashing threads)."""
+    ``follow_symlinks`` (``"all"``/True, ``"inside"``, False: see ``_site.scan_site``), ``allow_empty``
+    (deploy a site without files), ``concurrency`` (upload requests at once), ``workers`` (hashing threads)."""
 
     project: str
     source: str
@@ -187,7 +200,8 @@ class DeployRequest:
     exclude: tuple | list = ()
     force: bool = False
     force_upload: bool = False
-    follow_symlinks: bool = True
+    follow_symlinks: bool | str = True
+    allow_empty: bool = False
     concurrency: int = UPLOAD_CONCURRENCY
     workers: int | None = None
     functions_dir: str | None = None
@@ -201,6 +215,7 @@ class DeployRequest:
             commit_message=options["commit_message"], commit_dirty=options["commit_dirty"],
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
             functions_dir=options.get("functions_dir"), wrangler_executable=options.get("wrangler_executable"),
+            follow_symlinks=options.get("follow_symlinks", "all"), allow_empty=bool(options.get("allow_empty")),
         )
 
 
@@ -250,11 +265,13 @@ class DeployPlan:
 class DirectUpload:
     """The engine for one :class:`DeployRequest`: :meth:`prepare` (read-only), then :meth:`apply`."""
 
-    def __init__(self, client, request, log=None, run_command=None, code=None):
+    def __init__(self, client, request, log=None, run_command=None, code=None, cancel=None):
         self.client = client
         self.request = request
         self.log = log or (lambda line: None)
         self.run_command = run_command  # for a Functions build: AnsibleModule.run_command
+        # Set on SIGINT (a SigintFlag the caller entered); None: apply() catches SIGINT itself.
+        self.cancel = cancel
         self._scan = None
         self._code = code  # a SiteCode the caller already inspected
 
@@ -278,6 +295,10 @@ class DirectUpload:
             config.get("compatibility_date") or None, config.get("compatibility_flags") or (), self.log, self.run_command
         )
 
+    def _stop_if_cancelled(self, what):
+        if self.cancel is not None and self.cancel.is_set():
+            raise UploadError("Interrupted (SIGINT) %s." % what)
+
     def scan(self):
         """The site, walked and hashed (once), with every file within the per-file size limit."""
         if self._scan is None:
@@ -288,6 +309,12 @@ class DirectUpload:
                 % (scan.root, len(scan.files), format_mib(scan.total_bytes), len(scan.special), scan.hash_seconds)
             )
             preflight(scan)
+            problem, name_warnings = file_name_problems(scan)
+            if problem:
+                raise UploadError(problem)
+            scan.warnings.extend(name_warnings)
+            if not r.allow_empty and is_empty_site(scan, self.inspect().mode != "none"):
+                raise UploadError(empty_site_message(scan.root))
             self._scan = scan
         return self._scan
 
@@ -298,6 +325,7 @@ class DirectUpload:
         r = self.request
         self.inspect()
         scan = self.scan()
+        self._stop_if_cancelled("after the site was scanned; nothing was uploaded or changed")
         info = project_info if project_info is not None else self.client.get_project(r.project)
         branch = r.branch or (info or {}).get("production_branch")
         plan = DeployPlan(scan, info, branch, r.concurrency, self.worker_plan(info, branch))
@@ -307,6 +335,10 @@ class DirectUpload:
             return plan
         plan.view = BranchDeployments(self.client, dict(info, name=r.project), plan.branch)
         plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, plan.digest))
+        production = plan.branch == info.get("production_branch")
+        lost_index = lost_index_warning(scan, info.get("canonical_deployment") if production else None, production)
+        if lost_index:
+            plan.warnings.append(lost_index)
         if not r.force and serves(plan.live, plan.digest):
             self.log(
                 "branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id"))
@@ -328,9 +360,16 @@ class DirectUpload:
             raise UploadError("Pages project %s does not exist; create it first (create_project: true)" % r.project)
         if plan.unchanged:
             return plan.result()
-        counts = upload_missing(
-            self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency
-        )
+        with contextlib.ExitStack() as stack:
+            cancel = self.cancel if self.cancel is not None else stack.enter_context(SigintFlag())
+            counts = upload_missing(
+                self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency, cancel=cancel
+            )
+            if cancel.is_set():
+                raise UploadError(
+                    "Interrupted (SIGINT) after every file was uploaded; no deployment was created. Running the task "
+                    "again uploads nothing and creates the deployment."
+                )
         plan.warnings.extend(counts.pop("warnings", []))
         fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty,
                                          digest=plan.digest, worker_fields=plan.worker.fields())

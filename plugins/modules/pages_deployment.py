@@ -72,7 +72,10 @@ options:
       - "C(_routes.json) is validated before any request (JSON, C(version: 1), C(include) and C(exclude) arrays of
         rules starting with C(/), at least one include, at most 100 rules of at most 100 characters, no overlapping
         rules) and sent only together with a worker; without one it gets a warning and is not sent."
-      - Symbolic links are followed; see the notes.
+      - Symbolic links are followed; see O(follow_symlinks).
+      - A site without files (and without a worker) is refused; see O(allow_empty). File names with a control
+        character (such as a newline) are refused, since no URL can reach them; names with a backslash are deployed
+        with a warning.
       - Without O(source), O(state=present) triggers a build of O(branch), which needs a project connected to git.
     type: path
   functions_dir:
@@ -116,9 +119,12 @@ options:
     type: str
   commit_hash:
     description:
-      - The commit the deployment is built from, recorded with a Direct Upload deployment.
-      - Without O(source), it is the idempotence key of a git build; the build is skipped (C(changed=false)) when
-        the deployment that serves O(branch) was built from this commit and did not fail.
+      - With O(source), the commit the site was built from, recorded with the Direct Upload deployment.
+      - Without O(source) (a git build), the commit O(branch) is expected to be at. The build is skipped
+        (C(changed=false)) when the deployment that serves O(branch) was built from this commit and did not fail.
+        Otherwise the branch is built; a build request can only name the branch, so Cloudflare builds the branch's
+        head, RV(built_commit_hash) returns the commit it built, and a warning says when that is not O(commit_hash)
+        (the commit was not pushed yet).
     type: str
   commit_message:
     description:
@@ -169,9 +175,34 @@ options:
   create_project:
     description:
       - With O(state=present) and O(source), create the project as a Direct Upload project when it does not exist.
+      - O(project_name) is checked against Pages' rule for project names (lowercase letters C(a-z), digits and dashes,
+        not at the start or the end, at most 58 characters) before any request.
+      - "The first deploy of a new project: the site is scanned and checked first (file sizes and names, an empty site,
+        at most 100,000 files, the most any plan allows), then the project is created, and only then can its upload
+        token, which carries the account's file limit, be read. When the site has more files than that limit, the
+        project just created is deleted again and the task fails saying so; any other failure after the create says
+        that the project was created and has no deployment yet (RV(project_created=true)); a re-run goes on from there."
       - Use M(cfpages.cloudflare.pages_project) to manage the project's settings.
     type: bool
     default: false
+  allow_empty:
+    description:
+      - With O(source), deploy a site without files (no asset and no C(_worker.js); C(_headers), C(_redirects) and
+        C(_routes.json) alone serve nothing but 404 answers).
+      - By default such a site is refused before anything changes, because it usually means that the build step wrote
+        nothing, and deploying it would take the branch (or production) down.
+    type: bool
+    default: false
+  follow_symlinks:
+    description:
+      - How symbolic links in O(source) are treated.
+      - V(all) follows every link, as wrangler does; a link that leads outside O(source) is followed too (its target's
+        files are deployed), and each such target is named once in a warning.
+      - V(inside) follows only links whose target is inside O(source), and fails the task before anything is uploaded
+        when a link leads outside it, naming every such link. Use it when O(source) may hold links to private files.
+    type: str
+    choices: [all, inside]
+    default: all
   production_branch:
     description:
       - The production branch of a project that O(create_project) creates. Ignored for an existing project.
@@ -216,7 +247,11 @@ notes:
   - "O(state=present) without O(source) triggers a new build every time (C(changed=true)), unless O(commit_hash) is
     set and the branch already serves a build of that commit."
   - "Symbolic links in O(source) are followed, as wrangler does: a link to a file uploads the file's content under
-    the link's path, a link to a directory is walked."
+    the link's path, a link to a directory is walked. A link back to one of its parent directories and a dangling link
+    are skipped with a warning. O(follow_symlinks=inside) refuses links that leave O(source)."
+  - "Interrupting the task (SIGINT, for example Ctrl-C) while it uploads stops the upload: no further bucket is started,
+    requests being sent are cut off, no deployment is created, and the task fails saying so. Running it again uploads
+    only the files Cloudflare does not have yet."
   - "Pruning: ids are collected first and deleted afterwards (oldest first). A deployment is kept when any of O(keep),
     O(keep_per_branch) or O(older_than) keeps it. The others are deleted, except the live production deployment
     and the newest successful production deployment (never: after a rollback either may be the one Cloudflare
@@ -393,10 +428,20 @@ environment:
   type: str
   sample: production
 project_created:
-  description: Whether O(create_project) created the project (or would have, in check mode).
+  description:
+    - Whether O(create_project) created the project (or would have, in check mode).
+    - C(false) when the project was created and deleted again because the site has more files than its upload token
+      allows (see O(create_project)).
   returned: state is present
   type: bool
   sample: false
+built_commit_hash:
+  description:
+    - The commit the git build this task started was made from (the head of O(branch) when Cloudflare read it), as the
+      API reports it; C(null) until it does (for example with O(wait=false)).
+  returned: state is present without source, when a build was started
+  type: str
+  sample: 4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a
 upload:
   description:
     - Counts of the Direct Upload. In check mode, what would be uploaded.
@@ -571,9 +616,10 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     summarize,
     wait_for_deployment,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._interrupt import SigintFlag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
 
 
 class PagesDeployment(PagesModule):
@@ -600,6 +646,8 @@ class PagesDeployment(PagesModule):
         keep_per_branch=dict(type="int"),
         older_than=dict(type="str"),
         delete_aliased=dict(type="bool", default=False),
+        allow_empty=dict(type="bool", default=False),
+        follow_symlinks=dict(type="str", default="all", choices=["all", "inside"]),
     )
     module_kwargs = dict(
         required_if=[
@@ -644,6 +692,9 @@ class PagesDeployment(PagesModule):
                 misplaced.append(option)
         if p["exclude"] and not p["source"]:
             misplaced.append("exclude")
+        for option, default in (("allow_empty", False), ("follow_symlinks", "all")):
+            if p[option] != default and not p["source"]:
+                misplaced.append(option)
         if misplaced:
             self.fail("%s cannot be used with state=%s%s." % (
                 ", ".join(sorted(set(misplaced))), state,
@@ -739,7 +790,7 @@ class PagesDeployment(PagesModule):
         try:
             return _upload.DirectUpload(None, _upload.DeployRequest.from_options(self.params, self.params["branch"])).inspect()
         except _upload.UploadError as err:
-            self.fail_upload(err)
+            self.fail_api(err)
 
     def run_wrangler(self, argv, cwd, environ_update):
         return self.module.run_command(argv, cwd=cwd, environ_update=environ_update)
@@ -747,14 +798,12 @@ class PagesDeployment(PagesModule):
     def create_project(self):
         p = self.params
         body = {"name": self.name, "production_branch": p["production_branch"] or p["branch"] or "main"}
-        self.result["project_created"] = True
-        self.result["changed"] = True
         if self.check_mode:
+            self.result["project_created"] = self.result["changed"] = True
             return None
         project, created = self.client.create_project_or_existing(body)
-        if not created:  # another run created it in between: go on as if it had been there
-            self.result["project_created"] = False
-            self.result["changed"] = False
+        # created is False when another run created it in between: go on as if it had been there
+        self.result["project_created"] = self.result["changed"] = created
         return project
 
     def live_state(self, project, branch):
@@ -777,16 +826,28 @@ class PagesDeployment(PagesModule):
             before = {"branch": branch, "deployment_id": live.get("id") if live else None}
         else:
             before = {"branch": branch, "deployment_id": None}
-        engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log,
-                                      run_command=self.run_wrangler, code=self.site_code)
-        if verbose:
-            self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
-        if project is None:
-            # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
-            # fails before the project is created.
-            engine.scan()
-            project = self.create_project()
-        outcome = engine.run(project_info=project, check_mode=self.check_mode)
+        # SIGINT (Ctrl-C) stops the upload between buckets instead of being ignored (see _interrupt).
+        with SigintFlag() as interrupted:
+            engine = _upload.DirectUpload(
+                self.client, _upload.DeployRequest.from_options(p, branch), log=log,
+                run_command=self.run_wrangler, code=self.site_code, cancel=interrupted,
+            )
+            if verbose:
+                self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
+            created = False
+            if project is None:
+                # Nothing to compare with: scan and check first (sizes, names, an empty site, the most files
+                # any plan allows), so that a site the API would refuse fails before the project is created.
+                try:
+                    _site.preflight(engine.scan(), _assets.MAX_FILE_COUNT_ANY_PLAN, "the most any Pages plan allows")
+                except _upload.UploadError as err:
+                    self.fail_api(err)
+                project = self.create_project()
+                created = project is not None and self.result["project_created"]
+            try:
+                outcome = engine.run(project_info=project, check_mode=self.check_mode)
+            except _upload.UploadError as err:
+                self.fail_api(self.first_deploy_failed(err) if created else err)
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
@@ -803,6 +864,28 @@ class PagesDeployment(PagesModule):
             self.result["deployment"] = None
             return
         self.finish(deployment)
+
+    def first_deploy_failed(self, err):
+        """``err`` of the first deploy to the project this task created, saying what is left. The
+        project's own file limit is known only from its upload token, which needs the project: when
+        the site is over it, the (empty) project is deleted again."""
+        if isinstance(err, _site.FileCountError):
+            try:
+                self.client.delete_project(self.name)
+            except PagesAPIError as delete_err:
+                return _upload.UploadError(
+                    "%s Project %s was created by this task to read that limit from its upload token and is left "
+                    "empty: deleting it failed (%s)." % (err.message, self.name, delete_err)
+                )
+            self.result["project_created"] = self.result["changed"] = False
+            return _upload.UploadError(
+                "%s Project %s, created by this task to read that limit from its upload token, was deleted again: "
+                "nothing was left behind." % (err.message, self.name)
+            )
+        return _upload.UploadError(
+            "%s Project %s was created by this task (project_created: true) and has no deployment yet; running the "
+            "task again deploys to it." % (err.message, self.name), err.status, err.errors
+        )
 
     def present_build(self, project, production_branch):
         p = self.params
@@ -831,7 +914,23 @@ class PagesDeployment(PagesModule):
         view = BranchDeployments(self.client, project, branch)
         recheck = view.created_since(view.known_ids())
         deployment = self.client.create_deployment(self.name, [("branch", (None, branch))], recheck=recheck)
+        self.result["built_commit_hash"] = None
+        self.note_built_commit(deployment)
         self.finish(deployment)
+        built = self.note_built_commit(self.result.get("deployment"))
+        if p["commit_hash"] and built and built != p["commit_hash"]:
+            self.module.warn(
+                "commit_hash %s was asked for, but a build request can only name the branch: Cloudflare built the head "
+                "of %s, commit %s. Push %s to %s first, or leave commit_hash unset."
+                % (p["commit_hash"], branch, built, p["commit_hash"], branch)
+            )
+
+    def note_built_commit(self, deployment):
+        """Record in ``built_commit_hash`` the commit a build was made from, once the API says it."""
+        commit = deployment_commit_hash(deployment) if isinstance(deployment, dict) else None
+        if commit:
+            self.result["built_commit_hash"] = commit
+        return self.result.get("built_commit_hash")
 
     # ------------------------------------------------------------------ absent
 

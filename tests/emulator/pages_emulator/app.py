@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from . import __version__, errors, jwtutil, serving
+from .branch_heads import BranchHeadError, set_branch_head
 from .errors import APIError
 from .model import SPECIAL_FILES, Config, Credentials, Model
 from .store import Store
@@ -116,7 +117,8 @@ class Emulator:
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
         allowed = {"fault_rate": float, "fault_seed": int, "jwt_ttl": float, "build_seconds": float,
-                   "domain_seconds": float, "max_file_count": int, "project_delete_limit": int}
+                   "domain_seconds": float, "max_file_count": int, "project_delete_limit": int,
+                   "upload_seconds": float}
         new = {}
         for k, v in values.items():
             if k not in allowed:
@@ -229,6 +231,8 @@ class Emulator:
                 if params["account"] != account:
                     raise errors.auth_error()
             body = await self.read_body(request, name, entry)
+            if name == "assets_upload" and self.config.upload_seconds > 0:
+                await asyncio.sleep(self.config.upload_seconds)  # a slow link, for interruption tests
             handler = getattr(self, "api_" + name)
             self.store.begin()
             try:
@@ -501,6 +505,13 @@ class Emulator:
                     return json_response(self.apply_config(values))
                 except ValueError as e:
                     return json_response({"error": str(e)}, 400)
+        if path == "/__emulator/branch_head" and request.method == "POST":
+            try:
+                return json_response(set_branch_head(self.store, json.loads(await request.read() or b"{}")))
+            except BranchHeadError as e:
+                return json_response({"error": str(e)}, e.status)
+            except ValueError as e:
+                return json_response({"error": str(e)}, 400)
         return json_response({"error": "unknown emulator endpoint"}, 404)
 
     # ------------------------------------------------------------------ sites

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from . import errors
+from .branch_heads import branch_head
 from .store import Store
 from .util import branch_alias, iso, random_alnum, today, truncate_commit_message, valid_project_name
 from .workerbundle import BundleError, validate_upload
@@ -44,6 +45,7 @@ class Config:
     domain_seconds: float = 2.0
     max_file_count: int = 20000
     project_delete_limit: int = 100
+    upload_seconds: float = 0.0
 
     def to_dict(self):
         return asdict(self)
@@ -571,6 +573,9 @@ class Model:
         if "manifest" not in fields:
             if "source" not in p:
                 raise errors.manifest_missing()
+            head = branch_head(p, branch)
+            if head is not None:  # a build checks out the branch head, whatever the request says
+                commit_hash, commit_message = head["commit_hash"], head["commit_message"]
             if not commit_hash:
                 commit_hash = hashlib.sha1(f"{p['id']}:{branch}:{self.clock()}".encode()).hexdigest()
             if not commit_message:

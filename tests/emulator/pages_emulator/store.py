@@ -160,6 +160,10 @@ class Store:
         row = self.db.execute("SELECT data FROM projects WHERE subdomain=?", (subdomain,)).fetchone()
         return json.loads(row["data"]) if row else None
 
+    def find_projects_by_name(self, name: str) -> list[dict]:
+        rows = self.db.execute("SELECT data FROM projects WHERE name=? ORDER BY seq", (name,))
+        return [json.loads(r["data"]) for r in rows]
+
     def subdomain_taken(self, subdomain: str) -> bool:
         return self.db.execute("SELECT 1 FROM projects WHERE subdomain=?", (subdomain,)).fetchone() is not None
 

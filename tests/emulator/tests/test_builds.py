@@ -1,6 +1,8 @@
 """Git-connected projects: simulated builds walking the stages, the failure rule, logs, serving."""
 import time
 
+import requests
+
 from emu_helpers import create_project, deploy, error_of, get_deployment, get_project, ok, post_deployment
 
 SOURCE = {"type": "github", "config": {"owner": "acme", "repo_name": "web", "production_branch": "main"}}
@@ -120,3 +122,52 @@ def test_direct_upload_to_git_project_is_allowed(emu):
     d = deploy(emu, "mixed", {"/index.html": b"du"})
     assert d["latest_stage"]["status"] == "success" and "source" not in d
     assert emu.site("mixed.pages.dev").content == b"du"
+
+
+def set_head(emu, **body):
+    return requests.post(emu.root_url + "/__emulator/branch_head", json=body, timeout=10)
+
+
+def test_build_checks_out_the_branch_head(emu):
+    git_project(emu, "heads")
+    r = set_head(emu, project="heads", branch="main", commit_hash="1" * 40, commit_message="Release 1")
+    assert r.status_code == 200 and r.json() == {"project": "heads", "branch": "main", "commit_hash": "1" * 40,
+                                                 "commit_message": "Release 1"}
+    # the request names only the branch; a commit_hash it sends does not choose what is built
+    first = ok(post_deployment(emu, "heads", None, branch="main", commit_hash="f" * 40))
+    again = ok(post_deployment(emu, "heads", None, branch="main"))
+    for d in (first, again):
+        assert d["deployment_trigger"]["metadata"]["commit_hash"] == "1" * 40
+        assert d["deployment_trigger"]["metadata"]["commit_message"] == "Release 1"
+    ok_head = set_head(emu, project="heads", branch="main", commit_hash="2" * 40, account_id=emu.account)
+    assert ok_head.status_code == 200 and ok_head.json()["commit_message"] == "HEAD of main"
+    pushed = ok(post_deployment(emu, "heads", None, branch="main"))
+    assert pushed["deployment_trigger"]["metadata"]["commit_hash"] == "2" * 40
+    # other branches are unaffected: a generated commit as before
+    other = ok(post_deployment(emu, "heads", None, branch="dev"))
+    assert other["deployment_trigger"]["metadata"]["commit_hash"] not in ("1" * 40, "2" * 40)
+    # the head is part of the project's state, not of its API representation
+    assert "branch_heads" not in get_project(emu, "heads")
+    emu.reset()
+    git_project(emu, "heads")
+    fresh = ok(post_deployment(emu, "heads", None, branch="main"))
+    assert fresh["deployment_trigger"]["metadata"]["commit_hash"] != "2" * 40
+
+
+def test_branch_head_bad_requests(emu):
+    git_project(emu, "bh")
+    create_project(emu, "du")
+    cases = [
+        ({"project": "nope", "branch": "main", "commit_hash": "a" * 40}, 404),
+        ({"project": "du", "branch": "main", "commit_hash": "a" * 40}, 400),
+        ({"project": "bh", "branch": "main", "commit_hash": "XYZ"}, 400),
+        ({"project": "bh", "branch": "", "commit_hash": "a" * 40}, 400),
+        ({"project": "bh", "branch": "main"}, 400),
+        ({"project": "bh", "branch": "main", "commit_hash": "a" * 40, "colour": "red"}, 400),
+        ({"project": "bh", "branch": "main", "commit_hash": "a" * 40, "account_id": "0" * 32}, 404),
+    ]
+    for body, status in cases:
+        r = set_head(emu, **body)
+        assert r.status_code == status and "error" in r.json(), (body, r.text)
+    bad = requests.post(emu.root_url + "/__emulator/branch_head", data=b"[1", timeout=10)
+    assert bad.status_code == 400

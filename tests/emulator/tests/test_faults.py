@@ -3,7 +3,7 @@ import time
 
 import requests
 
-from emu_helpers import create_project, deploy, error_of, ok
+from emu_helpers import create_project, deploy, error_of, ok, upload
 
 PROJECTS = "/accounts/{a}/pages/projects"
 
@@ -144,7 +144,8 @@ def test_config_endpoint_and_reset(start_emulator):
     cfg = emu.config(fault_rate=0.25, fault_seed=3, build_seconds=9, domain_seconds=4, jwt_ttl=5,
                      max_file_count=10)
     assert cfg == {"fault_rate": 0.25, "fault_seed": 3, "jwt_ttl": 5.0, "build_seconds": 9.0,
-                   "domain_seconds": 4.0, "max_file_count": 10, "project_delete_limit": 100}
+                   "domain_seconds": 4.0, "max_file_count": 10, "project_delete_limit": 100,
+                   "upload_seconds": 0.0}
     for bad in ({"nope": 1}, {"fault_rate": 2}, {"jwt_ttl": "x"}, {"fault_rate": True}):
         r = requests.post(emu.root_url + "/__emulator/config", json=bad)
         assert r.status_code == 400 and "error" in r.json()
@@ -156,3 +157,14 @@ def test_config_endpoint_and_reset(start_emulator):
     assert ok(emu.api("GET", PROJECTS)) == []
     assert list((emu.data_dir / "assets").iterdir()) == []
     assert requests.get(emu.root_url + "/__emulator/nope").status_code == 404
+
+
+def test_upload_seconds_slows_only_asset_uploads(emu):
+    create_project(emu, "slow")
+    emu.config(upload_seconds=0.4)
+    started = time.monotonic()
+    ok(emu.api("GET", PROJECTS))
+    assert time.monotonic() - started < 0.4
+    upload(emu, "slow", {"/a.txt": b"a"})
+    assert time.monotonic() - started >= 0.4
+    assert emu.reset()["config"]["upload_seconds"] == 0

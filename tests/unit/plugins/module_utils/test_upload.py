@@ -604,7 +604,7 @@ def test_deployment_fields(tmp_path):
     assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty", "_headers", "_redirects"]
     values = dict(fields)
     assert json.loads(values["manifest"][1]) == scan.manifest
-    assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
+    assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-index: yes\ncfpages-digest: " + scan.digest[:32]
     assert values["commit_dirty"] == (None, "true")
     assert dict(U.build_deployment_fields(scan, commit_dirty=False))["commit_dirty"] == (None, "false")
     assert "commit_dirty" not in dict(U.build_deployment_fields(scan, commit_dirty=None))

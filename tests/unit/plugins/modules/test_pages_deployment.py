@@ -14,7 +14,9 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 
@@ -725,3 +727,90 @@ def test_prune_missing_project(run_module, fake):
     fake(FakeClient(None))
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1))
     assert status == "fail" and "does not exist" in result["msg"]
+
+
+# --------------------------------------------------------------------------- deploy safety (issue 11)
+
+
+class DeletingClient(FakeClient):
+    def delete_project(self, name):
+        self.calls.append(("delete_project", name))
+        self._maybe_fail("delete_project")
+        self.project = None
+
+
+@pytest.mark.parametrize("name", ["My-Site", "x" * 59, "s\u00efte", "-dash"])
+def test_create_project_checks_the_name_before_any_request(run_module, fake, engine, tmp_path, name):
+    (tmp_path / "index.html").write_text("hi")
+    client = fake(FakeClient(None))
+    status, result = run_module(pages_deployment.main, args(project_name=name, source=str(tmp_path), create_project=True))
+    assert status == "fail" and "not a valid Pages project name" in result["msg"]
+    assert client.calls == [] and not result.get("project_created") and not result["changed"]
+
+
+def test_create_project_refuses_more_files_than_any_plan_allows_before_creating(run_module, fake, engine, tmp_path, monkeypatch):
+    for name in ("index.html", "a.html", "b.html"):
+        (tmp_path / name).write_text(name)
+    monkeypatch.setattr(_assets, "MAX_FILE_COUNT_ANY_PLAN", 2)
+    client = fake(DeletingClient(None))
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "fail" and "3 files" in result["msg"] and "the most any Pages plan allows" in result["msg"]
+    assert client.mutating() == [] and engine.calls == []
+
+
+@pytest.mark.parametrize("delete_fails", [False, True])
+def test_first_deploy_over_the_new_projects_limit_deletes_it_or_says_what_is_left(run_module, fake, engine, tmp_path, delete_fails):
+    (tmp_path / "index.html").write_text("hi")
+    errors = {"delete_project": PagesAPIError("boom", 500, [], "DELETE", "/x")} if delete_fails else {}
+    client = fake(DeletingClient(None, errors=errors))
+    engine.error = _site.FileCountError("the site has 1 files but this project's deployments may have at most 0.")
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "fail" and ("delete_project", "site") in client.calls
+    if delete_fails:
+        assert "is left empty" in result["msg"] and result["project_created"] and result["changed"]
+    else:
+        assert "deleted again" in result["msg"] and not result["project_created"] and not result["changed"]
+
+
+def test_other_failures_of_a_first_deploy_say_the_project_was_created(run_module, fake, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+    client = fake(DeletingClient(None))
+    engine.error = _upload.UploadError("failed to upload 1 files", 502, [{"code": 1, "message": "x"}])
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "fail" and "was created by this task" in result["msg"] and result["project_created"]
+    assert result["status"] == 502 and ("delete_project", "site") not in client.calls
+
+
+def test_a_failed_create_does_not_report_a_created_project(run_module, fake, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+
+    class Refusing(FakeClient):
+        def create_project(self, body):
+            raise PagesAPIError("refused", 400, [{"code": 8000040, "message": "bad"}], "POST", "/x")
+
+    fake(Refusing(None))
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "fail" and not result.get("project_created") and not result["changed"]
+
+
+def test_allow_empty_and_follow_symlinks_reach_the_engine_and_need_source(run_module, fake, engine, tmp_path):
+    fake(FakeClient(project()))
+    engine.result = {"changed": True, "deployment": deployment("d1"), "upload": counts(0, 0)}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), allow_empty=True, follow_symlinks="inside"))
+    assert status == "exit" and engine.calls[0]["allow_empty"] and engine.calls[0]["follow_symlinks"] == "inside"
+    for extra in ({"allow_empty": True}, {"follow_symlinks": "inside"}):
+        status, result = run_module(pages_deployment.main, args(**extra))
+        assert status == "fail" and "without source" in result["msg"]
+
+
+def test_git_build_reports_the_commit_built_and_warns_when_it_is_not_the_one_asked(run_module, fake, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
+    built = deployment("new-build-0001", commit_hash="b" * 40)
+    client = fake(FakeClient(project(source=GIT), polls={"new-build-0001": [built]}))
+    status, result = run_module(pages_deployment.main, args(commit_hash="c" * 40))
+    assert status == "exit" and result["changed"] and result["built_commit_hash"] == "b" * 40
+    assert len(warnings) == 1 and "c" * 40 in warnings[0] and "b" * 40 in warnings[0]
+    client.polls["new-build-0001"] = [deployment("new-build-0001", commit_hash="c" * 40)]
+    status, result = run_module(pages_deployment.main, args(commit_hash="c" * 40))
+    assert result["built_commit_hash"] == "c" * 40 and len(warnings) == 1
