@@ -612,7 +612,7 @@ def test_deployment_fields(tmp_path):
     worker = [("_worker.bundle", ("_worker.bundle", b"bundle", "application/octet-stream"))]
     with_worker = U.build_deployment_fields(scan, "b", None, "m", None, digest="f" * 64, worker_fields=worker)
     assert with_worker[-1] == worker[0]
-    assert dict(with_worker)["commit_message"][1].decode() == "m\n\ncfpages-digest: " + "f" * 32
+    assert dict(with_worker)["commit_message"][1].decode() == "m\n\ncfpages-index: yes\ncfpages-digest: " + "f" * 32
     minimal = U.build_deployment_fields(scan, digest_trailer=False)
     assert [name for name, _value in minimal][:1] == ["manifest"] and "commit_message" not in dict(minimal)
 
