@@ -42,6 +42,7 @@ class Config:
     domain_seconds: float = 2.0
     max_file_count: int = 20000
     project_delete_limit: int = 100
+    rate_limit: str | None = None  # "N/SECONDS" per credential (ratelimit.py); None: no limit
 
     def to_dict(self):
         return asdict(self)
