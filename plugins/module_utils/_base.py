@@ -21,6 +21,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     PagesAPIError,
     PagesClient,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import DEFAULT_BUDGET
 
 
 def common_argument_spec():
@@ -37,6 +38,7 @@ def common_argument_spec():
         timeout=dict(type="float", default=30.0),
         max_retries=dict(type="int", default=5),
         retry_max_wait=dict(type="float", default=120.0),
+        rate_limit_budget=dict(type="float", default=DEFAULT_BUDGET),
         validate_certs=dict(type="bool", default=True),
     )
 
@@ -95,6 +97,8 @@ class PagesModule:
 
     def _build_client(self):
         p = self.params
+        if p["rate_limit_budget"] < 0:
+            self.fail("rate_limit_budget must be 0 or more seconds, not %s." % p["rate_limit_budget"])
         if not p["api_token"] and not (p["api_email"] and p["api_key"]):
             if p["api_key"] or p["api_email"]:
                 self.fail("api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token.")
@@ -111,6 +115,7 @@ class PagesModule:
             timeout=p["timeout"],
             max_retries=p["max_retries"],
             retry_max_wait=p["retry_max_wait"],
+            rate_limit_budget=p["rate_limit_budget"],
             validate_certs=p["validate_certs"],
             user_agent_extra="ansible-core/%s" % ANSIBLE_VERSION,
             log=self.module.debug,
@@ -118,7 +123,14 @@ class PagesModule:
 
     # ------------------------------------------------------------------ results
 
+    def report_rate_limit(self):
+        """With -v, say in the result when and why the task waited for the rate limit."""
+        pacer = getattr(getattr(self, "client", None), "pacer", None)
+        if self.module._verbosity >= 1 and pacer is not None:
+            self.result["rate_limit"] = pacer.summary()
+
     def fail(self, msg, **kwargs):
+        self.report_rate_limit()
         result = dict(self.result)
         result.update(kwargs)
         self.module.fail_json(msg=msg, **result)
@@ -143,4 +155,5 @@ class PagesModule:
             self.execute()
         except PagesAPIError as err:
             self.fail_api(err)
+        self.report_rate_limit()
         self.module.exit_json(**self.result)
