@@ -134,6 +134,7 @@ class Pacer:
         self.throttled = 0
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._last_until = None
 
     def cancel(self):
         """Wake every waiting request and refuse new waits (the task is being interrupted)."""
@@ -232,9 +233,14 @@ class Pacer:
             )
         line = "%s: %s" % (what, reason)
         with self._lock:
-            self.waits.append(line)
-            self.waited += seconds
-        self.log(line)
+            # Concurrent requests waiting for the same reset are one wait: say it once.
+            first = self._last_until is None or abs(until - self._last_until) > 0.5
+            if first:
+                self._last_until = until
+                self.waits.append(line)
+                self.waited += seconds
+        if first:
+            self.log(line)
         if self.sleep is not None:
             self.sleep(seconds)
         elif self._cancelled.wait(seconds):
