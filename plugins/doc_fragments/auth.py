@@ -70,7 +70,7 @@ options:
       - Cloudflare allows 1,200 requests per 5 minutes per user (all tokens, keys and the dashboard together)
         and then answers every call with HTTP 429 for the next 5 minutes. The modules pace themselves from
         the C(Ratelimit) and C(Ratelimit-Policy) headers of each response (from that documented limit when
-        there are none): requests go out at once while the current window has room and wait for the window
+        there are none). Requests go out at once while the current window has room and wait for the window
         to reset when it has not; after a 429 they wait what C(Retry-After) says.
       - A wait that does not fit in what is left of the budget is not started; the task fails at once and says
         why. A prune (M(cfpages.cloudflare.pages_deployment) with O(cfpages.cloudflare.pages_deployment#module:state=pruned))
@@ -92,9 +92,9 @@ notes:
   - "All modules of the collection are in the action group C(cfpages.cloudflare.pages), so credentials can be set
     once per play with C(module_defaults: {group/cfpages.cloudflare.pages: {...}})."
   - Secrets (O(api_token), O(api_key), secret environment variable values) are never returned, logged or shown in diffs.
-  - The rate limit is per user, so tasks that run at the same time (forks, several hosts, C(async)) share it.
+  - "The rate limit is per user, so tasks that run at the same time (forks, several hosts, C(async)) share it.
     Each module sees what the others spent in the C(Ratelimit) header and keeps a reserve, but for bulk work
-    run one such task at a time (C(throttle: 1), C(serial: 1), or C(run_once: true) with one host).
+    run one such task at a time (C(throttle: 1), C(serial: 1), or C(run_once: true) with one host)."
 seealso:
   - name: Cloudflare Pages REST API
     description: The API these modules call.

@@ -53,7 +53,7 @@ def parse_structured_params(value):
     params = {}
     for part in match.group(1).split(";"):
         if "=" in part:
-            name, _, raw = part.partition("=")
+            name, raw = part.split("=", 1)
             params[name.strip()] = raw.strip().strip('"')
     return params
 

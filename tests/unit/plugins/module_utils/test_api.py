@@ -222,7 +222,6 @@ def test_retries_are_capped_in_total_wait():
     assert "retry_max_wait" in str(info.value)
 
 
-
 def test_connection_errors_and_timeouts_are_retried():
     client, session, sleeps = make_client(
         requests.exceptions.ConnectionError("reset by peer"),

@@ -68,7 +68,7 @@ def test_without_headers_it_paces_at_the_documented_default():
     pacer, clock, lines = make_pacer()
     reserve = Pacer.reserve(pacer._state("api"))
     assert reserve == 60
-    for _ in range(1200 - reserve):
+    for _index in range(1200 - reserve):
         pacer.before_request("api", "GET /x")
         pacer.after_response("api", Headers())
     assert clock.sleeps == []
@@ -90,7 +90,7 @@ def test_headers_drive_the_pace_and_the_policy():
     pacer.before_request("api", "GET /x")  # 3 left = reserve: wait for the reset the header gave
     assert clock.sleeps == [7.1]
     # after the reset the whole quota is there again
-    for _ in range(10):
+    for _index in range(10):
         pacer.before_request("api", "GET /x")
     assert clock.sleeps == [7.1]
 
@@ -136,14 +136,14 @@ def test_concurrent_requests_never_overspend_the_window():
     sent = []
 
     def worker():
-        for _ in range(400):
+        for _index in range(400):
             pacer.before_request("api", "DELETE /x")
             with lock:
                 sent.append(clock.now)
 
     # Real threads, fake clock: sleeping advances time for everyone.
-    pacer.sleep = lambda seconds: clock.sleep(seconds)
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    pacer.sleep = clock.sleep
+    threads = [threading.Thread(target=worker) for _index in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
