@@ -129,7 +129,7 @@ class Pacer:
         self.default_quota = quota
         self.default_window = window
         self.keys = {}
-        self.waits = []  # (seconds, reason) of every wait, for the task's result
+        self.waits = []  # one line (what, when, why) per wait, for the task's result
         self.waited = 0.0
         self.throttled = 0
         self._lock = threading.Lock()
