@@ -76,7 +76,7 @@ options:
         why. A prune (M(cfpages.cloudflare.pages_deployment) with O(cfpages.cloudflare.pages_deployment#module:state=pruned))
         or a forced project deletion reports what it deleted before it stopped, and running the task again resumes.
       - The default covers one full 5-minute block plus one more window. Raise it for bulk work of more than about
-        3,000 requests (each deletion is one request, each page of a list another): every 5-minute window admits about 1,140.
+        3,000 requests (each deletion is one request, each page of a list another); every 5-minute window admits about 1,140.
       - With C(-v) the result has C(rate_limit) with every wait (when and why), the seconds waited and the
         budget left.
     type: float
