@@ -45,6 +45,9 @@ def parse_args(argv=None):
     ap.add_argument("--rate-limit", default=None, metavar="N/SECONDS",
                     help="allow N API requests per SECONDS per credential, then answer 429 for SECONDS "
                          "(Cloudflare's is 1200/300; default: no limit)")
+    ap.add_argument("--workerd", default=None, metavar="PATH",
+                    help="workerd binary that runs deployments' workers (default: "
+                         "tests/emulator/node_modules/.bin/workerd; 'none' = do not run workers)")
     args = ap.parse_args(argv)
     try:
         rate_limit = format_spec(parse_spec(args.rate_limit))
@@ -81,7 +84,7 @@ def parse_args(argv=None):
 async def main(argv=None):
     args, config, creds = parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)
-    emulator = Emulator(args.data_dir, config, creds, prefix=args.prefix)
+    emulator = Emulator(args.data_dir, config, creds, prefix=args.prefix, workerd=args.workerd)
     runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -91,12 +94,15 @@ async def main(argv=None):
     if ":" in host:
         host = f"[{host}]"
     emulator.base_url = f"http://{host}:{port}{emulator.prefix}"
+    emulator.workers.emulator_address = f"{host}:{port}"
+    emulator.workers.resume()
     print(f"Cloudflare Pages API emulator listening on {emulator.base_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    emulator.workers.shutdown()
     await runner.cleanup()
     emulator.store.close()
 
