@@ -50,6 +50,8 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 # user-asks.md section 6: projects 10, deployments 25).
 PROJECTS_PER_PAGE = 10
 DEPLOYMENTS_PER_PAGE = 25
+# Build log lines asked for: all of them, as wrangler asks (its history/logs?size=10000000).
+LOG_PAGE_SIZE = 10000000
 
 # Cloudflare error codes that mean "try again later" whatever the HTTP status:
 # 971 throttled, 8000000 unknown (transient) error, 10046 too many bulk operations.
@@ -59,6 +61,10 @@ JWT_EXPIRED_CODE = 8000013
 PROJECT_NOT_FOUND = 8000007
 DEPLOYMENT_NOT_FOUND = 8000009
 DOMAIN_NOT_FOUND = 8000021
+PROJECT_EXISTS = 8000002
+# Cloudflare's answers for a path it cannot route (a wrong api_base_url, a malformed account id):
+# 7003 "Could not route to ..., perhaps your object identifier is invalid?" and 7000 "No route for that URI".
+ROUTE_MISS_CODES = frozenset((7000, 7003))
 AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
 
 BACKOFF_BASE = 1.0
@@ -93,7 +99,13 @@ class PagesAPIError(Exception):
 
     @property
     def is_not_found(self):
-        return self.status == 404 or self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+        """The API said a project, deployment or domain does not exist (a bare 404 is a wrong URL)."""
+        return self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+
+    @property
+    def is_route_miss(self):
+        """Nothing answers at this URL: a 404 without a Pages not-found code, or Cloudflare's 7003/7000."""
+        return self.has_code(*ROUTE_MISS_CODES) or (self.status == 404 and not self.is_not_found)
 
     def __str__(self):
         where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
@@ -230,6 +242,7 @@ class PagesClient:
         self.retry_count = 0
         # One pacer per task: every request (and every thread) shares its budget.
         self.pacer = pacer or Pacer(WaitBudget(rate_limit_budget), log=self.log, sleep=sleep)
+        self._last_jwt = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -241,6 +254,7 @@ class PagesClient:
 
     def _auth_headers(self, jwt=None):
         if jwt is not None:
+            self._last_jwt = jwt
             return {"Authorization": "Bearer %s" % jwt}
         if self.auth_method == "token":
             return {"Authorization": "Bearer %s" % self._api_token}
@@ -266,6 +280,8 @@ class PagesClient:
         jwt_provider=None,
         data=None,
         content_type=None,
+        timeout=None,
+        gateway_backoff=None,
     ):
         """Send one API call and return the decoded v4 envelope (a dict).
 
@@ -276,13 +292,17 @@ class PagesClient:
         is the answer. ``jwt_provider(refresh)`` switches auth to an upload JWT; an expired or
         rejected JWT (8000013) is refreshed and the call re-sent without counting as a retry.
         ``data`` may be a callable returning the body: it is called once per attempt, so a streamed
-        (file-like) body is rebuilt for every retry.
+        (file-like) body is rebuilt for every retry. ``timeout`` replaces the client's for this call.
+        ``gateway_backoff(n)``, called on an HTTP 524 with the number of 524s before it, returns
+        ``(extra_seconds, counts)``: the wait is that much longer, and the retry counts against
+        ``max_retries`` only when ``counts`` (``retry_max_wait`` bounds every wait).
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
         attempt = 0
         waited = 0.0
+        gateway_errors = 0
         jwt_refreshes = 0
         jwt = jwt_provider(False) if jwt_provider else None
         # Upload-JWT calls are rate limited separately from the API credential.
@@ -293,7 +313,7 @@ class PagesClient:
             if content_type:
                 headers["Content-Type"] = content_type
             try:
-                envelope = self._send_once(method, path, params, json_body, files, data, headers, rate_key)
+                envelope = self._send_once(method, path, params, json_body, files, data, headers, timeout, rate_key)
                 return envelope
             except RateLimitBudgetSpent:
                 raise
@@ -328,16 +348,20 @@ class PagesClient:
                     return found
             if ambiguous:
                 ambiguous_before = True
-            if attempt >= self.max_retries:
+            extra, counts = 0.0, True
+            if gateway_backoff is not None and failure.status == 524:
+                extra, counts = gateway_backoff(gateway_errors)
+                gateway_errors += 1
+            if counts and attempt >= self.max_retries:
                 raise self._give_up(failure, attempt)
-            delay = retry_after if retry_after is not None else backoff_delay(attempt, self.rng)
+            delay = (retry_after if retry_after is not None else backoff_delay(attempt, self.rng)) + extra
             if waited + delay > self.retry_max_wait:
                 raise self._give_up(failure, attempt, waited=waited, next_delay=delay)
-            attempt += 1
+            if counts:
+                attempt += 1
             self.retry_count += 1
-            self.log(
-                "%s %s: %s; retry %d/%d in %.1fs" % (method, path, failure.message, attempt, self.max_retries, delay)
-            )
+            what = "retry %d/%d" % (attempt, self.max_retries) if counts else "gateway timeout %d, not counted" % gateway_errors
+            self.log("%s %s: %s; %s in %.1fs" % (method, path, failure.message, what, delay))
             (self.sleep or time.sleep)(delay)
             waited += delay
             if jwt_provider:
@@ -376,7 +400,7 @@ class PagesClient:
         except BudgetSpent as exc:
             raise RateLimitBudgetSpent(str(exc), 429, [], method, path)
 
-    def _send_once(self, method, path, params, json_body, files, data, headers, rate_key="api"):
+    def _send_once(self, method, path, params, json_body, files, data, headers, timeout=None, rate_key="api"):
         self._pace(rate_key, method, path)
         self.request_count += 1
         response = None
@@ -390,7 +414,7 @@ class PagesClient:
                 # A callable gives a fresh body per attempt (a streamed upload cannot be re-read).
                 data=data() if callable(data) else data,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
                 verify=self.validate_certs,
             )
         except requests.exceptions.ConnectTimeout as exc:
@@ -398,22 +422,33 @@ class PagesClient:
         except requests.exceptions.ConnectionError as exc:
             raise _Ambiguous(self._transport_error(method, path, "connection failed", exc))
         except requests.exceptions.Timeout as exc:
-            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % self.timeout, exc))
+            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % (timeout or self.timeout), exc))
         except requests.exceptions.RequestException as exc:
             raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
         finally:
             self.pacer.after_response(rate_key, response)
-        return self._decode(method, path, response)
+        try:
+            return self._decode(method, path, response)
+        except PagesAPIError as err:
+            if err.is_route_miss:
+                err.message += (
+                    ". Nothing answers at %s: check api_base_url (%s) and account_id (%s)."
+                    % (self.url(path), self.base_url, self.account_id)
+                )
+            raise
 
     def _transport_error(self, method, path, what, exc):
         return PagesAPIError("%s (%s)" % (what, self._exc_text(exc)), 0, [], method, path)
 
     def _exc_text(self, exc):
-        # requests' exception texts name the URL but never headers; keep them short anyway.
+        # requests names a header value in some errors (InvalidHeader shows its repr()): mask every
+        # credential in its plain and its escaped form.
         text = str(exc)
-        for secret in (self._api_token, self._api_key):
+        for secret in (self._api_token, self._api_key, self._last_jwt):
             if secret:
-                text = text.replace(secret, "********")
+                for form in (secret, repr(secret)[1:-1], secret.strip()):
+                    if form:
+                        text = text.replace(form, "********")
         return text[:300]
 
     @staticmethod
@@ -455,11 +490,12 @@ class PagesClient:
         return self.request("GET", path, params=params).get("result")
 
     def get_or_none(self, path, not_found_code):
-        """The result, or None when the API says 404 / ``not_found_code``. Any other error is raised."""
+        """The result, or None when the API answers ``not_found_code``. Any other error is raised, a bare
+        404 too: it means a wrong URL (api_base_url, account_id), not a missing object."""
         try:
             return self.get(path)
         except PagesAPIError as err:
-            if err.status == 404 or err.has_code(not_found_code):
+            if err.has_code(not_found_code):
                 return None
             raise
 
@@ -495,7 +531,7 @@ class PagesClient:
     # ------------------------------------------------------------------ projects
 
     def get_project(self, name):
-        """The project, or None when the API says 8000007 / 404. Any other error is raised."""
+        """The project, or None when the API says 8000007. Any other error is raised."""
         return self.get_or_none(self.account_path("projects", name), PROJECT_NOT_FOUND)
 
     def list_projects(self, limit=None):
@@ -508,6 +544,19 @@ class PagesClient:
             return found_envelope(self.get_project(name))
 
         return self.request("POST", self.account_path("projects"), json_body=body, recheck=recheck).get("result")
+
+    def create_project_or_existing(self, body):
+        """(project, created): creates the project, or, when the API answers "already exists" (another
+        run created it in between), reads it and returns it with ``created`` False."""
+        try:
+            return self.create_project(body), True
+        except PagesAPIError as err:
+            if not err.has_code(PROJECT_EXISTS):
+                raise
+            existing = self.get_project(body["name"])
+            if existing is None:
+                raise
+            return existing, False
 
     def update_project(self, name, body):
         return self.request("PATCH", self.account_path("projects", name), json_body=body).get("result")
@@ -553,8 +602,10 @@ class PagesClient:
         return self.request("POST", path, json_body={}, recheck=recheck).get("result")
 
     def get_deployment_logs(self, project, deployment_id):
+        """The whole build log: without ``size`` the API may answer one page of it, so ask for as
+        much as wrangler does (workers-sdk, packages/wrangler/src/pages/deploy.ts)."""
         path = self.account_path("projects", project, "deployments", deployment_id, "history", "logs")
-        return self.get(path) or {}
+        return self.get(path, params={"size": LOG_PAGE_SIZE}) or {}
 
     # ------------------------------------------------------------------ domains
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -21,7 +22,16 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     PagesAPIError,
     PagesClient,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import DEFAULT_BUDGET
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
+    CREDENTIAL_OPTIONS,
+    account_id_problem,
+    credential_problem,
+)
+
+# Result keys that hold API objects (projects, deployments); masked once, here, for every module.
+API_OBJECT_KEYS = ("project", "projects", "deployment", "deployments")
 
 
 def common_argument_spec():
@@ -58,13 +68,14 @@ class _SecretAwareModule(AnsibleModule):
         super().__init__(*args, **kwargs)
 
     def _hide_secret_values(self):
-        if self._secret_values is None:
-            return
-        try:
-            found = self._secret_values(getattr(self, "params", None) or {})
-        except Exception:  # pylint: disable=broad-exception-caught
-            found = ()  # never let the hook turn a result into a traceback
+        found = ()
+        if self._secret_values is not None:
+            try:
+                found = self._secret_values(getattr(self, "params", None) or {})
+            except Exception:  # pylint: disable=broad-exception-caught
+                found = ()  # never let the hook turn a result into a traceback
         self.no_log_values.update(str(value) for value in found if value not in (None, ""))
+        self.no_log_values.update(escaped_forms(self.no_log_values))
 
     def exit_json(self, **kwargs):
         self._hide_secret_values()
@@ -73,6 +84,28 @@ class _SecretAwareModule(AnsibleModule):
     def fail_json(self, *args, **kwargs):  # pylint: disable=arguments-differ
         self._hide_secret_values()
         super().fail_json(*args, **kwargs)
+
+
+def escaped_forms(values):
+    """The other spellings of each secret that an error text may carry: its ``repr()`` and JSON forms
+    (a newline shown as backslash-n) and the value without surrounding whitespace."""
+    forms = set()
+    for value in list(values):
+        if not isinstance(value, str):
+            continue
+        for form in (repr(value)[1:-1], json.dumps(value)[1:-1], value.strip()):
+            if form and form != value and len(form) >= 4:
+                forms.add(form)
+    return forms
+
+
+def mask_result(result):
+    """``result`` with the secrets of every API object in it masked (see ``_compare.mask_secrets``)."""
+    masked = dict(result)
+    for key in API_OBJECT_KEYS:
+        if masked.get(key):
+            masked[key] = mask_secrets(masked[key])
+    return masked
 
 
 class PagesModule:
@@ -99,6 +132,15 @@ class PagesModule:
         p = self.params
         if p["rate_limit_budget"] < 0:
             self.fail("rate_limit_budget must be 0 or more seconds, not %s." % p["rate_limit_budget"])
+        # Checked before any request: a newline in a header value makes the HTTP layer fail with the
+        # header's repr() in its message, and a malformed account id turns every path into a route miss.
+        for option in CREDENTIAL_OPTIONS:
+            problem = credential_problem(option, p[option])
+            if problem:
+                self.fail(problem)
+        problem = account_id_problem(p["account_id"])
+        if problem:
+            self.fail(problem)
         if not p["api_token"] and not (p["api_email"] and p["api_key"]):
             if p["api_key"] or p["api_email"]:
                 self.fail("api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token.")
@@ -133,7 +175,7 @@ class PagesModule:
         self.report_rate_limit()
         result = dict(self.result)
         result.update(kwargs)
-        self.module.fail_json(msg=msg, **result)
+        self.module.fail_json(msg=msg, **mask_result(result))
 
     def fail_api(self, err, action=None):
         msg = str(err)
@@ -156,4 +198,4 @@ class PagesModule:
         except PagesAPIError as err:
             self.fail_api(err)
         self.report_rate_limit()
-        self.module.exit_json(**self.result)
+        self.module.exit_json(**mask_result(self.result))

@@ -169,6 +169,19 @@ def _newest_first(deployments):
     return [deployment for _index, deployment in sorted(indexed, key=key)]
 
 
+def serves_custom_domains(deployment):
+    """True for a production deployment whose ``aliases`` list a custom domain (a URL not on
+    ``pages.dev``): the API lists them on the live one (wrangler keeps only the ``.pages.dev``
+    alias for that reason, workers-sdk packages/wrangler/src/pages/deploy.ts)."""
+    if not isinstance(deployment, dict) or deployment.get("environment") != "production":
+        return False
+    for alias in deployment.get("aliases") or []:
+        host = str(alias).split("://", 1)[-1].split("/", 1)[0].lower()
+        if host and not host.endswith(".pages.dev"):
+            return True
+    return False
+
+
 def plan_prune(
     deployments,
     canonical=None,
@@ -191,10 +204,13 @@ def plan_prune(
 
     1. *kept* when it is one of the newest ``keep`` of its environment, or one of the newest
        ``keep_per_branch`` of its branch, or created at or after ``cutoff`` (any rule keeps it);
-    2. otherwise *skipped* when it is the live production deployment (always), when its build is
-       still running, or when it is aliased (has ``aliases``, or is the newest deployment of its
+    2. otherwise *skipped* when it is the live production deployment (always; also a production
+       deployment whose ``aliases`` list custom domains, which only the live one does), when its build is
+       still running, when it is aliased (has ``aliases``, or is the newest deployment of its
        branch, which holds the branch alias and which Cloudflare refuses to delete without
-       ``force``) and ``delete_aliased`` is false;
+       ``force``) and ``delete_aliased`` is false, or when it is the newest successful production
+       deployment (always: after a rollback the API may report either it or the rollback's target
+       as ``canonical_deployment``, and which one cannot be checked offline);
     3. otherwise *deleted* (with ``force`` when it is aliased).
 
     Returns ``{"kept": [...], "delete": [...], "skipped": [...]}``; each entry is
@@ -207,6 +223,9 @@ def plan_prune(
 
     ordered = _newest_first([d for d in deployments if isinstance(d, dict) and d.get("id")])
     newest_ids = newest_per_branch(ordered, production_branch)
+    newest_production = next(
+        (d.get("id") for d in ordered if d.get("environment") == "production" and outcome_of(d) == "success"), None
+    )
 
     env_rank = {}
     branch_rank = {}
@@ -242,6 +261,8 @@ def plan_prune(
         aliased = bool(deployment.get("aliases")) or deployment.get("id") in newest_ids
         if canonical is not None and deployment.get("id") == canonical:
             skipped.append(dict(record, reason="the live production deployment (canonical) is never deleted"))
+        elif serves_custom_domains(deployment):
+            skipped.append(dict(record, reason="it serves the custom domains in its aliases, so it is live: never deleted"))
         elif outcome_of(deployment) == "pending":
             skipped.append(dict(record, reason="still in progress (%s)" % stage_text(deployment)))
         elif aliased and not delete_aliased:
@@ -250,6 +271,10 @@ def plan_prune(
             else:
                 why = "aliased (%s)" % ", ".join(deployment.get("aliases") or [])
             skipped.append(dict(record, reason="%s; Cloudflare deletes it only with force (set delete_aliased)" % why))
+        elif deployment.get("id") == newest_production:
+            skipped.append(
+                dict(record, reason="the newest successful production deployment is never deleted (it may be the live one)")
+            )
         else:
             reason = "not kept by any rule"
             if aliased:
@@ -292,7 +317,7 @@ def execute_prune(client, project, planned, log=None, workers=BULK_WORKERS):
     deleted = [dict(entry) for entry in done]
     skipped, failed = [], []
     for entry, err in failures:
-        if err.status == 404 or err.has_code(DEPLOYMENT_NOT_FOUND):
+        if err.has_code(DEPLOYMENT_NOT_FOUND):  # a bare 404 is a wrong URL, not "already deleted"
             skipped.append(dict(entry, reason="already deleted"))
         elif err.has_code(ALIASED_DELETE_CODE):
             skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))
@@ -358,7 +383,8 @@ def new_deployment_finder(client, project, before_ids, branch=None, production_b
 
 
 def log_tail(client, project, deployment_id, lines=LOG_TAIL_LINES):
-    """The last ``lines`` lines of the deployment's build log (``[]`` when there is none)."""
+    """The last ``lines`` lines of the deployment's build log (``[]`` when there is none), taken
+    from the end of the whole log (``data`` is oldest first)."""
     try:
         logs = client.get_deployment_logs(project, deployment_id) or {}
     except PagesAPIError:

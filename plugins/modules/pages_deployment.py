@@ -164,7 +164,7 @@ options:
     description:
       - With O(state=pruned), also delete aliased deployments (the newest deployment of each branch, which serves
         the branch alias), sending C(?force=true). By default they are reported in RV(prune.skipped).
-      - The live production deployment is never deleted.
+      - The live production deployment, and the newest successful production deployment, are never deleted.
     type: bool
     default: false
 notes:
@@ -180,10 +180,12 @@ notes:
     the link's path, a link to a directory is walked."
   - "Pruning: ids are collected first and deleted afterwards (oldest first). A deployment is kept when any of O(keep),
     O(keep_per_branch) or O(older_than) keeps it. The others are deleted, except the live production deployment
-    (never), deployments still building, and aliased ones (the newest of each branch, which Cloudflare refuses to
-    delete without C(force)) unless O(delete_aliased=true). RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each
-    deployment with the reason. Deployments that Cloudflare reports as already gone or refuses as aliased are
-    skipped; other errors fail the task after every deletion was tried."
+    and the newest successful production deployment (never: after a rollback either may be the one Cloudflare
+    reports as live; nor one whose C(aliases) list custom domains), deployments still building, and aliased ones
+    (the newest of each branch, which Cloudflare refuses to delete without C(force)) unless O(delete_aliased=true).
+    RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each deployment with the reason. Deployments
+    that Cloudflare reports as already gone or refuses as aliased are skipped; other errors fail the task after
+    every deletion was tried."
   - "Pruning deletes a few deployments at a time, paced to Cloudflare's rate limit (see O(rate_limit_budget)). When the
     budget is spent it stops, fails with RV(prune.deleted) and RV(prune.remaining), and the next run resumes."
   - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
@@ -474,12 +476,14 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     plan_prune,
     project_production_branch,
     resolve_environment,
+    serves_custom_domains,
     stage_of,
     stage_text,
     summarize,
     wait_for_deployment,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
 
 
@@ -527,6 +531,9 @@ class PagesDeployment(PagesModule):
     def check_options(self):
         p = self.params
         state = p["state"]
+        problem = project_name_problem(p["project_name"])
+        if problem:
+            self.fail(problem)
         misplaced = []
         for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
             if state != "present" and p[option] not in (None, False):
@@ -651,7 +658,11 @@ class PagesDeployment(PagesModule):
         self.result["changed"] = True
         if self.check_mode:
             return None
-        return self.client.create_project(body)
+        project, created = self.client.create_project_or_existing(body)
+        if not created:  # another run created it in between: go on as if it had been there
+            self.result["project_created"] = False
+            self.result["changed"] = False
+        return project
 
     def live_state(self, project, branch):
         live = find_live_deployment(self.client, project, branch) if project else None
@@ -745,7 +756,9 @@ class PagesDeployment(PagesModule):
         if deployment is None:
             self.set_diff("", "")
             return
-        if canonical_id(project) == deployment["id"]:
+        # A production deployment listing custom domains in its aliases is live too, whatever
+        # canonical_deployment says after a rollback.
+        if canonical_id(project) == deployment["id"] or serves_custom_domains(deployment):
             self.fail(
                 "Deployment %s is the live production deployment of project %s and cannot be deleted. Roll back to "
                 "another production deployment (state: rolled_back) or deploy a new one first."

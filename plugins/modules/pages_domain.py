@@ -38,6 +38,8 @@ options:
       - The custom domain, a hostname such as V(www.example.com) or V(example.com).
       - Compared case-insensitively and without a trailing dot; an internationalised name is sent in its
         ASCII (punycode) form. Wildcards and C(pages.dev) hostnames are refused.
+      - Refused before any request unless it is a public hostname of two or more labels of 1 to 63 letters, digits
+        and C(-) (not at either end of a label), at most 253 characters, and not an IP address.
     type: str
     required: true
     aliases: [domain]
@@ -169,6 +171,7 @@ import time
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import hostname_problem, project_name_problem
 
 DOMAIN_UNAVAILABLE = 8000018
 
@@ -185,6 +188,8 @@ def normalise_name(value):
     name = (value or "").strip().rstrip(".").lower()
     if not name:
         return None, "name must be a hostname such as www.example.com."
+    if any(char.isspace() for char in name):
+        return None, "name must be a hostname such as www.example.com, without spaces or newlines (got %r)." % value
     if "://" in name or "/" in name or ":" in name or " " in name:
         return None, "name must be a hostname such as www.example.com, without scheme, port or path (got %r)." % value
     if "*" in name:
@@ -201,6 +206,9 @@ def normalise_name(value):
             "%s is a pages.dev hostname, which every project has already; custom domains are your own "
             "domains (got %r)." % (name, value)
         )
+    problem = hostname_problem(name)
+    if problem:
+        return None, problem
     return name, None
 
 
@@ -252,6 +260,9 @@ class PagesDomain(PagesModule):
         p = self.params
         self.project_name = p["project_name"]
         self.result["domain"] = {}
+        problem = project_name_problem(self.project_name)
+        if problem:
+            self.fail(problem)
         if p["wait_timeout"] < 0:
             self.fail("wait_timeout must be 0 or more seconds, not %d." % p["wait_timeout"])
         name, problem = normalise_name(p["name"])

@@ -322,6 +322,14 @@ def test_pagination_follows_result_info_within_the_projects_cap():
     assert [c["params"] for c in session.calls] == [{"page": n, "per_page": 10} for n in (1, 2, 3)]
 
 
+def test_build_logs_are_asked_for_whole_as_wrangler_does():
+    logs = {"total": 2, "includes_container_logs": False, "data": [{"line": "a", "ts": "t"}, {"line": "b", "ts": "t"}]}
+    client, session, _sleeps = make_client(ok(logs))
+    assert client.get_deployment_logs("p", "d1") == logs
+    assert session.calls[0]["url"].endswith("/pages/projects/p/deployments/d1/history/logs")
+    assert session.calls[0]["params"] == {"size": 10000000}
+
+
 def test_pagination_stops_at_the_limit_without_fetching_more_pages():
     client, session, _sleeps = make_client(page([{"id": str(i)} for i in range(25)], 1, 25, 80))
     ids = [d["id"] for d in client.list_deployments("p", env="preview", limit=5)]
@@ -407,3 +415,54 @@ def test_describe_credentials_names_the_method_not_the_secret():
     client, _session, _sleeps = make_client(api_token=None, api_email="ops@example.com", api_key=GLOBAL_KEY)
     text = client.describe_credentials()
     assert "ops@example.com" in text and GLOBAL_KEY not in text
+
+
+# ---------------------------------------------------------------- hardening (issue 11 points 1, 4, 7)
+
+
+def test_a_bare_404_or_a_route_miss_is_not_absent_and_names_the_url():
+    route_miss = response(404, {"success": False, "result": None, "messages": [], "errors": [
+        {"code": 7003, "message": "Could not route to /client/v4/x, perhaps your object identifier is invalid?"},
+        {"code": 7000, "message": "No route for that URI"}]})
+    for answer in (route_miss, response(404, raw=b"<html>not here</html>"), fail(400, 7003, "Could not route")):
+        client, _session, _sleeps = make_client(answer)
+        with pytest.raises(PagesAPIError) as info:
+            client.get_project("p")
+        assert not info.value.is_not_found
+        assert "Nothing answers at https://api.example.test/client/v4/accounts/%s/pages/projects/p" % ACCOUNT in str(info.value)
+        assert "check api_base_url (https://api.example.test/client/v4) and account_id (%s)" % ACCOUNT in str(info.value)
+
+
+def test_only_the_resource_code_means_absent():
+    client, _session, _sleeps = make_client(fail(404, 8000007, "Project not found."))
+    assert client.get_project("p") is None
+    client, _session, _sleeps = make_client(fail(404, 8000007, "Project not found."))
+    with pytest.raises(PagesAPIError):
+        client.get_deployment("p", "d")  # the project is missing, not the deployment: no silent None
+
+
+def test_header_errors_never_show_the_credential_even_escaped():
+    for token in (TOKEN + "\n", TOKEN + "\r\n", " " + TOKEN):
+        exc = requests.exceptions.InvalidHeader(
+            "Invalid leading whitespace, reserved character(s), or return character(s) in header value: %r"
+            % ("Bearer " + token))
+        client, _session, _sleeps = make_client(exc, api_token=token)
+        with pytest.raises(PagesAPIError) as info:
+            client.get_project("p")
+        assert TOKEN not in str(info.value)
+        assert TOKEN[:20] not in repr(info.value.message)
+
+
+def test_create_that_lost_a_race_reads_the_project():
+    client, session, _sleeps = make_client(
+        fail(409, 8000002, "A project with this name already exists. Choose a different project name."),
+        ok({"name": "p", "production_branch": "main"}),
+    )
+    project, created = client.create_project_or_existing({"name": "p", "production_branch": "main"})
+    assert (project["name"], created) == ("p", False)
+    assert [c["method"] for c in session.calls] == ["POST", "GET"]
+    client, _session, _sleeps = make_client(ok({"name": "p"}))
+    assert client.create_project_or_existing({"name": "p", "production_branch": "main"}) == ({"name": "p"}, True)
+    client, _session, _sleeps = make_client(fail(400, 8000040, "Invalid project name"))
+    with pytest.raises(PagesAPIError):
+        client.create_project_or_existing({"name": "p", "production_branch": "main"})

@@ -182,6 +182,23 @@ def test_canonical_is_never_deleted_even_when_old_and_aliased_deletes_allowed():
     assert "p1" in ids(plan["skipped"])
     assert "p1" not in ids(plan["delete"])
     assert reasons(plan["skipped"])["p1"].startswith("the live production deployment")
+    # canonical_deployment after a rollback may also be read as the newest production deployment
+    # (the API's answer cannot be checked offline): that one is never deleted either.
+    assert "p5" not in ids(plan["delete"])
+    assert reasons(plan["skipped"])["p5"].startswith("the newest successful production deployment")
+
+
+def test_a_production_deployment_serving_custom_domains_is_never_deleted():
+    # If the API kept canonical_deployment on the newest after a rollback, the live one would still
+    # be the production deployment whose aliases list the custom domains.
+    history = project_history()
+    history[5] = dict(history[5], aliases=["https://www.example.com", "https://site.pages.dev"])  # p3
+    plan = D.plan_prune(history, canonical="p5", keep=0, delete_aliased=True)
+    assert "p3" not in ids(plan["delete"])
+    assert "custom domains" in reasons(plan["skipped"])["p3"]
+    assert D.serves_custom_domains(history[5])
+    assert not D.serves_custom_domains(dep("f3", "preview", "feat", 2, aliases=["https://feat.site.pages.dev"]))
+    assert not D.serves_custom_domains(dep("x", "production", "main", 2, aliases=["https://site.pages.dev"]))
 
 
 def test_aliased_only_when_asked():

@@ -23,6 +23,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types as CT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload_pacing as P
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -770,6 +771,98 @@ def test_a_retried_bucket_is_sent_whole_again(tmp_path, fake, client):
     counts = A.upload_missing(client, token, scan, missing, concurrency=1)
     assert counts["uploaded"] == len(missing) and client.retry_count == 1
     assert set(fake.assets) == set(missing)
+
+
+def gateway_timeouts(count):
+    """A fault answering the first ``count`` bucket uploads with Cloudflare's HTML 524."""
+    left = [count]
+
+    def fault(kwargs):
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        resp = requests.Response()
+        resp.status_code = 524
+        resp._content = b"<html><title>A timeout occurred</title>Error code 524</html>"
+        resp.headers = CaseInsensitiveDict({"Content-Type": "text/html"})
+        return resp
+
+    return fault
+
+
+def test_gateway_timeouts_back_off_longer_and_count_from_the_fifth(tmp_path, fake):
+    sleeps = []
+    client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=sleeps.append,
+                         rng=random.Random(0), session=fake, max_retries=3, retry_max_wait=10000)
+    scan = S.scan_site(deployed_site(tmp_path, 6))
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    lines = []
+    fake.faults["upload"] = [gateway_timeouts(6)]  # more than max_retries: the first four do not count
+    counts = A.upload_missing(client, token, scan, missing, log=lines.append, concurrency=1)
+    assert counts["uploaded"] == len(missing) and len(fake.calls_to("upload")) == 7
+    assert client.retry_count == 6
+    # wrangler's extra 2^n * 5 s on top of the usual backoff (attempt 0 while uncounted: 0.5..1 s)
+    for n, delay in enumerate(sleeps):
+        assert 5 * 2 ** n < delay <= 5 * 2 ** n + 4, (n, delay)
+    assert sleeps[0] <= 6
+    assert any("one bucket at a time" in line for line in lines)
+
+
+def test_gateway_timeouts_still_give_up(tmp_path, fake):
+    client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=lambda s: None,
+                         rng=random.Random(0), session=fake, max_retries=1, retry_max_wait=10000)
+    scan = S.scan_site(deployed_site(tmp_path, 3))
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    fake.faults["upload"] = [gateway_timeouts(100)]
+    with pytest.raises(S.UploadError) as caught:
+        A.upload_missing(client, token, scan, missing, concurrency=1)
+    assert caught.value.status == 524
+    # four uncounted gateway errors, the fifth counts as retry 1/1, the sixth gives up
+    assert len(fake.calls_to("upload")) == 6
+
+
+def test_gateway_backoff_respects_retry_max_wait(tmp_path, fake):
+    client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=lambda s: None,
+                         rng=random.Random(0), session=fake, max_retries=5, retry_max_wait=20)
+    scan = S.scan_site(deployed_site(tmp_path, 3))
+    token = A.UploadToken(client, "site")
+    fake.faults["upload"] = [gateway_timeouts(100)]
+    with pytest.raises(S.UploadError) as caught:
+        A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan), concurrency=1)
+    assert "retry_max_wait" in str(caught.value)
+    assert len(fake.calls_to("upload")) == 3  # waits of ~5.5 and ~10.5 s fit in 20 s, ~21 s does not
+
+
+def test_after_a_gateway_timeout_buckets_go_one_at_a_time():
+    pacer = P.UploadPacer(3)
+    inside = []
+    with pacer, pacer:
+        assert pacer.active == 2  # two of three slots
+        assert pacer.gateway_backoff(0) == (5.0, False)
+        assert pacer.limit == 1
+        blocked = threading.Thread(target=lambda: inside.append(pacer.__enter__()))
+        blocked.start()
+        blocked.join(0.2)
+        assert blocked.is_alive() and not inside  # a third upload waits while others are in flight
+    blocked.join(2)
+    assert inside == [pacer] and pacer.active == 1
+    pacer.__exit__(None, None, None)
+    assert pacer.gateway_backoff(3) == (40.0, False) and pacer.gateway_backoff(4) == (80.0, True)
+
+
+def test_bucket_read_timeout_scales_with_its_size(tmp_path, fake, client):
+    write(tmp_path, "small.bin", b"x" * 1000)
+    write(tmp_path, "big.bin", os.urandom(3 * S.MiB))
+    scan = S.scan_site(str(tmp_path))
+    token = A.UploadToken(client, "site")
+    A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan), concurrency=1,
+                     max_bucket_files=1)
+    timeouts = sorted(call[3]["timeout"] for call in fake.calls_to("upload"))
+    assert timeouts[0] == pytest.approx(client.timeout, abs=0.01)
+    assert timeouts[1] == pytest.approx(client.timeout + 4, abs=0.1)  # ~4 MiB of base64 JSON
+    assert fake.calls_to("check_missing")[0][3]["timeout"] == client.timeout
 
 
 def test_upsert_failure_only_warns(tmp_path, fake, client):

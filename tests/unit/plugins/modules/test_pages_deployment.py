@@ -54,6 +54,7 @@ class FakeClient:
         self.errors = dict(errors or {})
         self.calls = []
         self.created = []
+        self.raced_by = None  # a project another run creates between our read and our create
 
     def _maybe_fail(self, name):
         if name in self.errors:
@@ -67,6 +68,13 @@ class FakeClient:
         self.calls.append(("create_project", body))
         self.project = dict(body, canonical_deployment=None)
         return self.project
+
+    def create_project_or_existing(self, body):
+        if self.raced_by is not None:  # another run created it after our read: "already exists"
+            self.calls.append(("create_project_lost_race", body))
+            self.project = self.raced_by
+            return self.project, False
+        return self.create_project(body), True
 
     def list_deployments(self, project, env=None, limit=None):
         self.calls.append(("list_deployments", env))
@@ -242,6 +250,19 @@ def test_create_project_then_deploy(run_module, fake, engine, tmp_path):
     # The scan made to check the site before creating the project is re-used, not made again.
     assert [f.path for f in engine.calls[0]["scan"].files] == ["/index.html"]
     assert result["environment"] == "production"
+
+
+def test_create_project_that_lost_a_race_deploys_to_the_existing_project(run_module, fake, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+    client = FakeClient(None)
+    client.raced_by = project()
+    fake(client)
+    engine.result = {"changed": False, "deployment": deployment("d1"), "upload": counts(1, 0)}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "exit", result
+    assert result["project_created"] is False
+    assert result["changed"] is False  # this run created nothing and deployed nothing new
+    assert engine.calls[0]["project_info"] is client.raced_by
 
 
 def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(run_module, fake, engine, tmp_path, monkeypatch):
@@ -470,6 +491,16 @@ def test_absent_refuses_the_live_production_deployment(run_module, fake):
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="live-0001", force=True))
     assert status == "fail"
     assert "is the live production deployment of project site" in result["msg"]
+    assert client.mutating() == []
+
+
+def test_absent_refuses_a_production_deployment_serving_custom_domains(run_module, fake):
+    # canonical_deployment may not follow a rollback; the deployment listing the custom domains is live.
+    client = absent_setup()
+    client.deployments[3]["aliases"] = ["https://www.example.com"]  # old-0001
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001", force=True))
+    assert status == "fail" and "is the live production deployment" in result["msg"]
     assert client.mutating() == []
 
 

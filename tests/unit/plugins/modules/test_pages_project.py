@@ -590,7 +590,7 @@ def test_branch_filters_need_custom_setting(run_module, api, key):
 def test_invalid_name_fails_before_any_request(run_module, api, name):
     kind, result = run(run_module, name=name, production_branch="main")
     assert kind == "fail"
-    assert "is not a valid Pages project name" in result["msg"]
+    assert "is not a valid Pages project name" in result["msg"] or result["msg"].startswith("name must not be empty")
     assert api.requests == []
 
 
@@ -792,3 +792,27 @@ def test_secret_values_helper_finds_non_plain_values_defensively():
 def test_arguments_are_not_written_to_syslog():
     # env_vars is a free-form dict, so no_log cannot hide its secrets from the invocation log line
     assert pages_project.PagesProject.module_kwargs["no_log"] is True
+
+
+# =========================================================================== create races (issue 11 point 7)
+
+
+def test_create_that_lost_a_race_goes_on_as_if_the_project_had_been_there(run_module, api):
+    api.add("site")  # another run created it between our read and our POST
+    api.fail_next[("GET", "project")] = err(404, 8000007, "Project not found.")
+    kind, result = run(run_module, production_branch="main")
+    assert kind == "exit", result
+    assert result["changed"] is False
+    assert [r[0] for r in api.requests] == ["GET", "POST", "GET"]
+    assert result["project"]["id"] == "id-site"
+
+
+def test_create_that_lost_a_race_updates_what_differs(run_module, api):
+    api.add("site")
+    api.fail_next[("GET", "project")] = err(404, 8000007, "Project not found.")
+    kind, result = run(run_module, production_branch="main", **env_vars(S=secret()))
+    assert kind == "exit", result
+    assert result["changed"] is True
+    assert [r[0] for r in api.requests] == ["GET", "POST", "GET", "PATCH"]
+    assert result["project"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_MASK
+    assert SECRET not in json.dumps(result)
