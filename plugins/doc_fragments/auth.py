@@ -64,10 +64,29 @@ options:
     default: 5
   retry_max_wait:
     description:
-      - The most seconds one request may spend waiting between retries, in total. Raise it to ride out
-        Cloudflare's rate limit, which blocks every call for five minutes once reached.
+      - The most seconds one request may spend waiting between retries of connection errors, timeouts,
+        HTTP 408 and 5xx and Cloudflare's transient codes, in total.
+      - Waits for the rate limit (HTTP 429, code 971) do not count here, nor against O(max_retries);
+        O(rate_limit_budget) bounds them.
     type: float
     default: 120
+  rate_limit_budget:
+    description:
+      - The most seconds the whole task may spend waiting for Cloudflare's API rate limit, in total.
+      - Cloudflare allows 1,200 requests per 5 minutes per user (all tokens, keys and the dashboard together)
+        and then answers every call with HTTP 429 for the next 5 minutes. The modules pace themselves from
+        the C(Ratelimit) and C(Ratelimit-Policy) headers of each response (from that documented limit when
+        there are none). Requests go out at once while the current window has room and wait for the window
+        to reset when it has not; after a 429 they wait what C(Retry-After) says.
+      - A wait that does not fit in what is left of the budget is not started; the task fails at once and says
+        why. A prune (M(cfpages.cloudflare.pages_deployment) with O(cfpages.cloudflare.pages_deployment#module:state=pruned))
+        or a forced project deletion reports what it deleted before it stopped, and running the task again resumes.
+      - The default covers one full 5-minute block plus one more window. Raise it for bulk work of more than about
+        3,000 requests (each deletion is one request, each page of a list another); every 5-minute window admits about 1,140.
+      - With C(-v) the result has C(rate_limit) with every wait (when and why), the seconds waited and the
+        budget left.
+    type: float
+    default: 600
   validate_certs:
     description:
       - Whether to verify the API's TLS certificate. Only turn this off for a test endpoint.
@@ -79,6 +98,9 @@ notes:
   - "All modules of the collection are in the action group C(cfpages.cloudflare.pages), so credentials can be set
     once per play with C(module_defaults: {group/cfpages.cloudflare.pages: {...}})."
   - Secrets (O(api_token), O(api_key), secret environment variable values) are never returned, logged or shown in diffs.
+  - "The rate limit is per user, so tasks that run at the same time (forks, several hosts, C(async)) share it.
+    Each module sees what the others spent in the C(Ratelimit) header and keeps a reserve, but for bulk work
+    run one such task at a time (C(throttle: 1), C(serial: 1), or C(run_once: true) with one host)."
 seealso:
   - name: Cloudflare Pages REST API
     description: The API these modules call.

@@ -23,6 +23,12 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import (
+    DEFAULT_BUDGET,
+    BudgetSpent,
+    Pacer,
+    WaitBudget,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
     COLLECTION_NAME,
     COLLECTION_VERSION,
@@ -89,6 +95,10 @@ class PagesAPIError(PagesError):
         where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
         status = " (HTTP %s)" % self.status if self.status else ""
         return "%s%s%s" % (where, self.message, status)
+
+
+class RateLimitBudgetSpent(PagesAPIError):
+    """Waiting for the rate limit would pass ``rate_limit_budget``: nothing was sent."""
 
 
 def format_errors(errors):
@@ -176,6 +186,8 @@ class PagesClient:
         sleep=None,
         rng=None,
         session=None,
+        rate_limit_budget=DEFAULT_BUDGET,
+        pacer=None,
     ):
         if not HAS_REQUESTS:
             raise RuntimeError("the requests library is required")
@@ -208,6 +220,8 @@ class PagesClient:
         self.session.headers["User-Agent"] = agent
         self.request_count = 0
         self.retry_count = 0
+        # One pacer per task: every request (and every thread) shares its budget.
+        self.pacer = pacer or Pacer(WaitBudget(rate_limit_budget), log=self.log, sleep=sleep)
         self._last_jwt = None
 
     # ------------------------------------------------------------------ plumbing
@@ -271,15 +285,23 @@ class PagesClient:
         gateway_errors = 0
         jwt_refreshes = 0
         jwt = jwt_provider(False) if jwt_provider else None
+        # Upload-JWT calls are rate limited separately from the API credential.
+        rate_key = "assets" if jwt_provider else "api"
         ambiguous_before = False
         while True:
             headers = self._auth_headers(jwt)
             if content_type:
                 headers["Content-Type"] = content_type
             try:
-                envelope = self._send_once(method, path, params, json_body, files, data, headers, timeout)
+                envelope = self._send_once(method, path, params, json_body, files, data, headers, timeout, rate_key)
                 return envelope
+            except RateLimitBudgetSpent:
+                raise
             except PagesAPIError as err:
+                if err.status == 429 or err.has_code(971):
+                    # Throttled (nothing was done): the pacer waits Retry-After within the budget, not retry_max_wait.
+                    self.pacer.throttled_for(rate_key, getattr(err, "retry_after", None))
+                    continue
                 if jwt_provider and (err.has_code(JWT_EXPIRED_CODE) or err.status in (401, 403)) and jwt_refreshes < 3:
                     jwt_refreshes += 1
                     self.log("%s %s: upload token rejected or expired, fetching a new one" % (method, path))
@@ -333,7 +355,7 @@ class PagesClient:
         if failure.status == 429 or failure.has_code(971):
             message += (
                 ". Cloudflare allows 1,200 API requests per 5 minutes per user and then blocks all calls "
-                "for 5 minutes; wait, or raise retry_max_wait."
+                "for 5 minutes; wait, or raise rate_limit_budget."
             )
         return PagesAPIError(
             message, failure.status, failure.errors, failure.method, failure.path, failure.body_excerpt
@@ -352,8 +374,16 @@ class PagesClient:
             return True, True
         return False, False
 
-    def _send_once(self, method, path, params, json_body, files, data, headers, timeout=None):
+    def _pace(self, rate_key, method, path):
+        try:
+            self.pacer.before_request(rate_key, "%s %s" % (method, path))
+        except BudgetSpent as exc:
+            raise RateLimitBudgetSpent(str(exc), 429, [], method, path)
+
+    def _send_once(self, method, path, params, json_body, files, data, headers, timeout=None, rate_key="api"):
+        self._pace(rate_key, method, path)
         self.request_count += 1
+        response = None
         try:
             response = self.session.request(
                 method,
@@ -375,6 +405,8 @@ class PagesClient:
             raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % (timeout or self.timeout), exc))
         except requests.exceptions.RequestException as exc:
             raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
+        finally:
+            self.pacer.after_response(rate_key, response)
         try:
             return self._decode(method, path, response)
         except PagesAPIError as err:

@@ -23,6 +23,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff, mask_secrets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import DEFAULT_BUDGET
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
     CREDENTIAL_OPTIONS,
     account_id_problem,
@@ -47,6 +48,7 @@ def common_argument_spec():
         timeout=dict(type="float", default=30.0),
         max_retries=dict(type="int", default=5),
         retry_max_wait=dict(type="float", default=120.0),
+        rate_limit_budget=dict(type="float", default=DEFAULT_BUDGET),
         validate_certs=dict(type="bool", default=True),
     )
 
@@ -128,6 +130,8 @@ class PagesModule:
 
     def _build_client(self):
         p = self.params
+        if p["rate_limit_budget"] < 0:
+            self.fail("rate_limit_budget must be 0 or more seconds, not %s." % p["rate_limit_budget"])
         # Checked before any request: a newline in a header value makes the HTTP layer fail with the
         # header's repr() in its message, and a malformed account id turns every path into a route miss.
         for option in CREDENTIAL_OPTIONS:
@@ -153,6 +157,7 @@ class PagesModule:
             timeout=p["timeout"],
             max_retries=p["max_retries"],
             retry_max_wait=p["retry_max_wait"],
+            rate_limit_budget=p["rate_limit_budget"],
             validate_certs=p["validate_certs"],
             user_agent_extra="ansible-core/%s" % ANSIBLE_VERSION,
             log=self.module.debug,
@@ -160,7 +165,14 @@ class PagesModule:
 
     # ------------------------------------------------------------------ results
 
+    def report_rate_limit(self):
+        """With -v, say in the result when and why the task waited for the rate limit."""
+        pacer = getattr(getattr(self, "client", None), "pacer", None)
+        if self.module._verbosity >= 1 and pacer is not None:
+            self.result["rate_limit"] = pacer.summary()
+
     def fail(self, msg, **kwargs):
+        self.report_rate_limit()
         result = dict(self.result)
         result.update(kwargs)
         self.module.fail_json(msg=msg, **mask_result(result))
@@ -196,4 +208,5 @@ class PagesModule:
             self.execute()
         except PagesError as err:
             self.fail_api(err)
+        self.report_rate_limit()
         self.module.exit_json(**mask_result(self.result))

@@ -14,7 +14,12 @@ deployment, the build-log tail, finding the live deployment of a branch). Nothin
 
 from __future__ import annotations
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, found_envelope
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
+    DEPLOYMENT_NOT_FOUND,
+    PagesAPIError,
+    found_envelope,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._bulk import BULK_WORKERS, BulkStopped, run_bulk
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._poll import DONE, poll_until
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import parse_timestamp
 
@@ -279,32 +284,50 @@ def plan_prune(
     return {"kept": kept, "delete": delete, "skipped": skipped}
 
 
-def execute_prune(client, project, planned, log=None):
-    """Delete the planned deployments (ids collected beforehand, oldest first).
+class PruneStopped(PagesAPIError):
+    """A prune stopped part-way (rate-limit budget spent, Ctrl-C): ``deleted``, ``skipped``,
+    ``failed`` as from :func:`execute_prune`, and ``remaining``, the planned deletions never attempted.
+    Running the prune again resumes: the plan deletes oldest first, so the rules choose the rest again."""
+
+    def __init__(self, message, status, deleted, skipped, failed, remaining):
+        super().__init__(message, status)
+        self.deleted, self.skipped, self.failed, self.remaining = deleted, skipped, failed, remaining
+
+
+def execute_prune(client, project, planned, log=None, workers=BULK_WORKERS):
+    """Delete the planned deployments (ids collected beforehand, oldest first), ``workers`` at a time.
 
     Returns ``(deleted, skipped, failed)``: a deployment that is already gone, or that the API
     refuses as aliased, is *skipped* (with the reason); any other error is *failed*, and the
-    remaining deletions are still attempted.
+    remaining deletions are still attempted. Raises :class:`PruneStopped` when the client's
+    rate-limit budget is spent or the task is interrupted.
     """
     log = log or (lambda line: None)
-    deleted, skipped, failed = [], [], []
-    for entry in planned:
-        try:
-            gone = not client.delete_deployment(project, entry["id"], force=bool(entry.get("force")), missing_ok=True)
-        except PagesAPIError as err:
-            if err.has_code(ALIASED_DELETE_CODE):
-                skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))
-            else:
-                failed.append(dict(entry, reason="delete failed: %s" % err))
-            continue
-        if gone:
-            skipped.append(dict(entry, reason="already deleted"))
-            continue
+
+    def delete(entry):
+        client.delete_deployment(project, entry["id"], force=bool(entry.get("force")))
         log("deleted deployment %s (%s, branch %s)" % (entry["id"], entry.get("environment"), entry.get("branch")))
-        deleted.append(entry)
+
+    stopped = None
+    try:
+        done, failures = run_bulk(planned, delete, workers=workers, pacer=getattr(client, "pacer", None))
+    except BulkStopped as exc:
+        stopped, done, failures = exc, exc.done, exc.failures
+    deleted = [dict(entry) for entry in done]
+    skipped, failed = [], []
+    for entry, err in failures:
+        if err.has_code(DEPLOYMENT_NOT_FOUND):  # a bare 404 is a wrong URL, not "already deleted"
+            skipped.append(dict(entry, reason="already deleted"))
+        elif err.has_code(ALIASED_DELETE_CODE):
+            skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))
+        else:
+            failed.append(dict(entry, reason="delete failed: %s" % err))
     for bucket in (deleted, skipped, failed):
         for entry in bucket:
             entry.pop("force", None)
+    if stopped is not None:
+        remaining = [dict((k, v) for k, v in entry.items() if k != "force") for entry in stopped.not_attempted]
+        raise PruneStopped(str(stopped), stopped.status, deleted, skipped, failed, remaining)
     return deleted, skipped, failed
 
 

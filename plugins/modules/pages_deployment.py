@@ -260,6 +260,8 @@ notes:
     RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each deployment with the reason. Deployments
     that Cloudflare reports as already gone or refuses as aliased are skipped; other errors fail the task after
     every deletion was tried."
+  - "Pruning deletes a few deployments at a time, paced to Cloudflare's rate limit (see O(rate_limit_budget)). When the
+    budget is spent it stops, fails with RV(prune.deleted) and RV(prune.remaining), and the next run resumes."
   - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
     or deploy a new one, first."
   - "O(state=rolled_back) only accepts a successful production deployment, and changes nothing when it is already
@@ -584,6 +586,14 @@ prune:
       type: list
       elements: dict
       sample: []
+    remaining:
+      description:
+        - Planned deletions that were never attempted because the prune stopped part-way (O(rate_limit_budget) spent,
+          or the task interrupted); the task then fails, and running it again resumes.
+      type: list
+      elements: dict
+      returned: when the prune stopped part-way
+      sample: []
   sample:
     kept: []
     deleted: []
@@ -598,6 +608,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     ALIASED_DELETE_CODE,
     PRODUCTION,
     BranchDeployments,
+    PruneStopped,
     canonical_id,
     deployment_branch,
     deployment_commit_hash,
@@ -1044,6 +1055,23 @@ class PagesDeployment(PagesModule):
 
     # ------------------------------------------------------------------ pruned
 
+    def prune_stopped(self, report, before, stopped):
+        """Fail with what was deleted before the rate-limit budget ran out (or Ctrl-C); a rerun resumes."""
+        report["deleted"] = stopped.deleted
+        report["skipped"].extend(stopped.skipped)
+        report["failed"] = stopped.failed
+        report["remaining"] = stopped.remaining
+        gone = set(d["id"] for d in stopped.deleted)
+        self.result["changed"] = bool(gone)
+        self.set_diff({"deployments": before}, {"deployments": [i for i in before if i not in gone]})
+        self.fail(
+            "the prune stopped after deleting %d of %d deployments (%d not attempted): %s. "
+            "Run the task again to resume." % (
+                len(stopped.deleted), len(stopped.deleted) + len(stopped.remaining) + len(stopped.skipped)
+                + len(stopped.failed), len(stopped.remaining), stopped),
+            status=stopped.status,
+        )
+
     def state_pruned(self):
         p = self.params
         project = self.get_project()
@@ -1067,7 +1095,10 @@ class PagesDeployment(PagesModule):
         if self.check_mode:
             report["deleted"] = [dict((k, v) for k, v in entry.items() if k != "force") for entry in plan["delete"]]
         else:
-            deleted, skipped, failed = execute_prune(self.client, self.name, plan["delete"], log=self.debug)
+            try:
+                deleted, skipped, failed = execute_prune(self.client, self.name, plan["delete"], log=self.debug)
+            except PruneStopped as stopped:
+                self.prune_stopped(report, before, stopped)
             report["deleted"] = deleted
             report["skipped"].extend(skipped)
             report["failed"] = failed

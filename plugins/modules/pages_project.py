@@ -269,6 +269,8 @@ options:
       - With O(state=absent), first remove the project's custom domains and delete its deployments (with the
         API's C(force) flag, so aliased deployments go too; the live production deployment is deleted with
         the project), then delete the project.
+      - The deletions run a few at a time, paced to Cloudflare's rate limit within O(rate_limit_budget). When the
+        budget is spent the task fails with RV(deleted_deployments) so far, and running it again resumes.
       - Without it, deleting a project that has custom domains, or that the API refuses to delete, fails with the
         reason and what to do.
       - Ignored with O(state=present).
@@ -533,8 +535,9 @@ from datetime import date
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import DEPLOYMENT_NOT_FOUND, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._bulk import BulkStopped, run_bulk
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
     apply_patch,
     diff_patch,
@@ -969,12 +972,25 @@ class PagesProject(PagesModule):
                     "The project was not deleted; fix the cause and run the task again.",
                 )
         refused = []
-        for deployment_id in deployments:
-            try:
-                if self.client.delete_deployment(name, deployment_id, force=True, missing_ok=True):
-                    self.result["changed"] = True
+        try:
+            done, failures = run_bulk(
+                deployments, lambda deployment_id: self.client.delete_deployment(name, deployment_id, force=True),
+                pacer=getattr(self.client, "pacer", None),
+            )
+        except BulkStopped as stopped:
+            self.result["changed"] = self.result["changed"] or bool(stopped.done)
+            self.result["deleted_deployments"] = list(stopped.done)
+            self.fail_api(
+                stopped, "deleting the deployments of project %r" % name,
+                "%d of %d deployments were deleted, %d not attempted; the project was not deleted. Run the task "
+                "again to resume." % (len(stopped.done), len(deployments), len(stopped.not_attempted)),
+            )
+        self.result["changed"] = self.result["changed"] or bool(done)
+        self.result["deleted_deployments"] = list(done)
+        for deployment_id, err in failures:
+            if err.has_code(DEPLOYMENT_NOT_FOUND):
                 self.result["deleted_deployments"].append(deployment_id)
-            except PagesAPIError as err:
+            else:
                 # Not fatal yet: the project may still be deletable with it.
                 refused.append("%s (%s)" % (deployment_id, err.message))
         hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""

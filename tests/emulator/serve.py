@@ -16,6 +16,7 @@ from aiohttp import web  # noqa: E402
 from pages_emulator import DEV_ACCOUNT, DEV_EMAIL, DEV_KEY, DEV_TOKEN  # noqa: E402
 from pages_emulator.app import Emulator, make_app  # noqa: E402
 from pages_emulator.model import Config, Credentials  # noqa: E402
+from pages_emulator.ratelimit import format_spec, parse_spec  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,10 +42,17 @@ def parse_args(argv=None):
                     help="path prefix of the API (the printed base URL ends with it)")
     ap.add_argument("--project-delete-limit", type=int, default=100,
                     help="refuse to delete projects with more deployments than this (0 = never)")
+    ap.add_argument("--rate-limit", default=None, metavar="N/SECONDS",
+                    help="allow N API requests per SECONDS per credential, then answer 429 for SECONDS "
+                         "(Cloudflare's is 1200/300; default: no limit)")
     ap.add_argument("--workerd", default=None, metavar="PATH",
                     help="workerd binary that runs deployments' workers (default: "
                          "tests/emulator/node_modules/.bin/workerd; 'none' = do not run workers)")
     args = ap.parse_args(argv)
+    try:
+        rate_limit = format_spec(parse_spec(args.rate_limit))
+    except ValueError as e:
+        ap.error(f"--rate-limit: {e}")
     if not 0.0 <= args.fault_rate <= 1.0:
         ap.error("--fault-rate must be between 0 and 1")
     creds = Credentials()
@@ -68,7 +76,8 @@ def parse_args(argv=None):
         creds.keys[(DEV_EMAIL, DEV_KEY)] = DEV_ACCOUNT
     config = Config(fault_rate=args.fault_rate, fault_seed=args.fault_seed, jwt_ttl=args.jwt_ttl,
                     build_seconds=args.build_seconds, domain_seconds=args.domain_seconds,
-                    max_file_count=args.max_file_count, project_delete_limit=args.project_delete_limit)
+                    max_file_count=args.max_file_count, project_delete_limit=args.project_delete_limit,
+                    rate_limit=rate_limit)
     return args, config, creds
 
 

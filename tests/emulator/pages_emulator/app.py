@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import __version__, errors, jwtutil, serving
+from . import __version__, errors, jwtutil, ratelimit, serving
 from .branch_heads import BranchHeadError, set_branch_head
 from .errors import APIError
 from .model import SPECIAL_FILES, Config, Credentials, Model
@@ -111,6 +111,7 @@ class Emulator:
         self.jwt_secret = secret.encode()
         self.request_log: list[dict] = []
         self.rng = random.Random(config.fault_seed)
+        self.limiter = ratelimit.RateLimiter(ratelimit.parse_spec(config.rate_limit))
         self.base_url = None
         self.workers = Workers(self.store, clock, data_dir, workerd)
 
@@ -120,6 +121,9 @@ class Emulator:
                    "domain_seconds": float, "max_file_count": int, "project_delete_limit": int,
                    "upload_seconds": float}
         new = {}
+        values = dict(values)
+        set_limit = "rate_limit" in values
+        limit = ratelimit.parse_spec(values.pop("rate_limit", None))
         for k, v in values.items():
             if k not in allowed:
                 raise ValueError(f"unknown config key {k!r}")
@@ -133,6 +137,9 @@ class Emulator:
             raise ValueError("fault_rate must be between 0 and 1")
         for k, v in new.items():
             setattr(self.config, k, v)
+        if set_limit:
+            self.config.rate_limit = ratelimit.format_spec(limit)
+            self.limiter.configure(limit)
         if "fault_seed" in new:
             self.rng = random.Random(self.config.fault_seed)
         return self.config.to_dict()
@@ -144,6 +151,7 @@ class Emulator:
         for k, v in self.startup_config.to_dict().items():
             setattr(self.config, k, v)
         self.rng = random.Random(self.config.fault_seed)
+        self.limiter.configure(ratelimit.parse_spec(self.config.rate_limit))
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -162,6 +170,11 @@ class Emulator:
         entry = {"method": request.method, "path": path,
                  "query": {k: v for k, v in request.query.items()}, "status": None}
         self.request_log.append(entry)
+        # Counted before routing, auth and any state change, like the fault injection below.
+        allowed, limit_headers = self.limiter.check(ratelimit.credential_key(request.headers, path), self.clock())
+        if not allowed:
+            entry["status"] = 429
+            return json_response(APIError(429, 971, errors.MSG_RATE_LIMITED).body(), 429, limit_headers)
         try:
             resp = await self.handle_api(request, path, entry)
         except web.HTTPException:
@@ -174,6 +187,7 @@ class Emulator:
         except Exception:  # an emulator bug: answer like Cloudflare's unknown error, keep serving
             traceback.print_exc(file=sys.stderr)
             resp = json_response(APIError(500, 8000000, errors.MSG_UNKNOWN).body(), 500)
+        resp.headers.update(limit_headers)
         entry["status"] = resp.status
         return resp
 

@@ -46,6 +46,7 @@ class Config:
     max_file_count: int = 20000
     project_delete_limit: int = 100
     upload_seconds: float = 0.0
+    rate_limit: str | None = None  # "N/SECONDS" per credential (ratelimit.py); None: no limit
 
     def to_dict(self):
         return asdict(self)

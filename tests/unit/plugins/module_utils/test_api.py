@@ -150,7 +150,7 @@ def test_retry_after_seconds_is_honoured():
         ok({"name": "p"}),
     )
     assert client.get_project("p") == {"name": "p"}
-    assert sleeps == [7.0]
+    assert sleeps == [pytest.approx(7.0, abs=0.05)]
     assert len(session.calls) == 2
 
 
@@ -229,13 +229,12 @@ def test_retries_are_capped_in_count():
 
 
 def test_retries_are_capped_in_total_wait():
-    answers = [fail(429, 971, "slow down", {"Retry-After": "50"})] * 5
+    answers = [response(503, raw=b"unavailable", headers={"Retry-After": "50"})] * 5
     client, session, sleeps = make_client(*answers, retry_max_wait=120)
     with pytest.raises(PagesAPIError) as info:
         client.get(client.account_path("projects"))
     assert sleeps == [50.0, 50.0]
     assert "retry_max_wait" in str(info.value)
-    assert "1,200 API requests per 5 minutes" in str(info.value)
 
 
 def test_connection_errors_and_timeouts_are_retried():
@@ -258,7 +257,7 @@ def test_post_without_recheck_is_not_resent_after_an_ambiguous_failure():
 def test_post_is_resent_after_429_without_recheck():
     client, session, sleeps = make_client(fail(429, 971, "slow down", {"Retry-After": "1"}), ok({"id": "d1"}))
     assert client.request("POST", client.account_path("projects", "p", "deployments"))["result"] == {"id": "d1"}
-    assert sleeps == [1.0]
+    assert sleeps == [pytest.approx(1.0, abs=0.05)]
 
 
 def test_create_project_looks_before_resending_and_finds_the_first_try():

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deployments as D
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import autospec_client
 
 NOW = datetime(2026, 9, 30, 12, 0, 0, tzinfo=timezone.utc)
@@ -535,3 +535,40 @@ def test_production_branch_of_something_that_is_not_a_project():
     assert D.project_production_branch(None, "main") == "main"
     assert D.project_production_branch({"production_branch": ""}, "main") == "main"
     assert D.project_production_branch({"production_branch": "dev"}, "main") == "dev"
+
+
+def test_execute_prune_stops_when_the_budget_is_spent_and_says_what_is_left():
+    planned = [dict(D.summarize(dep(name, "preview", "x", 9 - i)), reason="r", force=False)
+               for i, name in enumerate("abcdef")]
+    client = FakeClient(errors={"c": RateLimitBudgetSpent("stopped to stay within rate_limit_budget", 429)})
+    with pytest.raises(D.PruneStopped) as info:
+        D.execute_prune(client, "site", planned, workers=1)
+    stopped = info.value
+    assert ids(stopped.deleted) == ["a", "b"]
+    assert ids(stopped.remaining) == ["c", "d", "e", "f"]
+    assert stopped.failed == [] and stopped.skipped == []
+    assert "rate_limit_budget" in str(stopped) and stopped.status == 429
+    assert all("force" not in e for e in stopped.deleted + stopped.remaining)
+
+
+def test_execute_prune_runs_a_few_deletions_at_once():
+    import threading
+    import time
+
+    planned = [dict(D.summarize(dep("d%02d" % i, "preview", "x", 50 - i)), reason="r", force=False) for i in range(12)]
+    active, peak, lock = [0], [0], threading.Lock()
+
+    class SlowClient(FakeClient):
+        def delete_deployment(self, project, deployment_id, force=False):
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.02)
+            with lock:
+                active[0] -= 1
+                self.deleted.append((deployment_id, force))
+
+    client = SlowClient()
+    deleted, skipped, failed = D.execute_prune(client, "site", planned)
+    assert ids(deleted) == ["d%02d" % i for i in range(12)]  # reported in plan order
+    assert 1 < peak[0] <= D.BULK_WORKERS

@@ -17,7 +17,9 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import Pacer, WaitBudget
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -686,7 +688,9 @@ def test_prune_deletes_oldest_first(run_module, fake):
     client = fake(prune_setup())
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_diff=True))
     assert status == "exit" and result["changed"]
-    assert client.mutating() == [("delete_deployment", i, False) for i in ("m1", "f1", "m2")]
+    # A few deletions run at once, so they are started oldest first but may be logged in another order.
+    assert sorted(client.mutating()) == sorted(("delete_deployment", i, False) for i in ("m1", "f1", "m2"))
+    assert [d["id"] for d in result["prune"]["deleted"]] == ["m1", "f1", "m2"]
     assert sorted(result["diff"]["after"]["deployments"]) == ["f2", "m3", "o1"]
 
 
@@ -695,8 +699,8 @@ def test_prune_with_delete_aliased_sends_force_only_for_aliased(run_module, fake
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=0, delete_aliased=True,
                                                             environment="preview"))
     assert status == "exit"
-    assert client.mutating() == [("delete_deployment", "o1", True), ("delete_deployment", "f1", False),
-                                 ("delete_deployment", "f2", True)]
+    assert sorted(client.mutating()) == sorted([("delete_deployment", "o1", True), ("delete_deployment", "f1", False),
+                                                ("delete_deployment", "f2", True)])
     assert ("list_deployments", "preview") in client.calls
 
 
@@ -721,6 +725,35 @@ def test_prune_failures_fail_the_task_after_trying_every_deletion(run_module, fa
     assert [d["id"] for d in report["failed"]] == ["f1"]
     assert [d["id"] for d in report["skipped"]] == ["o1", "m2"]
     assert result["changed"] is True
+
+
+def test_prune_stopped_by_the_budget_reports_what_it_deleted(run_module, fake):
+    client = prune_setup()
+    client.errors["delete_deployment:f1"] = RateLimitBudgetSpent("stopped to stay within rate_limit_budget=3s", 429)
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_verbosity=1))
+    assert status == "fail" and result["changed"] is True
+    assert "Run the task again to resume" in result["msg"] and "rate_limit_budget" in result["msg"]
+    report = result["prune"]
+    deleted = [d["id"] for d in report["deleted"]]
+    remaining = [d["id"] for d in report["remaining"]]
+    assert "f1" in remaining and "f1" not in deleted and "m1" in deleted
+    assert sorted(deleted + remaining) == ["f1", "m1", "m2"]
+    assert report["failed"] == []
+
+
+def test_rate_limit_waits_are_reported_with_verbosity(run_module, fake):
+    client = prune_setup()
+    client.pacer = Pacer(WaitBudget(600), sleep=lambda seconds: None)
+    client.pacer.waits.append("DELETE /x: 3 of 60 requests per 10s left: pausing 10s until the window resets")
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_verbosity=1))
+    assert status == "exit"
+    assert result["rate_limit"]["waits"] == [
+        "DELETE /x: 3 of 60 requests per 10s left: pausing 10s until the window resets"]
+    assert result["rate_limit"]["budget_seconds"] == 600
+    status, result = run_module(pages_deployment.main, args(state="pruned", keep=1))
+    assert "rate_limit" not in result
 
 
 def test_prune_missing_project(run_module, fake):
