@@ -56,4 +56,6 @@ def autospec_client(fake):
             method.side_effect = implementation
         elif name != "describe_credentials":
             method.side_effect = AssertionError("the fake client has no %s()" % name)
+    # PagesClient's rate-limit pacer is an instance attribute (not in the class spec): the fake's, or none.
+    client.pacer = getattr(fake, "pacer", None)
     return client
