@@ -25,6 +25,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._content_types import content_type_of
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import open_cache, stat_key
 
 try:
     import blake3 as _blake3
@@ -249,15 +250,16 @@ class _Excluder:
 class SiteFile:
     """One asset: ``path`` is the manifest key (``/a/b.html``)."""
 
-    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "content_type")
+    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "content_type", "stat_key")
 
-    def __init__(self, path, abspath, size, mtime_ns=None, hash=None, content_type=None):  # pylint: disable=redefined-builtin
+    def __init__(self, path, abspath, size, mtime_ns=None, hash=None, content_type=None, stat_key=None):  # pylint: disable=redefined-builtin
         self.path = path
         self.abspath = abspath
         self.size = size
         self.mtime_ns = mtime_ns
         self.hash = hash
         self.content_type = content_type or content_type_of(path)
+        self.stat_key = stat_key  # _hash_cache.stat_key() of the file, for the hash cache
 
     def __repr__(self):
         return "SiteFile(%r, size=%d, hash=%r, content_type=%r)" % (self.path, self.size, self.hash, self.content_type)
@@ -277,6 +279,9 @@ class SiteScan:
         self.digest = digest
         self.warnings = list(warnings or [])
         self.hash_seconds = hash_seconds
+        self.cache = None  # the _hash_cache.HashCache used, if any
+        self.cache_hits = 0  # files whose hash came from the cache
+        self.cache_error = None  # why the cache could not be written
 
     @property
     def manifest(self):
@@ -362,7 +367,7 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                 if top and name in SPECIAL_FILES:
                     special[name] = entry.path
                     continue
-                site_file = SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns)
+                site_file = SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns, stat_key=stat_key(st))
                 files.append(site_file)
                 if sink is not None:
                     sink(site_file)
@@ -377,14 +382,22 @@ def _walk(root, excluder, follow_symlinks, sink=None):
     return files, special, warnings
 
 
-def _hash_batch(batch):
+def _hash_batch(batch, cache=None):
+    """Hash the files of ``batch`` (their hash from ``cache`` when it has it); returns how many
+    came from the cache."""
+    hits = 0
     for f in batch:
         if f.size > MAX_ASSET_SIZE:
             continue  # preflight() rejects it; hashing it would only cost time
+        if cache is not None:
+            f.hash = cache.lookup(f.path, f.stat_key)
+            if f.hash:
+                hits += 1
+                continue
         f.hash, read = hash_file(f.abspath, extension_of(f.path), f.size)
         if read != f.size:
             raise UploadError("%s changed while it was being hashed; run again" % f.abspath)
-    return len(batch)
+    return hits
 
 
 def site_digest(files, special):
@@ -406,8 +419,11 @@ def default_workers():
     return max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
-def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
+def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_cache=False):
     """Walk ``source_dir`` and hash every file (see the module docstring for the rules).
+
+    ``hash_cache`` is the ``hash_cache`` setting (:func:`_hash_cache.open_cache`; the default,
+    False, hashes every file); the scan's ``cache_hits``/``cache_misses`` count its lookups.
 
     Symbolic links are followed (as wrangler does), to files and to directories, also outside
     the site; a link back to one of its own parent directories (a loop) and a dangling link are
@@ -422,9 +438,10 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
     excluder = _Excluder(exclude)
     workers = workers or default_workers()
     started = time.monotonic()
+    cache = open_cache(hash_cache, root)
     if workers <= 1:
         files, special, warnings = _walk(root, excluder, follow_symlinks)
-        _hash_batch(files)
+        hits = _hash_batch(files, cache)
     else:
         # Hash while walking: batches go to the pool as the walk finds them.
         pool = ThreadPoolExecutor(max_workers=workers)
@@ -434,20 +451,23 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
         def sink(site_file):
             batch.append(site_file)
             if len(batch) >= _HASH_BATCH:
-                pending.append(pool.submit(_hash_batch, batch[:]))
+                pending.append(pool.submit(_hash_batch, batch[:], cache))
                 del batch[:]
 
         try:
             files, special, warnings = _walk(root, excluder, follow_symlinks, sink)
             if batch:
-                pending.append(pool.submit(_hash_batch, batch))
-            for future in pending:
-                future.result()
+                pending.append(pool.submit(_hash_batch, batch, cache))
+            hits = sum(future.result() for future in pending)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     files.sort(key=lambda f: f.path)
     elapsed = time.monotonic() - started
-    return SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
+    scan = SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
+    scan.cache, scan.cache_hits = cache, hits
+    if cache is not None:
+        scan.cache_error = cache.save(files)
+    return scan
 
 
 # --------------------------------------------------------------------------- preflight

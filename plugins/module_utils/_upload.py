@@ -42,6 +42,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     deployment_branch,
     stage_of,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import cache_summary
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     SPECIAL_FILES,
     UploadError,
@@ -214,7 +215,8 @@ class DeployRequest:
     """What one direct-upload deploy asks for: ``project``, ``source`` (the site directory),
     ``branch`` (None: the production branch), the commit fields, ``exclude`` globs, ``force``
     (deploy even when the branch serves this site), ``force_upload`` (skip check-missing),
-    ``follow_symlinks``, ``concurrency`` (upload requests at once), ``workers`` (hashing threads)."""
+    ``follow_symlinks``, ``concurrency`` (upload requests at once), ``workers`` (hashing threads),
+    ``hash_cache`` (the hash cache's directory; None: the default one; False: none)."""
 
     project: str
     source: str
@@ -228,6 +230,7 @@ class DeployRequest:
     follow_symlinks: bool = True
     concurrency: int = UPLOAD_CONCURRENCY
     workers: int | None = None
+    hash_cache: str | bool | None = None
 
     @classmethod
     def from_options(cls, options, branch):
@@ -236,6 +239,7 @@ class DeployRequest:
             options["project_name"], options["source"], branch=branch, commit_hash=options["commit_hash"],
             commit_message=options["commit_message"], commit_dirty=options["commit_dirty"],
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
+            hash_cache=options.get("hash_cache"),
         )
 
 
@@ -289,11 +293,16 @@ class DirectUpload:
         """The site, walked and hashed (once), with every file within the per-file size limit."""
         if self._scan is None:
             r = self.request
-            scan = scan_site(r.source, exclude=r.exclude, follow_symlinks=r.follow_symlinks, workers=r.workers)
+            scan = scan_site(
+                r.source, exclude=r.exclude, follow_symlinks=r.follow_symlinks, workers=r.workers,
+                hash_cache=r.hash_cache,
+            )
             self.log(
                 "scanned %s: %d files, %s, %d special file(s); hashed in %.2fs"
                 % (scan.root, len(scan.files), format_mib(scan.total_bytes), len(scan.special), scan.hash_seconds)
             )
+            if scan.cache is not None:
+                self.log(cache_summary(scan))
             preflight(scan)
             self._scan = scan
         return self._scan
