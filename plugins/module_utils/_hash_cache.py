@@ -69,6 +69,7 @@ class HashCache:
         self.started_ns = time.time_ns()
         self.entries = {}
         self.ignored = None  # why an existing cache file was not used, for the log
+        self.loaded = False  # whether the cache file was read and used
         self._load()
 
     def _load(self):
@@ -90,6 +91,7 @@ class HashCache:
             self.ignored = "not a hash cache"
         else:
             self.entries = data["entries"]
+            self.loaded = True
 
     def lookup(self, path, key):
         """The cached hash of the file at manifest ``path`` with :func:`stat_key` ``key``, or None."""
@@ -117,6 +119,8 @@ class HashCache:
             key = f.stat_key
             if f.hash and key is not None and not self._is_racy(key):
                 entries[f.path] = list(key) + [f.hash]
+        if self.loaded and entries == self.entries:
+            return None  # unchanged (a no-op rerun): nothing to write
         data = {
             "kind": _KIND,
             "format": CACHE_FORMAT,
@@ -130,7 +134,8 @@ class HashCache:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.directory)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"), ensure_ascii=False)
+                # dumps, not dump: only the one-shot encoder is the fast C one.
+                handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
             os.replace(tmp, self.path)
             tmp = None
         except (OSError, ValueError) as err:

@@ -382,6 +382,14 @@ def _walk(root, excluder, follow_symlinks, sink=None):
     return files, special, warnings
 
 
+def _from_cache(f, cache):
+    """Give ``f`` its hash from the hash cache ``cache`` (None: no cache); True when it did."""
+    if cache is None or f.size > MAX_ASSET_SIZE:
+        return False
+    f.hash = cache.lookup(f.path, f.stat_key)
+    return f.hash is not None
+
+
 def _hash_batch(batch, cache=None):
     """Hash the files of ``batch`` (their hash from ``cache`` when it has it); returns how many
     came from the cache."""
@@ -389,11 +397,9 @@ def _hash_batch(batch, cache=None):
     for f in batch:
         if f.size > MAX_ASSET_SIZE:
             continue  # preflight() rejects it; hashing it would only cost time
-        if cache is not None:
-            f.hash = cache.lookup(f.path, f.stat_key)
-            if f.hash:
-                hits += 1
-                continue
+        if _from_cache(f, cache):
+            hits += 1
+            continue
         f.hash, read = hash_file(f.abspath, extension_of(f.path), f.size)
         if read != f.size:
             raise UploadError("%s changed while it was being hashed; run again" % f.abspath)
@@ -443,22 +449,29 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
         files, special, warnings = _walk(root, excluder, follow_symlinks)
         hits = _hash_batch(files, cache)
     else:
-        # Hash while walking: batches go to the pool as the walk finds them.
+        # Hash while walking: batches of the files not in the cache go to the pool as the walk
+        # finds them (a pool's threads start with its first task: none for a no-op rerun).
         pool = ThreadPoolExecutor(max_workers=workers)
         pending = []
         batch = []
+        cached = []  # files whose hash came from the cache
 
         def sink(site_file):
+            if _from_cache(site_file, cache):
+                cached.append(site_file)
+                return
             batch.append(site_file)
             if len(batch) >= _HASH_BATCH:
-                pending.append(pool.submit(_hash_batch, batch[:], cache))
+                pending.append(pool.submit(_hash_batch, batch[:]))
                 del batch[:]
 
         try:
             files, special, warnings = _walk(root, excluder, follow_symlinks, sink)
             if batch:
-                pending.append(pool.submit(_hash_batch, batch, cache))
-            hits = sum(future.result() for future in pending)
+                pending.append(pool.submit(_hash_batch, batch))
+            for future in pending:
+                future.result()
+            hits = len(cached)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     files.sort(key=lambda f: f.path)

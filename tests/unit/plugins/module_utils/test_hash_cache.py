@@ -279,3 +279,15 @@ def test_concurrent_runs_never_corrupt_it(tmp_path, cache_dir):
     final = S.scan_site(str(root), workers=1, hash_cache=cache_dir)
     assert final.cache.ignored is None and final.cache_hits == 300
     assert [n for n in os.listdir(cache_dir) if n.startswith(".tmp-")] == []
+
+
+def test_unchanged_cache_is_not_rewritten(site, cache_dir):
+    first = scan(site, cache_dir)
+    before = os.stat(first.cache.path)
+    second = scan(site, cache_dir)
+    assert second.cache_hits == 3
+    after = os.stat(second.cache.path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    write(site, "new.txt", b"new")
+    third = scan(site, cache_dir)
+    assert third.cache_hits == 3 and os.stat(third.cache.path).st_ino != before.st_ino
