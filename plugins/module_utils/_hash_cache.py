@@ -110,10 +110,15 @@ class HashCache:
         limit = self.started_ns - RACY_MARGIN_NS
         return key[1] >= limit or key[2] >= limit
 
-    def save(self, files):
+    def save(self, files, hits=None):
         """Record ``files`` (objects with ``path``, ``stat_key`` and ``hash``), except the racy
-        ones and those not hashed, replacing the cache file atomically. Returns an error text
-        when the cache could not be written (the deploy goes on without it), else None."""
+        ones and those not hashed, replacing the cache file atomically. ``hits``: how many of
+        them came from this cache. Returns an error text when the cache could not be written
+        (the deploy goes on without it), else None."""
+        if self.loaded and hits == len(files) == len(self.entries):
+            # Every file a hit and no other entry: the same entries (an entry that was not racy
+            # when it was written is not racy now), so a no-op rerun writes nothing.
+            return None
         entries = {}
         for f in files:
             key = f.stat_key

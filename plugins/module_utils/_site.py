@@ -250,7 +250,7 @@ class _Excluder:
 class SiteFile:
     """One asset: ``path`` is the manifest key (``/a/b.html``)."""
 
-    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "content_type", "stat_key")
+    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "_content_type", "stat_key")
 
     def __init__(self, path, abspath, size, mtime_ns=None, hash=None, content_type=None, stat_key=None):  # pylint: disable=redefined-builtin
         self.path = path
@@ -258,8 +258,19 @@ class SiteFile:
         self.size = size
         self.mtime_ns = mtime_ns
         self.hash = hash
-        self.content_type = content_type or content_type_of(path)
+        self._content_type = content_type
         self.stat_key = stat_key  # _hash_cache.stat_key() of the file, for the hash cache
+
+    @property
+    def content_type(self):
+        # Looked up when first needed (only uploaded files need it): a rerun uploads few files.
+        if self._content_type is None:
+            self._content_type = content_type_of(self.path)
+        return self._content_type
+
+    @content_type.setter
+    def content_type(self, value):
+        self._content_type = value
 
     def __repr__(self):
         return "SiteFile(%r, size=%d, hash=%r, content_type=%r)" % (self.path, self.size, self.hash, self.content_type)
@@ -479,7 +490,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     scan = SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
     scan.cache, scan.cache_hits = cache, hits
     if cache is not None:
-        scan.cache_error = cache.save(files)
+        scan.cache_error = cache.save(files, hits)
     return scan
 
 
