@@ -493,7 +493,8 @@ def main(argv=None):
         small = measure("ours", memory_tool, "bench-ours-small", site)
         big = measure("ours", memory_tool, "bench-ours-big", big_site) if args.scale > 0 else {
             "seconds": 0.0, "uploaded": 0, "marked_kib": 0}
-        for label, run in (("full deploy (site)", small), ("full deploy (x%g)" % args.scale, big)):
+        memory_runs = [("full deploy (site)", small)] + ([("full deploy (x%g)" % args.scale, big)] if args.scale > 0 else [])
+        for label, run in memory_runs:
             print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
                   % ("ours", label, run["seconds"], run["uploaded"], fmt_mib(run["marked_kib"])), flush=True)
     finally:
