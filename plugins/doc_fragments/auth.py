@@ -17,6 +17,8 @@ options:
       - "Sent as C(Authorization: Bearer). Used when set, even if O(api_email) and O(api_key) are set too."
       - If not set, the value of the E(CLOUDFLARE_API_TOKEN) (or E(CF_API_TOKEN)) environment variable is used.
       - One of O(api_token) or O(api_email) + O(api_key) is required.
+      - A value with surrounding whitespace (such as a trailing newline) or control characters is refused
+        before any request, and so are O(api_key) and O(api_email) with them.
     type: str
   api_email:
     description:
@@ -30,7 +32,8 @@ options:
     type: str
   account_id:
     description:
-      - The Cloudflare account id (32 hexadecimal characters) that owns the Pages projects.
+      - The Cloudflare account id (32 hexadecimal characters) that owns the Pages projects. Anything else is
+        refused before any request.
       - If not set, the value of the E(CLOUDFLARE_ACCOUNT_ID) (or E(CF_ACCOUNT_ID)) environment variable is used.
     type: str
     required: true
@@ -38,6 +41,9 @@ options:
     description:
       - The base URL of the Cloudflare API, including the C(/client/v4) prefix.
       - Point it at the collection's emulator to test playbooks without Cloudflare.
+      - A URL at which nothing answers (HTTP 404 without a Pages not-found code, or Cloudflare's route miss
+        7003) fails the task with that URL; it is never taken to mean that a project, deployment or domain
+        does not exist.
       - If not set, the value of the E(CLOUDFLARE_API_BASE_URL) (or E(CF_API_BASE_URL)) environment variable is used,
         and then the default.
     type: str

@@ -22,6 +22,7 @@ import traceback
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
     COLLECTION_NAME,
     COLLECTION_VERSION,
@@ -44,6 +45,8 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 # user-asks.md section 6: projects 10, deployments 25).
 PROJECTS_PER_PAGE = 10
 DEPLOYMENTS_PER_PAGE = 25
+# Build log lines asked for: all of them, as wrangler asks (its history/logs?size=10000000).
+LOG_PAGE_SIZE = 10000000
 
 # Cloudflare error codes that mean "try again later" whatever the HTTP status:
 # 971 throttled, 8000000 unknown (transient) error, 10046 too many bulk operations.
@@ -53,50 +56,39 @@ JWT_EXPIRED_CODE = 8000013
 PROJECT_NOT_FOUND = 8000007
 DEPLOYMENT_NOT_FOUND = 8000009
 DOMAIN_NOT_FOUND = 8000021
+PROJECT_EXISTS = 8000002
+# Cloudflare's answers for a path it cannot route (a wrong api_base_url, a malformed account id):
+# 7003 "Could not route to ..., perhaps your object identifier is invalid?" and 7000 "No route for that URI".
+ROUTE_MISS_CODES = frozenset((7000, 7003))
 AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 
 
-class PagesAPIError(Exception):
+class PagesAPIError(PagesError):
     """A failed API call: HTTP status (0 when no response came) and Cloudflare's ``errors[]``."""
 
     def __init__(self, message, status=0, errors=None, method=None, path=None, body_excerpt=None):
-        self.message = message
-        self.status = status
-        self.errors = list(errors or [])
         self.method = method
         self.path = path
         self.body_excerpt = body_excerpt
-        super().__init__(str(self))
-
-    @property
-    def codes(self):
-        codes = []
-        for err in self.errors:
-            if isinstance(err, dict) and isinstance(err.get("code"), int):
-                codes.append(err["code"])
-                for link in err.get("error_chain") or []:
-                    if isinstance(link, dict) and isinstance(link.get("code"), int):
-                        codes.append(link["code"])
-        return codes
-
-    def has_code(self, *codes):
-        return any(code in self.codes for code in codes)
+        super().__init__(message, status, errors)
 
     @property
     def is_not_found(self):
-        return self.status == 404 or self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+        """The API said a project, deployment or domain does not exist (a bare 404 is a wrong URL)."""
+        return self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+
+    @property
+    def is_route_miss(self):
+        """Nothing answers at this URL: a 404 without a Pages not-found code, or Cloudflare's 7003/7000."""
+        return self.has_code(*ROUTE_MISS_CODES) or (self.status == 404 and not self.is_not_found)
 
     def __str__(self):
         where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
         status = " (HTTP %s)" % self.status if self.status else ""
         return "%s%s%s" % (where, self.message, status)
-
-    def to_result(self):
-        """What a module puts into ``fail_json`` besides ``msg``."""
-        return {"status": self.status, "errors": self.errors}
 
 
 def format_errors(errors):
@@ -216,6 +208,7 @@ class PagesClient:
         self.session.headers["User-Agent"] = agent
         self.request_count = 0
         self.retry_count = 0
+        self._last_jwt = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -227,6 +220,7 @@ class PagesClient:
 
     def _auth_headers(self, jwt=None):
         if jwt is not None:
+            self._last_jwt = jwt
             return {"Authorization": "Bearer %s" % jwt}
         if self.auth_method == "token":
             return {"Authorization": "Bearer %s" % self._api_token}
@@ -252,6 +246,8 @@ class PagesClient:
         jwt_provider=None,
         data=None,
         content_type=None,
+        timeout=None,
+        gateway_backoff=None,
     ):
         """Send one API call and return the decoded v4 envelope (a dict).
 
@@ -262,13 +258,17 @@ class PagesClient:
         is the answer. ``jwt_provider(refresh)`` switches auth to an upload JWT; an expired or
         rejected JWT (8000013) is refreshed and the call re-sent without counting as a retry.
         ``data`` may be a callable returning the body: it is called once per attempt, so a streamed
-        (file-like) body is rebuilt for every retry.
+        (file-like) body is rebuilt for every retry. ``timeout`` replaces the client's for this call.
+        ``gateway_backoff(n)``, called on an HTTP 524 with the number of 524s before it, returns
+        ``(extra_seconds, counts)``: the wait is that much longer, and the retry counts against
+        ``max_retries`` only when ``counts`` (``retry_max_wait`` bounds every wait).
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
         attempt = 0
         waited = 0.0
+        gateway_errors = 0
         jwt_refreshes = 0
         jwt = jwt_provider(False) if jwt_provider else None
         ambiguous_before = False
@@ -277,7 +277,7 @@ class PagesClient:
             if content_type:
                 headers["Content-Type"] = content_type
             try:
-                envelope = self._send_once(method, path, params, json_body, files, data, headers)
+                envelope = self._send_once(method, path, params, json_body, files, data, headers, timeout)
                 return envelope
             except PagesAPIError as err:
                 if jwt_provider and (err.has_code(JWT_EXPIRED_CODE) or err.status in (401, 403)) and jwt_refreshes < 3:
@@ -306,16 +306,20 @@ class PagesClient:
                     return found
             if ambiguous:
                 ambiguous_before = True
-            if attempt >= self.max_retries:
+            extra, counts = 0.0, True
+            if gateway_backoff is not None and failure.status == 524:
+                extra, counts = gateway_backoff(gateway_errors)
+                gateway_errors += 1
+            if counts and attempt >= self.max_retries:
                 raise self._give_up(failure, attempt)
-            delay = retry_after if retry_after is not None else backoff_delay(attempt, self.rng)
+            delay = (retry_after if retry_after is not None else backoff_delay(attempt, self.rng)) + extra
             if waited + delay > self.retry_max_wait:
                 raise self._give_up(failure, attempt, waited=waited, next_delay=delay)
-            attempt += 1
+            if counts:
+                attempt += 1
             self.retry_count += 1
-            self.log(
-                "%s %s: %s; retry %d/%d in %.1fs" % (method, path, failure.message, attempt, self.max_retries, delay)
-            )
+            what = "retry %d/%d" % (attempt, self.max_retries) if counts else "gateway timeout %d, not counted" % gateway_errors
+            self.log("%s %s: %s; %s in %.1fs" % (method, path, failure.message, what, delay))
             (self.sleep or time.sleep)(delay)
             waited += delay
             if jwt_provider:
@@ -348,7 +352,7 @@ class PagesClient:
             return True, True
         return False, False
 
-    def _send_once(self, method, path, params, json_body, files, data, headers):
+    def _send_once(self, method, path, params, json_body, files, data, headers, timeout=None):
         self.request_count += 1
         try:
             response = self.session.request(
@@ -360,7 +364,7 @@ class PagesClient:
                 # A callable gives a fresh body per attempt (a streamed upload cannot be re-read).
                 data=data() if callable(data) else data,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
                 verify=self.validate_certs,
             )
         except requests.exceptions.ConnectTimeout as exc:
@@ -368,20 +372,31 @@ class PagesClient:
         except requests.exceptions.ConnectionError as exc:
             raise _Ambiguous(self._transport_error(method, path, "connection failed", exc))
         except requests.exceptions.Timeout as exc:
-            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % self.timeout, exc))
+            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % (timeout or self.timeout), exc))
         except requests.exceptions.RequestException as exc:
             raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
-        return self._decode(method, path, response)
+        try:
+            return self._decode(method, path, response)
+        except PagesAPIError as err:
+            if err.is_route_miss:
+                err.message += (
+                    ". Nothing answers at %s: check api_base_url (%s) and account_id (%s)."
+                    % (self.url(path), self.base_url, self.account_id)
+                )
+            raise
 
     def _transport_error(self, method, path, what, exc):
         return PagesAPIError("%s (%s)" % (what, self._exc_text(exc)), 0, [], method, path)
 
     def _exc_text(self, exc):
-        # requests' exception texts name the URL but never headers; keep them short anyway.
+        # requests names a header value in some errors (InvalidHeader shows its repr()): mask every
+        # credential in its plain and its escaped form.
         text = str(exc)
-        for secret in (self._api_token, self._api_key):
+        for secret in (self._api_token, self._api_key, self._last_jwt):
             if secret:
-                text = text.replace(secret, "********")
+                for form in (secret, repr(secret)[1:-1], secret.strip()):
+                    if form:
+                        text = text.replace(form, "********")
         return text[:300]
 
     @staticmethod
@@ -423,13 +438,25 @@ class PagesClient:
         return self.request("GET", path, params=params).get("result")
 
     def get_or_none(self, path, not_found_code):
-        """The result, or None when the API says 404 / ``not_found_code``. Any other error is raised."""
+        """The result, or None when the API answers ``not_found_code``. Any other error is raised, a bare
+        404 too: it means a wrong URL (api_base_url, account_id), not a missing object."""
         try:
             return self.get(path)
         except PagesAPIError as err:
-            if err.status == 404 or err.has_code(not_found_code):
+            if err.has_code(not_found_code):
                 return None
             raise
+
+    def delete(self, path, not_found_code, params=None, missing_ok=False):
+        """DELETE ``path``: True, or with ``missing_ok`` False when the API answers the resource's own
+        ``not_found_code`` (gone already is what was wanted; a bare 404 is raised, see get_or_none)."""
+        try:
+            self.request("DELETE", path, params=params)
+        except PagesAPIError as err:
+            if missing_ok and err.has_code(not_found_code):
+                return False
+            raise
+        return True
 
     def paginate(self, path, params=None, per_page=DEPLOYMENTS_PER_PAGE, limit=None):
         """Yield the items of every page, following ``result_info``; stop after ``limit`` items."""
@@ -463,7 +490,7 @@ class PagesClient:
     # ------------------------------------------------------------------ projects
 
     def get_project(self, name):
-        """The project, or None when the API says 8000007 / 404. Any other error is raised."""
+        """The project, or None when the API says 8000007. Any other error is raised."""
         return self.get_or_none(self.account_path("projects", name), PROJECT_NOT_FOUND)
 
     def list_projects(self, limit=None):
@@ -477,11 +504,24 @@ class PagesClient:
 
         return self.request("POST", self.account_path("projects"), json_body=body, recheck=recheck).get("result")
 
+    def create_project_or_existing(self, body):
+        """(project, created): creates the project, or, when the API answers "already exists" (another
+        run created it in between), reads it and returns it with ``created`` False."""
+        try:
+            return self.create_project(body), True
+        except PagesAPIError as err:
+            if not err.has_code(PROJECT_EXISTS):
+                raise
+            existing = self.get_project(body["name"])
+            if existing is None:
+                raise
+            return existing, False
+
     def update_project(self, name, body):
         return self.request("PATCH", self.account_path("projects", name), json_body=body).get("result")
 
-    def delete_project(self, name):
-        self.request("DELETE", self.account_path("projects", name))
+    def delete_project(self, name, missing_ok=False):
+        return self.delete(self.account_path("projects", name), PROJECT_NOT_FOUND, missing_ok=missing_ok)
 
     def purge_build_cache(self, name):
         self.request("POST", self.account_path("projects", name, "purge_build_cache"), idempotent=True)
@@ -507,9 +547,10 @@ class PagesClient:
             "POST", self.account_path("projects", project, "deployments"), files=fields, recheck=recheck
         ).get("result")
 
-    def delete_deployment(self, project, deployment_id, force=False):
+    def delete_deployment(self, project, deployment_id, force=False, missing_ok=False):
         params = {"force": "true"} if force else None
-        self.request("DELETE", self.account_path("projects", project, "deployments", deployment_id), params=params)
+        path = self.account_path("projects", project, "deployments", deployment_id)
+        return self.delete(path, DEPLOYMENT_NOT_FOUND, params=params, missing_ok=missing_ok)
 
     def rollback_deployment(self, project, deployment_id):
         # Rolling back to the same target twice has the same effect: safe to re-send.
@@ -521,8 +562,10 @@ class PagesClient:
         return self.request("POST", path, json_body={}, recheck=recheck).get("result")
 
     def get_deployment_logs(self, project, deployment_id):
+        """The whole build log: without ``size`` the API may answer one page of it, so ask for as
+        much as wrangler does (workers-sdk, packages/wrangler/src/pages/deploy.ts)."""
         path = self.account_path("projects", project, "deployments", deployment_id, "history", "logs")
-        return self.get(path) or {}
+        return self.get(path, params={"size": LOG_PAGE_SIZE}) or {}
 
     # ------------------------------------------------------------------ domains
 
@@ -543,8 +586,9 @@ class PagesClient:
     def retry_domain_validation(self, project, domain):
         return self.request("PATCH", self.account_path("projects", project, "domains", domain)).get("result")
 
-    def delete_domain(self, project, domain):
-        self.request("DELETE", self.account_path("projects", project, "domains", domain))
+    def delete_domain(self, project, domain, missing_ok=False):
+        path = self.account_path("projects", project, "domains", domain)
+        return self.delete(path, DOMAIN_NOT_FOUND, missing_ok=missing_ok)
 
     # ------------------------------------------------------------------ direct-upload assets
 

@@ -32,6 +32,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     UploadError,
     format_mib,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload_pacing import UploadPacer, bucket_timeout
 
 # --------------------------------------------------------------------------- limits and tunables
 
@@ -263,6 +264,9 @@ class BucketBody:
                 raise UploadError(
                     "%s changed since it was hashed (size %d, now %d); run again" % (f.abspath, f.size, content.bytes_read)
                 )
+            if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
+                # Rewritten in place while it was sent: what went out may not be what the hash names.
+                raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
             yield self._tails[index]
         yield b"]"
 
@@ -293,6 +297,13 @@ class BucketBody:
                 self._offset += take
                 need -= take
         return b"".join(out)
+
+
+def _mtime_ns(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _check_unchanged(files):
@@ -352,7 +363,9 @@ def upload_missing(
     Returns the counts ``files, bytes, uploaded, uploaded_bytes, skipped, buckets`` plus
     ``warnings`` (a list; a failed ``upsert-hashes`` only warns, as in wrangler). One ``log``
     line per bucket. A bucket that still fails after the client's retries raises
-    :class:`UploadError`; what was uploaded stays, so a re-run sends only the rest.
+    :class:`UploadError`; what was uploaded stays, so a re-run sends only the rest. After a gateway
+    timeout (524) the rest goes one bucket at a time, with wrangler's longer backoff
+    (:mod:`_upload_pacing`); each bucket's read timeout grows with its size.
     """
     log = log or (lambda line: None)
     send = files_to_send(scan, missing)
@@ -360,20 +373,24 @@ def upload_missing(
     _check_unchanged(send)
     stop = threading.Event()
     total = len(buckets)
+    pacer = UploadPacer(concurrency, log)
 
     def upload(index, bucket):
         if stop.is_set():
             return None
         started = time.monotonic()
         try:
-            client.request(
-                "POST",
-                "/pages/assets/upload",
-                data=lambda: BucketBody(bucket.files),
-                content_type="application/json",
-                idempotent=True,
-                jwt_provider=token.provider(),
-            )
+            with pacer:
+                client.request(
+                    "POST",
+                    "/pages/assets/upload",
+                    data=lambda: BucketBody(bucket.files),
+                    content_type="application/json",
+                    idempotent=True,
+                    jwt_provider=token.provider(),
+                    timeout=bucket_timeout(client.timeout, len(BucketBody(bucket.files))),
+                    gateway_backoff=pacer.gateway_backoff,
+                )
         except PagesAPIError as err:
             stop.set()
             raise UploadError(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -18,9 +19,18 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     DEFAULT_BASE_URL,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
-    PagesAPIError,
     PagesClient,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff, mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
+    CREDENTIAL_OPTIONS,
+    account_id_problem,
+    credential_problem,
+)
+
+# Result keys that hold API objects (projects, deployments); masked once, here, for every module.
+API_OBJECT_KEYS = ("project", "projects", "deployment", "deployments")
 
 
 def common_argument_spec():
@@ -56,13 +66,14 @@ class _SecretAwareModule(AnsibleModule):
         super().__init__(*args, **kwargs)
 
     def _hide_secret_values(self):
-        if self._secret_values is None:
-            return
-        try:
-            found = self._secret_values(getattr(self, "params", None) or {})
-        except Exception:  # pylint: disable=broad-exception-caught
-            found = ()  # never let the hook turn a result into a traceback
+        found = ()
+        if self._secret_values is not None:
+            try:
+                found = self._secret_values(getattr(self, "params", None) or {})
+            except Exception:  # pylint: disable=broad-exception-caught
+                found = ()  # never let the hook turn a result into a traceback
         self.no_log_values.update(str(value) for value in found if value not in (None, ""))
+        self.no_log_values.update(escaped_forms(self.no_log_values))
 
     def exit_json(self, **kwargs):
         self._hide_secret_values()
@@ -71,6 +82,28 @@ class _SecretAwareModule(AnsibleModule):
     def fail_json(self, *args, **kwargs):  # pylint: disable=arguments-differ
         self._hide_secret_values()
         super().fail_json(*args, **kwargs)
+
+
+def escaped_forms(values):
+    """The other spellings of each secret that an error text may carry: its ``repr()`` and JSON forms
+    (a newline shown as backslash-n) and the value without surrounding whitespace."""
+    forms = set()
+    for value in list(values):
+        if not isinstance(value, str):
+            continue
+        for form in (repr(value)[1:-1], json.dumps(value)[1:-1], value.strip()):
+            if form and form != value and len(form) >= 4:
+                forms.add(form)
+    return forms
+
+
+def mask_result(result):
+    """``result`` with the secrets of every API object in it masked (see ``_compare.mask_secrets``)."""
+    masked = dict(result)
+    for key in API_OBJECT_KEYS:
+        if masked.get(key):
+            masked[key] = mask_secrets(masked[key])
+    return masked
 
 
 class PagesModule:
@@ -95,6 +128,15 @@ class PagesModule:
 
     def _build_client(self):
         p = self.params
+        # Checked before any request: a newline in a header value makes the HTTP layer fail with the
+        # header's repr() in its message, and a malformed account id turns every path into a route miss.
+        for option in CREDENTIAL_OPTIONS:
+            problem = credential_problem(option, p[option])
+            if problem:
+                self.fail(problem)
+        problem = account_id_problem(p["account_id"])
+        if problem:
+            self.fail(problem)
         if not p["api_token"] and not (p["api_email"] and p["api_key"]):
             if p["api_key"] or p["api_email"]:
                 self.fail("api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token.")
@@ -121,9 +163,12 @@ class PagesModule:
     def fail(self, msg, **kwargs):
         result = dict(self.result)
         result.update(kwargs)
-        self.module.fail_json(msg=msg, **result)
+        self.module.fail_json(msg=msg, **mask_result(result))
 
-    def fail_api(self, err, action=None):
+    def fail_api(self, err, action=None, hint=None):
+        """Fail for ``err`` (a :class:`PagesError`: an API call or an upload): ``"<action> failed:
+        <err>. <hint>"``, with the API's ``status`` and ``errors``. A rejected credential adds which
+        one was used and the permission the task needs."""
         msg = str(err)
         if action:
             msg = "%s failed: %s" % (action, msg)
@@ -133,7 +178,15 @@ class PagesModule:
                 "and grants 'Cloudflare Pages: Edit' (or 'Pages Read' for read-only tasks) on that account."
                 % (self.client.describe_credentials(), self.params["account_id"])
             )
+        if hint:
+            msg += ". " + hint
         self.fail(msg, exception=traceback.format_exc(), **err.to_result())
+
+    def set_diff(self, before, after):
+        """The task's diff (in diff mode): :func:`_compare.build_diff` of two plain objects, None
+        for "does not exist"; :data:`_compare.NEW_OBJECT` stands for what only a real run creates."""
+        if self.diff_mode:
+            self.result["diff"] = build_diff(before, after)
 
     def execute(self):
         raise NotImplementedError
@@ -141,6 +194,6 @@ class PagesModule:
     def run(self):
         try:
             self.execute()
-        except PagesAPIError as err:
+        except PagesError as err:
             self.fail_api(err)
-        self.module.exit_json(**self.result)
+        self.module.exit_json(**mask_result(self.result))

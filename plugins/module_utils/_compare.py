@@ -35,6 +35,9 @@ SECRET_MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # In a diff's ``after``: a secret that this task sends (new, or re-sent with update_secrets=always).
 SECRET_CHANGED_MASK = SECRET_MASK + " (new value)"
 
+# In a diff's ``after``: the id (or other server-made value) of an object only a real run creates.
+NEW_OBJECT = "(new)"
+
 # Keys whose (non-empty) value is a secret wherever they appear.
 SECRET_KEYS = frozenset(("web_analytics_token",))
 # Keys holding maps of environment variables ``{NAME: {"type": ..., "value": ...}}``.
@@ -208,7 +211,9 @@ def map_patch(desired, current, purge=False, unset_equivalents=None):
     """Patch for a map of named entries (env vars, bindings): ``{name: entry | None}``.
 
     * an entry of ``desired`` that ``current`` lacks, or that differs from it
-      (:func:`values_equal`: only the keys the desired entry sets count), is sent whole;
+      (:func:`values_equal`: only the keys the desired entry sets count), is sent whole; an
+      empty desired entry (``{}``, no key managed) equals any current entry of that name, e.g.
+      an AI binding written ``{}`` that the API stores with the ``project_id`` it chose;
     * with ``purge``, each entry of ``current`` that ``desired`` does not list is sent as
       ``None`` (the API deletes it);
     * entries that match are left out. An empty result means "nothing to send".
@@ -219,6 +224,8 @@ def map_patch(desired, current, purge=False, unset_equivalents=None):
     current = current if isinstance(current, dict) else {}
     patch = {}
     for name, want in desired.items():
+        if name in current and want == {}:
+            continue
         if name not in current or not values_equal(want, current[name], None, unset_equivalents):
             patch[name] = copy.deepcopy(want)
     if purge:

@@ -25,6 +25,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._content_types import content_type_of
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import open_cache, stat_key
 
 try:
@@ -62,18 +63,13 @@ _BLAKE3_THREADS_FROM = 8 * MiB
 _HASH_BATCH = 32
 
 
-class UploadError(Exception):
+class UploadError(PagesError):
     """A direct upload cannot go on; the message names the offending paths, or the count and the
     limit. ``status`` and ``errors`` carry the API's answer when an API call was the cause."""
 
-    def __init__(self, message, status=0, errors=None):
-        self.message = message
-        self.status = status
-        self.errors = list(errors or [])
-        super().__init__(message)
-
     def to_result(self):
-        return {"status": self.status, "errors": self.errors}
+        # Only what an API answer gave: a scan error has neither.
+        return dict((key, value) for key, value in super().to_result().items() if value)
 
 
 # --------------------------------------------------------------------------- hashing and types

@@ -86,7 +86,12 @@ def older_than_cutoff(value, now=None):
     now = now or datetime.now(timezone.utc)
     seconds = parse_duration(value)
     if seconds is not None:
-        return now - timedelta(seconds=seconds)
+        try:
+            return now - timedelta(seconds=seconds)
+        except (OverflowError, ValueError):
+            raise ValueError(
+                "older_than=%r reaches back before the year 1; use a smaller age, such as '3650d'." % (value,)
+            ) from None
     when = parse_timestamp(value)
     if when is not None:
         return when

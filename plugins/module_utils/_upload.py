@@ -12,7 +12,7 @@ makes a :class:`DeployPlan` without changing anything: it scans the site and che
 (``_site``), compares its digest with what the branch serves, and asks check-missing
 (``_assets``). :meth:`DirectUpload.apply` uploads the missing files and creates the deployment;
 a retry after an ambiguous failure first looks for the deployment
-(:func:`find_deployment_by_digest`), so it is never created twice.
+(:meth:`_deployments.BranchDeployments.created_since`), so it is never created twice.
 
 Idempotence: the form's ``commit_message`` ends with a trailer line ``cfpages-digest: <hex>``
 (the first :data:`DIGEST_TRAILER_HEX` hex digits of ``SiteScan.digest``, a sha256 over the
@@ -27,7 +27,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import found_envelope
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._assets import (
     UPLOAD_CONCURRENCY,
     UploadToken,
@@ -39,7 +38,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._assets import 
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     FAILED_STATUSES,
-    deployment_branch,
+    BranchDeployments,
     stage_of,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import cache_summary
@@ -140,71 +139,22 @@ def build_deployment_fields(
     return fields
 
 
-# --------------------------------------------------------------------------- finding deployments
-
-def _stage_status(deployment):
-    return stage_of(deployment)[1]
+# --------------------------------------------------------------------------- what the branch serves
 
 
-def _digest_matches(deployment, digest):
+def carries_digest(deployment, digest):
+    """Whether ``deployment`` records ``digest`` in its commit message trailer."""
     found = digest_of_deployment(deployment)
     return bool(found) and digest.startswith(found)
 
 
-def newest_of_branch(client, project, branch, limit=25):
-    """The newest deployment of ``branch`` among the ``limit`` newest of the project, or None."""
-    for deployment in client.list_deployments(project, limit=limit):
-        if isinstance(deployment, dict) and deployment_branch(deployment) == branch:
-            return deployment
-    return None
-
-
-def find_deployment_by_digest(client, project, branch, digest, limit=25, exclude_ids=()):
-    """The newest deployment of ``branch`` (among the project's ``limit`` newest) when it
-    carries ``digest`` in its commit message trailer and did not fail; else None.
-
-    Only the newest one of the branch counts: an older deployment with the same content is not
-    what the branch serves. ``exclude_ids`` are deployments known before a create, so a retry's
-    recheck only accepts a deployment the first try made.
-    """
-    deployment = newest_of_branch(client, project, branch, limit)
-    if deployment is None or deployment.get("id") in exclude_ids:
-        return None
-    if _stage_status(deployment) in FAILED_STATUSES or not _digest_matches(deployment, digest):
-        return None
-    return deployment
-
-
-def live_deployment(client, project_info, branch, digest=None, limit=25, need_newest=True):
-    """``(live, newest)`` for ``branch``: what the branch serves and its newest deployment.
-
-    Production (``branch`` is the production branch): live is the project's
-    ``canonical_deployment`` (rollbacks included) -- or the newest one when that one carries
-    ``digest`` and is still in progress (it becomes live when it finishes). Preview: both are
-    the newest deployment of the branch. Without ``need_newest``, a live production deployment
-    that already carries ``digest`` is returned without listing deployments (newest is None).
-    """
-    project = project_info["name"]
-    if branch == project_info.get("production_branch"):
-        live = project_info.get("canonical_deployment")
-        if not need_newest and digest and _serves(live, digest):
-            return live, None
-        newest = newest_of_branch(client, project, branch, limit)
-        if (
-            digest
-            and newest is not None
-            and (live is None or newest.get("id") != live.get("id"))
-            and _stage_status(newest) not in FAILED_STATUSES + ("success",)
-            and _digest_matches(newest, digest)
-        ):
-            live = newest
-        return live, newest
-    newest = newest_of_branch(client, project, branch, limit)
-    return newest, newest
-
-
-def _serves(deployment, digest):
-    return isinstance(deployment, dict) and _stage_status(deployment) not in FAILED_STATUSES and _digest_matches(deployment, digest)
+def serves(deployment, digest):
+    """Whether ``deployment`` is (or becomes) this site: it carries ``digest`` and did not fail."""
+    return (
+        isinstance(deployment, dict)
+        and stage_of(deployment)[1] not in FAILED_STATUSES
+        and carries_digest(deployment, digest)
+    )
 
 
 # --------------------------------------------------------------------------- the whole flow
@@ -245,8 +195,9 @@ class DeployRequest:
 
 class DeployPlan:
     """What :meth:`DirectUpload.apply` would do: ``project_info`` (None: the project does not
-    exist), ``branch``, ``live`` and ``newest`` (deployments of the branch), ``unchanged`` (the
-    branch already serves this site), ``token`` and ``missing`` (hashes to upload)."""
+    exist), ``branch``, ``view`` (its :class:`BranchDeployments`) and ``live`` (what it serves),
+    ``unchanged`` (the branch already serves this site), ``token`` and ``missing`` (hashes to
+    upload)."""
 
     def __init__(self, scan, project_info, branch, concurrency):
         self.scan = scan
@@ -254,8 +205,8 @@ class DeployPlan:
         self.branch = branch
         self.concurrency = concurrency
         self.warnings = list(scan.warnings)
+        self.view = None
         self.live = None
-        self.newest = None
         self.unchanged = False
         self.token = None
         self.missing = []
@@ -319,10 +270,9 @@ class DirectUpload:
             plan.missing = scan.unique_hashes()
             plan.warnings.append("project %s does not exist: every file would be uploaded" % r.project)
             return plan
-        plan.live, plan.newest = live_deployment(
-            self.client, dict(info, name=r.project), plan.branch, scan.digest, need_newest=r.force
-        )
-        if not r.force and _serves(plan.live, scan.digest):
+        plan.view = BranchDeployments(self.client, dict(info, name=r.project), plan.branch)
+        plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, scan.digest))
+        if not r.force and serves(plan.live, scan.digest):
             self.log(
                 "branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id"))
             )
@@ -348,12 +298,9 @@ class DirectUpload:
         )
         plan.warnings.extend(counts.pop("warnings", []))
         fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty)
-        before = tuple(d["id"] for d in (plan.newest, plan.live) if isinstance(d, dict) and d.get("id"))
-
-        def recheck():
-            found = find_deployment_by_digest(self.client, r.project, plan.branch, plan.scan.digest, exclude_ids=before)
-            return found_envelope(found)
-
+        recheck = plan.view.created_since(
+            plan.view.known_ids(), accept=lambda deployment: serves(deployment, plan.scan.digest)
+        )
         deployment = self.client.create_deployment(r.project, fields, recheck=recheck)
         self.log("created deployment %s" % ((deployment or {}).get("id"),))
         return plan.result(deployment, counts)

@@ -178,7 +178,7 @@ options:
     description:
       - With O(state=pruned), also delete aliased deployments (the newest deployment of each branch, which serves
         the branch alias), sending C(?force=true). By default they are reported in RV(prune.skipped).
-      - The live production deployment is never deleted.
+      - The live production deployment, and the newest successful production deployment, are never deleted.
     type: bool
     default: false
 notes:
@@ -194,10 +194,12 @@ notes:
     the link's path, a link to a directory is walked."
   - "Pruning: ids are collected first and deleted afterwards (oldest first). A deployment is kept when any of O(keep),
     O(keep_per_branch) or O(older_than) keeps it. The others are deleted, except the live production deployment
-    (never), deployments still building, and aliased ones (the newest of each branch, which Cloudflare refuses to
-    delete without C(force)) unless O(delete_aliased=true). RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each
-    deployment with the reason. Deployments that Cloudflare reports as already gone or refuses as aliased are
-    skipped; other errors fail the task after every deletion was tried."
+    and the newest successful production deployment (never: after a rollback either may be the one Cloudflare
+    reports as live; nor one whose C(aliases) list custom domains), deployments still building, and aliased ones
+    (the newest of each branch, which Cloudflare refuses to delete without C(force)) unless O(delete_aliased=true).
+    RV(prune.kept), RV(prune.deleted) and RV(prune.skipped) list each deployment with the reason. Deployments
+    that Cloudflare reports as already gone or refuses as aliased are skipped; other errors fail the task after
+    every deletion was tried."
   - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
     or deploy a new one, first."
   - "O(state=rolled_back) only accepts a successful production deployment, and changes nothing when it is already
@@ -465,29 +467,31 @@ prune:
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import NEW_OBJECT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     ALIASED_DELETE_CODE,
     PRODUCTION,
+    BranchDeployments,
     canonical_id,
     deployment_branch,
     deployment_commit_hash,
-    deployment_ids,
     execute_prune,
     find_live_deployment,
     is_git_project,
     is_newest_of_branch,
     log_tail,
-    new_deployment_finder,
     outcome_of,
     plan_prune,
     project_production_branch,
     resolve_environment,
+    serves_custom_domains,
     stage_of,
     stage_text,
     summarize,
     wait_for_deployment,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
 
 
@@ -536,6 +540,9 @@ class PagesDeployment(PagesModule):
     def check_options(self):
         p = self.params
         state = p["state"]
+        problem = project_name_problem(p["project_name"])
+        if problem:
+            self.fail(problem)
         misplaced = []
         for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
             if state != "present" and p[option] not in (None, False):
@@ -590,15 +597,6 @@ class PagesDeployment(PagesModule):
         if project is None and required:
             self.fail("Project %s does not exist in account %s." % (self.name, self.params["account_id"]))
         return project
-
-    def fail_upload(self, err):
-        """Fail for an UploadError, with the API's status and errors when an API call caused it."""
-        extra = dict((k, v) for k, v in err.to_result().items() if v)
-        self.fail(str(err), **extra)
-
-    def set_diff(self, before, after):
-        if self.diff_mode:
-            self.result["diff"] = {"before": before, "after": after}
 
     def finish(self, deployment):
         """Put ``deployment`` in the result and, with ``wait``, wait for it to end."""
@@ -675,7 +673,11 @@ class PagesDeployment(PagesModule):
         self.result["changed"] = True
         if self.check_mode:
             return None
-        return self.client.create_project(body)
+        project, created = self.client.create_project_or_existing(body)
+        if not created:  # another run created it in between: go on as if it had been there
+            self.result["project_created"] = False
+            self.result["changed"] = False
+        return project
 
     def live_state(self, project, branch):
         live = find_live_deployment(self.client, project, branch) if project else None
@@ -698,22 +700,14 @@ class PagesDeployment(PagesModule):
         else:
             before = {"branch": branch, "deployment_id": None}
         engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log)
+        if verbose:
+            self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
         if project is None:
             # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
             # fails before the project is created.
-            try:
-                engine.scan()
-            except _upload.UploadError as err:
-                self.fail_upload(err)
+            engine.scan()
             project = self.create_project()
-        try:
-            outcome = engine.run(project_info=project, check_mode=self.check_mode)
-        except _upload.UploadError as err:
-            if verbose:
-                self.result["progress"] = progress
-            self.fail_upload(err)
-        if verbose:
-            self.result["progress"] = progress
+        outcome = engine.run(project_info=project, check_mode=self.check_mode)
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
@@ -722,7 +716,7 @@ class PagesDeployment(PagesModule):
         deployment = outcome.get("deployment")
         if outcome.get("changed"):
             self.result["changed"] = True
-            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else "(new)"})
+            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT})
         else:
             same = {"branch": branch, "deployment_id": deployment.get("id") if deployment else None}
             self.set_diff(same, same)
@@ -751,12 +745,12 @@ class PagesDeployment(PagesModule):
             self.finish(live)
             return
         self.result["changed"] = True
-        self.set_diff(before, {"branch": branch, "deployment_id": "(new deployment)"})
+        self.set_diff(before, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
             return
-        known = deployment_ids(self.client, self.name, limit=25)
-        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        view = BranchDeployments(self.client, project, branch)
+        recheck = view.created_since(view.known_ids())
         deployment = self.client.create_deployment(self.name, [("branch", (None, branch))], recheck=recheck)
         self.finish(deployment)
 
@@ -768,9 +762,11 @@ class PagesDeployment(PagesModule):
         deployment = self.client.get_deployment(self.name, p["deployment_id"]) if project else None
         self.result["deployment"] = deployment
         if deployment is None:
-            self.set_diff("", "")
+            self.set_diff(None, None)
             return
-        if canonical_id(project) == deployment["id"]:
+        # A production deployment listing custom domains in its aliases is live too, whatever
+        # canonical_deployment says after a rollback.
+        if canonical_id(project) == deployment["id"] or serves_custom_domains(deployment):
             self.fail(
                 "Deployment %s is the live production deployment of project %s and cannot be deleted. Roll back to "
                 "another production deployment (state: rolled_back) or deploy a new one first."
@@ -782,15 +778,13 @@ class PagesDeployment(PagesModule):
         if aliased and not p["force"]:
             self.fail(self.aliased_message(deployment, project))
         self.result["changed"] = True
-        self.set_diff(summarize(deployment, project_production_branch(project)), "")
+        self.set_diff(summarize(deployment, project_production_branch(project)), None)
         if self.check_mode:
             return
         try:
-            self.client.delete_deployment(self.name, deployment["id"], force=p["force"])
+            deleted = self.client.delete_deployment(self.name, deployment["id"], force=p["force"], missing_ok=True)
+            self.result["changed"] = deleted
         except PagesAPIError as err:
-            if err.is_not_found:
-                self.result["changed"] = False
-                return
             if err.has_code(ALIASED_DELETE_CODE):
                 self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
             raise
@@ -861,12 +855,12 @@ class PagesDeployment(PagesModule):
         self.result["changed"] = True
         production_branch = project_production_branch(project)
         branch = deployment_branch(original, production_branch)
-        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": "(new deployment)"})
+        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
             return
-        known = deployment_ids(self.client, self.name, limit=25)
-        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        view = BranchDeployments(self.client, project, branch)
+        recheck = view.created_since(view.known_ids() | {original["id"]}, environment=original.get("environment"))
         deployment = self.client.retry_deployment(self.name, original["id"], recheck=recheck)
         self.finish(deployment)
 

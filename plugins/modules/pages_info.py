@@ -295,9 +295,9 @@ logs:
 """
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import deployment_branch, stage_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff, parse_timestamp
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 
 DEPLOYMENT_FILTERS = ("environment", "branch", "status", "older_than", "limit")
 
@@ -350,6 +350,10 @@ class PagesInfo(PagesModule):
     def execute(self):
         p = self.params
         self.result.update(projects=[], deployments=[], domains=[], logs=[])
+        if p["project_name"] is not None:
+            problem = project_name_problem(p["project_name"])
+            if problem:
+                self.fail(problem)
         if p["limit"] is not None and p["limit"] < 0:
             self.fail("limit must be 0 or more, not %d." % p["limit"])
         cutoff = None
@@ -359,8 +363,8 @@ class PagesInfo(PagesModule):
             except ValueError as exc:
                 self.fail(str(exc))
 
-        if not p["project_name"]:
-            self.result["projects"] = [mask_secrets(project) for project in self.client.list_projects()]
+        if p["project_name"] is None:
+            self.result["projects"] = list(self.client.list_projects())
             return
 
         name = p["project_name"]
@@ -372,7 +376,7 @@ class PagesInfo(PagesModule):
                     % (name, p["account_id"])
                 )
             return
-        self.result["projects"] = [mask_secrets(project)]
+        self.result["projects"] = [project]
         self.result["domains"] = list(self.client.list_domains(name))
 
         if p["deployment_id"]:
@@ -384,7 +388,7 @@ class PagesInfo(PagesModule):
                         % (p["deployment_id"], name)
                     )
                 return
-            self.result["deployments"] = [mask_secrets(deployment)]
+            self.result["deployments"] = [deployment]
             if p["logs"]:
                 history = self.client.get_deployment_logs(name, deployment.get("id") or p["deployment_id"])
                 self.result["logs"] = list((history or {}).get("data") or [])
@@ -395,7 +399,7 @@ class PagesInfo(PagesModule):
             return
         items = self.client.list_deployments(name, env=p["environment"])
         selected = select_deployments(items, p["branch"], statuses, cutoff, p["limit"])
-        self.result["deployments"] = [mask_secrets(deployment) for deployment in selected]
+        self.result["deployments"] = selected
 
 
 def main():

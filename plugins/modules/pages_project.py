@@ -139,7 +139,10 @@ options:
       - Settings of the C(production) and C(preview) environments, in the API's shapes, so that Cloudflare's
         documentation can be copied into a task.
       - Each binding map (O(deployment_configs.production.kv_namespaces) and the others) maps a binding name to
-        an object whose shape the option describes; the shapes are checked before any request is sent.
+        an object whose shape the option describes; the shapes are checked before any request is sent, and a
+        field that must be a string is refused when it is a list, a dict or a boolean.
+      - Variable and binding names are JavaScript identifiers, as the Worker reads them from C(env) (ASCII letters,
+        digits, C(_) and C($), not starting with a digit). Other names are refused before any request.
       - Maps are merged with what the project has. Entries the task does not list are kept, unless
         O(purge_env_vars=true) (for O(deployment_configs.production.env_vars)) or O(purge_bindings=true) (for
         the binding maps) removes them; purging applies only to maps the task sets, so to remove every
@@ -496,6 +499,15 @@ project:
     canonical_deployment:
       description: The live production deployment, or V(null).
       type: dict
+wrangler_config_hash:
+  description:
+    - The C(deployment_configs.<env>.wrangler_config_hash) of each environment that has one, by environment.
+    - A project deployed with a wrangler configuration file (C(pages_build_output_dir)) carries it, and that file is
+      then the source of truth for the project's settings; the module warns when it changes env vars or bindings
+      of such an environment, since the next C(wrangler pages deploy) overwrites them.
+  returned: when O(state=present), the project existed and an environment has one
+  type: dict
+  sample: {production: 5a0d3c1b8e2f4a6c9b7d1e3f5a7c9b0d2e4f6a8c1b3d5e7f9a0c2b4d6e8f0a1c}
 build_cache_purged:
   description: Whether the build cache was purged (V(false) in check mode, where it is only reported).
   returned: when O(purge_build_cache=true) and O(state=present)
@@ -525,15 +537,17 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import Pag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
     apply_patch,
-    build_diff,
     diff_patch,
     managed_view,
-    mask_secrets,
     normalise,
     prune_unset,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
+    project_name_problem,
+    text_field_problem,
+    variable_name_problem,
+)
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENVIRONMENTS = ("production", "preview")
 ENV_TYPES = ("plain_text", "secret_text")
@@ -657,11 +671,9 @@ class PagesProject(PagesModule):
     def execute(self):
         p = self.params
         name = p["name"]
-        if not NAME_RE.match(name or ""):
-            self.fail(
-                "name %r is not a valid Pages project name: use 1 to 58 lowercase letters (a-z), digits and hyphens, "
-                "not starting or ending with a hyphen." % name
-            )
+        problem = project_name_problem(name, "name")
+        if problem:
+            self.fail(problem)
         if p["state"] == "absent":
             current = self.client.get_project(name)
             self.absent(name, current)
@@ -716,8 +728,9 @@ class PagesProject(PagesModule):
         checked = {}
         for var_name, entry in env_vars.items():
             here = "%s.%s" % (where, var_name)
-            if not var_name:
-                self.fail("%s: a variable name must not be empty." % where)
+            problem = variable_name_problem(var_name, where)
+            if problem:
+                self.fail(problem)
             if not isinstance(entry, dict):
                 self.fail("%s must be a dict with 'value' and optional 'type' (plain_text or secret_text)." % here)
             unknown = sorted(set(entry) - {"type", "value"})
@@ -741,8 +754,9 @@ class PagesProject(PagesModule):
         checked = {}
         for binding_name, value in bindings.items():
             here = "%s.%s" % (where, binding_name)
-            if not binding_name:
-                self.fail("%s: a binding name must not be empty." % where)
+            problem = variable_name_problem(binding_name, where, "binding")
+            if problem:
+                self.fail(problem)
             if value is None and not any(o.get("required") for o in shape.values()):
                 value = {}
             if not isinstance(value, dict):
@@ -750,6 +764,11 @@ class PagesProject(PagesModule):
             unknown = sorted(set(value) - set(shape))
             if unknown:
                 self.fail("%s has unknown keys %s (expected %s)." % (here, ", ".join(unknown), self.describe_shape(shape)))
+            for field, field_value in value.items():
+                # Ansible's str type would turn [1] into the text "[1]" and send that.
+                problem = text_field_problem(field_value, "%s.%s" % (here, field))
+                if problem:
+                    self.fail(problem)
             result = validator.validate(value)
             if result.error_messages:
                 self.fail(
@@ -793,13 +812,18 @@ class PagesProject(PagesModule):
         if "preview_deployment_setting" not in config:
             self.check_branch_filters(config, "all")  # the API's default
         self.result["changed"] = True
-        if self.diff_mode:
-            self.result["diff"] = build_diff(None, self.diff_fields(desired))
+        self.set_diff(None, self.diff_fields(desired))
         if self.check_mode:
-            self.result["project"] = mask_secrets(desired)
+            self.result["project"] = desired
             return
-        project = self.client.create_project(desired)
-        self.result["project"] = mask_secrets(project or {})
+        project, created = self.client.create_project_or_existing(desired)
+        if not created:
+            # Another run created it between our read and our POST: go on as if it had been there.
+            self.result["changed"] = False
+            self.result.pop("diff", None)
+            self.update(name, desired, project)
+            return
+        self.result["project"] = project or {}
 
     def update(self, name, desired, current):
         p = self.params
@@ -830,6 +854,7 @@ class PagesProject(PagesModule):
         )
         patch = diff_patch(desired, current, atomic=atomic, maps=maps)
         patch.pop("name", None)
+        self.warn_wrangler_owned(name, current, patch)
 
         if patch:
             self.result["changed"] = True
@@ -840,15 +865,39 @@ class PagesProject(PagesModule):
                 if purge:
                     whole.append((section, env, key))  # and the whole map when it is purged
             before = managed_view(self.diff_fields(current), self.diff_fields(desired), whole=tuple(whole))
-            self.result["diff"] = build_diff(before, apply_patch(before, patch))
+            self.set_diff(before, apply_patch(before, patch))
         if not patch:
-            self.result["project"] = mask_secrets(current)
+            self.result["project"] = current
             return
         if self.check_mode:
-            self.result["project"] = mask_secrets(apply_patch(current, patch))
+            self.result["project"] = apply_patch(current, patch)
             return
         project = self.client.update_project(name, patch)
-        self.result["project"] = mask_secrets(project or apply_patch(current, patch))
+        self.result["project"] = project or apply_patch(current, patch)
+
+    def warn_wrangler_owned(self, name, current, patch):
+        """Put the project's wrangler_config_hash values in the result, and warn when the patch
+        changes env vars or bindings of an environment that a wrangler configuration file owns:
+        Cloudflare says to treat that file as the source of truth for the project's configuration
+        (https://developers.cloudflare.com/pages/functions/wrangler-configuration/), and the next
+        wrangler deploy overwrites them."""
+        hashes = {}
+        for env in ENVIRONMENTS:
+            config_hash = ((current.get("deployment_configs") or {}).get(env) or {}).get("wrangler_config_hash")
+            if not config_hash:
+                continue
+            hashes[env] = config_hash
+            changed = sorted(k for k in (patch.get("deployment_configs") or {}).get(env) or {} if k in MAP_OPTIONS)
+            if changed:
+                self.module.warn(
+                    "project %r: deployment_configs.%s is owned by a wrangler configuration file "
+                    "(wrangler_config_hash %s), which is the source of truth for its settings; the next "
+                    "'wrangler pages deploy' overwrites the %s this task changes. Change them in the wrangler "
+                    "configuration file instead, or stop deploying this project with one."
+                    % (name, env, config_hash, ", ".join(changed))
+                )
+        if hashes:
+            self.result["wrangler_config_hash"] = hashes
 
     def leave_existing_secrets(self, desired, current):
         """With update_secrets=on_create, a secret the project already has counts as equal to the
@@ -890,8 +939,7 @@ class PagesProject(PagesModule):
                 "(cfpages.cloudflare.pages_domain with state: absent), or set force: true to remove them and "
                 "delete the project's deployments before deleting it." % (name, ", ".join(custom_domains))
             )
-        if self.diff_mode:
-            self.result["diff"] = build_diff(self.diff_fields(current), None)
+        self.set_diff(self.diff_fields(current), None)
         if not p["force"]:
             if not self.check_mode:
                 self.delete_project(name)
@@ -911,50 +959,38 @@ class PagesProject(PagesModule):
         self.result.update(removed_domains=[], deleted_deployments=[])
         for domain in domains:
             try:
-                self.client.delete_domain(name, domain)
-                self.result["changed"] = True
-                self.result["removed_domains"].append(domain)
+                if self.client.delete_domain(name, domain, missing_ok=True):
+                    self.result["changed"] = True
+                    self.result["removed_domains"].append(domain)
             except PagesAPIError as err:
-                if not err.is_not_found:
-                    self.fail_with_hint(
-                        err,
-                        "removing custom domain %r of project %r" % (domain, name),
-                        "The project was not deleted; fix the cause and run the task again.",
-                    )
+                self.fail_api(
+                    err,
+                    "removing custom domain %r of project %r" % (domain, name),
+                    "The project was not deleted; fix the cause and run the task again.",
+                )
         refused = []
         for deployment_id in deployments:
             try:
-                self.client.delete_deployment(name, deployment_id, force=True)
-                self.result["changed"] = True
+                if self.client.delete_deployment(name, deployment_id, force=True, missing_ok=True):
+                    self.result["changed"] = True
                 self.result["deleted_deployments"].append(deployment_id)
             except PagesAPIError as err:
-                if err.is_not_found:
-                    self.result["deleted_deployments"].append(deployment_id)
-                else:
-                    # Not fatal yet: the project may still be deletable with it.
-                    refused.append("%s (%s)" % (deployment_id, err.message))
+                # Not fatal yet: the project may still be deletable with it.
+                refused.append("%s (%s)" % (deployment_id, err.message))
         hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""
         self.delete_project(name, hint)
         self.result.update(changed=True, project={})
 
     def delete_project(self, name, hint=""):
         try:
-            self.client.delete_project(name)
+            self.client.delete_project(name, missing_ok=True)  # gone already: what the task asks for
         except PagesAPIError as err:
-            if err.is_not_found:
-                return  # gone already: that is what the task asks for
             if not self.params["force"]:
                 hint = (
                     "Set force: true to remove its custom domains and delete its deployments first, "
                     "then the project."
                 )
-            self.fail_with_hint(err, "deleting project %r" % name, hint)
-
-    def fail_with_hint(self, err, action, hint):
-        msg = "%s failed: %s" % (action, err)
-        if hint:
-            msg += ". " + hint
-        self.fail(msg, **err.to_result())
+            self.fail_api(err, "deleting project %r" % name, hint)
 
 
 def main():

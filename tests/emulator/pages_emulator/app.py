@@ -26,6 +26,9 @@ from .workers import Workers
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("429", "500", "502", "503", "524", "drop")
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Log lines per page without `size` [G: the real default is unknown; small so a client that
+# does not ask for the whole log sees it cut]
+LOG_PAGE_DEFAULT = 5
 
 _P = r"(?P<project>[^/]+)"
 _A = r"/accounts/(?P<account>[^/]+)/pages/projects"
@@ -50,6 +53,7 @@ ROUTES = [
 ROUTES = [(re.compile("^" + rx + "/?$"), methods) for rx, methods in ROUTES]
 TOKEN_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]+)$")
 GLOBAL_KEY_RE = re.compile(r"^[0-9a-f]{37}$")
+ACCOUNT_ID_RE = re.compile(r"[0-9a-fA-F]{32}")  # [V] anything else is a route miss (400 7003 + 7000)
 
 
 class DroppedConnection(Exception):
@@ -198,7 +202,7 @@ class Emulator:
     async def handle_api(self, request, path, entry) -> web.Response:
         prefix = self.prefix
         if not path.startswith(prefix + "/") and path != prefix:
-            return json_response(errors.no_route().body(), 404)
+            return json_response(errors.no_route(path).body(), 404)
         faulted = self.fault()
         if faulted is not None:
             return faulted
@@ -210,7 +214,9 @@ class Emulator:
                 methods = route_methods
                 break
         if m is None:
-            return json_response(errors.no_route().body(), 404)
+            return json_response(errors.no_route(path).body(), 404)
+        if "account" in m.groupdict() and not ACCOUNT_ID_RE.fullmatch(m.group("account")):
+            return json_response(errors.no_route(path, 400).body(), 400)
         name = methods.get(request.method)
         if name is None:
             return json_response(errors.method_not_allowed().body(), 405)
@@ -392,7 +398,13 @@ class Emulator:
         return self._deployment_resp(*self.model.rollback(account, project, deployment))
 
     def api_deployment_logs(self, request, body, account, project, deployment):
-        return json_response(envelope(self.model.logs(account, project, deployment)))
+        try:
+            size = int(request.query.get("size", LOG_PAGE_DEFAULT))
+        except ValueError:
+            raise errors.list_options() from None
+        if size < 1:
+            raise errors.list_options()
+        return json_response(envelope(self.model.logs(account, project, deployment, size)))
 
     # domains
     def api_list_domains(self, request, body, account, project):

@@ -5,8 +5,10 @@ from __future__ import annotations
 class APIError(Exception):
     """An error answered with the Cloudflare v4 failure envelope."""
 
-    def __init__(self, status: int, code: int, message: str, error_chain=None, headers=None):
+    def __init__(self, status: int, code: int, message: str, error_chain=None, headers=None,
+                 more_errors=None):
         super().__init__(message)
+        self.more_errors = list(more_errors or [])
         self.status = status
         self.code = code
         self.message = message
@@ -17,7 +19,7 @@ class APIError(Exception):
         err = {"code": self.code, "message": self.message}
         if self.error_chain:
             err["error_chain"] = self.error_chain
-        return {"result": None, "success": False, "errors": [err], "messages": []}
+        return {"result": None, "success": False, "errors": [err] + self.more_errors, "messages": []}
 
 
 # --- observed / documented ([E]/[O] in pages-api.md) ---------------------------------------
@@ -28,7 +30,7 @@ MSG_DEPLOYMENT_NOT_FOUND = ("The deployment ID you have specified does not exist
                             "deployment ID and try again. ")  # trailing space is real
 MSG_ALIASED = ("You cannot delete an aliased deployment without a `?force=true` parameter in the "
                "API request URL.")
-MSG_LIST_OPTIONS = "Invalid list options provided"
+MSG_LIST_OPTIONS = "Invalid list options provided. Review the `page` or `per_page` parameter."
 MSG_DOMAIN_UNAVAILABLE = "Domain is unavailable"
 MSG_TOO_MANY_DEPLOYMENTS = ("Your project has too many deployments to be deleted, follow this guide "
                             "to delete it: https://cfl.re/3CXesln")
@@ -48,8 +50,10 @@ def list_options():
     return APIError(400, 8000024, MSG_LIST_OPTIONS)
 
 
-def no_route():
-    return APIError(404, 7003, "No route for the URI.")
+def no_route(path: str, status: int = 404):
+    # [V] Cloudflare's answer for a path it cannot route; 400 when the account id is malformed.
+    return APIError(status, 7003, f"Could not route to {path}, perhaps your object identifier is invalid?",
+                    more_errors=[{"code": 7000, "message": "No route for that URI"}])
 
 
 def method_not_allowed():

@@ -72,8 +72,14 @@ def domain_fails(name: str) -> bool:
     return name.endswith(".invalid") or name.startswith("fail-")
 
 
+def has_worker(d: dict) -> bool:
+    """A deployment that carries a worker (`_worker.js` or `_worker.bundle`)."""
+    special = d.get("special") or {}
+    return bool(special.get("_worker.js") or special.get("_worker.bundle"))
+
+
 def _mask_env_vars(env_vars):
-    if not env_vars:
+    if env_vars is None:
         return None
     out = {}
     for k, v in env_vars.items():
@@ -133,9 +139,11 @@ class Model:
                         if not isinstance(entry.get("value", ""), str):
                             raise errors.bad_request(f"{where}.env_vars.{name}.value must be a string.")
                         entry = {"type": entry["type"], "value": entry.get("value", "")}
+                    elif key == "ai_bindings" and not entry.get("project_id"):
+                        entry["project_id"] = uuid.uuid4().hex  # the API stores one for `{}` [G value]
                     current[name] = entry
                 if key == "env_vars":
-                    target["env_vars"] = current or None
+                    target["env_vars"] = current
                 elif current or key == "browsers":
                     target[key] = current
                 else:
@@ -342,6 +350,18 @@ class Model:
             return None
         return self.branch_alias_label(p, d["branch"])
 
+    def aliases_of(self, p: dict, d: dict, ctx: dict, alias: str | None) -> list | None:
+        """A preview's branch alias; the live production deployment lists the project's active
+        custom domains (wrangler picks the `.pages.dev` one of `aliases`, pages/deploy.ts)."""
+        if alias:
+            return [f"https://{alias}.{p['subdomain']}"]
+        if d["id"] == ctx["canonical"]:
+            now = ctx["now"]
+            domains = [f"https://{dom['name']}" for dom in self.store.list_domains(p["id"])
+                       if self.domain_status(dom, now) == "active"]
+            return domains or None
+        return None
+
     def branch_alias_label(self, p: dict, branch: str) -> str:
         label = branch_alias(branch)
         if label is None:
@@ -428,16 +448,17 @@ class Model:
             "compatibility_date": d["compatibility_date"],
             "compatibility_flags": list(d["compatibility_flags"]),
             "build_image_major_version": BUILD_IMAGE_MAJOR_VERSION,
-            "usage_model": None,
-            "aliases": [f"https://{alias}.{p['subdomain']}"] if alias else None,
+            "usage_model": "bundled" if has_worker(d) else None,
+            "aliases": self.aliases_of(p, d, ctx, alias),
             "is_skipped": False,
+            "skip_reason": None,
             "production_branch": p["production_branch"],
             "uses_functions": d["uses_functions"],
         })
         return out
 
     def _new_deployment(self, p: dict, *, branch, commit_hash, commit_message, commit_dirty,
-                        kind, manifest=None, special=None) -> dict:
+                        kind, manifest=None, special=None, config_hash=None) -> dict:
         now = self.clock()
         while True:
             dep_id = str(uuid.uuid4())
@@ -445,6 +466,9 @@ class Model:
                 break
         environment = "production" if branch == p["production_branch"] else "preview"
         env_cfg = p["deployment_configs"][environment]
+        if config_hash:  # wrangler sends it when a wrangler config file owns the project's settings
+            env_cfg["wrangler_config_hash"] = config_hash
+            self.store.update_project(p)
         special = special or {}
         d = {
             "id": dep_id,
@@ -579,9 +603,11 @@ class Model:
             value = fields.get(fname)
             if value is not None:
                 special[fname] = self.store.put_blob(value if isinstance(value, bytes) else value.encode())
+        config_hash = fields.get("wrangler_config_hash")
         return self._new_deployment(p, branch=branch, commit_hash=commit_hash,
                                     commit_message=commit_message, commit_dirty=commit_dirty,
-                                    kind="direct", manifest=manifest, special=special)
+                                    kind="direct", manifest=manifest, special=special,
+                                    config_hash=config_hash if isinstance(config_hash, str) else None)
 
     def find_deployment(self, p: dict, deployment_id: str, deps=None) -> dict:
         for d in deps if deps is not None else self.store.list_deployments(p["id"]):
@@ -619,12 +645,14 @@ class Model:
                                    kind=old["kind"], manifest=manifest, special=old.get("special"))
         return p, new
 
-    def logs(self, account: str, name: str, deployment_id: str) -> dict:
+    def logs(self, account: str, name: str, deployment_id: str, size: int) -> dict:
+        """The first ``size`` lines (oldest first) and the ``total`` count (wrangler asks for
+        ``size=10000000`` to get them all, pages/deploy.ts)."""
         p = self.get_project(account, name)
         d = self.find_deployment(p, deployment_id)
         tl = self.timeline(d, self.clock())
         data = [{"line": line, "ts": iso(ts)} for ts, line in tl["logs"]]
-        return {"total": len(data), "includes_container_logs": False, "data": data}
+        return {"total": len(data), "includes_container_logs": False, "data": data[:size]}
 
     # ================================================================== domains
     def add_domain(self, account: str, name: str, body) -> tuple[dict, dict]:
@@ -639,14 +667,15 @@ class Model:
         now = self.clock()
         labels = dname.split(".")
         zone = ".".join(labels[-2:])
+        domain_id = str(uuid.uuid4())
         dom = {
-            "id": str(uuid.uuid4()),
+            "id": domain_id,
             "project_id": p["id"],
             "account": account,
             "name": dname,
             "created_at": now,
             "validation_started_at": now,
-            "domain_id": str(uuid.uuid4()),
+            "domain_id": domain_id,
             "zone_tag": hashlib.md5(f"{account}:{zone}".encode()).hexdigest(),
         }
         self.store.insert_domain(dom)

@@ -81,12 +81,26 @@ def test_configured_credentials_replace_dev_ones(start_emulator):
 def test_unknown_route_is_7003(emu):
     for path in ("/accounts/{a}/pages/nope", "/zones", "/"):
         r = emu.api("GET", path)
-        assert error_of(r) == (404, 7003, "No route for the URI.")
+        assert error_of(r)[:2] == (404, 7003)
+        assert r.json()["errors"][0]["message"].startswith("Could not route to ")
     r = requests.get(emu.root_url + "/some/where")
-    assert error_of(r) == (404, 7003, "No route for the URI.")
+    assert error_of(r)[:2] == (404, 7003)
     # route misses answer before auth
     r = emu.api("GET", "/nope", auth=False)
     assert error_of(r)[:2] == (404, 7003)
+
+
+def test_malformed_account_id_is_400_7003_7000(emu):
+    # Cloudflare routes an account path only for a 32-hex account id; anything else is a route miss.
+    for account in ("abc", DEV_ACCOUNT[:-1], DEV_ACCOUNT + "0", "g" * 32):
+        path = f"/accounts/{account}/pages/projects"
+        r = emu.api("GET", path)
+        assert error_of(r) == (400, 7003, f"Could not route to /client/v4{path}, perhaps your object "
+                                          "identifier is invalid?")
+        assert [e["code"] for e in r.json()["errors"]] == [7003, 7000]
+    # a well-formed id of another account is an authorisation failure, not a route miss
+    r = emu.api("GET", "/accounts/" + "f" * 32 + "/pages/projects")
+    assert error_of(r)[:2] == (403, 10000)
 
 
 def test_wrong_method_on_known_path_is_405_7001(emu):

@@ -23,7 +23,8 @@ def wait_done(emu, project, dep_id, timeout=10):
 
 
 def logs(emu, project, dep_id):
-    return ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/{project}/deployments/{dep_id}/history/logs"))
+    return ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/{project}/deployments/{dep_id}/history/logs",
+                      params={"size": 10000000}))  # the whole log, as wrangler asks
 
 
 def test_build_walks_the_stages(emu):

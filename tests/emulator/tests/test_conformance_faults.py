@@ -206,9 +206,24 @@ def run_script(c: RetryingClient, *, tolerate=False):
     step(c.send, "DELETE", "/accounts/{a}/pages/projects/gamma", ok_codes=(8000007,))
 
 
+def _domains_settled(c: RetryingClient, names, timeout=10.0):
+    """Wait until no custom domain is still validating: the live deployment's aliases list the
+    active ones, so the state depends on time until then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = [d["status"] for name in names
+                    for d in c.get(f"/accounts/{{a}}/pages/projects/{name}/domains")]
+        if all(status in ("active", "error") for status in statuses):
+            return
+        time.sleep(0.1)
+    raise AssertionError("custom domains still validating")
+
+
 def snapshot(c: RetryingClient) -> dict:
     """Normalized state: everything but ids, short ids and timestamps."""
     state = {}
+    projects = sorted(c.list_all("/accounts/{a}/pages/projects", 10), key=lambda p: p["name"])
+    _domains_settled(c, [p["name"] for p in projects])
     for p in sorted(c.list_all("/accounts/{a}/pages/projects", 10), key=lambda p: p["name"]):
         name = p["name"]
         deps = c.list_all(f"/accounts/{{a}}/pages/projects/{name}/deployments", 25)

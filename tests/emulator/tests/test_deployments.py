@@ -141,7 +141,7 @@ def test_list_order_env_filter_and_pagination(emu):
                                    "total_pages": 2}
     for params in ({"per_page": 26}, {"per_page": 0}, {"page": -1}, {"env": "staging"}):
         assert error_of(list_deployments(emu, "lst", **params)) == (
-            400, 8000024, "Invalid list options provided")
+            400, 8000024, "Invalid list options provided. Review the `page` or `per_page` parameter.")
     ok(list_deployments(emu, "lst", per_page=25))
 
 

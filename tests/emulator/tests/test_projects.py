@@ -115,7 +115,7 @@ def test_list_pagination_and_cap(emu):
     assert body["result"] == [] and body["result_info"]["total_count"] == 12
     for params in ({"per_page": 11}, {"per_page": 0}, {"page": 0}, {"per_page": "x"}):
         assert error_of(emu.api("GET", PROJECTS, params=params)) == (
-            400, 8000024, "Invalid list options provided")
+            400, 8000024, "Invalid list options provided. Review the `page` or `per_page` parameter.")
 
 
 def test_patch_deep_merge_semantics(emu):
@@ -139,12 +139,12 @@ def test_patch_deep_merge_semantics(emu):
     assert prod["d1_databases"] == {"DB": {"id": "uuid"}}
     # the preview environment is untouched
     assert get_project(emu, "merge")["deployment_configs"]["preview"]["env_vars"] is None
-    # deleting every var reads back as null; deleting a whole binding map removes it
+    # deleting every var reads back as {}; deleting a whole binding map removes it
     r = emu.api("PATCH", PROJECTS + "/merge", json={"deployment_configs": {"production": {
         "env_vars": {"KEEP": None, "SECRET": None, "NEW": None}, "kv_namespaces": None,
         "compatibility_date": None}}})
     prod = ok(r)["deployment_configs"]["production"]
-    assert prod["env_vars"] is None and "kv_namespaces" not in prod
+    assert prod["env_vars"] == {} and "kv_namespaces" not in prod
     assert prod["compatibility_date"]  # defaulted keys survive a null
     # omitted keys are kept
     assert ok(emu.api("PATCH", PROJECTS + "/merge", json={}))["deployment_configs"]["production"][

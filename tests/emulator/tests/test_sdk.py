@@ -337,7 +337,7 @@ def test_sdk_git_project_build(emu):
         assert time.monotonic() < deadline, got.latest_stage
         time.sleep(0.2)
     assert [s.status for s in got.stages] == ["success"] * 5
-    logs = client.pages.projects.deployments.history.logs.get(dep.id, account_id=a,
-                                                              project_name="sdk-git")
+    logs = client.pages.projects.deployments.history.logs.get(dep.id, account_id=a, project_name="sdk-git",
+                                                              extra_query={"size": 10000000})
     assert logs.total == len(logs.data) >= 1
     assert client.pages.projects.get("sdk-git", account_id=a).canonical_deployment.id == dep.id

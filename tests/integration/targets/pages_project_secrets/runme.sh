@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The diff and the -vvv output of pages_project never show a secret: play secrets.yml with
+# The diff and the -vvv output of pages_project and pages_deployment (and the rebuild role) never
+# show a secret: play secrets.yml with
 # -vvv --diff, then grep the whole output for the secret values, the analytics token and the API
 # token (all absent), and for the masks and the diff (present, so the check cannot pass vacuously).
 # No `set -x`: the secrets are in this script's variables.
@@ -54,7 +55,10 @@ expect 'plain-value-is-visible'                                # plain values ar
 expect '"invocation"'                                          # -vvv printed module arguments
 expect 'value of usage_model must be one of'                   # the validation failure ran
 expect 'API_SECRET.type must be one of plain_text, secret_text'  # the module's own check ran
-expect 'ok=12'                                                 # every task ran
+expect 'api_token has whitespace'                              # the malformed token was refused
+expect '"web_analytics_token": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"'  # deployments were shown, masked
+expect 'TASK [cfpages.cloudflare.rebuild : Show the builds]'       # the rebuild role ran
+expect 'ignored=3'                                             # only the three failing tasks failed
 if [ "$failed" != 0 ]; then
     echo "--- output (secrets replaced) ---"
     sed -e "s/$secret_one/<secret_one>/g" -e "s/$secret_two/<secret_two>/g" \

@@ -167,6 +167,10 @@ def test_map_patch_adds_changes_keeps_and_purges():
     # an entry with no keys (browsers) is new when the map lacks it, equal when present
     assert c.map_patch({"BR": {}}, None) == {"BR": {}}
     assert c.map_patch({"BR": {}}, {"BR": {}}) == {}
+    # an AI binding written {} is stored with the project_id the API chose: equal, no change
+    assert c.map_patch({"AI": {}}, {"AI": {"project_id": "f3a1"}}) == {}
+    assert c.map_patch({"AI": {}}, {"AI": {"project_id": "f3a1"}}, purge=True) == {}
+    assert c.map_patch({"AI": {"project_id": "mine"}}, {"AI": {"project_id": "f3a1"}}) == {"AI": {"project_id": "mine"}}
 
 
 def test_map_patch_compares_entries_as_subsets_and_sends_them_whole():

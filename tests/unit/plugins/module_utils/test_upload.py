@@ -14,6 +14,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -23,7 +24,9 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types as CT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload_pacing as P
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "tok-unit-test-0123456789"
@@ -66,14 +69,6 @@ def fail(status, code, message="failure"):
     return response(status, {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None})
 
 
-class Clock:
-    def __init__(self, now=1_700_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 class FakePages:
     """Enough of the Pages API for the engine: one project, the asset endpoints, deployments.
 
@@ -82,7 +77,7 @@ class FakePages:
 
     def __init__(self, clock=None, jwt_ttl=300.0, max_file_count=None, production_branch="main"):
         self.lock = threading.Lock()
-        self.clock = clock or Clock()
+        self.clock = clock or Clock(now=1_700_000_000.0)
         self.jwt_ttl = jwt_ttl
         self.max_file_count = max_file_count
         self.assets = {}
@@ -512,6 +507,12 @@ def test_bucket_bounds_and_balance():
         assert bucket.size <= max_bytes and len(bucket.files) <= max_files
         assert bucket.size == sum(f.size for f in bucket.files)
     assert len(buckets) >= -(-sum(f.size for f in files) // max_bytes)
+    # Balanced: the least-filled bucket takes the next file, so the sizes stay within 1 MiB...
+    sizes = [bucket.size for bucket in buckets]
+    assert max(sizes) - min(sizes) <= S.MiB
+    # ...and no bucket is wasted: no two of them would fit in one.
+    smallest = sorted(buckets, key=lambda b: b.size)[:2]
+    assert sum(b.size for b in smallest) > max_bytes or sum(len(b.files) for b in smallest) > max_files
 
 
 def test_buckets_small_sites_spread_over_the_workers_and_big_files_alone():
@@ -603,7 +604,9 @@ def test_deployment_fields(tmp_path):
     values = dict(fields)
     assert json.loads(values["manifest"][1]) == scan.manifest
     assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
-    assert values["commit_dirty"] == (None, "false") or values["commit_dirty"] == (None, "true")
+    assert values["commit_dirty"] == (None, "true")
+    assert dict(U.build_deployment_fields(scan, commit_dirty=False))["commit_dirty"] == (None, "false")
+    assert "commit_dirty" not in dict(U.build_deployment_fields(scan, commit_dirty=None))
     assert values["_headers"] == ("_headers", b"/*\n  X-Test: 1\n", "application/octet-stream")
     assert values["_worker.js"][0] == "_worker.js" and values["_routes.json"][2] == "application/json"
     minimal = U.build_deployment_fields(scan, digest_trailer=False)
@@ -772,6 +775,98 @@ def test_a_retried_bucket_is_sent_whole_again(tmp_path, fake, client):
     assert set(fake.assets) == set(missing)
 
 
+def gateway_timeouts(count):
+    """A fault answering the first ``count`` bucket uploads with Cloudflare's HTML 524."""
+    left = [count]
+
+    def fault(kwargs):
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        resp = requests.Response()
+        resp.status_code = 524
+        resp._content = b"<html><title>A timeout occurred</title>Error code 524</html>"
+        resp.headers = CaseInsensitiveDict({"Content-Type": "text/html"})
+        return resp
+
+    return fault
+
+
+def test_gateway_timeouts_back_off_longer_and_count_from_the_fifth(tmp_path, fake):
+    sleeps = []
+    client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=sleeps.append,
+                         rng=random.Random(0), session=fake, max_retries=3, retry_max_wait=10000)
+    scan = S.scan_site(deployed_site(tmp_path, 6))
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    lines = []
+    fake.faults["upload"] = [gateway_timeouts(6)]  # more than max_retries: the first four do not count
+    counts = A.upload_missing(client, token, scan, missing, log=lines.append, concurrency=1)
+    assert counts["uploaded"] == len(missing) and len(fake.calls_to("upload")) == 7
+    assert client.retry_count == 6
+    # wrangler's extra 2^n * 5 s on top of the usual backoff (attempt 0 while uncounted: 0.5..1 s)
+    for n, delay in enumerate(sleeps):
+        assert 5 * 2 ** n < delay <= 5 * 2 ** n + 4, (n, delay)
+    assert sleeps[0] <= 6
+    assert any("one bucket at a time" in line for line in lines)
+
+
+def test_gateway_timeouts_still_give_up(tmp_path, fake):
+    client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=lambda s: None,
+                         rng=random.Random(0), session=fake, max_retries=1, retry_max_wait=10000)
+    scan = S.scan_site(deployed_site(tmp_path, 3))
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    fake.faults["upload"] = [gateway_timeouts(100)]
+    with pytest.raises(S.UploadError) as caught:
+        A.upload_missing(client, token, scan, missing, concurrency=1)
+    assert caught.value.status == 524
+    # four uncounted gateway errors, the fifth counts as retry 1/1, the sixth gives up
+    assert len(fake.calls_to("upload")) == 6
+
+
+def test_gateway_backoff_respects_retry_max_wait(tmp_path, fake):
+    client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=BASE, sleep=lambda s: None,
+                         rng=random.Random(0), session=fake, max_retries=5, retry_max_wait=20)
+    scan = S.scan_site(deployed_site(tmp_path, 3))
+    token = A.UploadToken(client, "site")
+    fake.faults["upload"] = [gateway_timeouts(100)]
+    with pytest.raises(S.UploadError) as caught:
+        A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan), concurrency=1)
+    assert "retry_max_wait" in str(caught.value)
+    assert len(fake.calls_to("upload")) == 3  # waits of ~5.5 and ~10.5 s fit in 20 s, ~21 s does not
+
+
+def test_after_a_gateway_timeout_buckets_go_one_at_a_time():
+    pacer = P.UploadPacer(3)
+    inside = []
+    with pacer, pacer:
+        assert pacer.active == 2  # two of three slots
+        assert pacer.gateway_backoff(0) == (5.0, False)
+        assert pacer.limit == 1
+        blocked = threading.Thread(target=lambda: inside.append(pacer.__enter__()))
+        blocked.start()
+        blocked.join(0.2)
+        assert blocked.is_alive() and not inside  # a third upload waits while others are in flight
+    blocked.join(2)
+    assert inside == [pacer] and pacer.active == 1
+    pacer.__exit__(None, None, None)
+    assert pacer.gateway_backoff(3) == (40.0, False) and pacer.gateway_backoff(4) == (80.0, True)
+
+
+def test_bucket_read_timeout_scales_with_its_size(tmp_path, fake, client):
+    write(tmp_path, "small.bin", b"x" * 1000)
+    write(tmp_path, "big.bin", os.urandom(3 * S.MiB))
+    scan = S.scan_site(str(tmp_path))
+    token = A.UploadToken(client, "site")
+    A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan), concurrency=1,
+                     max_bucket_files=1)
+    timeouts = sorted(call[3]["timeout"] for call in fake.calls_to("upload"))
+    assert timeouts[0] == pytest.approx(client.timeout, abs=0.01)
+    assert timeouts[1] == pytest.approx(client.timeout + 4, abs=0.1)  # ~4 MiB of base64 JSON
+    assert fake.calls_to("check_missing")[0][3]["timeout"] == client.timeout
+
+
 def test_upsert_failure_only_warns(tmp_path, fake, client):
     site = deployed_site(tmp_path, 4)
     scan = S.scan_site(site)
@@ -791,6 +886,69 @@ def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
     with pytest.raises(S.UploadError, match="changed or disappeared"):
         A.upload_missing(client, token, scan, missing)
     assert not fake.calls_to("upload")
+
+
+def test_file_rewritten_with_the_same_size_is_detected_before_upload(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    target = scan.files[0]
+    os.utime(target.abspath, ns=(target.mtime_ns + 10**9, target.mtime_ns + 10**9))
+    with pytest.raises(S.UploadError, match="changed or disappeared"):
+        A.upload_missing(client, token, scan, missing)
+    assert not fake.calls_to("upload")
+
+
+def test_file_rewritten_during_the_upload_is_not_sent_under_its_old_hash(tmp_path, fake, client):
+    """Same size, other content, new mtime, between two buckets: the upload stops with an error."""
+    site = deployed_site(tmp_path, 8)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    rewritten = []
+
+    def rewrite_the_rest(kwargs):
+        if rewritten:
+            return None
+        sent = set(item["key"] for item in json.loads(kwargs["data"]))
+        for f in scan.files:
+            if f.hash not in sent:
+                content = open(f.abspath, "rb").read()
+                with open(f.abspath, "wb") as handle:
+                    handle.write(bytes(byte ^ 0xFF for byte in content))
+                os.utime(f.abspath, ns=(f.mtime_ns + 10**9, f.mtime_ns + 10**9))
+                rewritten.append(f.hash)
+        return None
+
+    fake.faults["upload"] = [rewrite_the_rest]
+    with pytest.raises(S.UploadError, match="modified during the upload"):
+        A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=2)
+    assert rewritten and not set(rewritten) & set(fake.assets)
+    assert not fake.calls_to("upsert_hashes")
+
+
+def test_the_first_failed_bucket_stops_the_remaining_ones(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 10)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    answered = []
+
+    def fail_first_slow_others(kwargs):
+        answered.append(True)
+        if len(answered) == 1:
+            return fail(400, 8000099, "refused")
+        time.sleep(0.05)  # the others are still busy when the first one fails
+        return None
+
+    fake.faults["upload"] = [fail_first_slow_others]
+    with pytest.raises(S.UploadError, match="refused"):
+        A.upload_missing(client, token, scan, missing, concurrency=2, max_bucket_files=1)
+    buckets = len(A.plan_buckets(A.files_to_send(scan, missing), 2, A.MAX_BUCKET_BYTES, 1))
+    assert buckets == len(missing) >= 9
+    assert len(fake.calls_to("upload")) <= 3 < buckets
+    assert not fake.calls_to("upsert_hashes")
 
 
 # --------------------------------------------------------------------------- the whole flow

@@ -16,7 +16,6 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -53,6 +52,7 @@ class FakeClient:
         self.errors = dict(errors or {})
         self.calls = []
         self.created = []
+        self.raced_by = None  # a project another run creates between our read and our create
 
     def _maybe_fail(self, name):
         if name in self.errors:
@@ -66,6 +66,13 @@ class FakeClient:
         self.calls.append(("create_project", body))
         self.project = dict(body, canonical_deployment=None)
         return self.project
+
+    def create_project_or_existing(self, body):
+        if self.raced_by is not None:  # another run created it after our read: "already exists"
+            self.calls.append(("create_project_lost_race", body))
+            self.project = self.raced_by
+            return self.project, False
+        return self.create_project(body), True
 
     def list_deployments(self, project, env=None, limit=None):
         self.calls.append(("list_deployments", env))
@@ -89,10 +96,16 @@ class FakeClient:
         self.created.append(new)
         return new
 
-    def delete_deployment(self, project, ident, force=False):
+    def delete_deployment(self, project, ident, force=False, missing_ok=False):
         self.calls.append(("delete_deployment", ident, force))
-        self._maybe_fail("delete_deployment:" + ident)
+        try:
+            self._maybe_fail("delete_deployment:" + ident)
+        except PagesAPIError as err:
+            if missing_ok and err.is_not_found:
+                return False
+            raise
         self.deployments = [d for d in self.deployments if d["id"] != ident]
+        return True
 
     def rollback_deployment(self, project, ident):
         self.calls.append(("rollback_deployment", ident))
@@ -123,21 +136,10 @@ def project(name="site", production_branch="main", canonical=None, source=None):
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    """``fake(client)`` installs the client; time never passes for real."""
-    clock = {"now": 0.0}
-
-    def sleep(seconds):
-        clock["now"] += seconds
-
-    monkeypatch.setattr("time.sleep", sleep)
-    monkeypatch.setattr("time.monotonic", lambda: clock["now"])
-
-    def install(client):
-        monkeypatch.setattr(PagesModule, "_build_client", lambda self: client)
-        return client
-
-    return install
+def fake(install_client, clock):
+    """``fake(client)`` installs the client (checked against PagesClient's signatures); time
+    never passes for real."""
+    return install_client
 
 
 @pytest.fixture
@@ -243,6 +245,19 @@ def test_create_project_then_deploy(run_module, fake, engine, tmp_path):
     assert result["environment"] == "production"
 
 
+def test_create_project_that_lost_a_race_deploys_to_the_existing_project(run_module, fake, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+    client = FakeClient(None)
+    client.raced_by = project()
+    fake(client)
+    engine.result = {"changed": False, "deployment": deployment("d1"), "upload": counts(1, 0)}
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
+    assert status == "exit", result
+    assert result["project_created"] is False
+    assert result["changed"] is False  # this run created nothing and deployed nothing new
+    assert engine.calls[0]["project_info"] is client.raced_by
+
+
 def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(run_module, fake, engine, tmp_path, monkeypatch):
     client = fake(FakeClient(None))
 
@@ -341,9 +356,9 @@ def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monke
 
     monkeypatch.setattr(_upload.DirectUpload, "run", run)
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_verbosity=1))
-    assert result["progress"] == ["uploaded bucket 1/1"]
+    assert status == "exit" and result["progress"] == ["uploaded bucket 1/1"]
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
-    assert "progress" not in result
+    assert status == "exit" and result["changed"] and "progress" not in result
 
 
 # --------------------------------------------------------------------------- waiting
@@ -431,11 +446,12 @@ def test_git_build_same_commit_is_unchanged_unless_forced(run_module, fake):
     status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee"))
     assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "live-0001"
     assert client.mutating() == []
-    client.polls["new-build-0001"] = [deployment("new-build-0001")]
-    status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee", force=True))
-    assert result["changed"]
-    status, result = run_module(pages_deployment.main, args(commit_hash="other"))
-    assert result["changed"]
+    for extra, builds in ((dict(commit_hash="c0ffee", force=True), 1), (dict(commit_hash="other"), 2)):
+        client.polls["new-build-0001"] = [deployment("new-build-0001")]
+        status, result = run_module(pages_deployment.main, args(**extra))
+        assert status == "exit", result.get("msg")
+        assert result["changed"] and result["deployment"]["id"] == "new-build-0001"
+        assert [c[0] for c in client.mutating()] == ["create_deployment"] * builds
 
 
 def test_git_build_same_commit_that_failed_is_rebuilt(run_module, fake):
@@ -469,6 +485,16 @@ def test_absent_refuses_the_live_production_deployment(run_module, fake):
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="live-0001", force=True))
     assert status == "fail"
     assert "is the live production deployment of project site" in result["msg"]
+    assert client.mutating() == []
+
+
+def test_absent_refuses_a_production_deployment_serving_custom_domains(run_module, fake):
+    # canonical_deployment may not follow a rollback; the deployment listing the custom domains is live.
+    client = absent_setup()
+    client.deployments[3]["aliases"] = ["https://www.example.com"]  # old-0001
+    fake(client)
+    status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001", force=True))
+    assert status == "fail" and "is the live production deployment" in result["msg"]
     assert client.mutating() == []
 
 

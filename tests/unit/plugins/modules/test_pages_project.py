@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from ansible.module_utils import basic
+
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_CHANGED_MASK, SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_project
@@ -381,8 +383,11 @@ def test_update_in_check_mode_sends_nothing_and_predicts(run_module, api):
 
 def test_name_is_never_patched(run_module, api):
     api.add("site")
-    run(run_module, production_branch="dev")
-    assert "name" not in api.requests[-1][3]
+    kind, result = run(run_module, production_branch="dev")
+    assert kind == "exit" and result["changed"], result
+    patches = [r for r in api.requests if r[0] == "PATCH"]
+    assert len(patches) == 1 and patches[0][3].get("production_branch") == "dev"
+    assert "name" not in patches[0][3]
 
 
 # =========================================================================== env vars and secrets
@@ -589,7 +594,7 @@ def test_branch_filters_need_custom_setting(run_module, api, key):
 def test_invalid_name_fails_before_any_request(run_module, api, name):
     kind, result = run(run_module, name=name, production_branch="main")
     assert kind == "fail"
-    assert "is not a valid Pages project name" in result["msg"]
+    assert "is not a valid Pages project name" in result["msg"] or result["msg"].startswith("name must not be empty")
     assert api.requests == []
 
 
@@ -789,6 +794,35 @@ def test_secret_values_helper_finds_non_plain_values_defensively():
     assert pages_project.secret_values(None) == []
 
 
-def test_arguments_are_not_written_to_syslog():
+def test_arguments_are_not_written_to_syslog(run_module, api, monkeypatch):
     # env_vars is a free-form dict, so no_log cannot hide its secrets from the invocation log line
-    assert pages_project.PagesProject.module_kwargs["no_log"] is True
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    api.add("site")
+    kind, result = run(run_module, **env_vars(S=secret()))
+    assert kind == "exit", result
+    assert SECRET not in repr(logged) and TOKEN not in repr(logged)
+
+
+# =========================================================================== create races (issue 11 point 7)
+
+
+def test_create_that_lost_a_race_goes_on_as_if_the_project_had_been_there(run_module, api):
+    api.add("site")  # another run created it between our read and our POST
+    api.fail_next[("GET", "project")] = err(404, 8000007, "Project not found.")
+    kind, result = run(run_module, production_branch="main")
+    assert kind == "exit", result
+    assert result["changed"] is False
+    assert [r[0] for r in api.requests] == ["GET", "POST", "GET"]
+    assert result["project"]["id"] == "id-site"
+
+
+def test_create_that_lost_a_race_updates_what_differs(run_module, api):
+    api.add("site")
+    api.fail_next[("GET", "project")] = err(404, 8000007, "Project not found.")
+    kind, result = run(run_module, production_branch="main", **env_vars(S=secret()))
+    assert kind == "exit", result
+    assert result["changed"] is True
+    assert [r[0] for r in api.requests] == ["GET", "POST", "GET", "PATCH"]
+    assert result["project"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_MASK
+    assert SECRET not in json.dumps(result)
