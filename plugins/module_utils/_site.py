@@ -31,6 +31,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks im
     outside_links_refused,
     unreadable,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import open_cache, stat_key
 
 try:
     import blake3 as _blake3
@@ -256,15 +257,27 @@ class _Excluder:
 class SiteFile:
     """One asset: ``path`` is the manifest key (``/a/b.html``)."""
 
-    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "content_type")
+    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "_content_type", "stat_key")
 
-    def __init__(self, path, abspath, size, mtime_ns=None, hash=None, content_type=None):  # pylint: disable=redefined-builtin
+    def __init__(self, path, abspath, size, mtime_ns=None, hash=None, content_type=None, stat_key=None):  # pylint: disable=redefined-builtin
         self.path = path
         self.abspath = abspath
         self.size = size
         self.mtime_ns = mtime_ns
         self.hash = hash
-        self.content_type = content_type or content_type_of(path)
+        self._content_type = content_type
+        self.stat_key = stat_key  # _hash_cache.stat_key() of the file, for the hash cache
+
+    @property
+    def content_type(self):
+        # Looked up when first needed (only uploaded files need it): a rerun uploads few files.
+        if self._content_type is None:
+            self._content_type = content_type_of(self.path)
+        return self._content_type
+
+    @content_type.setter
+    def content_type(self, value):
+        self._content_type = value
 
     def __repr__(self):
         return "SiteFile(%r, size=%d, hash=%r, content_type=%r)" % (self.path, self.size, self.hash, self.content_type)
@@ -284,6 +297,9 @@ class SiteScan:
         self.digest = digest
         self.warnings = list(warnings or [])
         self.hash_seconds = hash_seconds
+        self.cache = None  # the _hash_cache.HashCache used, if any
+        self.cache_hits = 0  # files whose hash came from the cache
+        self.cache_error = None  # why the cache could not be written
 
     @property
     def manifest(self):
@@ -373,7 +389,7 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                 if top and name in SPECIAL_FILES:
                     special[name] = entry.path
                     continue
-                site_file = SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns)
+                site_file = SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns, stat_key=stat_key(st))
                 files.append(site_file)
                 if sink is not None:
                     sink(site_file)
@@ -391,17 +407,31 @@ def _walk(root, excluder, follow_symlinks, sink=None):
     return files, special, warnings
 
 
-def _hash_batch(batch):
+def _from_cache(f, cache):
+    """Give ``f`` its hash from the hash cache ``cache`` (None: no cache); True when it did."""
+    if cache is None or f.size > MAX_ASSET_SIZE:
+        return False
+    f.hash = cache.lookup(f.path, f.stat_key)
+    return f.hash is not None
+
+
+def _hash_batch(batch, cache=None):
+    """Hash the files of ``batch`` (their hash from ``cache`` when it has it); returns how many
+    came from the cache."""
+    hits = 0
     for f in batch:
         if f.size > MAX_ASSET_SIZE:
             continue  # preflight() rejects it; hashing it would only cost time
+        if _from_cache(f, cache):
+            hits += 1
+            continue
         try:
             f.hash, read = hash_file(f.abspath, extension_of(f.path), f.size)
         except OSError as err:
             raise UploadError(unreadable(f.abspath, err))
         if read != f.size:
             raise UploadError("%s changed while it was being hashed; run again" % f.abspath)
-    return len(batch)
+    return hits
 
 
 def site_digest(files, special):
@@ -426,8 +456,11 @@ def default_workers():
     return max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
-def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
+def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_cache=False):
     """Walk ``source_dir`` and hash every file (see the module docstring for the rules).
+
+    ``hash_cache`` is the ``hash_cache`` setting (:func:`_hash_cache.open_cache`; the default,
+    False, hashes every file); the scan's ``cache_hits``/``cache_misses`` count its lookups.
 
     Symbolic links are followed (as wrangler does), to files and to directories, also outside
     the site (each target outside it named once in a warning); a link back to one of its own
@@ -444,16 +477,22 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
     excluder = _Excluder(exclude)
     workers = workers or default_workers()
     started = time.monotonic()
+    cache = open_cache(hash_cache, root)
     if workers <= 1:
         files, special, warnings = _walk(root, excluder, follow_symlinks)
-        _hash_batch(files)
+        hits = _hash_batch(files, cache)
     else:
-        # Hash while walking: batches go to the pool as the walk finds them.
+        # Hash while walking: batches of the files not in the cache go to the pool as the walk
+        # finds them (a pool's threads start with its first task: none for a no-op rerun).
         pool = ThreadPoolExecutor(max_workers=workers)
         pending = []
         batch = []
+        cached = []  # files whose hash came from the cache
 
         def sink(site_file):
+            if _from_cache(site_file, cache):
+                cached.append(site_file)
+                return
             batch.append(site_file)
             if len(batch) >= _HASH_BATCH:
                 pending.append(pool.submit(_hash_batch, batch[:]))
@@ -465,11 +504,16 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None):
                 pending.append(pool.submit(_hash_batch, batch))
             for future in pending:
                 future.result()
+            hits = len(cached)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     files.sort(key=lambda f: f.path)
     elapsed = time.monotonic() - started
-    return SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
+    scan = SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
+    scan.cache, scan.cache_hits = cache, hits
+    if cache is not None:
+        scan.cache_error = cache.save(files, hits)
+    return scan
 
 
 # --------------------------------------------------------------------------- preflight

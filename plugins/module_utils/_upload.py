@@ -43,6 +43,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     BranchDeployments,
     stage_of,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import cache_summary
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     SPECIAL_FILES,
     WORKER_FILES,
@@ -189,7 +190,8 @@ class DeployRequest:
     ``branch`` (None: the production branch), the commit fields, ``exclude`` globs, ``force``
     (deploy even when the branch serves this site), ``force_upload`` (skip check-missing),
     ``follow_symlinks`` (``"all"``/True, ``"inside"``, False: see ``_site.scan_site``), ``allow_empty``
-    (deploy a site without files), ``concurrency`` (upload requests at once), ``workers`` (hashing threads)."""
+    (deploy a site without files), ``concurrency`` (upload requests at once), ``workers`` (hashing threads),
+    ``hash_cache`` (the hash cache's directory; None: the default one; False: none)."""
 
     project: str
     source: str
@@ -206,6 +208,7 @@ class DeployRequest:
     workers: int | None = None
     functions_dir: str | None = None
     wrangler_executable: str | None = None
+    hash_cache: str | bool | None = None
 
     @classmethod
     def from_options(cls, options, branch):
@@ -216,6 +219,7 @@ class DeployRequest:
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
             functions_dir=options.get("functions_dir"), wrangler_executable=options.get("wrangler_executable"),
             follow_symlinks=options.get("follow_symlinks", "all"), allow_empty=bool(options.get("allow_empty")),
+            hash_cache=options.get("hash_cache"),
         )
 
 
@@ -303,11 +307,16 @@ class DirectUpload:
         """The site, walked and hashed (once), with every file within the per-file size limit."""
         if self._scan is None:
             r = self.request
-            scan = scan_site(r.source, exclude=r.exclude, follow_symlinks=r.follow_symlinks, workers=r.workers)
+            scan = scan_site(
+                r.source, exclude=r.exclude, follow_symlinks=r.follow_symlinks, workers=r.workers,
+                hash_cache=r.hash_cache,
+            )
             self.log(
                 "scanned %s: %d files, %s, %d special file(s); hashed in %.2fs"
                 % (scan.root, len(scan.files), format_mib(scan.total_bytes), len(scan.special), scan.hash_seconds)
             )
+            if scan.cache is not None:
+                self.log(cache_summary(scan))
             preflight(scan)
             problem, name_warnings = file_name_problems(scan)
             if problem:

@@ -186,8 +186,8 @@ def run_measured(cmd, env=None, cwd=None, marker=None, interval=0.02):
 
 
 class Emulator:
-    def __init__(self, python, data_dir, tokens):
-        args = [python, EMULATOR, "--port", "0", "--data-dir", data_dir]
+    def __init__(self, python, data_dir, tokens, max_file_count=20000):
+        args = [python, EMULATOR, "--port", "0", "--data-dir", data_dir, "--max-file-count", str(max_file_count)]
         for token, account in tokens.items():
             args += ["--token", "%s=%s" % (token, account)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -240,7 +240,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import 
 base, token, account, project, source = sys.argv[1:6]
 client = PagesClient(account_id=account, api_token=token, base_url=base)
 out = DirectUpload(client, DeployRequest(project, source, branch="main")).run()
-print(json.dumps({"changed": out["changed"], "upload": out["upload"],
+print(json.dumps({"changed": out["changed"], "upload": dict(out["upload"], hash_cache_hits=out["scan"].cache_hits),
                   "deployment": (out["deployment"] or {}).get("id")}))
 """
 
@@ -273,10 +273,12 @@ PING_PLAYBOOK = """\
 
 
 class Ours:
-    def __init__(self, mode, python, workdir):
+    def __init__(self, mode, python, workdir, cache_name=None):
         self.mode = mode
         self.python = python
         self.workdir = workdir
+        # Each of our tools keeps its own hash cache (XDG_CACHE_HOME), so none reuses another's hashes.
+        self.cache_home = os.path.join(workdir, "xdg-cache-%s" % (cache_name or mode))
         if mode == "ansible":
             bindir = os.path.dirname(python)
             self.playbook_cmd = os.path.join(bindir, "ansible-playbook")
@@ -302,6 +304,7 @@ class Ours:
             ANSIBLE_LOCALHOST_WARNING="false",
             ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
             ANSIBLE_NOCOLOR="1",
+            XDG_CACHE_HOME=self.cache_home,
         )
         return env
 
@@ -380,7 +383,8 @@ def main(argv=None):
     ap.add_argument("--files", type=int, default=5000, help="files in the site (default 5000)")
     ap.add_argument("--megabytes", type=float, default=60.0, help="site size in MB (default 60)")
     ap.add_argument("--scale", type=float, default=2.0,
-                    help="the second site, for the memory comparison, is this many times bigger (default 2)")
+                    help="the second site, for the memory comparison, is this many times bigger (default 2; "
+                         "0: no second site, e.g. with --files 100000, Pages' paid-plan limit)")
     ap.add_argument("--repeat", type=int, default=1, help="repeat every measurement N times, report medians")
     ap.add_argument("--mode", choices=["auto", "ansible", "engine"], default="auto",
                     help="ours through ansible-playbook (auto: when the module exists) or the engine directly")
@@ -415,11 +419,18 @@ def main(argv=None):
     big_site = os.path.join(workdir, "site-big")
     for path in (site, big_site, os.path.join(workdir, "emulator")):
         shutil.rmtree(path, ignore_errors=True)
+    for name in os.listdir(workdir):
+        if name.startswith("xdg-cache-"):
+            shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
 
     print("building sites in %s ..." % workdir, flush=True)
     changed_file, n_files, n_bytes = build_site(site, args.files, args.megabytes, seed=1)
-    _unused, big_files, big_bytes = build_site(big_site, int(args.files * args.scale),
-                                               args.megabytes * args.scale, seed=2)
+    big_files = big_bytes = 0
+    if args.scale > 0:
+        _unused, big_files, big_bytes = build_site(big_site, int(args.files * args.scale),
+                                                   args.megabytes * args.scale, seed=2)
+    # The hash cache does not trust files changed within 2 s of a scan (racy): let the site age.
+    time.sleep(2.5)
 
     # Every tool deploys to its own account, so that none finds another's uploads.
     tools = [("ours", Ours(mode, python, workdir))]
@@ -434,7 +445,9 @@ def main(argv=None):
             tokens["bench-%s-%d" % (name, rep)] = account_for("%s-%d" % (name, rep))
     tokens["bench-ours-big"] = account_for("ours-big")
     tokens["bench-ours-small"] = account_for("ours-small")
-    emulator = Emulator(emulator_python, os.path.join(workdir, "emulator"), tokens)
+    # The emulator allows what the biggest site needs (Pages: 20,000 files, 100,000 on paid plans).
+    max_files = max(20000, n_files, big_files)
+    emulator = Emulator(emulator_python, os.path.join(workdir, "emulator"), tokens, max_file_count=max_files)
     results = {name: {} for name in names}
     plan = ["full deploy", "one-file redeploy", "no-op rerun"]
     baseline = []
@@ -465,16 +478,23 @@ def main(argv=None):
                     for name, tool in tools:
                         run = measure(name, tool, "bench-%s-%d" % (name, rep), site)
                         results[name].setdefault(label, []).append(run)
-                        print("  %-9s %-18s %7.2f s  uploaded %5d files, %d deployment(s), peak %s"
+                        run["cache_hits"] = ((run.get("result") or {}).get("upload") or {}).get("hash_cache_hits")
+                        print("  %-9s %-18s %7.2f s  uploaded %5d files, %d deployment(s), peak %s%s"
                               % (name, label, run["seconds"], run["uploaded"], run["deployments"],
-                                 fmt_mib(run["marked_kib"] or run["tree_kib"])), flush=True)
+                                 fmt_mib(run["marked_kib"] or run["tree_kib"]),
+                                 "" if run["cache_hits"] is None else ", hash cache hits %d" % run["cache_hits"]),
+                              flush=True)
             finally:
                 with open(changed_file, "wb") as handle:
                     handle.write(original)
-        # Memory against site size: our full deploy of the site and of a bigger one, on fresh accounts.
-        small = measure("ours", tools[0][1], "bench-ours-small", site)
-        big = measure("ours", tools[0][1], "bench-ours-big", big_site)
-        for label, run in (("full deploy (site)", small), ("full deploy (x%g)" % args.scale, big)):
+        # Memory against site size: our full deploy of the site and of a bigger one, on fresh accounts
+        # and with a fresh hash cache.
+        memory_tool = Ours(mode, python, workdir, cache_name="memory")
+        small = measure("ours", memory_tool, "bench-ours-small", site)
+        big = measure("ours", memory_tool, "bench-ours-big", big_site) if args.scale > 0 else {
+            "seconds": 0.0, "uploaded": 0, "marked_kib": 0}
+        memory_runs = [("full deploy (site)", small)] + ([("full deploy (x%g)" % args.scale, big)] if args.scale > 0 else [])
+        for label, run in memory_runs:
             print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
                   % ("ours", label, run["seconds"], run["uploaded"], fmt_mib(run["marked_kib"])), flush=True)
     finally:
@@ -506,6 +526,7 @@ def main(argv=None):
                 "uploaded": med(runs, "uploaded"),
                 "deployments": med(runs, "deployments"),
                 "peak_kib": max((r["marked_kib"] or r["tree_kib"] for r in runs), default=0),
+                "cache_hits": med([r for r in runs if r.get("cache_hits") is not None], "cache_hits"),
             }
         wr = row.get("wrangler", {}).get("seconds")
         for name in names:
@@ -517,6 +538,7 @@ def main(argv=None):
             ("  files uploaded", lambda v: "%d" % v["uploaded"]),
             ("  deployments created", lambda v: "%d" % v["deployments"]),
             ("  peak RSS", lambda v: fmt_mib(v["peak_kib"])),
+            ("  hash cache hits", lambda v: "-" if v["cache_hits"] is None else "%d" % v["cache_hits"]),
         ]
         for title, fmt in lines:
             print("%-22s" % title + "".join("%12s" % fmt(row[name]) for name in names))
@@ -527,13 +549,16 @@ def main(argv=None):
     ours_row = {label: summary[label]["ours"] for label in plan}
     full, one, noop = ours_row["full deploy"], ours_row["one-file redeploy"], ours_row["no-op rerun"]
     checks = [
-        ("full deploy ratio <= 1.0", full["ratio"] is not None and full["ratio"] <= 1.0),
-        ("one-file redeploy ratio <= 1.0", one["ratio"] is not None and one["ratio"] <= 1.0),
+        # The goals of issue 17, as ratios to wrangler in the same run.
+        ("full deploy ratio <= 0.35", full["ratio"] is not None and full["ratio"] <= 0.35),
+        ("one-file redeploy ratio <= 0.2", one["ratio"] is not None and one["ratio"] <= 0.2),
+        ("no-op rerun ratio <= 0.15", noop["ratio"] is not None and noop["ratio"] <= 0.15),
         ("one-file redeploy uploads exactly 1 file", one["uploaded"] == 1),
         ("no-op rerun uploads nothing and creates no deployment", noop["uploaded"] == 0 and noop["deployments"] == 0),
-        ("peak memory independent of site size (x%g site within +20%%)" % args.scale,
-         bool(small["marked_kib"]) and big["marked_kib"] <= small["marked_kib"] * 1.2),
     ]
+    if args.scale > 0:
+        checks.append(("peak memory independent of site size (x%g site within +20%%)" % args.scale,
+                       bool(small["marked_kib"]) and big["marked_kib"] <= small["marked_kib"] * 1.2))
     print()
     for text, passed in checks:
         print("%s  %s" % ("PASS" if passed else "FAIL", text))
