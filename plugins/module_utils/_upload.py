@@ -252,12 +252,14 @@ class DeployPlan:
     def result(self, deployment=None, upload=None):
         """The engine's answer: ``changed``; ``deployment`` (the created one, the live one when
         unchanged, else None); ``upload`` (counts: ``files, bytes, uploaded, uploaded_bytes,
-        skipped, buckets``); ``worker`` (``mode, modules, bytes``); ``scan``; ``branch``; ``digest``;
-        ``warnings`` (strings)."""
+        skipped, buckets, hash_cache_hits``); ``worker`` (``mode, modules, bytes``); ``scan``;
+        ``branch``; ``digest``; ``warnings`` (strings)."""
+        upload = dict(upload if upload is not None else self.upload_counts())
+        upload["hash_cache_hits"] = self.scan.cache_hits
         return {
             "changed": not self.unchanged,
             "deployment": self.live if self.unchanged else deployment,
-            "upload": upload if upload is not None else self.upload_counts(),
+            "upload": upload,
             "worker": self.worker.summary(),
             "scan": self.scan,
             "branch": self.branch,

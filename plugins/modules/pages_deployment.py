@@ -897,7 +897,6 @@ class PagesDeployment(PagesModule):
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
-        upload["hash_cache_hits"] = outcome["scan"].cache_hits
         self.result["upload"] = upload
         self.result["worker"] = outcome.get("worker")
         deployment = outcome.get("deployment")

@@ -974,7 +974,8 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     again = deploy_directory(client, "site", site, commit_message="another message")
     assert not again["changed"] and again["deployment"]["id"] == dep["id"]
     assert again["upload"] == {"files": len(again["scan"].files), "bytes": again["scan"].total_bytes,
-                               "uploaded": 0, "uploaded_bytes": 0, "skipped": len(again["scan"].files), "buckets": 0}
+                               "uploaded": 0, "uploaded_bytes": 0, "skipped": len(again["scan"].files), "buckets": 0,
+                               "hash_cache_hits": again["scan"].cache_hits}
     made = [c[2] for c in fake.calls[calls:]]
     assert "upload" not in made and "create_deployment" not in made and "upload_token" not in made
     assert made == ["get_project"]  # production: the project's canonical deployment is enough
