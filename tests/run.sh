@@ -719,6 +719,22 @@ stage_runner() {
     [[ -f $RUN_TMP/ee-context/Containerfile || -f $RUN_TMP/ee-context/Dockerfile ]] \
         || { echo "ERROR: ansible-builder created no build context"; return 1; }
     echo "execution environment definition: build context created"
+    # The Functions variant adds Node.js and the pinned wrangler; the default stays without Node.js.
+    local pinned
+    pinned=$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["devDependencies"]["wrangler"])' \
+        "$EMULATOR_DIR/package.json")
+    ansible-builder create -f extensions/awx/execution-environment-functions.yml -c "$RUN_TMP/ee-functions" >/dev/null
+    local with_node=$RUN_TMP/ee-functions/Containerfile without_node=$RUN_TMP/ee-context/Containerfile
+    [[ -f $with_node ]] || with_node=$RUN_TMP/ee-functions/Dockerfile
+    [[ -f $without_node ]] || without_node=$RUN_TMP/ee-context/Dockerfile
+    grep -q "npm install --global .*wrangler@$pinned" "$with_node" \
+        || { echo "ERROR: the Functions execution environment does not install wrangler@$pinned"; return 1; }
+    grep -q "dnf install -y nodejs" "$with_node" \
+        || { echo "ERROR: the Functions execution environment does not install Node.js"; return 1; }
+    if grep -qiE 'nodejs|npm |wrangler' "$without_node"; then
+        echo "ERROR: the default execution environment must not install Node.js or wrangler"; return 1
+    fi
+    echo "execution environment with Functions: build context created (Node.js, wrangler@$pinned)"
     python tests/roles/run_awx_jobs.py --project-dir "$TREE"
 }
 

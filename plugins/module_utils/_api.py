@@ -22,6 +22,7 @@ import traceback
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
     COLLECTION_NAME,
     COLLECTION_VERSION,
@@ -65,31 +66,14 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 
 
-class PagesAPIError(Exception):
+class PagesAPIError(PagesError):
     """A failed API call: HTTP status (0 when no response came) and Cloudflare's ``errors[]``."""
 
     def __init__(self, message, status=0, errors=None, method=None, path=None, body_excerpt=None):
-        self.message = message
-        self.status = status
-        self.errors = list(errors or [])
         self.method = method
         self.path = path
         self.body_excerpt = body_excerpt
-        super().__init__(str(self))
-
-    @property
-    def codes(self):
-        codes = []
-        for err in self.errors:
-            if isinstance(err, dict) and isinstance(err.get("code"), int):
-                codes.append(err["code"])
-                for link in err.get("error_chain") or []:
-                    if isinstance(link, dict) and isinstance(link.get("code"), int):
-                        codes.append(link["code"])
-        return codes
-
-    def has_code(self, *codes):
-        return any(code in self.codes for code in codes)
+        super().__init__(message, status, errors)
 
     @property
     def is_not_found(self):
@@ -105,10 +89,6 @@ class PagesAPIError(Exception):
         where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
         status = " (HTTP %s)" % self.status if self.status else ""
         return "%s%s%s" % (where, self.message, status)
-
-    def to_result(self):
-        """What a module puts into ``fail_json`` besides ``msg``."""
-        return {"status": self.status, "errors": self.errors}
 
 
 def format_errors(errors):
@@ -467,6 +447,17 @@ class PagesClient:
                 return None
             raise
 
+    def delete(self, path, not_found_code, params=None, missing_ok=False):
+        """DELETE ``path``: True, or with ``missing_ok`` False when the API answers the resource's own
+        ``not_found_code`` (gone already is what was wanted; a bare 404 is raised, see get_or_none)."""
+        try:
+            self.request("DELETE", path, params=params)
+        except PagesAPIError as err:
+            if missing_ok and err.has_code(not_found_code):
+                return False
+            raise
+        return True
+
     def paginate(self, path, params=None, per_page=DEPLOYMENTS_PER_PAGE, limit=None):
         """Yield the items of every page, following ``result_info``; stop after ``limit`` items."""
         page = 1
@@ -529,8 +520,8 @@ class PagesClient:
     def update_project(self, name, body):
         return self.request("PATCH", self.account_path("projects", name), json_body=body).get("result")
 
-    def delete_project(self, name):
-        self.request("DELETE", self.account_path("projects", name))
+    def delete_project(self, name, missing_ok=False):
+        return self.delete(self.account_path("projects", name), PROJECT_NOT_FOUND, missing_ok=missing_ok)
 
     def purge_build_cache(self, name):
         self.request("POST", self.account_path("projects", name, "purge_build_cache"), idempotent=True)
@@ -556,9 +547,10 @@ class PagesClient:
             "POST", self.account_path("projects", project, "deployments"), files=fields, recheck=recheck
         ).get("result")
 
-    def delete_deployment(self, project, deployment_id, force=False):
+    def delete_deployment(self, project, deployment_id, force=False, missing_ok=False):
         params = {"force": "true"} if force else None
-        self.request("DELETE", self.account_path("projects", project, "deployments", deployment_id), params=params)
+        path = self.account_path("projects", project, "deployments", deployment_id)
+        return self.delete(path, DEPLOYMENT_NOT_FOUND, params=params, missing_ok=missing_ok)
 
     def rollback_deployment(self, project, deployment_id):
         # Rolling back to the same target twice has the same effect: safe to re-send.
@@ -594,8 +586,9 @@ class PagesClient:
     def retry_domain_validation(self, project, domain):
         return self.request("PATCH", self.account_path("projects", project, "domains", domain)).get("result")
 
-    def delete_domain(self, project, domain):
-        self.request("DELETE", self.account_path("projects", project, "domains", domain))
+    def delete_domain(self, project, domain, missing_ok=False):
+        path = self.account_path("projects", project, "domains", domain)
+        return self.delete(path, DOMAIN_NOT_FOUND, missing_ok=missing_ok)
 
     # ------------------------------------------------------------------ direct-upload assets
 

@@ -264,6 +264,9 @@ class BucketBody:
                 raise UploadError(
                     "%s changed since it was hashed (size %d, now %d); run again" % (f.abspath, f.size, content.bytes_read)
                 )
+            if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
+                # Rewritten in place while it was sent: what went out may not be what the hash names.
+                raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
             yield self._tails[index]
         yield b"]"
 
@@ -294,6 +297,13 @@ class BucketBody:
                 self._offset += take
                 need -= take
         return b"".join(out)
+
+
+def _mtime_ns(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _check_unchanged(files):

@@ -19,10 +19,10 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     DEFAULT_BASE_URL,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
-    PagesAPIError,
     PagesClient,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff, mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
     CREDENTIAL_OPTIONS,
     account_id_problem,
@@ -165,7 +165,10 @@ class PagesModule:
         result.update(kwargs)
         self.module.fail_json(msg=msg, **mask_result(result))
 
-    def fail_api(self, err, action=None):
+    def fail_api(self, err, action=None, hint=None):
+        """Fail for ``err`` (a :class:`PagesError`: an API call or an upload): ``"<action> failed:
+        <err>. <hint>"``, with the API's ``status`` and ``errors``. A rejected credential adds which
+        one was used and the permission the task needs."""
         msg = str(err)
         if action:
             msg = "%s failed: %s" % (action, msg)
@@ -175,7 +178,15 @@ class PagesModule:
                 "and grants 'Cloudflare Pages: Edit' (or 'Pages Read' for read-only tasks) on that account."
                 % (self.client.describe_credentials(), self.params["account_id"])
             )
+        if hint:
+            msg += ". " + hint
         self.fail(msg, exception=traceback.format_exc(), **err.to_result())
+
+    def set_diff(self, before, after):
+        """The task's diff (in diff mode): :func:`_compare.build_diff` of two plain objects, None
+        for "does not exist"; :data:`_compare.NEW_OBJECT` stands for what only a real run creates."""
+        if self.diff_mode:
+            self.result["diff"] = build_diff(before, after)
 
     def execute(self):
         raise NotImplementedError
@@ -183,6 +194,6 @@ class PagesModule:
     def run(self):
         try:
             self.execute()
-        except PagesAPIError as err:
+        except PagesError as err:
             self.fail_api(err)
         self.module.exit_json(**mask_result(self.result))

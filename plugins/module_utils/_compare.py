@@ -35,6 +35,9 @@ SECRET_MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # In a diff's ``after``: a secret that this task sends (new, or re-sent with update_secrets=always).
 SECRET_CHANGED_MASK = SECRET_MASK + " (new value)"
 
+# In a diff's ``after``: the id (or other server-made value) of an object only a real run creates.
+NEW_OBJECT = "(new)"
+
 # Keys whose (non-empty) value is a secret wherever they appear.
 SECRET_KEYS = frozenset(("web_analytics_token",))
 # Keys holding maps of environment variables ``{NAME: {"type": ..., "value": ...}}``.

@@ -14,13 +14,8 @@ deployment, the build-log tail, finding the live deployment of a branch). Nothin
 
 from __future__ import annotations
 
-import time
-
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
-    DEPLOYMENT_NOT_FOUND,
-    PagesAPIError,
-    success_envelope,
-)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, found_envelope
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._poll import DONE, poll_until
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import parse_timestamp
 
 PRODUCTION = "production"
@@ -295,14 +290,15 @@ def execute_prune(client, project, planned, log=None):
     deleted, skipped, failed = [], [], []
     for entry in planned:
         try:
-            client.delete_deployment(project, entry["id"], force=bool(entry.get("force")))
+            gone = not client.delete_deployment(project, entry["id"], force=bool(entry.get("force")), missing_ok=True)
         except PagesAPIError as err:
-            if err.has_code(DEPLOYMENT_NOT_FOUND):  # a bare 404 is a wrong URL, not "already deleted"
-                skipped.append(dict(entry, reason="already deleted"))
-            elif err.has_code(ALIASED_DELETE_CODE):
+            if err.has_code(ALIASED_DELETE_CODE):
                 skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))
             else:
                 failed.append(dict(entry, reason="delete failed: %s" % err))
+            continue
+        if gone:
+            skipped.append(dict(entry, reason="already deleted"))
             continue
         log("deleted deployment %s (%s, branch %s)" % (entry["id"], entry.get("environment"), entry.get("branch")))
         deleted.append(entry)
@@ -312,54 +308,102 @@ def execute_prune(client, project, planned, log=None):
     return deleted, skipped, failed
 
 
-# --------------------------------------------------------------------------- API loops
+# --------------------------------------------------------------------------- what a branch serves
 
 
-def find_live_deployment(client, project, branch):
-    """The deployment that currently serves ``branch``, or None.
+def newest_of_branch(client, project, branch, environment=None):
+    """The newest deployment of ``branch`` of ``project`` (the project object), or None.
 
-    For the production branch that is the project's ``canonical_deployment`` (which a rollback
-    moves); for any other branch the newest deployment of that branch (the one holding the branch
-    alias). ``project`` is the project object.
+    The one paging rule of every look-up here: the deployments of the branch's environment
+    (``environment``, else the one ``branch`` deploys to), newest first, page after page until
+    the first one of the branch, so a branch whose last deployment is older than the newest 25
+    is still found, and the usual case costs one request.
     """
     production_branch = project_production_branch(project)
-    if resolve_environment(production_branch, branch) == PRODUCTION:
-        live = project.get("canonical_deployment")
-        return live if isinstance(live, dict) and live.get("id") else None
-    for deployment in client.list_deployments(project["name"], env=PREVIEW):
-        if deployment_branch(deployment, production_branch) == branch:
+    environment = environment or resolve_environment(production_branch, branch)
+    for deployment in client.list_deployments(project["name"], env=environment):
+        if isinstance(deployment, dict) and deployment_branch(deployment, production_branch) == branch:
             return deployment
     return None
 
 
+class BranchDeployments:
+    """What ``branch`` of ``project`` (the project object) serves, and its newest deployment
+    (listed once, when first needed). Every caller that asks "what is live on this branch" --
+    the diff's ``before``, a build's no-op check, the direct upload's no-op check and the
+    recheck of a retried POST -- asks it here, so their answers agree."""
+
+    def __init__(self, client, project, branch):
+        self.client = client
+        self.project = project
+        self.branch = branch
+        self._newest = None
+        self._listed = False
+
+    @property
+    def production(self):
+        return resolve_environment(project_production_branch(self.project), self.branch) == PRODUCTION
+
+    @property
+    def canonical(self):
+        live = self.project.get("canonical_deployment")
+        return live if isinstance(live, dict) and live.get("id") else None
+
+    @property
+    def newest(self):
+        if not self._listed:
+            self._newest = newest_of_branch(self.client, self.project, self.branch)
+            self._listed = True
+        return self._newest
+
+    def live(self, carries=None):
+        """The deployment that serves the branch, or None.
+
+        Production: the project's ``canonical_deployment`` (which a rollback moves). With
+        ``carries`` (a predicate, e.g. "has this site's digest"), a newest deployment that is
+        still in progress and ``carries`` counts as live, since it becomes live when it
+        finishes -- unless the canonical one ``carries`` already (then nothing is listed).
+        Preview: the newest deployment of the branch (it holds the branch alias).
+        """
+        if not self.production:
+            return self.newest
+        canonical = self.canonical
+        if carries is None or (canonical is not None and carries(canonical)):
+            return canonical
+        newest = self.newest
+        if newest is not None and outcome_of(newest) == "pending" and carries(newest):
+            return newest
+        return canonical
+
+    def known_ids(self):
+        """The ids of the deployments seen so far (what a create must not mistake for its own)."""
+        seen = (self.canonical, self.newest)
+        return frozenset(d["id"] for d in seen if isinstance(d, dict) and d.get("id"))
+
+    def created_since(self, known_ids, accept=None, environment=None):
+        """A ``recheck`` for a POST that creates a deployment of the branch (a deploy, a build, a
+        retry): the envelope of the newest deployment of the branch when it is not one of
+        ``known_ids`` (read before the POST) and ``accept(deployment)`` (when given); else None."""
+
+        def recheck():
+            newest = newest_of_branch(self.client, self.project, self.branch, environment)
+            if newest is None or newest.get("id") in known_ids:
+                return None
+            return found_envelope(newest) if accept is None or accept(newest) else None
+
+        return recheck
+
+
+def find_live_deployment(client, project, branch):
+    """The deployment that currently serves ``branch`` (see :meth:`BranchDeployments.live`)."""
+    return BranchDeployments(client, project, branch).live()
+
+
 def is_newest_of_branch(client, project, deployment):
-    """Whether ``deployment`` is the newest deployment of its branch (walks newest first, stops early)."""
-    production_branch = project_production_branch(project)
-    branch = deployment_branch(deployment, production_branch)
-    for other in client.list_deployments(project["name"], env=deployment.get("environment") or None):
-        if deployment_branch(other, production_branch) == branch:
-            return other.get("id") == deployment.get("id")
-    return False
-
-
-def deployment_ids(client, project, limit=None):
-    """The ids of the newest deployments (for telling what a retried POST created)."""
-    return set(d.get("id") for d in client.list_deployments(project, limit=limit))
-
-
-def new_deployment_finder(client, project, before_ids, branch=None, production_branch=None):
-    """A ``recheck`` for a POST that creates a deployment: an envelope with a deployment of
-    ``branch`` that was not in ``before_ids``, or None."""
-
-    def recheck():
-        for deployment in client.list_deployments(project, limit=25):
-            if deployment.get("id") in before_ids:
-                continue
-            if branch is None or deployment_branch(deployment, production_branch) == branch:
-                return success_envelope(deployment)
-        return None
-
-    return recheck
+    """Whether ``deployment`` is the newest deployment of its branch (it holds the branch alias)."""
+    branch = deployment_branch(deployment, project_production_branch(project))
+    newest = newest_of_branch(client, project, branch, deployment.get("environment") or None)
+    return newest is not None and newest.get("id") == deployment.get("id")
 
 
 def log_tail(client, project, deployment_id, lines=LOG_TAIL_LINES):
@@ -381,44 +425,27 @@ def log_tail(client, project, deployment_id, lines=LOG_TAIL_LINES):
     return text
 
 
-def wait_for_deployment(
-    client,
-    project,
-    deployment,
-    timeout,
-    sleep=None,
-    clock=None,
-    log=None,
-    interval=1.0,
-    max_interval=5.0,
-):
+def wait_for_deployment(client, project, deployment, timeout, log=None):
     """Poll the deployment until it succeeded, failed or ``timeout`` seconds passed.
 
     Returns ``(deployment, outcome)`` with outcome ``success``, ``failure``, ``skipped``,
     ``timeout`` or ``missing`` (deleted while waiting). Polls after 1 s, then every 1.5x longer up
-    to ``max_interval`` seconds; the last poll happens at the deadline.
+    to 5 s (:func:`_poll.poll_until`); logs every stage change.
     """
     log = log or (lambda line: None)
-    sleep = sleep or time.sleep
-    clock = clock or time.monotonic
-    deadline = clock() + max(0.0, float(timeout))
-    current = deployment
-    last_stage = None
-    delay = interval
-    while True:
-        outcome = outcome_of(current)
+    stages = []
+
+    def settled(current):
         stage = stage_text(current)
-        if stage != last_stage:
+        if not stages or stages[-1] != stage:
             log("deployment %s: %s" % (current.get("id"), stage))
-            last_stage = stage
-        if outcome != "pending":
-            return current, outcome
-        remaining = deadline - clock()
-        if remaining <= 0:
-            return current, "timeout"
-        sleep(min(delay, remaining))
-        delay = min(max_interval, delay * 1.5)
-        refreshed = client.get_deployment(project, current["id"])
-        if refreshed is None:
-            return current, "missing"
-        current = refreshed
+            stages.append(stage)
+        return outcome_of(current) != "pending"
+
+    def refresh(current):
+        return client.get_deployment(project, current["id"])
+
+    current, state = poll_until(deployment, refresh, settled, timeout, interval=1.0, max_interval=5.0, factor=1.5)
+    if state == DONE:
+        return current, outcome_of(current)
+    return current, state

@@ -25,6 +25,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._content_types import content_type_of
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 
 try:
     import blake3 as _blake3
@@ -46,9 +47,11 @@ MiB = 1024 * 1024
 MAX_ASSET_SIZE = 25 * MiB
 
 #: Files of the site root that are sent as form fields of the deployment, not as assets.
-SPECIAL_FILES = ("_headers", "_redirects", "_routes.json", "_worker.js")
+SPECIAL_FILES = ("_headers", "_redirects")
+#: The site's code: never assets, sent as the worker (``_worker_plan``).
+WORKER_FILES = ("_routes.json", "_worker.js")
 # wrangler's ignore list (packages/wrangler/src/pages/validate.ts): these names only at the top level...
-_TOP_LEVEL_IGNORED = frozenset(SPECIAL_FILES + ("functions", ".wrangler"))
+_TOP_LEVEL_IGNORED = frozenset(SPECIAL_FILES + WORKER_FILES + ("functions", ".wrangler"))
 # ...and these at any depth ("**/name" in minimatch, which never lets ** cross a dot-directory).
 _ANY_DEPTH_IGNORED = frozenset((".DS_Store", "node_modules", ".git"))
 
@@ -61,18 +64,13 @@ _BLAKE3_THREADS_FROM = 8 * MiB
 _HASH_BATCH = 32
 
 
-class UploadError(Exception):
+class UploadError(PagesError):
     """A direct upload cannot go on; the message names the offending paths, or the count and the
     limit. ``status`` and ``errors`` carry the API's answer when an API call was the cause."""
 
-    def __init__(self, message, status=0, errors=None):
-        self.message = message
-        self.status = status
-        self.errors = list(errors or [])
-        super().__init__(message)
-
     def to_result(self):
-        return {"status": self.status, "errors": self.errors}
+        # Only what an API answer gave: a scan error has neither.
+        return dict((key, value) for key, value in super().to_result().items() if value)
 
 
 # --------------------------------------------------------------------------- hashing and types
@@ -317,8 +315,8 @@ def _walk(root, excluder, follow_symlinks, sink=None):
             if top and name in _TOP_LEVEL_IGNORED and name not in SPECIAL_FILES:
                 if name == "functions":
                     warnings.append(
-                        "functions/ is not uploaded: Pages Functions must be compiled by wrangler "
-                        "(ship a _worker.js file instead)"
+                        "%s/ is not uploaded (as with wrangler): Pages Functions are built from functions_dir, by "
+                        "default the functions directory beside the site" % entry.path
                     )
                 continue
             try:
@@ -349,11 +347,6 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                     continue
                 raise UploadError("cannot stat %s: %s" % (entry.path, err.strerror or err))
             if stat.S_ISDIR(mode):
-                if top and name in SPECIAL_FILES:
-                    raise UploadError(
-                        "%s is a directory: only a single-file _worker.js is supported "
-                        "(bundle the advanced-mode worker into one file)" % entry.path
-                    )
                 if key in ancestors:
                     warnings.append("skipped /%s: symbolic link loop back to one of its parent directories" % rel)
                     continue

@@ -12,7 +12,7 @@ makes a :class:`DeployPlan` without changing anything: it scans the site and che
 (``_site``), compares its digest with what the branch serves, and asks check-missing
 (``_assets``). :meth:`DirectUpload.apply` uploads the missing files and creates the deployment;
 a retry after an ambiguous failure first looks for the deployment
-(:func:`find_deployment_by_digest`), so it is never created twice.
+(:meth:`_deployments.BranchDeployments.created_since`), so it is never created twice.
 
 Idempotence: the form's ``commit_message`` ends with a trailer line ``cfpages-digest: <hex>``
 (the first :data:`DIGEST_TRAILER_HEX` hex digits of ``SiteScan.digest``, a sha256 over the
@@ -23,11 +23,11 @@ branch and reports no change when the digests are equal.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import found_envelope
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._assets import (
     UPLOAD_CONCURRENCY,
     UploadToken,
@@ -39,16 +39,19 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._assets import 
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     FAILED_STATUSES,
-    deployment_branch,
+    BranchDeployments,
     stage_of,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     SPECIAL_FILES,
+    WORKER_FILES,
     UploadError,
+    _Excluder,
     format_mib,
     preflight,
     scan_site,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_plan import inspect_site
 
 #: The API keeps at most 384 UTF-8 bytes of a commit message.
 MAX_COMMIT_MESSAGE_BYTES = 384
@@ -62,8 +65,6 @@ _TRAILER_RE = re.compile(r"(?:^|\n)%s: ([0-9a-f]{16,64})[ \t\r]*\n?\Z" % DIGEST_
 _SPECIAL_CONTENT_TYPES = {
     "_headers": "application/octet-stream",
     "_redirects": "application/octet-stream",
-    "_routes.json": "application/json",
-    "_worker.js": "application/javascript",
 }
 
 
@@ -114,17 +115,18 @@ def manifest_json(scan):
 
 
 def build_deployment_fields(
-    scan, branch=None, commit_hash=None, commit_message=None, commit_dirty=None, digest_trailer=True
+    scan, branch=None, commit_hash=None, commit_message=None, commit_dirty=None, digest_trailer=True,
+    digest=None, worker_fields=(),
 ):
     """The multipart form of ``POST .../deployments`` as requests ``files=`` tuples, in wrangler's
-    order: ``manifest``, ``branch``, ``commit_message`` (with the digest trailer, at most 384
-    UTF-8 bytes), ``commit_hash``, ``commit_dirty`` (``"true"``/``"false"``), then the special
-    files ``_headers``, ``_redirects``, ``_routes.json``, ``_worker.js`` as files (read into
-    memory, so a retry re-sends them)."""
+    order: ``manifest``, ``branch``, ``commit_message`` (with the trailer of ``digest``, by default
+    the scan's, at most 384 UTF-8 bytes), ``commit_hash``, ``commit_dirty`` (``"true"``/``"false"``),
+    the special files ``_headers``, ``_redirects`` as files (read into memory, so a retry re-sends
+    them), then ``worker_fields`` (``WorkerPlan.fields()``: the worker bundle and its routes)."""
     fields = [("manifest", (None, manifest_json(scan).encode("utf-8")))]
     if branch:
         fields.append(("branch", (None, branch)))
-    message = compose_commit_message(commit_message, scan.digest if digest_trailer else None)
+    message = compose_commit_message(commit_message, (digest or scan.digest) if digest_trailer else None)
     if message:
         fields.append(("commit_message", (None, message.encode("utf-8"))))
     if commit_hash:
@@ -136,74 +138,34 @@ def build_deployment_fields(
         if path:
             with open(path, "rb") as handle:
                 fields.append((name, (name, handle.read(), _SPECIAL_CONTENT_TYPES[name])))
+    fields.extend(worker_fields)
     return fields
 
 
-# --------------------------------------------------------------------------- finding deployments
+def deploy_digest(site_digest, worker_digest=None):
+    """The digest a deployment records: the site's, combined with the worker's when there is one
+    (a site without a worker keeps the digest it always had)."""
+    if not worker_digest:
+        return site_digest
+    return hashlib.sha256(("cfpages-deploy-v1\n%s\n%s\n" % (site_digest, worker_digest)).encode("ascii")).hexdigest()
 
-def _stage_status(deployment):
-    return stage_of(deployment)[1]
+
+# --------------------------------------------------------------------------- what the branch serves
 
 
-def _digest_matches(deployment, digest):
+def carries_digest(deployment, digest):
+    """Whether ``deployment`` records ``digest`` in its commit message trailer."""
     found = digest_of_deployment(deployment)
     return bool(found) and digest.startswith(found)
 
 
-def newest_of_branch(client, project, branch, limit=25):
-    """The newest deployment of ``branch`` among the ``limit`` newest of the project, or None."""
-    for deployment in client.list_deployments(project, limit=limit):
-        if isinstance(deployment, dict) and deployment_branch(deployment) == branch:
-            return deployment
-    return None
-
-
-def find_deployment_by_digest(client, project, branch, digest, limit=25, exclude_ids=()):
-    """The newest deployment of ``branch`` (among the project's ``limit`` newest) when it
-    carries ``digest`` in its commit message trailer and did not fail; else None.
-
-    Only the newest one of the branch counts: an older deployment with the same content is not
-    what the branch serves. ``exclude_ids`` are deployments known before a create, so a retry's
-    recheck only accepts a deployment the first try made.
-    """
-    deployment = newest_of_branch(client, project, branch, limit)
-    if deployment is None or deployment.get("id") in exclude_ids:
-        return None
-    if _stage_status(deployment) in FAILED_STATUSES or not _digest_matches(deployment, digest):
-        return None
-    return deployment
-
-
-def live_deployment(client, project_info, branch, digest=None, limit=25, need_newest=True):
-    """``(live, newest)`` for ``branch``: what the branch serves and its newest deployment.
-
-    Production (``branch`` is the production branch): live is the project's
-    ``canonical_deployment`` (rollbacks included) -- or the newest one when that one carries
-    ``digest`` and is still in progress (it becomes live when it finishes). Preview: both are
-    the newest deployment of the branch. Without ``need_newest``, a live production deployment
-    that already carries ``digest`` is returned without listing deployments (newest is None).
-    """
-    project = project_info["name"]
-    if branch == project_info.get("production_branch"):
-        live = project_info.get("canonical_deployment")
-        if not need_newest and digest and _serves(live, digest):
-            return live, None
-        newest = newest_of_branch(client, project, branch, limit)
-        if (
-            digest
-            and newest is not None
-            and (live is None or newest.get("id") != live.get("id"))
-            and _stage_status(newest) not in FAILED_STATUSES + ("success",)
-            and _digest_matches(newest, digest)
-        ):
-            live = newest
-        return live, newest
-    newest = newest_of_branch(client, project, branch, limit)
-    return newest, newest
-
-
-def _serves(deployment, digest):
-    return isinstance(deployment, dict) and _stage_status(deployment) not in FAILED_STATUSES and _digest_matches(deployment, digest)
+def serves(deployment, digest):
+    """Whether ``deployment`` is (or becomes) this site: it carries ``digest`` and did not fail."""
+    return (
+        isinstance(deployment, dict)
+        and stage_of(deployment)[1] not in FAILED_STATUSES
+        and carries_digest(deployment, digest)
+    )
 
 
 # --------------------------------------------------------------------------- the whole flow
@@ -228,6 +190,8 @@ class DeployRequest:
     follow_symlinks: bool = True
     concurrency: int = UPLOAD_CONCURRENCY
     workers: int | None = None
+    functions_dir: str | None = None
+    wrangler_executable: str | None = None
 
     @classmethod
     def from_options(cls, options, branch):
@@ -236,22 +200,27 @@ class DeployRequest:
             options["project_name"], options["source"], branch=branch, commit_hash=options["commit_hash"],
             commit_message=options["commit_message"], commit_dirty=options["commit_dirty"],
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
+            functions_dir=options.get("functions_dir"), wrangler_executable=options.get("wrangler_executable"),
         )
 
 
 class DeployPlan:
     """What :meth:`DirectUpload.apply` would do: ``project_info`` (None: the project does not
-    exist), ``branch``, ``live`` and ``newest`` (deployments of the branch), ``unchanged`` (the
-    branch already serves this site), ``token`` and ``missing`` (hashes to upload)."""
+    exist), ``branch``, ``view`` (its :class:`BranchDeployments`) and ``live`` (what it serves),
+    ``unchanged`` (the branch already serves this site), ``token`` and ``missing`` (hashes to
+    upload), ``worker`` (the ``WorkerPlan``) and ``digest`` (the site's and the worker's,
+    :func:`deploy_digest`)."""
 
-    def __init__(self, scan, project_info, branch, concurrency):
+    def __init__(self, scan, project_info, branch, concurrency, worker):
         self.scan = scan
         self.project_info = project_info
         self.branch = branch
         self.concurrency = concurrency
-        self.warnings = list(scan.warnings)
+        self.worker = worker
+        self.digest = deploy_digest(scan.digest, worker.digest)
+        self.warnings = list(scan.warnings) + list(worker.warnings)
+        self.view = None
         self.live = None
-        self.newest = None
         self.unchanged = False
         self.token = None
         self.missing = []
@@ -264,14 +233,16 @@ class DeployPlan:
     def result(self, deployment=None, upload=None):
         """The engine's answer: ``changed``; ``deployment`` (the created one, the live one when
         unchanged, else None); ``upload`` (counts: ``files, bytes, uploaded, uploaded_bytes,
-        skipped, buckets``); ``scan``; ``branch``; ``digest``; ``warnings`` (strings)."""
+        skipped, buckets``); ``worker`` (``mode, modules, bytes``); ``scan``; ``branch``; ``digest``;
+        ``warnings`` (strings)."""
         return {
             "changed": not self.unchanged,
             "deployment": self.live if self.unchanged else deployment,
             "upload": upload if upload is not None else self.upload_counts(),
+            "worker": self.worker.summary(),
             "scan": self.scan,
             "branch": self.branch,
-            "digest": self.scan.digest,
+            "digest": self.digest,
             "warnings": self.warnings,
         }
 
@@ -279,11 +250,33 @@ class DeployPlan:
 class DirectUpload:
     """The engine for one :class:`DeployRequest`: :meth:`prepare` (read-only), then :meth:`apply`."""
 
-    def __init__(self, client, request, log=None):
+    def __init__(self, client, request, log=None, run_command=None, code=None):
         self.client = client
         self.request = request
         self.log = log or (lambda line: None)
+        self.run_command = run_command  # for a Functions build: AnsibleModule.run_command
         self._scan = None
+        self._code = code  # a SiteCode the caller already inspected
+
+    def inspect(self):
+        """The site's code (``_worker_plan.SiteCode``), checked once, without a request: the
+        ``_worker.js`` bundle, ``_routes.json``, and wrangler when there are Functions to build.
+        ``exclude`` applies to ``_worker.js`` and ``_routes.json`` too."""
+        if self._code is None:
+            r = self.request
+            excluder = _Excluder(r.exclude)
+            skip = [name for name in WORKER_FILES if excluder.rules and excluder(name, name)]
+            self._code = inspect_site(r.source, r.functions_dir, r.wrangler_executable, skip=skip)
+        return self._code
+
+    def worker_plan(self, info, branch):
+        """The ``WorkerPlan``: the Functions build uses the compatibility date and flags of the
+        environment ``branch`` deploys to (``deployment_configs`` of ``info``), as wrangler does."""
+        env = "production" if info is None or branch == info.get("production_branch") else "preview"
+        config = (((info or {}).get("deployment_configs") or {}).get(env)) or {}
+        return self.inspect().plan(
+            config.get("compatibility_date") or None, config.get("compatibility_flags") or (), self.log, self.run_command
+        )
 
     def scan(self):
         """The site, walked and hashed (once), with every file within the per-file size limit."""
@@ -303,17 +296,18 @@ class DirectUpload:
         the same site digest, unless ``force``), then the upload token, the file count limit and
         check-missing. ``project_info`` (the project object) saves its GET."""
         r = self.request
+        self.inspect()
         scan = self.scan()
         info = project_info if project_info is not None else self.client.get_project(r.project)
-        plan = DeployPlan(scan, info, r.branch or (info or {}).get("production_branch"), r.concurrency)
+        branch = r.branch or (info or {}).get("production_branch")
+        plan = DeployPlan(scan, info, branch, r.concurrency, self.worker_plan(info, branch))
         if info is None:
             plan.missing = scan.unique_hashes()
             plan.warnings.append("project %s does not exist: every file would be uploaded" % r.project)
             return plan
-        plan.live, plan.newest = live_deployment(
-            self.client, dict(info, name=r.project), plan.branch, scan.digest, need_newest=r.force
-        )
-        if not r.force and _serves(plan.live, scan.digest):
+        plan.view = BranchDeployments(self.client, dict(info, name=r.project), plan.branch)
+        plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, plan.digest))
+        if not r.force and serves(plan.live, plan.digest):
             self.log(
                 "branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id"))
             )
@@ -338,13 +332,11 @@ class DirectUpload:
             self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency
         )
         plan.warnings.extend(counts.pop("warnings", []))
-        fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty)
-        before = tuple(d["id"] for d in (plan.newest, plan.live) if isinstance(d, dict) and d.get("id"))
-
-        def recheck():
-            found = find_deployment_by_digest(self.client, r.project, plan.branch, plan.scan.digest, exclude_ids=before)
-            return found_envelope(found)
-
+        fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty,
+                                         digest=plan.digest, worker_fields=plan.worker.fields())
+        recheck = plan.view.created_since(
+            plan.view.known_ids(), accept=lambda deployment: serves(deployment, plan.digest)
+        )
         deployment = self.client.create_deployment(r.project, fields, recheck=recheck)
         self.log("created deployment %s" % ((deployment or {}).get("id"),))
         return plan.result(deployment, counts)

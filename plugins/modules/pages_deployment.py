@@ -14,6 +14,10 @@ description:
     the way C(wrangler pages deploy) does: same ignore rules, same file hashes (files either tool uploaded
     are never uploaded again by the other), only the files Cloudflare does not have yet are sent, the upload
     token is refreshed when it expires, and a re-run resumes."
+  - "Full-stack projects too: a C(_worker.js) file or C(_worker.js/) directory (advanced mode, what Astro, SvelteKit, Nuxt
+    and next-on-pages emit) is sent as the C(_worker.bundle) that C(wrangler pages deploy --no-bundle) sends, made in
+    Python; a C(functions/) directory (Pages Functions) is compiled by wrangler (O(functions_dir),
+    O(wrangler_executable)); C(_routes.json) is validated and sent with the worker."
   - "V(present) without O(source): triggers a build of O(branch) on a project connected to GitHub or GitLab."
   - "V(absent): deletes one deployment. V(rolled_back): makes a production deployment live again.
     V(retried): retries a deployment. V(pruned): deletes old deployments by rules (keep the newest N,
@@ -29,6 +33,8 @@ attributes:
       - With O(source), check mode hashes the files and asks Cloudflare which are missing (a read-only call),
         and reports in RV(upload) how many files and bytes would be uploaded. It uploads nothing and creates
         nothing. For V(pruned) it is the dry run, returning what would be deleted.
+      - The worker is built and checked in check mode too (the C(_worker.js) modules and their imports,
+        C(_routes.json), and the Functions build by wrangler), so a broken worker fails the check.
   diff_mode:
     details:
       - The diff shows which deployment serves the branch (or which deployments exist) before and after.
@@ -55,10 +61,37 @@ options:
       - The directory of the built site to upload (Direct Upload). Only used with O(state=present).
       - Like wrangler, skips C(_worker.js), C(_redirects), C(_headers), C(_routes.json), C(functions) and
         C(.wrangler) at the top level, and C(.DS_Store), C(node_modules) and C(.git) at any depth. The top-level
-        C(_headers), C(_redirects), C(_routes.json) and C(_worker.js) are sent with the deployment as the special
-        files they are.
+        C(_headers) and C(_redirects) are sent with the deployment as the special files they are.
+      - "A top-level C(_worker.js) is an advanced-mode worker (Pages Functions are then not deployed, as with wrangler).
+        A file is sent as a single ES module. A directory is sent with C(index.js) as its main module and every
+        C(.js)/C(.mjs) file as an ES module, C(.wasm) as WebAssembly, C(.txt)/C(.html)/C(.sql) as text and
+        C(.bin) as data modules, named by their path in the directory. Before any request, the module fails when
+        C(index.js) is missing, when a relative C(import)/C(export ... from) of a module names no module of the
+        bundle (the message names the file, the line and the specifier), or when the worker is above the Workers
+        size limit (10 MiB gzip-compressed; a warning above the Free plan's 3 MiB)."
+      - "C(_routes.json) is validated before any request (JSON, C(version: 1), C(include) and C(exclude) arrays of
+        rules starting with C(/), at least one include, at most 100 rules of at most 100 characters, no overlapping
+        rules) and sent only together with a worker; without one it gets a warning and is not sent."
       - Symbolic links are followed; see the notes.
       - Without O(source), O(state=present) triggers a build of O(branch), which needs a project connected to git.
+    type: path
+  functions_dir:
+    description:
+      - The Pages Functions directory to compile with wrangler and deploy with O(source) (only when O(source) has
+        no C(_worker.js), which takes precedence, as with wrangler).
+      - Defaults to the C(functions) directory beside O(source) (where wrangler finds it when run from the
+        project's root, with O(source) its build output directory), when it exists.
+      - An empty string deploys without Functions, explicitly.
+      - "The build runs C(wrangler pages functions build) with the compatibility date and flags of the environment
+        the branch deploys to (the project's C(deployment_configs)), in a temporary directory; the generated
+        C(_routes.json) is sent unless O(source) has its own. Without wrangler the task fails before any request."
+      - A C(functions) directory inside O(source) is never uploaded as assets.
+    type: path
+  wrangler_executable:
+    description:
+      - The wrangler command that compiles O(functions_dir), as a path or a name looked up on E(PATH). wrangler
+        needs Node.js.
+      - Defaults to C(wrangler) on E(PATH). Only used when there are Functions to build.
     type: path
   exclude:
     description:
@@ -174,6 +207,12 @@ notes:
     branch) carries the same digest and did not fail, nothing is uploaded, no deployment is created and
     C(changed=false). A different O(commit_message) or O(commit_hash) alone does not make a new deployment;
     O(force=true) does."
+  - "Full-stack idempotence: the digest also covers the worker (each module's name, type and content, the
+    C(_routes.json) sent, and the Functions build without the random names wrangler gives its output), so the same
+    code and assets again report C(changed=false), and any change to a module deploys again."
+  - "wrangler is only needed for Pages Functions (O(functions_dir)); C(_worker.js) files and directories are bundled
+    in Python. For AWX, see the execution environment variant with Node.js and wrangler in the collection's
+    C(extensions/awx) directory."
   - "O(state=present) without O(source) triggers a new build every time (C(changed=true)), unless O(commit_hash) is
     set and the branch already serves a build of that commit."
   - "Symbolic links in O(source) are followed, as wrangler does: a link to a file uploads the file's content under
@@ -196,6 +235,12 @@ seealso:
   - name: Direct Upload
     description: Cloudflare's documentation of Direct Upload projects.
     link: https://developers.cloudflare.com/pages/get-started/direct-upload/
+  - name: Advanced mode
+    description: A C(_worker.js) instead of a C(functions) directory.
+    link: https://developers.cloudflare.com/pages/functions/advanced-mode/
+  - name: Functions routing
+    description: Routes, C(_routes.json) and its limits.
+    link: https://developers.cloudflare.com/pages/functions/routing/
   - name: Rollbacks
     description: Which deployments can be rolled back to.
     link: https://developers.cloudflare.com/pages/configuration/rollbacks/
@@ -228,6 +273,37 @@ EXAMPLES = r"""
     exclude:
       - "**/*.map"
   register: preview
+
+- name: Deploy a framework's full-stack build (an Astro, SvelteKit or Nuxt dist/ with a _worker.js/ directory)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-app
+    source: "{{ app_dir }}/dist"
+    branch: main
+  register: app
+
+- name: Show what the worker is made of
+  ansible.builtin.debug:
+    msg: "{{ app.worker.mode }}: {{ app.worker.modules }} modules, {{ app.worker.bytes }} bytes"
+
+- name: Deploy a site with Pages Functions (public/ and functions/ side by side; wrangler compiles functions/)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    source: "{{ project_dir }}/public"
+    functions_dir: "{{ project_dir }}/functions"
+    wrangler_executable: "{{ project_dir }}/node_modules/.bin/wrangler"
+
+- name: Deploy only the static part of that site, without its Functions
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    source: "{{ project_dir }}/public"
+    functions_dir: ""
+    branch: static-preview
 
 - name: Fail unless this deploy goes to production
   cfpages.cloudflare.pages_deployment:
@@ -359,6 +435,30 @@ upload:
     uploaded_bytes: 2048
     skipped: 5119
     buckets: 1
+worker:
+  description:
+    - The code deployed with the site (or that would be, in check mode).
+  returned: state is present and source is set
+  type: dict
+  contains:
+    mode:
+      description:
+        - V(none) (static files only), V(file) (a C(_worker.js) file), V(directory) (a C(_worker.js/) directory)
+          or V(functions) (Pages Functions compiled by wrangler).
+      type: str
+      sample: directory
+    modules:
+      description: Modules in the worker bundle, the main module included.
+      type: int
+      sample: 31
+    bytes:
+      description: Bytes of those modules, uncompressed.
+      type: int
+      sample: 482113
+  sample:
+    mode: directory
+    modules: 31
+    bytes: 482113
 progress:
   description: One line per step of the upload (hashing, each bucket, the deployment), with C(-v) or more.
   returned: state is present, source is set, and verbosity is at least 1
@@ -448,19 +548,19 @@ prune:
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import NEW_OBJECT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     ALIASED_DELETE_CODE,
     PRODUCTION,
+    BranchDeployments,
     canonical_id,
     deployment_branch,
     deployment_commit_hash,
-    deployment_ids,
     execute_prune,
     find_live_deployment,
     is_git_project,
     is_newest_of_branch,
     log_tail,
-    new_deployment_finder,
     outcome_of,
     plan_prune,
     project_production_branch,
@@ -482,6 +582,8 @@ class PagesDeployment(PagesModule):
         state=dict(type="str", default="present", choices=["present", "absent", "rolled_back", "retried", "pruned"]),
         source=dict(type="path"),
         exclude=dict(type="list", elements="str", default=[]),
+        functions_dir=dict(type="path"),
+        wrangler_executable=dict(type="path"),
         force_upload=dict(type="bool", default=False),
         branch=dict(type="str"),
         commit_hash=dict(type="str"),
@@ -563,15 +665,6 @@ class PagesDeployment(PagesModule):
             self.fail("Project %s does not exist in account %s." % (self.name, self.params["account_id"]))
         return project
 
-    def fail_upload(self, err):
-        """Fail for an UploadError, with the API's status and errors when an API call caused it."""
-        extra = dict((k, v) for k, v in err.to_result().items() if v)
-        self.fail(str(err), **extra)
-
-    def set_diff(self, before, after):
-        if self.diff_mode:
-            self.result["diff"] = {"before": before, "after": after}
-
     def finish(self, deployment):
         """Put ``deployment`` in the result and, with ``wait``, wait for it to end."""
         self.result["deployment"] = deployment
@@ -611,6 +704,8 @@ class PagesDeployment(PagesModule):
 
     def state_present(self):
         p = self.params
+        # The site's code (worker, routes, wrangler for Functions) is checked before any request.
+        self.site_code = self.inspect_site_code() if p["source"] else None
         project = self.get_project(required=False)
         self.result["project_created"] = False
         if project is None:
@@ -639,6 +734,15 @@ class PagesDeployment(PagesModule):
             self.present_upload(project, production_branch)
         else:
             self.present_build(project, production_branch)
+
+    def inspect_site_code(self):
+        try:
+            return _upload.DirectUpload(None, _upload.DeployRequest.from_options(self.params, self.params["branch"])).inspect()
+        except _upload.UploadError as err:
+            self.fail_upload(err)
+
+    def run_wrangler(self, argv, cwd, environ_update):
+        return self.module.run_command(argv, cwd=cwd, environ_update=environ_update)
 
     def create_project(self):
         p = self.params
@@ -673,31 +777,25 @@ class PagesDeployment(PagesModule):
             before = {"branch": branch, "deployment_id": live.get("id") if live else None}
         else:
             before = {"branch": branch, "deployment_id": None}
-        engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log)
+        engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log,
+                                      run_command=self.run_wrangler, code=self.site_code)
+        if verbose:
+            self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
         if project is None:
             # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
             # fails before the project is created.
-            try:
-                engine.scan()
-            except _upload.UploadError as err:
-                self.fail_upload(err)
+            engine.scan()
             project = self.create_project()
-        try:
-            outcome = engine.run(project_info=project, check_mode=self.check_mode)
-        except _upload.UploadError as err:
-            if verbose:
-                self.result["progress"] = progress
-            self.fail_upload(err)
-        if verbose:
-            self.result["progress"] = progress
+        outcome = engine.run(project_info=project, check_mode=self.check_mode)
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
         self.result["upload"] = upload
+        self.result["worker"] = outcome.get("worker")
         deployment = outcome.get("deployment")
         if outcome.get("changed"):
             self.result["changed"] = True
-            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else "(new)"})
+            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT})
         else:
             same = {"branch": branch, "deployment_id": deployment.get("id") if deployment else None}
             self.set_diff(same, same)
@@ -726,12 +824,12 @@ class PagesDeployment(PagesModule):
             self.finish(live)
             return
         self.result["changed"] = True
-        self.set_diff(before, {"branch": branch, "deployment_id": "(new deployment)"})
+        self.set_diff(before, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
             return
-        known = deployment_ids(self.client, self.name, limit=25)
-        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        view = BranchDeployments(self.client, project, branch)
+        recheck = view.created_since(view.known_ids())
         deployment = self.client.create_deployment(self.name, [("branch", (None, branch))], recheck=recheck)
         self.finish(deployment)
 
@@ -743,7 +841,7 @@ class PagesDeployment(PagesModule):
         deployment = self.client.get_deployment(self.name, p["deployment_id"]) if project else None
         self.result["deployment"] = deployment
         if deployment is None:
-            self.set_diff("", "")
+            self.set_diff(None, None)
             return
         # A production deployment listing custom domains in its aliases is live too, whatever
         # canonical_deployment says after a rollback.
@@ -759,15 +857,13 @@ class PagesDeployment(PagesModule):
         if aliased and not p["force"]:
             self.fail(self.aliased_message(deployment, project))
         self.result["changed"] = True
-        self.set_diff(summarize(deployment, project_production_branch(project)), "")
+        self.set_diff(summarize(deployment, project_production_branch(project)), None)
         if self.check_mode:
             return
         try:
-            self.client.delete_deployment(self.name, deployment["id"], force=p["force"])
+            deleted = self.client.delete_deployment(self.name, deployment["id"], force=p["force"], missing_ok=True)
+            self.result["changed"] = deleted
         except PagesAPIError as err:
-            if err.is_not_found:
-                self.result["changed"] = False
-                return
             if err.has_code(ALIASED_DELETE_CODE):
                 self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
             raise
@@ -838,12 +934,12 @@ class PagesDeployment(PagesModule):
         self.result["changed"] = True
         production_branch = project_production_branch(project)
         branch = deployment_branch(original, production_branch)
-        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": "(new deployment)"})
+        self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
             return
-        known = deployment_ids(self.client, self.name, limit=25)
-        recheck = new_deployment_finder(self.client, self.name, known, branch, production_branch)
+        view = BranchDeployments(self.client, project, branch)
+        recheck = view.created_since(view.known_ids() | {original["id"]}, environment=original.get("environment"))
         deployment = self.client.retry_deployment(self.name, original["id"], recheck=recheck)
         self.finish(deployment)
 

@@ -167,10 +167,9 @@ validation_retried:
   sample: false
 """
 
-import time
-
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._poll import MISSING, TIMEOUT, poll_until
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import hostname_problem, project_name_problem
 
 DOMAIN_UNAVAILABLE = 8000018
@@ -252,10 +251,6 @@ class PagesDomain(PagesModule):
         wait_timeout=dict(type="int", default=600),
     )
 
-    # Indirection so tests can drive the clock.
-    sleep = staticmethod(time.sleep)
-    clock = staticmethod(time.monotonic)
-
     def execute(self):
         p = self.params
         self.project_name = p["project_name"]
@@ -300,12 +295,8 @@ class PagesDomain(PagesModule):
         self._set_diff(current, None)
         if self.check_mode:
             return
-        try:
-            self.client.delete_domain(self.project_name, self.name)
-        except PagesAPIError as err:
-            if not err.is_not_found:
-                raise
-            # Removed by someone else in between: absent is what was asked for.
+        # Removed by someone else in between: absent is what was asked for.
+        self.client.delete_domain(self.project_name, self.name, missing_ok=True)
 
     # ------------------------------------------------------------------ state=present
 
@@ -349,53 +340,53 @@ class PagesDomain(PagesModule):
         try:
             return self.client.add_domain(self.project_name, self.name)
         except PagesAPIError as err:
+            hint = None
             if err.has_code(DOMAIN_UNAVAILABLE):
-                self.fail(
-                    "Cannot add %s to project %r: %s. The domain is already a custom domain of another Pages "
-                    "project, in this account or another one (or in use by another Cloudflare product such as a "
-                    "Workers custom domain). Remove it there first; cfpages.cloudflare.pages_info lists the domains "
-                    "of every project of this account." % (self.name, self.project_name, err.message),
-                    **err.to_result()
+                hint = (
+                    "The domain is already a custom domain of another Pages project, in this account or another "
+                    "one (or in use by another Cloudflare product such as a Workers custom domain). Remove it there "
+                    "first; cfpages.cloudflare.pages_info lists the domains of every project of this account."
                 )
-            self.fail_api(err, action="Adding %s to project %r" % (self.name, self.project_name))
+            self.fail_api(err, "Adding %s to project %r" % (self.name, self.project_name), hint)
 
     def wait_active(self, domain):
         """Poll until ``active``; retry validation once on failure; fail on a second failure or timeout."""
-        timeout = self.params["wait_timeout"]
-        deadline = self.clock() + timeout
-        delay = POLL_FIRST
-        retried = False
-        while True:
+        retried = []
+
+        def settled(domain):
             self.result["domain"] = domain
             status = domain.get("status")
             if status == "active":
-                return domain
+                return True
             if status in HOPELESS:
-                self._fail_validation(domain, "is %r" % status, retried, hopeless=True)
+                self._fail_validation(domain, "is %r" % status, bool(retried), hopeless=True)
             if status in RETRYABLE:
                 if retried:
-                    self._fail_validation(domain, "failed validation again (status %r)" % status, retried)
-                retried = True
+                    self._fail_validation(domain, "failed validation again (status %r)" % status, True)
+                retried.append(True)
                 self.result["changed"] = True
                 self.result["validation_retried"] = True
                 try:
-                    domain = self.client.retry_domain_validation(self.project_name, self.name) or domain
+                    patched = self.client.retry_domain_validation(self.project_name, self.name)
                 except PagesAPIError as err:
                     self.fail_api(err, action="Retrying validation of %s" % self.name)
-                self.result["domain"] = domain
                 # Whatever the PATCH answered, judge the domain by the next look.
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                self._fail_timeout(domain, timeout, retried)
-            self.sleep(min(delay, remaining))
-            delay = min(delay * 2, POLL_MAX)
-            found = self.client.get_domain(self.project_name, self.name)
-            if found is None:
-                self.fail(
-                    "Domain %s disappeared from project %r while waiting for it to become active "
-                    "(removed by someone else?)." % (self.name, self.project_name)
-                )
-            domain = found
+                self.result["domain"] = patched or domain
+            return False
+
+        def refresh(_domain):
+            return self.client.get_domain(self.project_name, self.name)
+
+        timeout = self.params["wait_timeout"]
+        domain, state = poll_until(domain, refresh, settled, timeout, interval=POLL_FIRST, max_interval=POLL_MAX, factor=2)
+        if state == MISSING:
+            self.fail(
+                "Domain %s disappeared from project %r while waiting for it to become active "
+                "(removed by someone else?)." % (self.name, self.project_name)
+            )
+        if state == TIMEOUT:
+            self._fail_timeout(self.result["domain"], timeout, bool(retried))
+        return domain
 
     def _failure_fields(self, domain):
         return dict(
@@ -444,12 +435,9 @@ class PagesDomain(PagesModule):
     # ------------------------------------------------------------------ diff
 
     def _set_diff(self, before, after):
-        if not self.diff_mode:
-            return
-        self.result["diff"] = {
-            "before": summary(self.project_name, before) if before else "",
-            "after": summary(self.project_name, after) if after else "",
-        }
+        self.set_diff(
+            summary(self.project_name, before) if before else None, summary(self.project_name, after) if after else None
+        )
 
 
 def main():

@@ -537,7 +537,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import Pag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
     apply_patch,
-    build_diff,
     diff_patch,
     managed_view,
     normalise,
@@ -813,8 +812,7 @@ class PagesProject(PagesModule):
         if "preview_deployment_setting" not in config:
             self.check_branch_filters(config, "all")  # the API's default
         self.result["changed"] = True
-        if self.diff_mode:
-            self.result["diff"] = build_diff(None, self.diff_fields(desired))
+        self.set_diff(None, self.diff_fields(desired))
         if self.check_mode:
             self.result["project"] = desired
             return
@@ -867,7 +865,7 @@ class PagesProject(PagesModule):
                 if purge:
                     whole.append((section, env, key))  # and the whole map when it is purged
             before = managed_view(self.diff_fields(current), self.diff_fields(desired), whole=tuple(whole))
-            self.result["diff"] = build_diff(before, apply_patch(before, patch))
+            self.set_diff(before, apply_patch(before, patch))
         if not patch:
             self.result["project"] = current
             return
@@ -941,8 +939,7 @@ class PagesProject(PagesModule):
                 "(cfpages.cloudflare.pages_domain with state: absent), or set force: true to remove them and "
                 "delete the project's deployments before deleting it." % (name, ", ".join(custom_domains))
             )
-        if self.diff_mode:
-            self.result["diff"] = build_diff(self.diff_fields(current), None)
+        self.set_diff(self.diff_fields(current), None)
         if not p["force"]:
             if not self.check_mode:
                 self.delete_project(name)
@@ -962,50 +959,38 @@ class PagesProject(PagesModule):
         self.result.update(removed_domains=[], deleted_deployments=[])
         for domain in domains:
             try:
-                self.client.delete_domain(name, domain)
-                self.result["changed"] = True
-                self.result["removed_domains"].append(domain)
+                if self.client.delete_domain(name, domain, missing_ok=True):
+                    self.result["changed"] = True
+                    self.result["removed_domains"].append(domain)
             except PagesAPIError as err:
-                if not err.is_not_found:
-                    self.fail_with_hint(
-                        err,
-                        "removing custom domain %r of project %r" % (domain, name),
-                        "The project was not deleted; fix the cause and run the task again.",
-                    )
+                self.fail_api(
+                    err,
+                    "removing custom domain %r of project %r" % (domain, name),
+                    "The project was not deleted; fix the cause and run the task again.",
+                )
         refused = []
         for deployment_id in deployments:
             try:
-                self.client.delete_deployment(name, deployment_id, force=True)
-                self.result["changed"] = True
+                if self.client.delete_deployment(name, deployment_id, force=True, missing_ok=True):
+                    self.result["changed"] = True
                 self.result["deleted_deployments"].append(deployment_id)
             except PagesAPIError as err:
-                if err.is_not_found:
-                    self.result["deleted_deployments"].append(deployment_id)
-                else:
-                    # Not fatal yet: the project may still be deletable with it.
-                    refused.append("%s (%s)" % (deployment_id, err.message))
+                # Not fatal yet: the project may still be deletable with it.
+                refused.append("%s (%s)" % (deployment_id, err.message))
         hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""
         self.delete_project(name, hint)
         self.result.update(changed=True, project={})
 
     def delete_project(self, name, hint=""):
         try:
-            self.client.delete_project(name)
+            self.client.delete_project(name, missing_ok=True)  # gone already: what the task asks for
         except PagesAPIError as err:
-            if err.is_not_found:
-                return  # gone already: that is what the task asks for
             if not self.params["force"]:
                 hint = (
                     "Set force: true to remove its custom domains and delete its deployments first, "
                     "then the project."
                 )
-            self.fail_with_hint(err, "deleting project %r" % name, hint)
-
-    def fail_with_hint(self, err, action, hint):
-        msg = "%s failed: %s" % (action, err)
-        if hint:
-            msg += ". " + hint
-        self.fail(msg, **err.to_result())
+            self.fail_api(err, "deleting project %r" % name, hint)
 
 
 def main():

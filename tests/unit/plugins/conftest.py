@@ -15,6 +15,8 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock, autospec_client
+
 
 class AnsibleExitJson(Exception):
     """exit_json was called; ``result`` holds its arguments."""
@@ -89,3 +91,27 @@ def run_module(monkeypatch):
         raise AssertionError("the module returned without calling exit_json or fail_json")
 
     return run
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A :class:`Clock` that every wait of the collection (``_poll.poll_until``) uses."""
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils import _poll
+
+    fake = Clock()
+    monkeypatch.setattr(_poll, "time", fake)
+    return fake
+
+
+@pytest.fixture
+def install_client(monkeypatch):
+    """``install_client(fake)``: the module under test gets :func:`autospec_client` of ``fake``
+    as its client (after the real credential checks); returns ``fake``."""
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base
+
+    def install(fake):
+        client = autospec_client(fake)
+        monkeypatch.setattr(_base, "PagesClient", lambda **kwargs: client)
+        return fake
+
+    return install

@@ -19,6 +19,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 
 TOKEN = "tok-3f9a1c0e7b5d4a2f8e6c1b0a9d8e7f6a5b4c3d2e"
 GLOBAL_KEY = "key-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -173,12 +174,26 @@ def test_parse_retry_after_http_date_in_the_past_is_zero():
     assert _api.parse_retry_after(past) == 0.0
 
 
+class FixedRng:
+    """``uniform(a, b)`` answers ``a + (b - a) * fraction``."""
+
+    def __init__(self, fraction):
+        self.fraction = fraction
+
+    def uniform(self, low, high):
+        return low + (high - low) * self.fraction
+
+
 def test_backoff_schedule_grows_exponentially_with_jitter_and_cap():
-    rng = random.Random(3)
     for attempt in range(8):
-        delay = _api.backoff_delay(attempt, rng)
         full = min(_api.BACKOFF_CAP, _api.BACKOFF_BASE * 2 ** attempt)
-        assert full / 2 <= delay <= full
+        # "Equal jitter": half of the delay is fixed, the other half is drawn at random.
+        assert _api.backoff_delay(attempt, FixedRng(0.0)) == pytest.approx(full / 2)
+        assert _api.backoff_delay(attempt, FixedRng(0.5)) == pytest.approx(full * 0.75)
+        assert _api.backoff_delay(attempt, FixedRng(1.0)) == pytest.approx(full)
+    rng = random.Random(3)
+    samples = set(_api.backoff_delay(4, rng) for _sample in range(20))
+    assert len(samples) > 10 and all(8.0 < delay < 16.0 for delay in samples)
 
 
 @pytest.mark.parametrize("status", [408, 500, 502, 503, 504, 520, 524])
@@ -467,3 +482,65 @@ def test_create_that_lost_a_race_reads_the_project():
     client, _session, _sleeps = make_client(fail(400, 8000040, "Invalid project name"))
     with pytest.raises(PagesAPIError):
         client.create_project_or_existing({"name": "p", "production_branch": "main"})
+
+
+# ---------------------------------------------------------------- 408, JWT refresh cap, missing_ok
+
+
+def test_408_is_ambiguous_so_a_post_looks_before_resending():
+    """A 408 may come after the server did the work: a create looks first, and takes what it finds."""
+    created = {"name": "site", "id": "abc"}
+    client, session, sleeps = make_client(fail(408, 0, "Request Timeout"), ok(created))
+    assert client.create_project({"name": "site", "production_branch": "main"}) == created
+    assert [c["method"] for c in session.calls] == ["POST", "GET"]
+    assert sleeps == []
+
+
+def test_408_on_a_post_without_recheck_is_not_resent():
+    client, session, _sleeps = make_client(fail(408, 0, "Request Timeout"), ok({"id": "d1"}))
+    with pytest.raises(PagesAPIError) as info:
+        client.request("POST", client.account_path("projects", "p", "deployments"), json_body={})
+    assert info.value.status == 408 and len(session.calls) == 1
+
+
+def test_upload_token_refreshes_are_capped():
+    """A JWT the API keeps refusing is fetched again at most 3 times, then the call fails."""
+    refused = [fail(401, 8000013, "Unauthorized") for _refusal in range(10)]
+    client, session, sleeps = make_client(*refused)
+    asked = []
+
+    def provider(refresh):
+        asked.append(refresh)
+        return "jwt-%d" % len(asked)
+
+    with pytest.raises(PagesAPIError) as info:
+        client.request("POST", "/pages/assets/check-missing", json_body={}, idempotent=True, jwt_provider=provider)
+    assert info.value.has_code(8000013)
+    assert asked == [False, True, True, True]
+    assert len(session.calls) == 4 and sleeps == [] and client.retry_count == 0
+
+
+@pytest.mark.parametrize("answer", [
+    fail(404, 8000009, "The deployment ID you have specified does not exist."),
+    fail(400, 8000009, "The deployment ID you have specified does not exist."),
+])
+def test_delete_with_missing_ok_is_false_for_what_is_gone(answer):
+    client, _session, _sleeps = make_client(answer)
+    assert client.delete_deployment("p", "d1", missing_ok=True) is False
+
+
+def test_delete_with_missing_ok_raises_other_errors_and_is_true_when_it_deleted():
+    client, _session, _sleeps = make_client(fail(400, 8000035, "aliased"), ok(None))
+    with pytest.raises(PagesAPIError):
+        client.delete_domain("p", "www.example.com", missing_ok=True)
+    assert client.delete_domain("p", "www.example.com", missing_ok=True) is True
+
+
+def test_error_codes_skip_malformed_entries_and_status_defaults_to_0():
+    err = PagesAPIError("x", errors=[
+        "text", {"code": "8000009"}, {"code": 8000013, "error_chain": ["text", {"code": None}, {"code": 7}]},
+    ])
+    assert err.status == 0 and err.codes == [8000013, 7]
+    assert err.has_code(7) and not err.has_code(8000009)
+    assert err.to_result() == {"status": 0, "errors": err.errors}
+    assert PagesError("no API answer").to_result() == {"status": 0, "errors": []}

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deployments as D
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import autospec_client
 
 NOW = datetime(2026, 9, 30, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -305,26 +306,39 @@ def test_entries_without_id_are_ignored():
 
 
 class FakeClient:
+    """The calls of the deployment look-ups and of a prune (see ``fakes.autospec_client``)."""
+
     def __init__(self, deployments=None, errors=None, logs=None):
         self.deployments = list(deployments or [])
         self.errors = dict(errors or {})
         self.deleted = []
         self.logs = logs
-        self.gets = []
+        self.listed = []
 
-    def delete_deployment(self, project, deployment_id, force=False):
+    def delete_deployment(self, project, deployment_id, force=False, missing_ok=False):
         if deployment_id in self.errors:
-            raise self.errors[deployment_id]
+            err = self.errors[deployment_id]
+            if missing_ok and err.is_not_found:
+                return False
+            raise err
         self.deleted.append((deployment_id, force))
+        return True
 
     def list_deployments(self, project, env=None, limit=None):
+        """Newest first, in pages of 25 like the API; ``listed`` counts the items read."""
         items = [d for d in self.deployments if env is None or d["environment"] == env]
-        return iter(items[:limit] if limit else items)
+        for item in items[:limit] if limit else items:
+            self.listed.append(item["id"])
+            yield item
 
     def get_deployment_logs(self, project, deployment_id):
         if isinstance(self.logs, Exception):
             raise self.logs
         return self.logs
+
+
+def api(fake=None):
+    return autospec_client(fake or FakeClient())
 
 
 def test_execute_prune_reports_each_outcome():
@@ -339,7 +353,7 @@ def test_execute_prune_reports_each_outcome():
         "c": PagesAPIError("aliased", 400, [{"code": 8000035, "message": "aliased"}]),
         "d": PagesAPIError("boom", 500, [{"code": 8000000, "message": "boom"}]),
     })
-    deleted, skipped, failed = D.execute_prune(client, "site", planned)
+    deleted, skipped, failed = D.execute_prune(api(client), "site", planned)
     assert client.deleted == [("a", False)]
     assert ids(deleted) == ["a"]
     assert reasons(skipped) == {"b": "already deleted", "c": "Cloudflare refused it as aliased: aliased"}
@@ -350,65 +364,84 @@ def test_execute_prune_reports_each_outcome():
 def test_execute_prune_sends_force_for_aliased():
     planned = [dict(D.summarize(dep("a", "preview", "x", 5)), reason="r", force=True)]
     client = FakeClient()
-    D.execute_prune(client, "site", planned)
+    D.execute_prune(api(client), "site", planned)
     assert client.deleted == [("a", True)]
 
 
-# --------------------------------------------------------------------------- API loops
+# --------------------------------------------------------------------------- what a branch serves
 
 
 def test_find_live_deployment_production_is_the_canonical_one():
     project = {"name": "site", "production_branch": "main", "canonical_deployment": {"id": "c"}}
-    assert D.find_live_deployment(FakeClient(), project, "main")["id"] == "c"
-    assert D.find_live_deployment(FakeClient(), project, None)["id"] == "c"
-    assert D.find_live_deployment(FakeClient(), dict(project, canonical_deployment=None), "main") is None
+    assert D.find_live_deployment(api(), project, "main")["id"] == "c"
+    assert D.find_live_deployment(api(), project, None)["id"] == "c"
+    assert D.find_live_deployment(api(), dict(project, canonical_deployment=None), "main") is None
 
 
 def test_find_live_deployment_preview_is_the_newest_of_the_branch():
-    client = FakeClient(project_history())
+    client = api(FakeClient(project_history()))
     project = {"name": "site", "production_branch": "main"}
     assert D.find_live_deployment(client, project, "feat")["id"] == "f3"
     assert D.find_live_deployment(client, project, "none") is None
 
 
+def test_newest_of_branch_reads_past_the_newest_25_and_stops_at_the_first_match():
+    """One paging rule: every page until the branch's newest one (it used to be the newest 25)."""
+    others = [dep("o%02d" % i, "preview", "other", 1) for i in range(30)]
+    fake = FakeClient(others + [dep("f-old", "preview", "feat", 2), dep("f-older", "preview", "feat", 3)])
+    project = {"name": "site", "production_branch": "main"}
+    assert D.newest_of_branch(api(fake), project, "feat")["id"] == "f-old"
+    assert fake.listed[-1] == "f-old" and len(fake.listed) == 31
+
+
+def test_live_of_production_is_a_newer_deployment_in_progress_that_carries_the_site():
+    canonical = dep("c", "production", "main", 3)
+    building = dict(dep("n", "production", "main", 1), latest_stage={"name": "build", "status": "active"})
+    project = {"name": "site", "production_branch": "main", "canonical_deployment": canonical}
+    view = D.BranchDeployments(api(FakeClient([building, canonical])), project, "main")
+    assert view.live()["id"] == "c"
+    assert view.live(carries=lambda d: d["id"] == "n")["id"] == "n"
+    assert view.live(carries=lambda d: False)["id"] == "c"
+    assert view.known_ids() == {"c", "n"}
+
+
+def test_live_of_production_lists_nothing_when_the_canonical_one_carries_the_site():
+    fake = FakeClient([dep("n", "production", "main", 1)])
+    project = {"name": "site", "production_branch": "main", "canonical_deployment": dep("c", "production", "main", 3)}
+    view = D.BranchDeployments(api(fake), project, "main")
+    assert view.live(carries=lambda d: d["id"] == "c")["id"] == "c"
+    assert fake.listed == []
+
+
 def test_is_newest_of_branch():
-    client = FakeClient(project_history())
+    client = api(FakeClient(project_history()))
     project = {"name": "site", "production_branch": "main"}
     history = project_history()
     assert D.is_newest_of_branch(client, project, history[1])  # f3
     assert not D.is_newest_of_branch(client, project, history[3])  # f2
 
 
-def test_new_deployment_finder():
-    client = FakeClient(project_history())
-    before = set(d["id"] for d in project_history())
-    finder = D.new_deployment_finder(client, "site", before, "feat")
-    assert finder() is None
-    client.deployments.insert(0, dep("new", "preview", "feat", 0))
-    assert finder()["result"]["id"] == "new"
-    assert D.new_deployment_finder(client, "site", before, "other")() is None
+def test_created_since_finds_only_a_new_deployment_of_the_branch():
+    fake = FakeClient(project_history())
+    project = {"name": "site", "production_branch": "main"}
+    view = D.BranchDeployments(api(fake), project, "feat")
+    recheck = view.created_since(view.known_ids())
+    assert recheck() is None
+    fake.deployments.insert(0, dep("other", "preview", "other", 0))
+    assert recheck() is None
+    fake.deployments.insert(0, dep("new", "preview", "feat", 0))
+    assert recheck()["result"]["id"] == "new"
+    assert view.created_since(view.known_ids(), accept=lambda d: False)() is None
+    assert D.BranchDeployments(api(fake), project, "none").created_since(frozenset())() is None
 
 
 def test_log_tail():
     lines = [{"line": "line %d" % i, "ts": "t"} for i in range(30)]
-    client = FakeClient(logs={"total": 30, "data": lines})
+    client = api(FakeClient(logs={"total": 30, "data": lines}))
     assert D.log_tail(client, "site", "d", lines=3) == ["line 27", "line 28", "line 29"]
     assert len(D.log_tail(client, "site", "d")) == D.LOG_TAIL_LINES
-    assert D.log_tail(FakeClient(logs={}), "site", "d") == []
-    assert D.log_tail(FakeClient(logs=PagesAPIError("no", 500)), "site", "d") == []
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
+    assert D.log_tail(api(FakeClient(logs={})), "site", "d") == []
+    assert D.log_tail(api(FakeClient(logs=PagesAPIError("no", 500))), "site", "d") == []
 
 
 class PollClient:
@@ -429,18 +462,16 @@ def start(name="queued", status="active"):
     return {"id": "d1", "latest_stage": {"name": name, "status": status}}
 
 
-def test_wait_returns_at_once_when_finished():
-    clock = Clock()
+def test_wait_returns_at_once_when_finished(clock):
     client = PollClient([("deploy", "success")])
-    dep_, outcome = D.wait_for_deployment(client, "s", start("deploy", "success"), 10, sleep=clock.sleep, clock=clock)
+    dep_, outcome = D.wait_for_deployment(api(client), "s", start("deploy", "success"), 10)
     assert outcome == "success" and client.polls == 0 and clock.sleeps == []
 
 
-def test_wait_polls_until_success_with_growing_intervals():
-    clock = Clock()
+def test_wait_polls_until_success_with_growing_intervals(clock):
     client = PollClient([("build", "active"), ("build", "active"), ("deploy", "active"), ("deploy", "success")])
     lines = []
-    dep_, outcome = D.wait_for_deployment(client, "s", start(), 60, sleep=clock.sleep, clock=clock, log=lines.append)
+    dep_, outcome = D.wait_for_deployment(api(client), "s", start(), 60, log=lines.append)
     assert outcome == "success"
     assert dep_["latest_stage"]["status"] == "success"
     assert clock.sleeps == [1.0, 1.5, 2.25, 3.375]
@@ -448,33 +479,59 @@ def test_wait_polls_until_success_with_growing_intervals():
                      "deployment d1: deploy (active)", "deployment d1: deploy (success)"]
 
 
-def test_wait_reports_failure_at_the_failed_stage():
-    clock = Clock()
+def test_wait_reports_failure_at_the_failed_stage(clock):
     client = PollClient([("build", "active"), ("build", "failure")])
-    dep_, outcome = D.wait_for_deployment(client, "s", start(), 60, sleep=clock.sleep, clock=clock)
+    dep_, outcome = D.wait_for_deployment(api(client), "s", start(), 60)
     assert outcome == "failure"
     assert D.stage_of(dep_) == ("build", "failure")
 
 
-def test_wait_times_out_with_the_current_stage():
-    clock = Clock()
+def test_wait_times_out_with_the_current_stage(clock):
     client = PollClient([("build", "active")])
-    dep_, outcome = D.wait_for_deployment(client, "s", start(), 10, sleep=clock.sleep, clock=clock)
+    dep_, outcome = D.wait_for_deployment(api(client), "s", start(), 10)
     assert outcome == "timeout"
     assert D.stage_of(dep_) == ("build", "active")
     assert sum(clock.sleeps) == pytest.approx(10)
     assert max(clock.sleeps) <= 5.0
 
 
-def test_wait_zero_timeout_does_not_poll():
-    clock = Clock()
+def test_wait_zero_timeout_does_not_poll(clock):
     client = PollClient([("deploy", "success")])
-    dep_, outcome = D.wait_for_deployment(client, "s", start(), 0, sleep=clock.sleep, clock=clock)
+    dep_, outcome = D.wait_for_deployment(api(client), "s", start(), 0)
     assert outcome == "timeout" and client.polls == 0
 
 
-def test_wait_notices_a_deleted_deployment():
-    clock = Clock()
+def test_wait_notices_a_deleted_deployment(clock):
     client = PollClient([None])
-    dep_, outcome = D.wait_for_deployment(client, "s", start(), 10, sleep=clock.sleep, clock=clock)
+    dep_, outcome = D.wait_for_deployment(api(client), "s", start(), 10)
     assert outcome == "missing"
+
+
+# --------------------------------------------------------------------------- found by tests/mutation.sh
+
+
+def test_keep_per_branch_zero_is_allowed_and_keeps_nothing_by_that_rule():
+    plan = D.plan_prune(project_history(), canonical="p5", keep_per_branch=0, environment="production")
+    assert plan["kept"] == [] and ids(plan["delete"]) == ["p1", "p2", "p3", "p4"]
+
+
+def test_environment_filter_production_leaves_previews_alone():
+    plan = D.plan_prune(project_history(), canonical="p5", keep=0, environment="production")
+    listed = ids(plan["kept"]) + ids(plan["delete"]) + ids(plan["skipped"])
+    assert sorted(listed) == ["p1", "p2", "p3", "p4", "p5"]
+
+
+def test_newest_of_branch_lists_only_the_environment_the_branch_deploys_to():
+    fake = FakeClient(project_history())
+    client = api(fake)
+    project = {"name": "site", "production_branch": "main"}
+    assert D.newest_of_branch(client, project, "feat")["id"] == "f3"
+    assert D.newest_of_branch(client, project, "main")["id"] == "p5"
+    envs = [call.kwargs.get("env") for call in client.list_deployments.call_args_list]
+    assert envs == ["preview", "production"]
+
+
+def test_production_branch_of_something_that_is_not_a_project():
+    assert D.project_production_branch(None, "main") == "main"
+    assert D.project_production_branch({"production_branch": ""}, "main") == "main"
+    assert D.project_production_branch({"production_branch": "dev"}, "main") == "dev"

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -24,7 +25,9 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload_pacing as P
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "tok-unit-test-0123456789"
@@ -67,14 +70,6 @@ def fail(status, code, message="failure"):
     return response(status, {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None})
 
 
-class Clock:
-    def __init__(self, now=1_700_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 class FakePages:
     """Enough of the Pages API for the engine: one project, the asset endpoints, deployments.
 
@@ -83,7 +78,7 @@ class FakePages:
 
     def __init__(self, clock=None, jwt_ttl=300.0, max_file_count=None, production_branch="main"):
         self.lock = threading.Lock()
-        self.clock = clock or Clock()
+        self.clock = clock or Clock(now=1_700_000_000.0)
         self.jwt_ttl = jwt_ttl
         self.max_file_count = max_file_count
         self.assets = {}
@@ -356,10 +351,10 @@ def test_scan_applies_wranglers_ignore_rules(tmp_path):
     assert scan.manifest["/logo.png"] == "2082190357cfd3617ccfe04f340c6247"
     assert scan.manifest["/some_dir/_headers"] == "95dedb64e6d4940fc2e0f11f711cc2f4"
     assert scan.manifest["/some_dir/functions/foo.js"] == "09a79777abda8ccc8bdd51dd3ff8e9e9"
-    assert sorted(scan.special) == ["_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert sorted(scan.special) == ["_headers", "_redirects"]  # _routes.json and _worker.js go with the worker
     assert scan.special["_headers"] == os.path.join(str(tmp_path), "_headers")
     assert scan.total_bytes == sum(os.path.getsize(f.abspath) for f in scan.files)
-    assert any("functions/" in w for w in scan.warnings)
+    assert any("functions/ is not uploaded" in w for w in scan.warnings)
     assert [f.path for f in scan.files] == sorted(f.path for f in scan.files)
 
 
@@ -371,10 +366,11 @@ def test_scan_missing_or_bad_source(tmp_path):
         S.scan_site(str(tmp_path / "file"))
 
 
-def test_worker_directory_is_refused(tmp_path):
+def test_worker_directory_is_not_an_asset(tmp_path):
     write(tmp_path, "_worker.js/index.js", "x")
-    with pytest.raises(S.UploadError, match="_worker.js is a directory"):
-        S.scan_site(str(tmp_path))
+    write(tmp_path, "index.html", "x")
+    scan = S.scan_site(str(tmp_path))
+    assert sorted(scan.manifest) == ["/index.html"] and scan.special == {}
 
 
 def test_undecodable_file_name_is_named(tmp_path):
@@ -513,6 +509,12 @@ def test_bucket_bounds_and_balance():
         assert bucket.size <= max_bytes and len(bucket.files) <= max_files
         assert bucket.size == sum(f.size for f in bucket.files)
     assert len(buckets) >= -(-sum(f.size for f in files) // max_bytes)
+    # Balanced: the least-filled bucket takes the next file, so the sizes stay within 1 MiB...
+    sizes = [bucket.size for bucket in buckets]
+    assert max(sizes) - min(sizes) <= S.MiB
+    # ...and no bucket is wasted: no two of them would fit in one.
+    smallest = sorted(buckets, key=lambda b: b.size)[:2]
+    assert sum(b.size for b in smallest) > max_bytes or sum(len(b.files) for b in smallest) > max_files
 
 
 def test_buckets_small_sites_spread_over_the_workers_and_big_files_alone():
@@ -599,14 +601,18 @@ def test_deployment_fields(tmp_path):
     scan = S.scan_site(str(tmp_path))
     fields = U.build_deployment_fields(scan, "feat/x", "abc123", "Fix it", True)
     names = [name for name, _value in fields]
-    assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty",
-                     "_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty", "_headers", "_redirects"]
     values = dict(fields)
     assert json.loads(values["manifest"][1]) == scan.manifest
     assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-digest: " + scan.digest[:32]
-    assert values["commit_dirty"] == (None, "false") or values["commit_dirty"] == (None, "true")
+    assert values["commit_dirty"] == (None, "true")
+    assert dict(U.build_deployment_fields(scan, commit_dirty=False))["commit_dirty"] == (None, "false")
+    assert "commit_dirty" not in dict(U.build_deployment_fields(scan, commit_dirty=None))
     assert values["_headers"] == ("_headers", b"/*\n  X-Test: 1\n", "application/octet-stream")
-    assert values["_worker.js"][0] == "_worker.js" and values["_routes.json"][2] == "application/json"
+    worker = [("_worker.bundle", ("_worker.bundle", b"bundle", "application/octet-stream"))]
+    with_worker = U.build_deployment_fields(scan, "b", None, "m", None, digest="f" * 64, worker_fields=worker)
+    assert with_worker[-1] == worker[0]
+    assert dict(with_worker)["commit_message"][1].decode() == "m\n\ncfpages-digest: " + "f" * 32
     minimal = U.build_deployment_fields(scan, digest_trailer=False)
     assert [name for name, _value in minimal][:1] == ["manifest"] and "commit_message" not in dict(minimal)
 
@@ -886,6 +892,69 @@ def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
     assert not fake.calls_to("upload")
 
 
+def test_file_rewritten_with_the_same_size_is_detected_before_upload(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    target = scan.files[0]
+    os.utime(target.abspath, ns=(target.mtime_ns + 10**9, target.mtime_ns + 10**9))
+    with pytest.raises(S.UploadError, match="changed or disappeared"):
+        A.upload_missing(client, token, scan, missing)
+    assert not fake.calls_to("upload")
+
+
+def test_file_rewritten_during_the_upload_is_not_sent_under_its_old_hash(tmp_path, fake, client):
+    """Same size, other content, new mtime, between two buckets: the upload stops with an error."""
+    site = deployed_site(tmp_path, 8)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    rewritten = []
+
+    def rewrite_the_rest(kwargs):
+        if rewritten:
+            return None
+        sent = set(item["key"] for item in json.loads(kwargs["data"]))
+        for f in scan.files:
+            if f.hash not in sent:
+                content = open(f.abspath, "rb").read()
+                with open(f.abspath, "wb") as handle:
+                    handle.write(bytes(byte ^ 0xFF for byte in content))
+                os.utime(f.abspath, ns=(f.mtime_ns + 10**9, f.mtime_ns + 10**9))
+                rewritten.append(f.hash)
+        return None
+
+    fake.faults["upload"] = [rewrite_the_rest]
+    with pytest.raises(S.UploadError, match="modified during the upload"):
+        A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=2)
+    assert rewritten and not set(rewritten) & set(fake.assets)
+    assert not fake.calls_to("upsert_hashes")
+
+
+def test_the_first_failed_bucket_stops_the_remaining_ones(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 10)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
+    answered = []
+
+    def fail_first_slow_others(kwargs):
+        answered.append(True)
+        if len(answered) == 1:
+            return fail(400, 8000099, "refused")
+        time.sleep(0.05)  # the others are still busy when the first one fails
+        return None
+
+    fake.faults["upload"] = [fail_first_slow_others]
+    with pytest.raises(S.UploadError, match="refused"):
+        A.upload_missing(client, token, scan, missing, concurrency=2, max_bucket_files=1)
+    buckets = len(A.plan_buckets(A.files_to_send(scan, missing), 2, A.MAX_BUCKET_BYTES, 1))
+    assert buckets == len(missing) >= 9
+    assert len(fake.calls_to("upload")) <= 3 < buckets
+    assert not fake.calls_to("upsert_hashes")
+
+
 # --------------------------------------------------------------------------- the whole flow
 
 
@@ -898,7 +967,7 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     dep = fake.deployments[0]
     assert first["deployment"]["id"] == dep["id"] == fake.project["canonical_deployment"]["id"]
     assert dep["manifest"] == first["scan"].manifest
-    assert sorted(fake.special[dep["id"]]) == ["_headers", "_redirects", "_routes.json", "_worker.js"]
+    assert sorted(fake.special[dep["id"]]) == ["_headers", "_redirects", "_routes.json", "_worker.bundle"]
     assert dep["deployment_trigger"]["metadata"]["commit_message"].endswith(first["digest"][:32])
 
     calls = len(fake.calls)
@@ -1038,3 +1107,86 @@ def test_bucket_plan_splits_big_uploads_for_overlap_but_not_small_ones():
     assert max(b.size for b in buckets) - min(b.size for b in buckets) <= 12000
     assert len(A.plan_buckets(files[:50], concurrency=3)) == 1  # 600 kB: one request
     assert len(A.plan_buckets(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each
+
+
+# --------------------------------------------------------------------------- full-stack sites
+
+
+def worker_site(root):
+    write(root, "index.html", "<h1>app</h1>")
+    write(root, "_worker.js/index.js", 'import { v } from "./lib/v.js";\nexport default { fetch: () => new Response(v) };\n')
+    write(root, "_worker.js/lib/v.js", 'export const v = "v1";\n')
+    write(root, "_routes.json", '{"version": 1, "include": ["/*"], "exclude": ["/static/*"]}')
+    return str(root)
+
+
+def test_worker_directory_is_deployed_as_a_bundle_and_is_idempotent(tmp_path, fake, client):
+    site = worker_site(tmp_path)
+    first = deploy_directory(client, "site", site)
+    assert first["changed"] and first["worker"] == {"mode": "directory", "modules": 2, "bytes": 104}
+    dep = fake.deployments[0]
+    assert sorted(dep["manifest"]) == ["/index.html"]
+    sent = fake.special[dep["id"]]
+    assert sorted(sent) == ["_routes.json", "_worker.bundle"]
+    bundle = WB.bundle_from_blob(sent["_worker.bundle"][1])
+    assert [m.name for m in bundle.modules] == ["index.js", "lib/v.js"]
+    assert sent["_worker.bundle"][2] == "application/octet-stream"
+    assert first["digest"] != S.scan_site(site).digest  # the worker counts
+
+    again = deploy_directory(client, "site", site)
+    assert not again["changed"] and again["deployment"]["id"] == dep["id"] and again["digest"] == first["digest"]
+
+    write(tmp_path, "_worker.js/lib/v.js", 'export const v = "v2";\n')
+    edited = deploy_directory(client, "site", site)
+    assert edited["changed"] and edited["upload"]["uploaded"] == 0 and len(fake.deployments) == 2
+
+
+def test_excluded_worker_is_not_sent(tmp_path, fake, client):
+    site = worker_site(tmp_path)
+    out = deploy_directory(client, "site", site, exclude=["_worker.js"])
+    assert out["worker"]["mode"] == "none" and "_worker.bundle" not in fake.special[fake.deployments[0]["id"]]
+    assert any("_routes.json is not sent" in w for w in out["warnings"])
+
+
+def test_bad_worker_is_refused_before_any_request(tmp_path, fake, client):
+    write(tmp_path, "_worker.js/index.js", 'import x from "./missing.js";\n')
+    with pytest.raises(S.UploadError, match=r'index.js:1: import "./missing.js"'):
+        deploy_directory(client, "site", str(tmp_path))
+    assert fake.calls == []
+
+
+def test_functions_build_uses_the_environments_compatibility_settings(tmp_path, fake, client):
+    write(tmp_path, "public/index.html", "x")
+    write(tmp_path, "functions/hello.js", "export function onRequest() {}")
+    exe = write(tmp_path, "bin/wrangler", "#!/bin/sh\nexit 0\n")
+    os.chmod(exe, 0o755)
+    fake.project["deployment_configs"] = {
+        "production": {"compatibility_date": "2024-09-23", "compatibility_flags": ["nodejs_compat"]},
+        "preview": {"compatibility_date": "2023-01-01", "compatibility_flags": []},
+    }
+    seen = []
+
+    def run_command(argv, cwd, environ_update):
+        seen.append(argv)
+        out = argv[argv.index("--outfile") + 1]
+        main = [WB.WorkerModule("functionsWorker-0.%d.js" % len(seen), "esm", b"export default {}")]
+        with open(out, "wb") as handle:
+            handle.write(WB.encode_bundle(main))
+        with open(argv[argv.index("--output-routes-path") + 1], "w") as handle:
+            handle.write('{"version":1,"include":["/hello"],"exclude":[]}')
+        return 0, "", ""
+
+    def engine(branch):
+        request = U.DeployRequest("site", str(tmp_path / "public"), branch=branch, wrangler_executable=exe)
+        return U.DirectUpload(client, request, run_command=run_command)
+
+    first = engine("main").run()
+    assert first["worker"]["mode"] == "functions"
+    assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2024-09-23"
+    assert seen[-1][seen[-1].index("--compatibility-flags") + 1] == "nodejs_compat"
+    sent = fake.special[fake.deployments[0]["id"]]
+    assert sent["_routes.json"][1] == b'{"version":1,"include":["/hello"],"exclude":[]}'
+    assert not engine("main").run()["changed"]  # another random main module name, the same digest
+    engine("feature").run(check_mode=True)
+    assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2023-01-01"
+    assert "--compatibility-flags" not in seen[-1]

@@ -16,7 +16,6 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -97,10 +96,16 @@ class FakeClient:
         self.created.append(new)
         return new
 
-    def delete_deployment(self, project, ident, force=False):
+    def delete_deployment(self, project, ident, force=False, missing_ok=False):
         self.calls.append(("delete_deployment", ident, force))
-        self._maybe_fail("delete_deployment:" + ident)
+        try:
+            self._maybe_fail("delete_deployment:" + ident)
+        except PagesAPIError as err:
+            if missing_ok and err.is_not_found:
+                return False
+            raise
         self.deployments = [d for d in self.deployments if d["id"] != ident]
+        return True
 
     def rollback_deployment(self, project, ident):
         self.calls.append(("rollback_deployment", ident))
@@ -131,21 +136,10 @@ def project(name="site", production_branch="main", canonical=None, source=None):
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    """``fake(client)`` installs the client; time never passes for real."""
-    clock = {"now": 0.0}
-
-    def sleep(seconds):
-        clock["now"] += seconds
-
-    monkeypatch.setattr("time.sleep", sleep)
-    monkeypatch.setattr("time.monotonic", lambda: clock["now"])
-
-    def install(client):
-        monkeypatch.setattr(PagesModule, "_build_client", lambda self: client)
-        return client
-
-    return install
+def fake(install_client, clock):
+    """``fake(client)`` installs the client (checked against PagesClient's signatures); time
+    never passes for real."""
+    return install_client
 
 
 @pytest.fixture
@@ -362,9 +356,9 @@ def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monke
 
     monkeypatch.setattr(_upload.DirectUpload, "run", run)
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_verbosity=1))
-    assert result["progress"] == ["uploaded bucket 1/1"]
+    assert status == "exit" and result["progress"] == ["uploaded bucket 1/1"]
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
-    assert "progress" not in result
+    assert status == "exit" and result["changed"] and "progress" not in result
 
 
 # --------------------------------------------------------------------------- waiting
@@ -452,11 +446,12 @@ def test_git_build_same_commit_is_unchanged_unless_forced(run_module, fake):
     status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee"))
     assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "live-0001"
     assert client.mutating() == []
-    client.polls["new-build-0001"] = [deployment("new-build-0001")]
-    status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee", force=True))
-    assert result["changed"]
-    status, result = run_module(pages_deployment.main, args(commit_hash="other"))
-    assert result["changed"]
+    for extra, builds in ((dict(commit_hash="c0ffee", force=True), 1), (dict(commit_hash="other"), 2)):
+        client.polls["new-build-0001"] = [deployment("new-build-0001")]
+        status, result = run_module(pages_deployment.main, args(**extra))
+        assert status == "exit", result.get("msg")
+        assert result["changed"] and result["deployment"]["id"] == "new-build-0001"
+        assert [c[0] for c in client.mutating()] == ["create_deployment"] * builds
 
 
 def test_git_build_same_commit_that_failed_is_rebuilt(run_module, fake):

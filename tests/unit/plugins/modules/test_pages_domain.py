@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api, _base
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_domain
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
@@ -78,11 +78,14 @@ class FakeClient:
         self.existing = self.patch_answer or dom(name, "initializing")
         return self.existing
 
-    def delete_domain(self, project, name):
+    def delete_domain(self, project, name, missing_ok=False):
         self.calls.append(("DELETE domain", name))
         if self.delete_error:
+            if missing_ok and self.delete_error.is_not_found:
+                return False
             raise self.delete_error
         self.existing = None
+        return True
 
     def describe_credentials(self):
         return "an API token (Authorization: Bearer)"
@@ -91,32 +94,9 @@ class FakeClient:
         return [c for c in self.calls if not c[0].startswith("GET")]
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def time(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def client(monkeypatch):
-    fake = FakeClient()
-    monkeypatch.setattr(_base, "PagesClient", lambda **kwargs: fake)
-    return fake
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(pages_domain.PagesDomain, "clock", staticmethod(fake.time))
-    monkeypatch.setattr(pages_domain.PagesDomain, "sleep", staticmethod(fake.sleep))
-    return fake
+def client(install_client):
+    return install_client(FakeClient())
 
 
 def run(run_module, **args):

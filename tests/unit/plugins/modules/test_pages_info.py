@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base, _time
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _time
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_info
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
@@ -96,10 +96,8 @@ def project(name="site"):
 
 
 @pytest.fixture
-def client(monkeypatch):
-    fake = FakeClient()
-    monkeypatch.setattr(_base, "PagesClient", lambda **kwargs: fake)
-    return fake
+def client(install_client):
+    return install_client(FakeClient())
 
 
 def run(run_module, **args):

@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from ansible.module_utils import basic
+
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_CHANGED_MASK, SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_project
@@ -381,8 +383,11 @@ def test_update_in_check_mode_sends_nothing_and_predicts(run_module, api):
 
 def test_name_is_never_patched(run_module, api):
     api.add("site")
-    run(run_module, production_branch="dev")
-    assert "name" not in api.requests[-1][3]
+    kind, result = run(run_module, production_branch="dev")
+    assert kind == "exit" and result["changed"], result
+    patches = [r for r in api.requests if r[0] == "PATCH"]
+    assert len(patches) == 1 and patches[0][3].get("production_branch") == "dev"
+    assert "name" not in patches[0][3]
 
 
 # =========================================================================== env vars and secrets
@@ -789,9 +794,14 @@ def test_secret_values_helper_finds_non_plain_values_defensively():
     assert pages_project.secret_values(None) == []
 
 
-def test_arguments_are_not_written_to_syslog():
+def test_arguments_are_not_written_to_syslog(run_module, api, monkeypatch):
     # env_vars is a free-form dict, so no_log cannot hide its secrets from the invocation log line
-    assert pages_project.PagesProject.module_kwargs["no_log"] is True
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    api.add("site")
+    kind, result = run(run_module, **env_vars(S=secret()))
+    assert kind == "exit", result
+    assert SECRET not in repr(logged) and TOKEN not in repr(logged)
 
 
 # =========================================================================== create races (issue 11 point 7)

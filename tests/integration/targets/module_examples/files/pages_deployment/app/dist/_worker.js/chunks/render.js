@@ -1,0 +1,3 @@
+export function render(path) {
+  return `<p>rendered ${path}</p>`;
+}

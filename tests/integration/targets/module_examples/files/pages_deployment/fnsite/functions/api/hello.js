@@ -1,0 +1,3 @@
+export function onRequestGet() {
+  return new Response("hello from a Pages Function");
+}
