@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import __version__, errors, jwtutil, ratelimit, serving
 from .branch_heads import BranchHeadError, set_branch_head
+from .deployhooks import HOOK_PATH, DeployHooks
 from .errors import APIError
 from .model import SPECIAL_FILES, Config, Credentials, Model
 from .store import Store
@@ -50,6 +51,7 @@ ROUTES = [
     ("/pages/assets/check-missing", {"POST": "assets_check_missing"}),
     ("/pages/assets/upload", {"POST": "assets_upload"}),
     ("/pages/assets/upsert-hashes", {"POST": "assets_upsert_hashes"}),
+    (HOOK_PATH + "(?P<hook>[^/]+)", {"POST": "deploy_hook"}),
 ]
 ROUTES = [(re.compile("^" + rx + "/?$"), methods) for rx, methods in ROUTES]
 TOKEN_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]+)$")
@@ -114,6 +116,7 @@ class Emulator:
         self.limiter = ratelimit.RateLimiter(ratelimit.parse_spec(config.rate_limit))
         self.base_url = None
         self.workers = Workers(self.store, clock, data_dir, workerd)
+        self.deploy_hooks = DeployHooks(self.store)
 
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
@@ -147,6 +150,7 @@ class Emulator:
     def reset(self):
         self.workers.reset()
         self.store.wipe()
+        self.deploy_hooks.reset()
         self.request_log.clear()
         for k, v in self.startup_config.to_dict().items():
             setattr(self.config, k, v)
@@ -240,6 +244,8 @@ class Emulator:
         try:
             if name.startswith("assets_"):
                 params["claims"] = self.auth_jwt(request)
+            elif name == "deploy_hook":  # the hook's secret id is its only credential
+                pass
             else:
                 account = self.auth_api(request)
                 if params["account"] != account:
@@ -292,7 +298,7 @@ class Emulator:
     async def read_body(self, request, name, entry):
         if name == "create_deployment":
             return await self.read_form(request)
-        if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache",):
+        if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache", "deploy_hook"):
             return None
         raw = await request.read()
         if name == "assets_upload":
@@ -415,6 +421,10 @@ class Emulator:
     def api_rollback_deployment(self, request, body, account, project, deployment):
         return self._deployment_resp(*self.model.rollback(account, project, deployment))
 
+    def api_deploy_hook(self, request, body, hook):
+        d = self.deploy_hooks.trigger(hook, self.model)
+        return json_response(envelope({"id": d["id"]}))
+
     def api_deployment_logs(self, request, body, account, project, deployment):
         try:
             size = int(request.query.get("size", LOG_PAGE_DEFAULT))
@@ -508,6 +518,12 @@ class Emulator:
         if path == "/__emulator/reset" and request.method == "POST":
             self.reset()
             return json_response({"status": "ok", "config": self.config.to_dict()})
+        if path == "/__emulator/deploy_hooks" and request.method == "POST":
+            try:
+                hook_id = self.deploy_hooks.register(json.loads(await request.read() or b"{}"), self.model)
+            except ValueError as e:
+                return json_response({"error": str(e)}, 400)
+            return json_response({"id": hook_id, "url": f"{self.base_url}{HOOK_PATH}{hook_id}"})
         if path == "/__emulator/config":
             if request.method == "GET":
                 return json_response(self.config.to_dict())

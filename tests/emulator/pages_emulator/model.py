@@ -433,7 +433,7 @@ class Model:
             "modified_on": iso(tl["modified"]),
             "latest_stage": tl["latest"],
             "deployment_trigger": {
-                "type": "ad_hoc",
+                "type": d.get("trigger_type", "ad_hoc"),
                 "metadata": {
                     "branch": d["branch"],
                     "commit_hash": d["commit_hash"],
