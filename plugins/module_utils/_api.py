@@ -22,6 +22,7 @@ import traceback
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secret
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
     COLLECTION_NAME,
     COLLECTION_VERSION,
@@ -487,7 +488,7 @@ class PagesClient:
         self.request("POST", self.account_path("projects", name, "purge_build_cache"), idempotent=True)
 
     def get_upload_token(self, name):
-        return self.get(self.account_path("projects", name, "upload-token"))["jwt"]
+        return register_secret(self.get(self.account_path("projects", name, "upload-token"))["jwt"])
 
     # ------------------------------------------------------------------ deployments
 

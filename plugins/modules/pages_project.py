@@ -532,6 +532,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import
     normalise,
     prune_unset,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secrets
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,56}[a-z0-9])?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -594,7 +595,7 @@ def secret_values(params):
             if isinstance(entry, dict) and entry.get("type") not in (None, "plain_text"):
                 if isinstance(entry.get("value"), (str, int, float)):
                     found.append(str(entry["value"]))
-    return found
+    return register_secrets(found)
 
 
 class PagesProject(PagesModule):
