@@ -55,6 +55,11 @@ expect '"invocation"'                                          # -vvv printed mo
 expect 'value of usage_model must be one of'                   # the validation failure ran
 expect 'API_SECRET.type must be one of plain_text, secret_text'  # the module's own check ran
 expect 'ok=12'                                                 # every task ran
+# ansible-core 2.22 deprecates APIs older modules used (its porting guide); none may be ours.
+if grep -n 'DEPRECATION WARNING' "$work/output.log"; then
+    echo "FAIL: the run printed deprecation warnings (above)"
+    failed=1
+fi
 if [ "$failed" != 0 ]; then
     echo "--- output (secrets replaced) ---"
     sed -e "s/$secret_one/<secret_one>/g" -e "s/$secret_two/<secret_two>/g" \

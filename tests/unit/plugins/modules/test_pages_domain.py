@@ -69,7 +69,7 @@ class FakeClient:
     def add_domain(self, project, name):
         self.calls.append(("POST domain", name))
         if self.add_error:
-            raise self.add_error
+            raise self.add_error  # pylint: disable=raising-bad-type
         self.existing = self.add_answer or dom(name, "initializing")
         return self.existing
 
@@ -81,7 +81,7 @@ class FakeClient:
     def delete_domain(self, project, name):
         self.calls.append(("DELETE domain", name))
         if self.delete_error:
-            raise self.delete_error
+            raise self.delete_error  # pylint: disable=raising-bad-type
         self.existing = None
 
     def describe_credentials(self):
