@@ -662,34 +662,17 @@ class PagesDeployment(PagesModule):
             before = {"branch": branch, "deployment_id": live.get("id") if live else None}
         else:
             before = {"branch": branch, "deployment_id": None}
+        engine = _upload.DirectUpload(self.client, _upload.DeployRequest.from_options(p, branch), log=log)
         if project is None:
             # Nothing to compare with: scan first, so that a site the API would refuse (too large files)
             # fails before the project is created.
             try:
-                scan = _upload.scan_site(p["source"], exclude=p["exclude"])
-                _upload.preflight(scan)
+                engine.scan()
             except _upload.UploadError as err:
                 self.fail_upload(err)
             project = self.create_project()
-        else:
-            scan = None
         try:
-            outcome = _upload.deploy_directory(
-                self.client,
-                self.name,
-                p["source"],
-                branch=branch,
-                commit_hash=p["commit_hash"],
-                commit_message=p["commit_message"],
-                commit_dirty=p["commit_dirty"],
-                exclude=p["exclude"],
-                force_upload=p["force_upload"],
-                force=p["force"],
-                check_mode=self.check_mode,
-                log=log,
-                project_info=project,
-                scan=scan,
-            )
+            outcome = engine.run(project_info=project, check_mode=self.check_mode)
         except _upload.UploadError as err:
             if verbose:
                 self.result["progress"] = progress

@@ -236,10 +236,10 @@ class Emulator:
 ENGINE_SNIPPET = r"""
 import json, sys
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import deploy_directory
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import DeployRequest, DirectUpload
 base, token, account, project, source = sys.argv[1:6]
 client = PagesClient(account_id=account, api_token=token, base_url=base)
-out = deploy_directory(client, project, source, branch="main")
+out = DirectUpload(client, DeployRequest(project, source, branch="main")).run()
 print(json.dumps({"changed": out["changed"], "upload": out["upload"],
                   "deployment": (out["deployment"] or {}).get("id")}))
 """
@@ -308,7 +308,7 @@ class Ours:
     def describe(self):
         if self.mode == "ansible":
             return "ansible-playbook + cfpages.cloudflare.pages_deployment (%s)" % self.playbook_cmd
-        return "engine called directly (_upload.deploy_directory, %s)" % self.python
+        return "engine called directly (_upload.DirectUpload, %s)" % self.python
 
     def deploy(self, emulator, token, account, project, source):
         env = self.env()
@@ -322,7 +322,7 @@ class Ours:
         else:
             env["PYTHONPATH"] = COLLECTIONS_ROOT
             cmd = [self.python, "-c", ENGINE_SNIPPET, emulator.base_url, token, account, project, source]
-            run = run_measured(cmd, env=env, cwd=self.workdir, marker="deploy_directory")
+            run = run_measured(cmd, env=env, cwd=self.workdir, marker="DirectUpload")
             run["result"] = json.loads(run["stdout"].strip().splitlines()[-1]) if run["rc"] == 0 else None
         return run
 

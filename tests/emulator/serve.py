@@ -41,6 +41,9 @@ def parse_args(argv=None):
                     help="path prefix of the API (the printed base URL ends with it)")
     ap.add_argument("--project-delete-limit", type=int, default=100,
                     help="refuse to delete projects with more deployments than this (0 = never)")
+    ap.add_argument("--workerd", default=None, metavar="PATH",
+                    help="workerd binary that runs deployments' workers (default: "
+                         "tests/emulator/node_modules/.bin/workerd; 'none' = do not run workers)")
     args = ap.parse_args(argv)
     if not 0.0 <= args.fault_rate <= 1.0:
         ap.error("--fault-rate must be between 0 and 1")
@@ -72,7 +75,7 @@ def parse_args(argv=None):
 async def main(argv=None):
     args, config, creds = parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)
-    emulator = Emulator(args.data_dir, config, creds, prefix=args.prefix)
+    emulator = Emulator(args.data_dir, config, creds, prefix=args.prefix, workerd=args.workerd)
     runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -82,12 +85,15 @@ async def main(argv=None):
     if ":" in host:
         host = f"[{host}]"
     emulator.base_url = f"http://{host}:{port}{emulator.prefix}"
+    emulator.workers.emulator_address = f"{host}:{port}"
+    emulator.workers.resume()
     print(f"Cloudflare Pages API emulator listening on {emulator.base_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    emulator.workers.reset()
     await runner.cleanup()
     emulator.store.close()
 

@@ -21,6 +21,7 @@ from . import __version__, errors, jwtutil, serving
 from .errors import APIError
 from .model import SPECIAL_FILES, Config, Credentials, Model
 from .store import Store
+from .workers import Workers
 
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("429", "500", "502", "503", "524", "drop")
@@ -89,7 +90,8 @@ def paginate(request, items, default, cap):
 
 
 class Emulator:
-    def __init__(self, data_dir, config: Config, creds: Credentials, clock=time.time, prefix=API_PREFIX):
+    def __init__(self, data_dir, config: Config, creds: Credentials, clock=time.time, prefix=API_PREFIX,
+                 workerd=None):
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.store = Store(data_dir)
         self.startup_config = copy.deepcopy(config)
@@ -105,6 +107,7 @@ class Emulator:
         self.request_log: list[dict] = []
         self.rng = random.Random(config.fault_seed)
         self.base_url = None
+        self.workers = Workers(self.store, clock, data_dir, workerd)
 
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
@@ -129,6 +132,7 @@ class Emulator:
         return self.config.to_dict()
 
     def reset(self):
+        self.workers.reset()
         self.store.wipe()
         self.request_log.clear()
         for k, v in self.startup_config.to_dict().items():
@@ -138,9 +142,12 @@ class Emulator:
     # ------------------------------------------------------------------ entry point
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = unquote(request.raw_path.split("?", 1)[0])
+        assets_of = self.workers.assets_deployment(request)
+        if assets_of is not None:  # a worker's env.ASSETS.fetch()
+            return self.serve_assets(request, assets_of, path)
         site = self.resolve_site(request.host)
         if site is not None:
-            return self.serve_site(request, site, path)
+            return await self.serve_site(request, site, path)
         if path.startswith("/__emulator/"):
             return await self.introspect(request, path)
         entry = {"method": request.method, "path": path,
@@ -361,6 +368,7 @@ class Emulator:
 
     def api_create_deployment(self, request, body, account, project):
         d = self.model.create_deployment(account, project, body)
+        self.workers.schedule_check(d)
         return self._deployment_resp(self.model.get_project(account, project), d)
 
     def api_get_deployment(self, request, body, account, project, deployment):
@@ -373,7 +381,9 @@ class Emulator:
         return json_response(envelope(None))
 
     def api_retry_deployment(self, request, body, account, project, deployment):
-        return self._deployment_resp(*self.model.retry(account, project, deployment))
+        p, d = self.model.retry(account, project, deployment)
+        self.workers.schedule_check(d)
+        return self._deployment_resp(p, d)
 
     def api_rollback_deployment(self, request, body, account, project, deployment):
         return self._deployment_resp(*self.model.rollback(account, project, deployment))
@@ -456,7 +466,10 @@ class Emulator:
     # ------------------------------------------------------------------ introspection
     async def introspect(self, request, path):
         if path == "/__emulator/health" and request.method == "GET":
-            return json_response({"status": "ok", "version": __version__, "base_url": self.base_url})
+            return json_response({"status": "ok", "version": __version__, "base_url": self.base_url,
+                                  "workers": self.workers.runtime.describe()})
+        if path == "/__emulator/workers" and request.method == "GET":
+            return json_response(self.workers.introspect())
         if path == "/__emulator/requests" and request.method == "GET":
             return json_response(self.request_log)
         if path == "/__emulator/reset" and request.method == "POST":
@@ -506,7 +519,7 @@ class Emulator:
                 return p, "canonical"
         return None
 
-    def serve_site(self, request, site, path):
+    async def serve_site(self, request, site, path):
         p, d = site
         if p == "unknown":
             return web.Response(text="Not found: no Pages deployment at this host.\n", status=404)
@@ -518,6 +531,20 @@ class Emulator:
         if self.model.timeline(d, self.clock())["status"] != "success":
             return web.Response(text="This deployment is not live (still building or failed).\n",
                                 status=404)
+        if self.workers.routes_to_worker(d, path):
+            return await self.workers.forward(request, d)
+        resp = self.serve_static(request, d, path)
+        if (d.get("worker_check") or {}).get("executed") is False:  # never pretend it ran
+            resp.headers["X-Pages-Emulator-Worker"] = "not-executed"
+        return resp
+
+    def serve_assets(self, request, deployment_id, path):
+        d = self.store.get_deployment(deployment_id)
+        if d is None:
+            return web.Response(text="Not found: the deployment no longer exists.\n", status=404)
+        return self.serve_static(request, d, path)
+
+    def serve_static(self, request, d, path):
         if request.method not in ("GET", "HEAD"):
             return web.Response(text="Method not allowed\n", status=405)
         host = request.host.rsplit(":", 1)[0].lower()

@@ -119,6 +119,12 @@ def worker_conflict():
     return APIError(400, 8000099, "`_worker.js` and `_worker.bundle` are mutually exclusive.")
 
 
+def malformed_worker(detail: str):
+    # [G] code and text: the emulator's choice for a `_worker.bundle`/`_worker.js`/`_routes.json`
+    # it cannot read (README, choices for unknown behaviour).
+    return APIError(400, 8000100, f"The deployment's worker cannot be read: {detail}.")
+
+
 def invalid_domain(name):
     return APIError(400, 8000019, f"Invalid domain name '{name}'.")
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from . import errors
 from .store import Store
 from .util import branch_alias, iso, random_alnum, today, truncate_commit_message, valid_project_name
+from .workerbundle import BundleError, validate_upload
 
 STAGES = ("queued", "initialize", "clone_repo", "build", "deploy")
 
@@ -28,6 +29,7 @@ MAP_KEYS = (
 DEFAULTED_KEYS = ("fail_open", "always_use_latest_compatibility_date", "compatibility_date",
                   "compatibility_flags", "build_image_major_version", "usage_model")
 BUILD_IMAGE_MAJOR_VERSION = 3
+BINDING_KEYS = tuple(k for k in MAP_KEYS if k != "env_vars")  # snapshot with each deployment
 SPECIAL_FILES = ("_headers", "_redirects", "_routes.json", "_worker.js", "_worker.bundle",
                  "functions-filepath-routing-config.json")
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
@@ -350,17 +352,23 @@ class Model:
         """Stages, latest stage, status and log lines of a deployment at time ``now``."""
         t0 = d["created_at"]
         if d["kind"] == "direct":
-            end = t0
+            # A worker's deploy check (workers.py) keeps the deploy stage active until it ends.
+            check = d.get("worker_check") or {"status": "success", "ended_at": t0}
+            end, status = check.get("ended_at"), check["status"]
+            deploy = {"name": "deploy", "started_on": iso(t0) if end is None else None,
+                      "ended_on": iso(end) if end is not None else None,
+                      "status": "active" if status == "pending" else status}
             stages = [
                 {"name": "queued", "started_on": iso(t0), "ended_on": None, "status": "active"},
                 {"name": "initialize", "started_on": None, "ended_on": None, "status": "idle"},
                 {"name": "clone_repo", "started_on": None, "ended_on": None, "status": "idle"},
                 {"name": "build", "started_on": None, "ended_on": None, "status": "idle"},
-                {"name": "deploy", "started_on": None, "ended_on": iso(end), "status": "success"},
+                deploy,
             ]
             logs = [(t0, line) for line in d.get("log_lines", [])]
-            return {"stages": stages, "latest": dict(stages[-1]), "modified": end,
-                    "status": "success", "logs": logs}
+            logs += [(end, line) for line in check.get("log", [])]
+            return {"stages": stages, "latest": dict(stages[-1]), "modified": end or t0,
+                    "status": "active" if status == "pending" else status, "logs": logs}
         span = d["build_seconds"] / len(STAGES)
         bounds = [t0 + i * span for i in range(len(STAGES) + 1)]
         fail = d.get("fail_code")
@@ -457,7 +465,9 @@ class Model:
             "compatibility_flags": list(env_cfg.get("compatibility_flags") or []),
             "uses_functions": bool(special.get("_worker.js") or special.get("_worker.bundle")
                                    or special.get("functions-filepath-routing-config.json")),
+            "bindings": {k: copy.deepcopy(env_cfg[k]) for k in BINDING_KEYS if env_cfg.get(k)},
         }
+        has_worker = kind == "direct" and bool(special.get("_worker.js") or special.get("_worker.bundle"))
         if kind == "direct":
             d["build_config"] = {k: None for k in ("build_command", "destination_dir", "build_caching",
                                                     "root_dir", "web_analytics_tag", "web_analytics_token")}
@@ -467,6 +477,9 @@ class Model:
                 "Success: Assets published!",
                 "Success: Your site was deployed!",
             ]
+            if has_worker:  # workers.py runs the worker before the deploy stage ends
+                d["worker_check"] = {"status": "pending"}
+                d["log_lines"][-1] = "Deploying your Worker..."
         else:
             self._plan_build(p, d, now)
         if environment == "preview" and branch_alias(branch) is None and branch not in p["branch_aliases"]:
@@ -475,7 +488,8 @@ class Model:
         self.store.insert_deployment(d)
         if environment == "production":
             if kind == "direct":
-                self.store.add_canonical_event(p["id"], d["id"], now)
+                if not has_worker:  # else when its deploy check succeeds (workers.py)
+                    self.store.add_canonical_event(p["id"], d["id"], now)
             elif d.get("fail_code") is None:
                 self.store.add_canonical_event(p["id"], d["id"], now + d["build_seconds"])
         return d
@@ -556,6 +570,10 @@ class Model:
         manifest = {(k if k.startswith("/") else "/" + k): v for k, v in manifest.items()}
         if fields.get("_worker.js") is not None and fields.get("_worker.bundle") is not None:
             raise errors.worker_conflict()
+        try:
+            validate_upload(fields)
+        except BundleError as e:
+            raise errors.malformed_worker(str(e)) from None
         special = {}
         for fname in SPECIAL_FILES:
             value = fields.get(fname)

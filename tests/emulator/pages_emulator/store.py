@@ -182,6 +182,20 @@ class Store:
             "INSERT INTO deployments (id, project_id, short_id, data, manifest) VALUES (?,?,?,?,?)",
             (d["id"], d["project_id"], d["short_id"], json.dumps(data), json.dumps(d.get("manifest") or {})))
 
+    def get_deployment(self, deployment_id: str) -> dict | None:
+        row = self.db.execute("SELECT data FROM deployments WHERE id=?", (deployment_id,)).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def update_deployment(self, d: dict):
+        """Rewrite a deployment's document (its manifest column never changes)."""
+        data = {k: v for k, v in d.items() if k != "manifest"}
+        self.db.execute("UPDATE deployments SET data=? WHERE id=?", (json.dumps(data), d["id"]))
+
+    def pending_worker_checks(self) -> list[dict]:
+        rows = self.db.execute("SELECT data FROM deployments WHERE "
+                               "json_extract(data, '$.worker_check.status') = 'pending' ORDER BY seq")
+        return [json.loads(r["data"]) for r in rows]
+
     def get_manifest(self, deployment_id: str) -> dict:
         """A deployment's manifest (immutable, so cached; ids are never reused)."""
         cached = self._manifests.get(deployment_id)

@@ -2,8 +2,9 @@
 # Copyright: cfpages.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests of the direct-upload engine. The HTTP boundary is a fake Pages API behind the real
-``PagesClient`` (a fake ``requests`` session), so retries, JWT refresh and recheck run for real."""
+"""Unit tests of the direct-upload engine (``_site``, ``_content_types``, ``_assets``, ``_upload``).
+The HTTP boundary is a fake Pages API behind the real ``PagesClient`` (a fake ``requests``
+session), so retries, JWT refresh and recheck run for real."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets as A
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types as CT
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
 
@@ -25,7 +29,7 @@ ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "tok-unit-test-0123456789"
 BASE = "https://api.example.test/client/v4"
 
-pytestmark = pytest.mark.skipif(not U.HAS_BLAKE3, reason="blake3 is not installed")
+pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,7 +144,7 @@ class FakePages:
 
     def check_jwt(self, kwargs):
         auth = kwargs["headers"]["Authorization"]
-        claims = U.decode_jwt_claims(auth.split(" ", 1)[1])
+        claims = A.decode_jwt_claims(auth.split(" ", 1)[1])
         if not claims or claims["exp"] <= self.clock():
             return fail(401, 8000013, "Expired JWT")
         return None
@@ -227,6 +231,12 @@ def make_client(fake, **kwargs):
     )
 
 
+def deploy_directory(client, project, source, check_mode=False, log=None, project_info=None, **options):
+    """One deploy through the engine: a DeployRequest of ``options``, prepared and applied."""
+    engine = U.DirectUpload(client, U.DeployRequest(project, source, **options), log=log)
+    return engine.run(project_info=project_info, check_mode=check_mode)
+
+
 @pytest.fixture
 def fake():
     return FakePages()
@@ -250,23 +260,23 @@ VECTORS = [
 
 @pytest.mark.parametrize("rel,content,expected", VECTORS)
 def test_hash_vectors(tmp_path, rel, content, expected):
-    assert U.hash_bytes(content, U.extension_of(rel)) == expected
+    assert S.hash_bytes(content, S.extension_of(rel)) == expected
     path = write(tmp_path, rel, content)
-    assert U.hash_file(path, U.extension_of(rel)) == (expected, len(content))
+    assert S.hash_file(path, S.extension_of(rel)) == (expected, len(content))
 
 
-@pytest.mark.parametrize("size", [0, 1, 2, 3, U._CHUNK - 1, U._CHUNK, U._CHUNK + 1, 2 * U._CHUNK + 2, 3 * U._CHUNK + 5])
+@pytest.mark.parametrize("size", [0, 1, 2, 3, S._CHUNK - 1, S._CHUNK, S._CHUNK + 1, 2 * S._CHUNK + 2, 3 * S._CHUNK + 5])
 def test_streamed_hash_equals_whole_file_hash(tmp_path, size):
     content = random.Random(size).randbytes(size)
     path = write(tmp_path, "f.bin", content)
-    assert U.hash_file(path, "bin") == (U.hash_bytes(content, "bin"), size)
+    assert S.hash_file(path, "bin") == (S.hash_bytes(content, "bin"), size)
 
 
 def test_multithreaded_blake3_for_big_files_gives_the_same_hash(tmp_path, monkeypatch):
-    monkeypatch.setattr(U, "_BLAKE3_THREADS_FROM", 1)
-    content = random.Random(7).randbytes(U._CHUNK * 2 + 11)
+    monkeypatch.setattr(S, "_BLAKE3_THREADS_FROM", 1)
+    content = random.Random(7).randbytes(S._CHUNK * 2 + 11)
     path = write(tmp_path, "big.wasm", content)
-    assert U.hash_file(path, "wasm", len(content))[0] == U.hash_bytes(content, "wasm")
+    assert S.hash_file(path, "wasm", len(content))[0] == S.hash_bytes(content, "wasm")
 
 
 @pytest.mark.parametrize("name,ext", [
@@ -274,7 +284,7 @@ def test_multithreaded_blake3_for_big_files_gives_the_same_hash(tmp_path, monkey
     ("..foo", "foo"), (".a.b", "b"), ("...", ""), ("a..b", "b"), ("ünï.tXt", "tXt"),
 ])
 def test_extension_like_node_extname(name, ext):
-    assert U.extension_of(name) == ext
+    assert S.extension_of(name) == ext
 
 
 # --------------------------------------------------------------------------- content types
@@ -302,7 +312,7 @@ def test_extension_like_node_extname(name, ext):
     ("/a/.json", "application/octet-stream"),
 ])
 def test_content_types_match_mime3(path, ctype):
-    assert U.content_type_of(path) == ctype
+    assert CT.content_type_of(path) == ctype
 
 
 # --------------------------------------------------------------------------- walking
@@ -336,7 +346,7 @@ def build_tree(root):
 
 def test_scan_applies_wranglers_ignore_rules(tmp_path):
     build_tree(tmp_path)
-    scan = U.scan_site(str(tmp_path))
+    scan = S.scan_site(str(tmp_path))
     assert sorted(scan.manifest) == sorted([
         "/index.html", "/logo.png", "/some_dir/_headers", "/some_dir/functions/foo.js",
         "/.hidden/node_modules/kept.txt", "/.well-known/security.txt", "/ünï cödé/ファイル.txt",
@@ -353,25 +363,25 @@ def test_scan_applies_wranglers_ignore_rules(tmp_path):
 
 
 def test_scan_missing_or_bad_source(tmp_path):
-    with pytest.raises(U.UploadError, match="does not exist"):
-        U.scan_site(str(tmp_path / "nope"))
+    with pytest.raises(S.UploadError, match="does not exist"):
+        S.scan_site(str(tmp_path / "nope"))
     write(tmp_path, "file", "x")
-    with pytest.raises(U.UploadError, match="not a directory"):
-        U.scan_site(str(tmp_path / "file"))
+    with pytest.raises(S.UploadError, match="not a directory"):
+        S.scan_site(str(tmp_path / "file"))
 
 
 def test_worker_directory_is_refused(tmp_path):
     write(tmp_path, "_worker.js/index.js", "x")
-    with pytest.raises(U.UploadError, match="_worker.js is a directory"):
-        U.scan_site(str(tmp_path))
+    with pytest.raises(S.UploadError, match="_worker.js is a directory"):
+        S.scan_site(str(tmp_path))
 
 
 def test_undecodable_file_name_is_named(tmp_path):
     write(tmp_path, "ok.txt", "x")
     with open(os.path.join(os.fsencode(str(tmp_path)), b"bad\xff.txt"), "wb") as handle:
         handle.write(b"x")
-    with pytest.raises(U.UploadError, match=r"valid UTF-8.*bad\\xff\.txt"):
-        U.scan_site(str(tmp_path))
+    with pytest.raises(S.UploadError, match=r"valid UTF-8.*bad\\xff\.txt"):
+        S.scan_site(str(tmp_path))
 
 
 def test_symlinks_are_followed_loops_and_dangling_links_skipped(tmp_path):
@@ -383,13 +393,13 @@ def test_symlinks_are_followed_loops_and_dangling_links_skipped(tmp_path):
     os.symlink(str(outside / "shared.css"), str(site / "a" / "alias.css"))
     os.symlink("../../a", str(site / "a" / "b" / "loop"))
     os.symlink("nowhere", str(site / "dangling"))
-    scan = U.scan_site(str(site))
+    scan = S.scan_site(str(site))
     assert sorted(scan.manifest) == ["/a/alias.css", "/a/b/page.html", "/linked/shared.css"]
     assert scan.manifest["/a/alias.css"] == scan.manifest["/linked/shared.css"]
     assert any("loop" in w and "/a/b/loop" in w for w in scan.warnings)
     assert any("dangling" in w for w in scan.warnings)
 
-    scan = U.scan_site(str(site), follow_symlinks=False)
+    scan = S.scan_site(str(site), follow_symlinks=False)
     assert sorted(scan.manifest) == ["/a/b/page.html"]
 
 
@@ -412,16 +422,16 @@ def test_exclude_globs(tmp_path, pattern, excluded):
              "/docs/a.txt", "/docs/x/y/b.txt", "/index.html", "/README"]
     for path in every:
         write(tmp_path, path.lstrip("/"), path)
-    scan = U.scan_site(str(tmp_path), exclude=[pattern])
+    scan = S.scan_site(str(tmp_path), exclude=[pattern])
     assert sorted(set(every) - set(scan.manifest)) == sorted(excluded)
 
 
 def test_exclude_applies_to_special_files_and_rejects_empty_patterns(tmp_path):
     write(tmp_path, "_redirects", "/a /b")
     write(tmp_path, "index.html", "x")
-    assert U.scan_site(str(tmp_path), exclude=["_redirects"]).special == {}
-    with pytest.raises(U.UploadError, match="invalid exclude pattern"):
-        U.scan_site(str(tmp_path), exclude=["/"])
+    assert S.scan_site(str(tmp_path), exclude=["_redirects"]).special == {}
+    with pytest.raises(S.UploadError, match="invalid exclude pattern"):
+        S.scan_site(str(tmp_path), exclude=["/"])
 
 
 # --------------------------------------------------------------------------- digest
@@ -429,16 +439,16 @@ def test_exclude_applies_to_special_files_and_rejects_empty_patterns(tmp_path):
 
 def test_digest_is_stable_and_tracks_content(tmp_path):
     build_tree(tmp_path)
-    first = U.scan_site(str(tmp_path), workers=1)
-    assert U.scan_site(str(tmp_path), workers=4).digest == first.digest
+    first = S.scan_site(str(tmp_path), workers=1)
+    assert S.scan_site(str(tmp_path), workers=4).digest == first.digest
     os.utime(os.path.join(str(tmp_path), "index.html"), (1, 1))
-    assert U.scan_site(str(tmp_path)).digest == first.digest  # timestamps do not matter
+    assert S.scan_site(str(tmp_path)).digest == first.digest  # timestamps do not matter
     write(tmp_path, "_headers", "/*\n  X-Test: 2\n")
-    second = U.scan_site(str(tmp_path))
+    second = S.scan_site(str(tmp_path))
     assert second.digest != first.digest  # special files count
     assert second.manifest == first.manifest
     os.rename(os.path.join(str(tmp_path), "empty"), os.path.join(str(tmp_path), "empty2"))
-    assert U.scan_site(str(tmp_path)).digest not in (first.digest, second.digest)  # paths count
+    assert S.scan_site(str(tmp_path)).digest not in (first.digest, second.digest)  # paths count
     assert re.fullmatch(r"[0-9a-f]{64}", first.digest)
 
 
@@ -446,14 +456,14 @@ def test_digest_is_stable_and_tracks_content(tmp_path):
 
 
 def fake_scan(sizes, special=None):
-    files = [U.SiteFile("/f%d.bin" % i, "/nonexistent/f%d" % i, size, hash="%032x" % i) for i, size in enumerate(sizes)]
-    return U.SiteScan("/nonexistent", files, special or {}, "0" * 64)
+    files = [S.SiteFile("/f%d.bin" % i, "/nonexistent/f%d" % i, size, hash="%032x" % i) for i, size in enumerate(sizes)]
+    return S.SiteScan("/nonexistent", files, special or {}, "0" * 64)
 
 
 def test_preflight_names_every_file_over_25_mib():
-    scan = fake_scan([U.MAX_ASSET_SIZE, U.MAX_ASSET_SIZE + 1, 10, 95 * U.MiB])
-    with pytest.raises(U.UploadError) as caught:
-        U.preflight(scan, 100)
+    scan = fake_scan([S.MAX_ASSET_SIZE, S.MAX_ASSET_SIZE + 1, 10, 95 * S.MiB])
+    with pytest.raises(S.UploadError) as caught:
+        S.preflight(scan, 100)
     message = str(caught.value)
     assert "25 MiB" in message and "/f1.bin" in message and "/f3.bin (95.0 MiB)" in message
     assert "/f0.bin" not in message  # exactly 25 MiB is allowed
@@ -461,29 +471,29 @@ def test_preflight_names_every_file_over_25_mib():
 
 def test_preflight_file_count_against_the_limit():
     scan = fake_scan([1] * 11)
-    U.preflight(scan, 11)
-    U.preflight(scan, None)
-    with pytest.raises(U.UploadError, match=r"11 files .* at most 10"):
-        U.preflight(scan, 10)
+    S.preflight(scan, 11)
+    S.preflight(scan, None)
+    with pytest.raises(S.UploadError, match=r"11 files .* at most 10"):
+        S.preflight(scan, 10)
 
 
 def test_oversized_files_are_not_hashed_and_fail_preflight(tmp_path):
     path = write(tmp_path, "big.pack", b"")
     with open(path, "wb") as handle:
-        handle.truncate(U.MAX_ASSET_SIZE + 1)
+        handle.truncate(S.MAX_ASSET_SIZE + 1)
     write(tmp_path, "ok.txt", "x")
-    scan = U.scan_site(str(tmp_path))
+    scan = S.scan_site(str(tmp_path))
     assert [f.hash for f in scan.files if f.path == "/big.pack"] == [None]
-    with pytest.raises(U.UploadError, match="/big.pack"):
-        U.preflight(scan)
+    with pytest.raises(S.UploadError, match="/big.pack"):
+        S.preflight(scan)
 
 
 def test_nothing_is_uploaded_when_preflight_fails(tmp_path, fake, client):
     write(tmp_path, "a.txt", "a")
     write(tmp_path, "b.txt", "b")
     fake.max_file_count = 1
-    with pytest.raises(U.UploadError, match="2 files .* at most 1"):
-        U.deploy_directory(client, "site", str(tmp_path))
+    with pytest.raises(S.UploadError, match="2 files .* at most 1"):
+        deploy_directory(client, "site", str(tmp_path))
     assert not fake.calls_to("upload") and not fake.calls_to("check_missing")
     assert not fake.calls_to("create_deployment")
 
@@ -493,9 +503,9 @@ def test_nothing_is_uploaded_when_preflight_fails(tmp_path, fake, client):
 
 def test_bucket_bounds_and_balance():
     rng = random.Random(3)
-    files = [U.SiteFile("/f%05d" % i, "/x", rng.choice([0, 10, 5000, 300000, 3 * U.MiB])) for i in range(5000)]
-    max_bytes, max_files = 8 * U.MiB, 700
-    buckets = U.plan_buckets(files, max_bytes, max_files, min_buckets=3)
+    files = [S.SiteFile("/f%05d" % i, "/x", rng.choice([0, 10, 5000, 300000, 3 * S.MiB])) for i in range(5000)]
+    max_bytes, max_files = 8 * S.MiB, 700
+    buckets = A.plan_buckets(files, max_bytes=max_bytes, max_files=max_files, min_buckets=3)
     placed = [f.path for b in buckets for f in b.files]
     assert sorted(placed) == sorted(f.path for f in files)
     for bucket in buckets:
@@ -505,29 +515,29 @@ def test_bucket_bounds_and_balance():
 
 
 def test_buckets_small_sites_spread_over_the_workers_and_big_files_alone():
-    files = [U.SiteFile("/f%d" % i, "/x", 100) for i in range(9)]
-    assert [len(b.files) for b in U.plan_buckets(files, min_buckets=3)] == [3, 3, 3]
-    assert len(U.plan_buckets(files[:2], min_buckets=3)) == 2
-    big = [U.SiteFile("/big", "/x", 50), U.SiteFile("/small", "/x", 5)]
-    buckets = U.plan_buckets(big, max_bytes=40, max_files=10)
+    files = [S.SiteFile("/f%d" % i, "/x", 100) for i in range(9)]
+    assert [len(b.files) for b in A.plan_buckets(files, min_buckets=3)] == [3, 3, 3]
+    assert len(A.plan_buckets(files[:2], min_buckets=3)) == 2
+    big = [S.SiteFile("/big", "/x", 50), S.SiteFile("/small", "/x", 5)]
+    buckets = A.plan_buckets(big, max_bytes=40, max_files=10)
     assert sorted([f.path for f in b.files] for b in buckets) == [["/big"], ["/small"]]
-    assert U.plan_buckets([], min_buckets=3) == []
+    assert A.plan_buckets([], min_buckets=3) == []
 
 
 def test_default_bucket_bounds_hold_for_2000_files_and_40_mib():
-    files = [U.SiteFile("/f%d" % i, "/x", 1) for i in range(4001)]
-    assert [len(b.files) for b in U.plan_buckets(files)] == [1334, 1334, 1333]  # 3 buckets, balanced
-    files = [U.SiteFile("/f%d" % i, "/x", 10 * U.MiB) for i in range(9)]
-    assert all(b.size <= 40 * U.MiB for b in U.plan_buckets(files))
+    files = [S.SiteFile("/f%d" % i, "/x", 1) for i in range(4001)]
+    assert [len(b.files) for b in A.plan_buckets(files)] == [1334, 1334, 1333]  # 3 buckets, balanced
+    files = [S.SiteFile("/f%d" % i, "/x", 10 * S.MiB) for i in range(9)]
+    assert all(b.size <= 40 * S.MiB for b in A.plan_buckets(files))
 
 
 def test_bucket_body_is_streamed_json_of_exact_length(tmp_path):
-    contents = {"a.html": b"<p>a</p>", "b/c.png": random.Random(1).randbytes(U._CHUNK + 4), "e": b""}
+    contents = {"a.html": b"<p>a</p>", "b/c.png": random.Random(1).randbytes(S._CHUNK + 4), "e": b""}
     files = []
     for rel, content in contents.items():
         path = write(tmp_path, rel, content)
-        files.append(U.SiteFile("/" + rel, path, len(content), hash=U.hash_bytes(content, U.extension_of(rel))))
-    body = U.BucketBody(files)
+        files.append(S.SiteFile("/" + rel, path, len(content), hash=S.hash_bytes(content, S.extension_of(rel))))
+    body = A.BucketBody(files)
     raw = b""
     while True:
         block = body.read(1000)
@@ -541,14 +551,14 @@ def test_bucket_body_is_streamed_json_of_exact_length(tmp_path):
     for item, f in zip(items, files):
         assert base64.b64decode(item["value"]) == contents[f.path[1:]]
         assert item["metadata"] == {"contentType": f.content_type} and item["base64"] is True
-    assert U.BucketBody(files).read() == raw
+    assert A.BucketBody(files).read() == raw
 
 
 def test_bucket_body_refuses_a_file_that_changed(tmp_path):
     path = write(tmp_path, "a.txt", "abc")
-    body = U.BucketBody([U.SiteFile("/a.txt", path, 3, hash="0" * 32)])
+    body = A.BucketBody([S.SiteFile("/a.txt", path, 3, hash="0" * 32)])
     write(tmp_path, "a.txt", "abcdef")
-    with pytest.raises(U.UploadError, match="changed since it was hashed"):
+    with pytest.raises(S.UploadError, match="changed since it was hashed"):
         body.read()
 
 
@@ -585,7 +595,7 @@ def test_commit_message_without_digest_or_text():
 
 def test_deployment_fields(tmp_path):
     build_tree(tmp_path)
-    scan = U.scan_site(str(tmp_path))
+    scan = S.scan_site(str(tmp_path))
     fields = U.build_deployment_fields(scan, "feat/x", "abc123", "Fix it", True)
     names = [name for name, _value in fields]
     assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty",
@@ -605,7 +615,7 @@ def test_deployment_fields(tmp_path):
 
 def test_token_refreshes_shortly_before_exp(fake, client):
     clock = fake.clock
-    token = U.UploadToken(client, "site", margin=60.0, clock=clock)
+    token = A.UploadToken(client, "site", margin=60.0, clock=clock)
     first = token.get()
     assert token.get() == first and fake.tokens_issued == 1
     clock.now += 300 - 61
@@ -618,7 +628,7 @@ def test_token_refreshes_shortly_before_exp(fake, client):
 
 def test_token_margin_shrinks_for_short_lived_tokens(fake, client):
     fake.jwt_ttl = 8.0
-    token = U.UploadToken(client, "site", margin=60.0, clock=fake.clock)
+    token = A.UploadToken(client, "site", margin=60.0, clock=fake.clock)
     first = token.get()
     fake.clock.now += 5.9  # margin is a quarter of the lifetime: 2 s
     assert token.get() == first
@@ -627,7 +637,7 @@ def test_token_margin_shrinks_for_short_lived_tokens(fake, client):
 
 
 def test_token_provider_does_not_refetch_what_another_thread_refreshed(fake, client):
-    token = U.UploadToken(client, "site", clock=fake.clock)
+    token = A.UploadToken(client, "site", clock=fake.clock)
     one, two = token.provider(), token.provider()
     jwt = one(False)
     assert two(False) == jwt
@@ -638,10 +648,10 @@ def test_token_provider_does_not_refetch_what_another_thread_refreshed(fake, cli
 
 
 def test_max_file_count_claim(fake, client):
-    assert U.UploadToken(client, "site").max_file_count == U.MAX_FILE_COUNT_DEFAULT
+    assert A.UploadToken(client, "site").max_file_count == A.MAX_FILE_COUNT_DEFAULT
     fake.max_file_count = 100000
-    assert U.UploadToken(client, "site").max_file_count == 100000
-    assert U.decode_jwt_claims("not-a-jwt") == {}
+    assert A.UploadToken(client, "site").max_file_count == 100000
+    assert A.decode_jwt_claims("not-a-jwt") == {}
 
 
 # --------------------------------------------------------------------------- uploads
@@ -657,16 +667,16 @@ def deployed_site(tmp_path, count=30):
 
 def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, client):
     site = deployed_site(tmp_path)
-    original = U.scan_site(site).files[0]
+    original = S.scan_site(site).files[0]
     content = open(original.abspath, "rb").read()
     write(tmp_path, "dup/copy.bin", content)  # other extension: another hash
-    write(tmp_path, "dup/copy." + U.extension_of(original.path), content)  # same hash as the original
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site")
-    missing = U.missing_hashes(client, token, scan)
+    write(tmp_path, "dup/copy." + S.extension_of(original.path), content)  # same hash as the original
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
     assert len(missing) == len(scan.unique_hashes()) == len(scan.files) - 1
     lines = []
-    counts = U.upload_missing(client, token, scan, missing, log=lines.append, concurrency=3,
+    counts = A.upload_missing(client, token, scan, missing, log=lines.append, concurrency=3,
                               max_bucket_bytes=20000, max_bucket_files=7)
     assert counts["files"] == len(scan.files) and counts["uploaded"] == len(missing)
     assert counts["skipped"] == 1 and counts["bytes"] == scan.total_bytes
@@ -678,14 +688,14 @@ def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, clien
     upsert = fake.calls_to("upsert_hashes")
     assert len(upsert) == 1 and upsert[0][3]["json"]["hashes"] == scan.unique_hashes()
     assert all(re.match(r"uploaded bucket \d+/\d+: \d+ files", line) for line in lines)
-    assert U.missing_hashes(client, token, scan) == []
+    assert A.missing_hashes(client, token, scan) == []
 
 
 def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake, client):
     site = deployed_site(tmp_path)
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site", clock=fake.clock)
-    missing = U.missing_hashes(client, token, scan)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site", clock=fake.clock)
+    missing = A.missing_hashes(client, token, scan)
     state = {"n": 0}
 
     def expire_after_first_bucket(kwargs):
@@ -695,7 +705,7 @@ def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake
         return None
 
     fake.faults["upload"] = [expire_after_first_bucket]
-    counts = U.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=5)
+    counts = A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=5)
     assert counts["uploaded"] == len(missing)
     assert sorted(set(fake.uploaded_keys())) == sorted(missing)
     assert client.retry_count == 0
@@ -704,27 +714,27 @@ def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake
 
 def test_8000013_is_refreshed_even_before_exp(tmp_path, fake, client):
     site = deployed_site(tmp_path, 5)
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site", clock=fake.clock)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site", clock=fake.clock)
     rejected = []
 
     def reject_first_token(kwargs):
         jwt = kwargs["headers"]["Authorization"].split(" ")[1]
-        if U.decode_jwt_claims(jwt)["n"] == 1:
+        if A.decode_jwt_claims(jwt)["n"] == 1:
             rejected.append(jwt)
             return fail(401, 8000013, "Unauthorized")
         return None
 
     fake.faults["check_missing"] = [reject_first_token]
-    assert len(U.missing_hashes(client, token, scan)) == len(scan.unique_hashes())
+    assert len(A.missing_hashes(client, token, scan)) == len(scan.unique_hashes())
     assert len(rejected) == 1 and fake.tokens_issued == 2 and client.retry_count == 0
 
 
 def test_resume_after_a_partial_upload(tmp_path, fake, client):
     site = deployed_site(tmp_path, 40)
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site")
-    missing = U.missing_hashes(client, token, scan)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
     poisoned = missing[-1]
 
     def broken_bucket(kwargs):
@@ -733,8 +743,8 @@ def test_resume_after_a_partial_upload(tmp_path, fake, client):
         return None
 
     fake.faults["upload"] = [broken_bucket]
-    with pytest.raises(U.UploadError) as caught:
-        U.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=10)
+    with pytest.raises(S.UploadError) as caught:
+        A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=10)
     assert "running again uploads only the missing ones" in str(caught.value)
     assert caught.value.status == 500
     stored = set(fake.assets)
@@ -742,9 +752,9 @@ def test_resume_after_a_partial_upload(tmp_path, fake, client):
 
     fake.faults.clear()
     sent_before = len(fake.uploaded_keys())
-    again = U.missing_hashes(client, token, scan)
+    again = A.missing_hashes(client, token, scan)
     assert set(again) == set(missing) - stored
-    counts = U.upload_missing(client, token, scan, again, concurrency=3, max_bucket_files=10)
+    counts = A.upload_missing(client, token, scan, again, concurrency=3, max_bucket_files=10)
     assert counts["uploaded"] == len(again) < len(missing)
     assert sorted(fake.uploaded_keys()[sent_before:]) == sorted(again)
     assert set(fake.assets) == set(missing)
@@ -752,34 +762,34 @@ def test_resume_after_a_partial_upload(tmp_path, fake, client):
 
 def test_a_retried_bucket_is_sent_whole_again(tmp_path, fake, client):
     site = deployed_site(tmp_path, 6)
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site")
-    missing = U.missing_hashes(client, token, scan)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
     answers = [fail(502, 0, "bad gateway")]
     fake.faults["upload"] = [lambda kwargs: answers.pop() if answers else None]
-    counts = U.upload_missing(client, token, scan, missing, concurrency=1)
+    counts = A.upload_missing(client, token, scan, missing, concurrency=1)
     assert counts["uploaded"] == len(missing) and client.retry_count == 1
     assert set(fake.assets) == set(missing)
 
 
 def test_upsert_failure_only_warns(tmp_path, fake, client):
     site = deployed_site(tmp_path, 4)
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site")
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
     fake.faults["upsert_hashes"] = [lambda kwargs: fail(400, 8000099, "nope")]
-    counts = U.upload_missing(client, token, scan, U.missing_hashes(client, token, scan))
+    counts = A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan))
     assert len(counts["warnings"]) == 1 and "upsert-hashes failed" in counts["warnings"][0]
 
 
 def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
     site = deployed_site(tmp_path, 3)
-    scan = U.scan_site(site)
-    token = U.UploadToken(client, "site")
-    missing = U.missing_hashes(client, token, scan)
+    scan = S.scan_site(site)
+    token = A.UploadToken(client, "site")
+    missing = A.missing_hashes(client, token, scan)
     with open(scan.files[0].abspath, "ab") as handle:
         handle.write(b"more")
-    with pytest.raises(U.UploadError, match="changed or disappeared"):
-        U.upload_missing(client, token, scan, missing)
+    with pytest.raises(S.UploadError, match="changed or disappeared"):
+        A.upload_missing(client, token, scan, missing)
     assert not fake.calls_to("upload")
 
 
@@ -789,7 +799,7 @@ def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
 def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     build_tree(tmp_path)
     site = str(tmp_path)
-    first = U.deploy_directory(client, "site", site, commit_message="first")
+    first = deploy_directory(client, "site", site, commit_message="first")
     assert first["changed"] and first["branch"] == "main"
     assert first["upload"]["uploaded"] == len(first["scan"].unique_hashes())
     dep = fake.deployments[0]
@@ -799,7 +809,7 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     assert dep["deployment_trigger"]["metadata"]["commit_message"].endswith(first["digest"][:32])
 
     calls = len(fake.calls)
-    again = U.deploy_directory(client, "site", site, commit_message="another message")
+    again = deploy_directory(client, "site", site, commit_message="another message")
     assert not again["changed"] and again["deployment"]["id"] == dep["id"]
     assert again["upload"] == {"files": len(again["scan"].files), "bytes": again["scan"].total_bytes,
                                "uploaded": 0, "uploaded_bytes": 0, "skipped": len(again["scan"].files), "buckets": 0}
@@ -808,7 +818,7 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     assert made == ["get_project"]  # production: the project's canonical deployment is enough
 
     write(tmp_path, "index.html", "<h1>changed</h1>")
-    third = U.deploy_directory(client, "site", site)
+    third = deploy_directory(client, "site", site)
     assert third["changed"] and third["upload"]["uploaded"] == 1 and third["upload"]["buckets"] == 1
     assert fake.uploaded_keys()[-1] == third["scan"].manifest["/index.html"]
     assert len(fake.deployments) == 2
@@ -816,82 +826,82 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
 
 def test_noop_is_per_branch_and_honours_force(tmp_path, fake, client):
     site = deployed_site(tmp_path, 5)
-    assert U.deploy_directory(client, "site", site, branch="preview-a")["changed"]
-    assert not U.deploy_directory(client, "site", site, branch="preview-a")["changed"]
-    other = U.deploy_directory(client, "site", site, branch="preview-b")
+    assert deploy_directory(client, "site", site, branch="preview-a")["changed"]
+    assert not deploy_directory(client, "site", site, branch="preview-a")["changed"]
+    other = deploy_directory(client, "site", site, branch="preview-b")
     assert other["changed"] and other["upload"]["uploaded"] == 0  # content already there
-    forced = U.deploy_directory(client, "site", site, branch="preview-b", force=True)
+    forced = deploy_directory(client, "site", site, branch="preview-b", force=True)
     assert forced["changed"] and len(fake.deployments) == 3
 
 
 def test_special_file_change_is_a_change(tmp_path, fake, client):
     build_tree(tmp_path)
-    U.deploy_directory(client, "site", str(tmp_path))
+    deploy_directory(client, "site", str(tmp_path))
     write(tmp_path, "_redirects", "/x /y 302\n")
-    result = U.deploy_directory(client, "site", str(tmp_path))
+    result = deploy_directory(client, "site", str(tmp_path))
     assert result["changed"] and result["upload"]["uploaded"] == 0 and len(fake.deployments) == 2
 
 
 def test_redeploying_an_older_site_is_a_change(tmp_path, fake, client):
     site = deployed_site(tmp_path, 3)
-    U.deploy_directory(client, "site", site, branch="dev")
+    deploy_directory(client, "site", site, branch="dev")
     path = write(tmp_path, "extra.txt", "x")
-    U.deploy_directory(client, "site", site, branch="dev")
+    deploy_directory(client, "site", site, branch="dev")
     os.remove(path)
-    assert U.deploy_directory(client, "site", site, branch="dev")["changed"]  # back to the first
+    assert deploy_directory(client, "site", site, branch="dev")["changed"]  # back to the first
     assert len(fake.deployments) == 3
 
 
 def test_production_noop_compares_with_the_live_deployment(tmp_path, fake, client):
     site = deployed_site(tmp_path, 3)
-    first = U.deploy_directory(client, "site", site)["deployment"]
+    first = deploy_directory(client, "site", site)["deployment"]
     write(tmp_path, "extra.txt", "x")
-    U.deploy_directory(client, "site", site)
+    deploy_directory(client, "site", site)
     fake.project["canonical_deployment"] = first  # a rollback to the first one
-    assert U.deploy_directory(client, "site", site)["changed"]  # what we deploy is not live
+    assert deploy_directory(client, "site", site)["changed"]  # what we deploy is not live
 
 
 def test_failed_deployment_with_the_same_digest_is_redeployed(tmp_path, fake, client):
     site = deployed_site(tmp_path, 3)
-    U.deploy_directory(client, "site", site, branch="dev")
+    deploy_directory(client, "site", site, branch="dev")
     fake.deployments[0]["latest_stage"] = {"name": "deploy", "status": "failure"}
-    assert U.deploy_directory(client, "site", site, branch="dev")["changed"]
+    assert deploy_directory(client, "site", site, branch="dev")["changed"]
 
 
 def test_check_mode_uploads_and_creates_nothing(tmp_path, fake, client):
     site = deployed_site(tmp_path, 10)
-    result = U.deploy_directory(client, "site", site, check_mode=True)
+    result = deploy_directory(client, "site", site, check_mode=True)
     assert result["changed"] and result["deployment"] is None
     assert result["upload"]["uploaded"] == 10 and result["upload"]["uploaded_bytes"] == result["scan"].total_bytes
     made = set(c[2] for c in fake.calls)
     assert made <= {"get_project", "list_deployments", "upload_token", "check_missing"}
-    U.deploy_directory(client, "site", site)
-    result = U.deploy_directory(client, "site", site, check_mode=True)
+    deploy_directory(client, "site", site)
+    result = deploy_directory(client, "site", site, check_mode=True)
     assert not result["changed"] and result["upload"]["uploaded"] == 0
 
 
 def test_check_mode_for_a_missing_project(tmp_path, fake, client):
     site = deployed_site(tmp_path, 4)
     fake.faults["get_project"] = [lambda kwargs: fail(404, 8000007, "Project not found")]
-    result = U.deploy_directory(client, "site", site, check_mode=True)
+    result = deploy_directory(client, "site", site, check_mode=True)
     assert result["changed"] and result["upload"]["uploaded"] == 4
-    with pytest.raises(U.UploadError, match="does not exist"):
-        U.deploy_directory(client, "site", site)
+    with pytest.raises(S.UploadError, match="does not exist"):
+        deploy_directory(client, "site", site)
 
 
 def test_force_upload_skips_check_missing(tmp_path, fake, client):
     site = deployed_site(tmp_path, 6)
-    U.deploy_directory(client, "site", site, branch="a")
+    deploy_directory(client, "site", site, branch="a")
     checks = len(fake.calls_to("check_missing"))
-    result = U.deploy_directory(client, "site", site, branch="b", force_upload=True)
+    result = deploy_directory(client, "site", site, branch="b", force_upload=True)
     assert result["upload"]["uploaded"] == 6 and len(fake.calls_to("check_missing")) == checks
 
 
 def test_create_is_not_duplicated_when_the_first_try_succeeded_unseen(tmp_path, fake, client):
     site = deployed_site(tmp_path, 4)
-    U.deploy_directory(client, "site", site, branch="dev")  # an older deployment with the same digest
+    deploy_directory(client, "site", site, branch="dev")  # an older deployment with the same digest
     write(tmp_path, "new.txt", "n")
-    U.deploy_directory(client, "site", site, branch="dev")
+    deploy_directory(client, "site", site, branch="dev")
     os.remove(os.path.join(site, "new.txt"))
     state = {"cut": True}
 
@@ -904,17 +914,17 @@ def test_create_is_not_duplicated_when_the_first_try_succeeded_unseen(tmp_path, 
 
     fake.faults["create_deployment"] = [create_then_drop_the_connection]
     posts = len(fake.calls_to("create_deployment"))
-    result = U.deploy_directory(client, "site", site, branch="dev")
+    result = deploy_directory(client, "site", site, branch="dev")
     assert len(fake.calls_to("create_deployment")) == posts + 1 and len(fake.deployments) == 3
     assert result["deployment"]["id"] == fake.deployments[0]["id"]
 
 
 def test_create_is_sent_again_when_the_first_try_did_not_land(tmp_path, fake, client):
     site = deployed_site(tmp_path, 4)
-    U.deploy_directory(client, "site", site, branch="dev")
+    deploy_directory(client, "site", site, branch="dev")
     answers = [requests.exceptions.ConnectionError("refused")]
     fake.faults["create_deployment"] = [lambda kwargs: answers.pop() if answers else None]
-    result = U.deploy_directory(client, "site", site, branch="dev", force=True)
+    result = deploy_directory(client, "site", site, branch="dev", force=True)
     assert len(fake.calls_to("create_deployment")) == 3 and len(fake.deployments) == 2
     assert result["deployment"]["id"] == "dep-2"
 
@@ -923,15 +933,15 @@ def test_project_info_and_logging(tmp_path, fake, client):
     site = deployed_site(tmp_path, 3)
     lines = []
     info = {"name": "site", "production_branch": "main", "canonical_deployment": None}
-    result = U.deploy_directory(client, "site", site, project_info=info, log=lines.append)
+    result = deploy_directory(client, "site", site, project_info=info, log=lines.append)
     assert result["changed"] and not fake.calls_to("get_project")
     assert lines[0].startswith("scanned ") and lines[-1].startswith("created deployment")
 
 
 def test_bucket_plan_splits_big_uploads_for_overlap_but_not_small_ones():
-    files = [U.SiteFile("/f%d" % i, "/x", 12000) for i in range(5000)]  # 60 MB
-    buckets = U.bucket_plan(files, concurrency=3)
-    assert len(buckets) == 3 * U.BUCKETS_PER_WORKER
+    files = [S.SiteFile("/f%d" % i, "/x", 12000) for i in range(5000)]  # 60 MB
+    buckets = A.plan_buckets(files, concurrency=3)
+    assert len(buckets) == 3 * A.BUCKETS_PER_WORKER
     assert max(b.size for b in buckets) - min(b.size for b in buckets) <= 12000
-    assert len(U.bucket_plan(files[:50], concurrency=3)) == 1  # 600 kB: one request
-    assert len(U.bucket_plan(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each
+    assert len(A.plan_buckets(files[:50], concurrency=3)) == 1  # 600 kB: one request
+    assert len(A.plan_buckets(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each

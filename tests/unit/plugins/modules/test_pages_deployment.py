@@ -4,11 +4,13 @@
 
 """Unit tests of the pages_deployment module, against an in-memory stand-in for PagesClient.
 
-The direct-upload engine (``_upload.deploy_directory``) is replaced by a recorder here: its own
+The direct-upload engine's ``_upload.DirectUpload.run`` is replaced by a recorder here: its own
 tests live in test_upload.py; these check what the module does around it.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -140,20 +142,22 @@ def fake(monkeypatch):
 
 @pytest.fixture
 def engine(monkeypatch):
-    """Replace deploy_directory; ``engine.result`` is what it returns, ``engine.calls`` what it got."""
+    """Replace DirectUpload.run; ``engine.result`` is what it returns, ``engine.calls`` what it got: the
+    DeployRequest's fields plus ``project_info``, ``check_mode`` and ``scan`` (the scan made before)."""
 
     class Engine:
         calls = []
         result = None
         error = None
 
-    def deploy_directory(client, project_name, source_dir, **kwargs):
-        Engine.calls.append(dict(kwargs, project=project_name, source=source_dir))
-        if Engine.error is not None:
-            raise Engine.error
-        return Engine.result
+    class Recorder(_upload.DirectUpload):
+        def run(self, project_info=None, check_mode=False):
+            Engine.calls.append(dict(dataclasses.asdict(self.request), project_info=project_info, check_mode=check_mode, scan=self._scan))
+            if Engine.error is not None:
+                raise Engine.error
+            return Engine.result
 
-    monkeypatch.setattr(_upload, "deploy_directory", deploy_directory)
+    monkeypatch.setattr(_upload, "DirectUpload", Recorder)
     Engine.calls = []
     return Engine
 
@@ -245,7 +249,6 @@ def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(r
     def preflight(scan, max_file_count=None):
         raise _upload.UploadError("Pages only supports files up to 25 MiB in size; 1 file too large: /big.bin")
 
-    monkeypatch.setattr(_upload, "scan_site", lambda source, exclude=(): object())
     monkeypatch.setattr(_upload, "preflight", preflight)
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and "/big.bin" in result["msg"]
@@ -332,11 +335,11 @@ def test_upload_error_fails_with_api_details(run_module, fake, engine, tmp_path)
 def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monkeypatch):
     fake(FakeClient(project()))
 
-    def deploy_directory(client, project_name, source_dir, **kwargs):
-        kwargs["log"]("uploaded bucket 1/1")
+    def run(self, project_info=None, check_mode=False):
+        self.log("uploaded bucket 1/1")
         return {"changed": True, "deployment": deployment("d3"), "upload": counts()}
 
-    monkeypatch.setattr(_upload, "deploy_directory", deploy_directory)
+    monkeypatch.setattr(_upload.DirectUpload, "run", run)
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_verbosity=1))
     assert result["progress"] == ["uploaded bucket 1/1"]
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))

@@ -1,0 +1,315 @@
+"""Deployed code runs in workerd: Pages Functions, `_worker.js`, `_routes.json`, the deploy check.
+
+wrangler (pinned, tests/emulator/node_modules) deploys the projects, so the bundles are the ones
+real users upload; requests go through the emulator with the site's Host header. workerd comes
+with wrangler (``npm ci --prefix tests/emulator``); without it these tests skip on a developer
+machine and fail in CI, like test_wrangler.py.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conformance_helpers import EMULATOR_DIR, host_of, in_ci
+from emu_helpers import create_project, deploy, error_of, get_deployment, get_project, ok, post_deployment, upload
+from test_sdk import strict_deployment, strict_project
+from test_wrangler import wrangler  # noqa: F401  (the fixture)
+
+WORKERD = EMULATOR_DIR / "node_modules" / ".bin" / "workerd"
+
+# (module add(a, b) = a + b) as a binary, so the test needs no wasm toolchain
+ADD_WASM = bytes.fromhex("0061736d0100000001070160027f7f017f030201000707010361646400000a09010700200020016a0b")
+
+
+@pytest.fixture(autouse=True)
+def _need_workerd():
+    if not WORKERD.exists():
+        reason = f"workerd not installed at {WORKERD} (run: npm ci --prefix tests/emulator)"
+        if in_ci():
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+
+
+def write(root: Path, files: dict) -> Path:
+    for rel, data in files.items():
+        f = root / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return root
+
+
+def wait_deployed(emu, project, dep_id, timeout=20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        d = get_deployment(emu, project, dep_id)
+        if d["latest_stage"]["status"] != "active" or time.monotonic() > deadline:
+            return d
+        time.sleep(0.05)
+
+
+def only_deployment(emu, project) -> dict:
+    deps = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/{project}/deployments"))
+    assert len(deps) == 1, deps
+    return deps[0]
+
+
+def workers_list(emu) -> dict:
+    r = requests.get(emu.root_url + "/__emulator/workers", timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+FUNCTIONS = {
+    "functions/_middleware.js": """
+export async function onRequest(context) {
+  const response = await context.next();
+  const out = new Response(response.body, response);
+  out.headers.set("X-Middleware", "ran");
+  return out;
+}
+""",
+    "functions/api/hello.js": """
+export function onRequestGet({ env, request }) {
+  return new Response(`hello ${env.GREETING} via ${new URL(request.url).protocol}`);
+}
+""",
+    "functions/api/items/[id].js": """
+export function onRequest({ params, request }) {
+  return Response.json({ id: params.id, method: request.method });
+}
+""",
+}
+
+
+def test_functions_project_built_by_wrangler(emu, wrangler, tmp_path):  # noqa: F811
+    create_project(emu, "fn-site", deployment_configs={"production": {
+        "env_vars": {"GREETING": {"value": "world"}}, "compatibility_date": "2024-09-23"}})
+    write(wrangler.workdir, FUNCTIONS)
+    write(wrangler.workdir / "public", {"index.html": "<h1>static beside functions</h1>",
+                                        "about.html": "<p>about</p>"})
+    _, out = wrangler("pages", "deploy", "public", "--project-name", "fn-site", "--branch", "main")
+    assert "Deployment complete" in out, out
+    dep = only_deployment(emu, "fn-site")
+    assert dep["latest_stage"] == {"name": "deploy", "started_on": None,
+                                   "ended_on": dep["latest_stage"]["ended_on"], "status": "success"}
+    assert dep["uses_functions"] is True
+    strict_deployment(dep)
+    strict_project(get_project(emu, "fn-site"))
+
+    for host in (host_of(dep["url"]), "fn-site.pages.dev"):
+        r = emu.site(host, "/api/hello")
+        assert (r.status_code, r.text) == (200, "hello world via https:"), r.text
+        assert r.headers["X-Middleware"] == "ran"
+    r = emu.site("fn-site.pages.dev", "/api/items/42")
+    assert r.json() == {"id": "42", "method": "GET"} and r.headers["X-Middleware"] == "ran"
+    r = requests.post(emu.root_url + "/api/items/7", headers={"Host": "fn-site.pages.dev"}, timeout=30)
+    assert r.json() == {"id": "7", "method": "POST"}
+    # static files beside the Functions: through context.next() -> env.ASSETS (middleware ran)
+    r = emu.site("fn-site.pages.dev", "/")
+    assert r.text == "<h1>static beside functions</h1>" and r.headers["X-Middleware"] == "ran"
+    assert emu.site("fn-site.pages.dev", "/about").text == "<p>about</p>"
+
+    listed = workers_list(emu)
+    assert listed["executed"] is True and isinstance(listed["pid"], int)
+    assert [(w["deployment_id"], w["project"]) for w in listed["workers"]] == [(dep["id"], "fn-site")]
+
+
+WORKER_DIR = {
+    "_worker.js/index.js": """
+import { greet } from "./lib/greet.js";
+import { VERSION } from "./lib/version.mjs";
+import addModule from "./add.wasm";
+const add = new WebAssembly.Instance(addModule).exports.add;
+export default {
+  async fetch(request, env) {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/api/add") return new Response(String(add(2, 40)));
+    if (pathname.startsWith("/api/")) return new Response(greet(env.NAME) + " " + VERSION);
+    const asset = await env.ASSETS.fetch(request);
+    const out = new Response(asset.body, asset);
+    out.headers.set("X-From-Worker", "assets");
+    return out;
+  },
+};
+""",
+    "_worker.js/lib/greet.js": "export function greet(name) { return `greetings, ${name}`; }\n",
+    "_worker.js/lib/version.mjs": "export const VERSION = 'v3';\n",
+    "_worker.js/add.wasm": ADD_WASM,
+    "_routes.json": json.dumps({"version": 1, "include": ["/api/*", "/docs/*", "/"],
+                                "exclude": ["/api/static/*"]}),
+    "_headers": "/docs/*\n  X-Docs: yes\n",
+    "index.html": "<h1>advanced mode</h1>",
+    "docs/index.html": "<p>docs</p>",
+    "api/static/file.txt": "a static file under /api",
+    "404.html": "<h1>custom 404</h1>",
+}
+
+
+def test_worker_directory_modules_wasm_assets_and_routes(emu, wrangler, tmp_path):  # noqa: F811
+    create_project(emu, "adv", deployment_configs={"production": {
+        "env_vars": {"NAME": {"type": "secret_text", "value": "s3cret"}}}})
+    site = write(tmp_path / "site", WORKER_DIR)
+    _, out = wrangler("pages", "deploy", str(site), "--project-name", "adv", "--branch", "main")
+    assert "Deployment complete" in out, out
+    host = host_of(only_deployment(emu, "adv")["url"])
+
+    assert emu.site(host, "/api/add").text == "42"                       # the .wasm module
+    assert emu.site(host, "/api/x").text == "greetings, s3cret v3"       # modules + secret env var
+    r = emu.site(host, "/")                                              # included, falls back to ASSETS
+    assert (r.text, r.headers.get("X-From-Worker")) == ("<h1>advanced mode</h1>", "assets")
+    r = emu.site(host, "/docs/")                                         # ASSETS applies _headers
+    assert (r.text, r.headers.get("X-From-Worker"), r.headers.get("X-Docs")) == ("<p>docs</p>", "assets", "yes")
+    r = emu.site(host, "/docs/missing")                                  # ASSETS: 404.html, status 404
+    assert (r.status_code, r.text, r.headers.get("X-From-Worker")) == (404, "<h1>custom 404</h1>", "assets")
+    # _routes.json: excluded and not-included paths never reach the worker
+    r = emu.site(host, "/api/static/file.txt")
+    assert (r.text, r.headers.get("X-From-Worker")) == ("a static file under /api", None)
+    r = emu.site(host, "/index.html")
+    assert (r.text, r.headers.get("X-From-Worker")) == ("<h1>advanced mode</h1>", None)
+    # the worker's files are not assets
+    assert emu.site(host, "/_worker.js/index.js").status_code == 404
+    assert emu.site(host, "/_routes.json").status_code == 404
+
+    worker = workers_list(emu)["workers"][0]
+    assert worker["modules"] >= 2, worker    # wrangler bundles index.js, keeps the .wasm apart
+
+
+def test_worker_throwing_at_startup_fails_the_deploy_stage(emu, wrangler, tmp_path):  # noqa: F811
+    create_project(emu, "broken")
+    site = write(tmp_path / "site", {
+        "index.html": "<h1>never live</h1>",
+        "_worker.js": "throw new Error('kaput at start-up');\n"
+                      "export default { fetch() { return new Response('unreachable'); } };\n"})
+    code, out = wrangler("pages", "deploy", str(site), "--project-name", "broken", "--branch", "main",
+                         ok=False)
+    assert code != 0 and "kaput at start-up" in out, out
+    dep = only_deployment(emu, "broken")
+    assert dep["latest_stage"]["name"] == "deploy" and dep["latest_stage"]["status"] == "failure", dep
+    assert dep["stages"][-1]["status"] == "failure"
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/broken/deployments/{dep['id']}/history/logs"))
+    assert "Uncaught Error: kaput at start-up" in logs["data"][-1]["line"], logs
+    assert logs["data"][-1]["line"].startswith("Error:"), logs
+    strict_deployment(dep)
+    # never live: no canonical deployment, the site answers 404, nothing runs
+    assert get_project(emu, "broken")["canonical_deployment"] is None
+    assert emu.site(host_of(dep["url"]), "/").status_code == 404
+    assert emu.site("broken.pages.dev", "/").status_code == 404
+    assert workers_list(emu)["workers"] == []
+
+
+# ------------------------------------------------------------------ through the API directly
+ECHO_WORKER = b"""
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/kv") return new Response(String(await env.CACHE.get("k")));
+    if (url.pathname === "/env") return Response.json({ plain: env.PLAIN, secret: env.SECRET });
+    return new Response(`worker ${request.method} ${url.pathname}${url.search}`,
+                        { headers: { "Set-Cookie": "a=1" } });
+  },
+};
+"""
+
+
+def _worker_deploy(emu, project, worker=ECHO_WORKER, **special):
+    files = {"_worker.js": worker, **special}
+    return deploy(emu, project, {"/index.html": (b"<h1>static</h1>", "text/html")}, files)
+
+
+@pytest.mark.parametrize("failure, message", [
+    (b"export default { fetch() { return new Response('x') ; } ;", "SyntaxError"),
+    (b"import './nowhere.js';\nexport default { fetch() { return new Response('x'); } };",
+     'No such module "nowhere.js"'),
+])
+def test_deploy_check_reports_the_runtime_error(emu, failure, message):
+    create_project(emu, "chk")
+    first = _worker_deploy(emu, "chk")
+    assert first["latest_stage"]["status"] in ("active", "success")
+    assert wait_deployed(emu, "chk", first["id"])["latest_stage"]["status"] == "success"
+    bad = _worker_deploy(emu, "chk", failure)
+    # while the check runs the deploy stage is active; the project's live deployment does not move
+    assert bad["latest_stage"]["name"] == "deploy"
+    done = wait_deployed(emu, "chk", bad["id"])
+    assert done["latest_stage"]["status"] == "failure" and done["latest_stage"]["ended_on"], done
+    line = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/history/logs"))["data"][-1]["line"]
+    assert message in line, line
+    assert get_project(emu, "chk")["canonical_deployment"]["id"] == first["id"]
+    assert emu.site("chk.pages.dev", "/x").text == "worker GET /x"
+    # a rollback to the failed deployment is refused like for a failed build
+    r = emu.api("POST", f"/accounts/{{a}}/pages/projects/chk/deployments/{bad['id']}/rollback")
+    assert error_of(r)[:2] == (400, 8000038)
+
+
+def test_stages_bindings_and_request_details(emu):
+    create_project(emu, "echo", deployment_configs={"production": {
+        "env_vars": {"PLAIN": {"value": "p"}, "SECRET": {"type": "secret_text", "value": "s"}},
+        "kv_namespaces": {"CACHE": {"namespace_id": "0f2ac74b498b48028cb68387c421e279"}},
+        "compatibility_flags": ["nodejs_compat"]}})
+    dep = _worker_deploy(emu, "echo")
+    # the POST answers before the check ends; the deploy stage then ends in success
+    assert dep["latest_stage"]["name"] == "deploy"
+    done = wait_deployed(emu, "echo", dep["id"])
+    assert done["latest_stage"]["status"] == "success" and done["latest_stage"]["ended_on"]
+    assert done["env_vars"]["SECRET"] == {"type": "secret_text", "value": ""}   # still masked
+    host = host_of(done["url"])
+    r = requests.put(emu.root_url + "/some/where?q=1", headers={"Host": host}, data=b"body", timeout=30)
+    assert (r.status_code, r.text, r.headers["Set-Cookie"]) == (200, "worker PUT /some/where?q=1", "a=1")
+    assert emu.site(host, "/env").json() == {"plain": "p", "secret": "s"}
+    r = emu.site(host, "/kv")   # KV is not emulated: a clear answer, not a crash
+    assert r.status_code == 501 and "binding CACHE (deployment_configs.kv_namespaces) is not emulated" in r.text
+
+
+def test_worker_reload_keeps_every_deployment_serving(emu):
+    create_project(emu, "many")
+    ids = []
+    for i in range(3):
+        worker = b"export default { fetch() { return new Response('v%d'); } };" % i
+        d = _worker_deploy(emu, "many", worker)
+        wait_deployed(emu, "many", d["id"])
+        ids.append(d)
+    for i, d in enumerate(ids):
+        assert emu.site(host_of(d["url"]), "/").text == f"v{i}"
+    listed = {w["deployment_id"] for w in workers_list(emu)["workers"]}
+    assert listed == {d["id"] for d in ids}
+    # deleting a deployment: it stops answering (and leaves the runtime on the next reload)
+    ok(emu.api("DELETE", f"/accounts/{{a}}/pages/projects/many/deployments/{ids[1]['id']}?force=true"))
+    assert emu.site(host_of(ids[1]["url"]), "/").status_code == 404
+    assert emu.site(host_of(ids[2]["url"]), "/").text == "v2"
+
+
+def test_malformed_worker_upload_is_refused(emu):
+    create_project(emu, "bad-upload")
+    manifest = upload(emu, "bad-upload", {"/index.html": b"x"})
+    boundary = "b0und"
+    no_main = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+               f"{{\"main_module\": \"index.js\"}}\r\n--{boundary}--\r\n").encode()
+    bad_type = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+                f"{{\"main_module\": \"index.js\"}}\r\n--{boundary}\r\n"
+                f"Content-Disposition: form-data; name=\"index.js\"; filename=\"index.js\"\r\n"
+                f"Content-Type: text/x-python\r\n\r\nprint(1)\r\n--{boundary}--\r\n").encode()
+    for files in ({"_worker.bundle": b"not multipart"}, {"_worker.bundle": no_main},
+                  {"_worker.bundle": bad_type}, {"_worker.js": b"\xff\xfe"},
+                  {"_worker.js": b"export default {}", "_routes.json": b'{"version": 1, "include": '},
+                  {"_worker.js": b"export default {}", "_routes.json": b'{"version": 1, "include": ["api"]}'}):
+        r = post_deployment(emu, "bad-upload", manifest, files)
+        status, code, message = error_of(r)
+        assert (status, code) == (400, 8000100), (files, r.text)
+        assert message.startswith("The deployment's worker cannot be read: "), message
+    assert ok(emu.api("GET", "/accounts/{a}/pages/projects/bad-upload/deployments")) == []
+
+
+def test_without_workerd_nothing_pretends(start_emulator):
+    emu = start_emulator("--workerd", "none")
+    health = requests.get(emu.root_url + "/__emulator/health", timeout=10).json()
+    assert health["workers"] == {"executed": False, "reason": "disabled with --workerd none"}
+    assert any("workers are NOT executed" in line for line in emu.output)
+    create_project(emu, "static-only")
+    dep = wait_deployed(emu, "static-only", _worker_deploy(emu, "static-only")["id"])
+    assert dep["latest_stage"]["status"] == "success"
+    logs = ok(emu.api("GET", f"/accounts/{{a}}/pages/projects/static-only/deployments/{dep['id']}/history/logs"))
+    assert any("the worker was not executed" in e["line"] for e in logs["data"]), logs
+    r = emu.site(host_of(dep["url"]), "/")
+    assert (r.text, r.headers["X-Pages-Emulator-Worker"]) == ("<h1>static</h1>", "not-executed")
