@@ -21,6 +21,7 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -69,6 +70,15 @@ EMULATOR_DIR = envs.EMULATOR_DIR
 BASE_PATH = os.environ.get("PATH", "")
 for _var in ("PYTHONHOME", "PYTHONPATH"):
     os.environ.pop(_var, None)
+
+
+def _terminate(_signum, _frame):
+    """SIGTERM ends the run like Ctrl-C: the commands it waits for (process groups of their own:
+    environments.run) and their emulators are stopped on the way out."""
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _terminate)
 UNIT_REQS = REPO / "tests" / "unit" / "requirements.txt"
 EMULATOR_REQS = EMULATOR_DIR / "requirements.txt"
 
