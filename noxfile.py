@@ -168,10 +168,13 @@ def run_lanes(session, label, jobs, lanes):
         outcome = [None] * len(jobs)
         slots = threading.Semaphore(lanes)
 
+        cancelled = threading.Event()
+
         def lane(i, name, func):
             with slots, open(logdir / f"{i}.log", "w", encoding="utf-8") as out:
                 try:
-                    outcome[i] = _row(name, func, out, [""])
+                    if not cancelled.is_set():
+                        outcome[i] = _row(name, func, out, [""])
                 finally:
                     done[i].set()
 
@@ -187,7 +190,11 @@ def run_lanes(session, label, jobs, lanes):
                 sys.stdout.flush()
                 results.append(outcome[i])
         except KeyboardInterrupt:
+            # Stop what runs now, start nothing more, and let the lanes end (their emulators stop).
+            cancelled.set()
             envs.stop_children()
+            for thread in threads:
+                thread.join(60)
             raise
         shutil.rmtree(logdir, ignore_errors=True)
     if "FAIL" in results:

@@ -45,12 +45,15 @@ def pip_env():
 
 _CHILDREN = set()
 _CHILDREN_LOCK = threading.Lock()
+_STOPPING = threading.Event()
 
 
 def run(cmd, out=None, env=None, cwd=None, check=True):
     """Run cmd (a list), its output to out (a file; default: ours). Return the exit code.
     The command leads a process group of its own, which stop_children() (or an interrupt
     while waiting here) ends, with everything it started."""
+    if _STOPPING.is_set():
+        raise SetupError("interrupted: not starting " + " ".join(map(str, cmd[:2])))
     out = out or sys.stdout
     out.flush()
     try:
@@ -92,7 +95,8 @@ def _end_group(proc):
 
 
 def stop_children():
-    """End every command run() is waiting for (on an interrupt of parallel lanes)."""
+    """End every command run() is waiting for, and start no new one (an interrupt of parallel lanes)."""
+    _STOPPING.set()
     with _CHILDREN_LOCK:
         procs = list(_CHILDREN)
     for proc in procs:
