@@ -12,8 +12,9 @@ own per session (venv_backend "none"); the environments are tests/helpers/enviro
 
 The matrix (MATRIX below) is the sessions' parameter: sanity and units on every line the
 collection claims, integration on the oldest, the newest final and the newest pre-release.
-Lines run side by side in two lanes where that pays (units, integration: they mostly wait on
-processes, not the CPU); CFPAGES_SERIAL=1 runs them one after the other with output live.
+The lines of a matrix stage run side by side in two lanes (integration mostly waits on playbooks
+and the emulator; units and sanity largely on pip and on start-up, so two overlap well);
+CFPAGES_SERIAL=1 runs them one after the other with output live.
 """
 from __future__ import annotations
 
@@ -80,6 +81,8 @@ def _terminate(_signum, _frame):
 
 signal.signal(signal.SIGTERM, _terminate)
 UNIT_REQS = REPO / "tests" / "unit" / "requirements.txt"
+PIP_CACHE_DIR = os.environ.get("PIP_CACHE_DIR") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip")
 EMULATOR_REQS = EMULATOR_DIR / "requirements.txt"
 
 
@@ -315,13 +318,20 @@ def sanity(session):
         def run(out, note_box):
             _no_ignore_entries(out)
             py = MATRIX[core][0]
+            # ansible-test keeps each sanity test's venv in ~/.ansible/test/venv, keyed by Python
+            # and requirements only, and two lines building the same one at once break it: each
+            # line gets a HOME of its own (pip's cache stays the shared one).
+            home = CACHE / "ansible-test-home" / core
+            home.mkdir(parents=True, exist_ok=True)
+            envs.ensure_get_pip_stand_in(envs.venv_python(venv_name(core)), out=out, home=home)
             sh(["ansible-test", "sanity", "--venv", "--requirements", "--python", py, *tests], out,
-               env=tree_env(core), cwd=tree_of(core))
+               env=tree_env(core, HOME=str(home), PIP_CACHE_DIR=PIP_CACHE_DIR), cwd=tree_of(core))
             note_box[0] = f"Python {py}"
         return run
 
     # Two lines side by side: a line's first run spends most of its time building ansible-test's
     # venvs (pip, network), and later ones overlap one line's pylint with the other's smaller tests.
+    # (Each line has its own HOME, see job(); units need none: their venv is in the line's tree.)
     run_lanes(session, "sanity", [(f"sanity {c}", job(c)) for c in matrix_lines(session, MATRIX)], _lanes())
 
 

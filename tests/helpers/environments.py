@@ -229,16 +229,16 @@ print(get_venv_packages(types.SimpleNamespace(version='3.13'))['pip'])
 """
 
 
-def ensure_get_pip_stand_in(python, out=None):
+def ensure_get_pip_stand_in(python, out=None, home=None):
     """ansible-test --venv bootstraps pip in each new virtual environment with a cached get-pip
     script (~/.ansible/test/cache/get_pip_<version>.py, the version from ansible-test's
     get_venv_packages). Put a stand-in there: ensurepip, then pip install with the given arguments
-    (minus --no-setuptools/--no-wheel, get-pip's own options)."""
+    (minus --no-setuptools/--no-wheel, get-pip's own options). ``home``: another HOME than ours."""
     probe = subprocess.run([str(python), "-c", PIP_VERSION_PROBE], capture_output=True, text=True, check=False)
     version = probe.stdout.strip() if probe.returncode == 0 else None
     if not version:
         return  # this ansible-test does not bootstrap pip that way
-    path = Path.home() / ".ansible" / "test" / "cache" / f"get_pip_{version.replace('.', '_')}.py"
+    path = Path(home or Path.home()) / ".ansible" / "test" / "cache" / f"get_pip_{version.replace('.', '_')}.py"
     if path.is_file():
         text = path.read_text(errors="replace")
         if not any(mark in text for mark in STAND_IN_MARKS):
