@@ -473,7 +473,7 @@ def docs(session):
                         "cfpages.cloudflare"], env=env, check=True, stdout=subprocess.DEVNULL)
         with open(site / "conf.py", "a", encoding="utf-8") as conf:
             conf.write("\n# noxfile.py: offline build, no intersphinx inventories to fetch\nintersphinx_mapping = {}\n")
-        (site / "rst").mkdir()
+        (site / "rst").mkdir(exist_ok=True)  # sphinx-init may have made it
         (site / "rst").chmod(0o755)
         sh(["antsibull-docs", "--config-file", "antsibull-docs.cfg", "collection", "--cleanup", "everything",
             "--fail-on-error", "--use-current", "--dest-dir", "rst", "cfpages.cloudflare"], out, env=env, cwd=site)

@@ -14,7 +14,7 @@ usage: bash tests/run.sh [STAGE ...]     (all stages in order when none is given
 
 Stages (noxfile.py sessions; environments are prepared first, cached under .cache/):
   emulator     pytest tests/emulator/tests (the Pages API emulator)
-  sanity       ansible-test sanity on ansible-core 2.16 to 2.22, two lines side by side; no ignore entries
+  sanity       ansible-test sanity on ansible-core 2.16 to 2.22; no ignore-file entries allowed
   units        ansible-test units on ansible-core 2.16 to 2.22, two lines side by side
   integration  ansible-test integration against a fresh emulator per line: 2.16, 2.21, 2.22 side by side
   changelog    antsibull-changelog lint
