@@ -76,11 +76,11 @@ export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false 
 
 # ------------------------------------------------------------------ 3. the emulator
 step "Start the Cloudflare Pages API emulator"
-python "$REPO/tests/roles/emulator.py" start --state "$DEMO/emulator.json" --data-dir "$DEMO/emulator-data" \
+python "$REPO/tests/helpers/emulator.py" start --state "$DEMO/emulator.json" --data-dir "$DEMO/emulator-data" \
     -- --domain-seconds 1 >/dev/null
-stop_emulator() { python "$REPO/tests/roles/emulator.py" stop --state "$DEMO/emulator.json" >/dev/null 2>&1 || true; }
+stop_emulator() { python "$REPO/tests/helpers/emulator.py" stop --state "$DEMO/emulator.json" >/dev/null 2>&1 || true; }
 $KEEP || trap stop_emulator EXIT
-eval "$(python "$REPO/tests/roles/emulator.py" env --state "$DEMO/emulator.json")"
+eval "$(python "$REPO/tests/helpers/emulator.py" env --state "$DEMO/emulator.json")"
 echo "API: $CLOUDFLARE_API_BASE_URL   account: $CLOUDFLARE_ACCOUNT_ID"
 echo "(the modules read CLOUDFLARE_API_BASE_URL, CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)"
 
@@ -139,8 +139,8 @@ step "Done"
 if $KEEP; then
     echo "The emulator keeps running. In this shell:"
     echo "  export ANSIBLE_COLLECTIONS_PATH=$DEMO/collections PATH=$VENV/bin:\$PATH"
-    python "$REPO/tests/roles/emulator.py" env --state "$DEMO/emulator.json" | sed 's/^/  /'
-    echo "Stop it with: $VENV/bin/python $REPO/tests/roles/emulator.py stop --state $DEMO/emulator.json"
+    python "$REPO/tests/helpers/emulator.py" env --state "$DEMO/emulator.json" | sed 's/^/  /'
+    echo "Stop it with: $VENV/bin/python $REPO/tests/helpers/emulator.py stop --state $DEMO/emulator.json"
 else
     echo "The emulator is stopped. bash tests/demo.sh --keep leaves it running to try the other playbooks."
 fi

@@ -29,6 +29,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit impo
     Pacer,
     WaitBudget,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secret
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
     COLLECTION_NAME,
     COLLECTION_VERSION,
@@ -559,7 +560,7 @@ class PagesClient:
         self.request("POST", self.account_path("projects", name, "purge_build_cache"), idempotent=True)
 
     def get_upload_token(self, name):
-        return self.get(self.account_path("projects", name, "upload-token"))["jwt"]
+        return register_secret(self.get(self.account_path("projects", name, "upload-token"))["jwt"])
 
     # ------------------------------------------------------------------ deployments
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secret
+
 # What a secret value is replaced with in results, diffs and messages. It is the text Ansible
 # itself puts in place of no_log values, so users see one marker for "hidden".
 SECRET_MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -79,7 +81,7 @@ def _mask(obj, ref, mask):
         for key, value in obj.items():
             sub_ref = _child(ref, key)
             if key in SECRET_KEYS and value not in (None, ""):
-                out[key] = _mask_value(value, sub_ref, mask)
+                out[key] = _mask_value(register_secret(value), sub_ref, mask)
             elif key in ENV_VARS_KEYS and isinstance(value, dict):
                 out[key] = {
                     name: _mask_env_var(entry, _child(sub_ref, name), mask) for name, entry in value.items()

@@ -550,6 +550,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate impor
     text_field_problem,
     variable_name_problem,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secrets
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENVIRONMENTS = ("production", "preview")
@@ -611,7 +612,7 @@ def secret_values(params):
             if isinstance(entry, dict) and entry.get("type") not in (None, "plain_text"):
                 if isinstance(entry.get("value"), (str, int, float)):
                     found.append(str(entry["value"]))
-    return found
+    return register_secrets(found)
 
 
 class PagesProject(PagesModule):

@@ -39,7 +39,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,12 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers"))
+import emulator as emulator_launcher  # noqa: E402  (tests/helpers/emulator.py)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The collection as this checkout has it, for ANSIBLE_COLLECTIONS_PATH / PYTHONPATH (made by
+# dev_collections(): a fresh clone has no .cache yet).
 COLLECTIONS_ROOT = os.path.join(REPO, ".cache", "dev_collections")
 EMULATOR = os.path.join(REPO, "tests", "emulator", "serve.py")
 WRANGLER = os.path.join(REPO, "tests", "emulator", "node_modules", ".bin", "wrangler")
@@ -186,18 +190,19 @@ def run_measured(cmd, env=None, cwd=None, marker=None, interval=0.02):
 
 
 class Emulator:
+    """The emulator, started with the tests' one launcher (tests/helpers/emulator.py)."""
+
     def __init__(self, python, data_dir, tokens, max_file_count=20000):
-        args = [python, EMULATOR, "--port", "0", "--data-dir", data_dir, "--max-file-count", str(max_file_count)]
+        args = ["--max-file-count", str(max_file_count)]
         for token, account in tokens.items():
             args += ["--token", "%s=%s" % (token, account)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        match = re.search(r"(http://\S+/client/v4)", line)
-        if not match:
-            self.stop()
-            raise SystemExit("the emulator did not start: %s%s" % (line, self.proc.stderr.read()))
-        self.base_url = match.group(1)
-        self.root = self.base_url[: -len("/client/v4")]
+        self.state = os.path.join(os.path.dirname(data_dir), "emulator.json")
+        try:
+            info = emulator_launcher.start(self.state, data_dir, args, python=python)
+        except emulator_launcher.EmulatorError as err:
+            raise SystemExit(str(err)) from err
+        self.base_url = info["base_url"]
+        self.root = info["root_url"]
 
     def call(self, method, path, token=None, body=None, root=False):
         url = (self.root if root else self.base_url) + path
@@ -223,12 +228,7 @@ class Emulator:
         return uploaded, created, len(entries)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        emulator_launcher.stop(self.state)
 
 
 # --------------------------------------------------------------------------- the two tools
@@ -378,6 +378,17 @@ def fmt_mib(kib):
     return "-" if not kib else "%.0f MiB" % (kib / 1024.0)
 
 
+def dev_collections():
+    """Make COLLECTIONS_ROOT/ansible_collections/cfpages/cloudflare a link to this checkout (once)."""
+    link = os.path.join(COLLECTIONS_ROOT, "ansible_collections", "cfpages", "cloudflare")
+    if os.path.realpath(link) != REPO:
+        if os.path.islink(link):
+            os.unlink(link)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+    return COLLECTIONS_ROOT
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--files", type=int, default=5000, help="files in the site (default 5000)")
@@ -413,6 +424,7 @@ def main(argv=None):
     if mode == "auto":
         mode = "ansible" if os.path.exists(MODULE_FILE) else "engine"
 
+    dev_collections()
     workdir = args.workdir or tempfile.mkdtemp(prefix="cfpages-bench-")
     os.makedirs(workdir, exist_ok=True)
     site = os.path.join(workdir, "site")

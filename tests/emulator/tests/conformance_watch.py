@@ -48,8 +48,10 @@ def _sdk_check(path: str, method: str, body: dict):
 
 
 def pytest_configure(config):
-    from test_conformance_openapi import SpecChecker, apply_errata, load_raw_spec
+    from test_conformance_openapi import MISSING_SPEC, SPEC_FILE, SpecChecker, apply_errata, load_raw_spec
 
+    if not SPEC_FILE.is_file():
+        raise pytest.UsageError(MISSING_SPEC)
     checker = SpecChecker(apply_errata(load_raw_spec())[0])
     original = requests.Session.send
 

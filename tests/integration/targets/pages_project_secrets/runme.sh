@@ -59,6 +59,11 @@ expect 'api_token has whitespace'                              # the malformed t
 expect '"web_analytics_token": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"'  # deployments were shown, masked
 expect 'TASK [cfpages.cloudflare.rebuild : Show the builds]'       # the rebuild role ran
 expect 'ignored=3'                                             # only the three failing tasks failed
+# ansible-core 2.22 deprecates APIs older modules used (its porting guide); none may be ours.
+if grep -n 'DEPRECATION WARNING' "$work/output.log"; then
+    echo "FAIL: the run printed deprecation warnings (above)"
+    failed=1
+fi
 if [ "$failed" != 0 ]; then
     echo "--- output (secrets replaced) ---"
     sed -e "s/$secret_one/<secret_one>/g" -e "s/$secret_two/<secret_two>/g" \

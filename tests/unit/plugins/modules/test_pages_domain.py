@@ -69,7 +69,7 @@ class FakeClient:
     def add_domain(self, project, name):
         self.calls.append(("POST domain", name))
         if self.add_error:
-            raise self.add_error
+            raise self.add_error  # pylint: disable=raising-bad-type
         self.existing = self.add_answer or dom(name, "initializing")
         return self.existing
 
@@ -83,7 +83,7 @@ class FakeClient:
         if self.delete_error:
             if missing_ok and self.delete_error.is_not_found:
                 return False
-            raise self.delete_error
+            raise self.delete_error  # pylint: disable=raising-bad-type
         self.existing = None
         return True
 

@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import string
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import ansible_runner
+import emulator  # tests/helpers/emulator.py, next to this script
 import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -43,18 +43,12 @@ class Emulator:
         self.token = "".join(secrets.choice(string.ascii_letters + string.digits) for dummy in range(40))
         self.account = secrets.token_hex(16)
         self.state = workdir / "emulator.json"
-        subprocess.run(
-            [sys.executable, str(HERE / "emulator.py"), "start", "--state", str(self.state),
-             "--data-dir", str(workdir / "emulator-data"), "--",
-             "--token", f"{self.token}={self.account}", "--build-seconds", "1", "--domain-seconds", "0.5"],
-            check=True, stdout=subprocess.DEVNULL,
-        )
-        info = json.loads(self.state.read_text())
+        info = emulator.start(self.state, workdir / "emulator-data", [
+            "--token", f"{self.token}={self.account}", "--build-seconds", "1", "--domain-seconds", "0.5"])
         self.base_url, self.root_url = info["base_url"], info["root_url"]
 
     def stop(self):
-        subprocess.run([sys.executable, str(HERE / "emulator.py"), "stop", "--state", str(self.state)],
-                       check=False, stdout=subprocess.DEVNULL)
+        emulator.stop(self.state)
 
     def api(self, method, path, body=None):
         req = urllib.request.Request(
