@@ -14,15 +14,14 @@ follows ``result_info`` pagination and turns every failure into one exception ty
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import time
 import traceback
-from datetime import datetime, timezone
 from urllib.parse import quote
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError, format_errors
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._retry_timing import backoff_delay, parse_retry_after
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import (
     DEFAULT_BUDGET,
     BudgetSpent,
@@ -69,8 +68,6 @@ PROJECT_EXISTS = 8000002
 ROUTE_MISS_CODES = frozenset((7000, 7003))
 AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
 
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 30.0
 
 
 class PagesAPIError(PagesError):
@@ -100,54 +97,6 @@ class PagesAPIError(PagesError):
 
 class RateLimitBudgetSpent(PagesAPIError):
     """Waiting for the rate limit would pass ``rate_limit_budget``: nothing was sent."""
-
-
-def format_errors(errors):
-    """Cloudflare's ``errors[]`` as ``message [code N]; ...`` (the chain too, as wrangler shows it)."""
-    parts = []
-    for err in errors or []:
-        if not isinstance(err, dict):
-            parts.append(str(err))
-            continue
-        text = str(err.get("message") or "").strip() or "error"
-        if err.get("code") is not None:
-            text += " [code %s]" % err["code"]
-        chain = [c for c in err.get("error_chain") or [] if isinstance(c, dict)]
-        if chain:
-            text += " (%s)" % "; ".join(
-                "%s [code %s]" % (str(c.get("message") or "").strip(), c.get("code")) for c in chain
-            )
-        parts.append(text)
-    return "; ".join(parts)
-
-
-def parse_retry_after(value, now=None):
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if unusable."""
-    if value is None:
-        return None
-    value = str(value).strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        now = now if now is not None else datetime.now(timezone.utc)
-        seconds = (when - now).total_seconds()
-    return max(0.0, seconds)
-
-
-def backoff_delay(attempt, rng=random):
-    """Exponential backoff with "equal jitter": half fixed, half random, capped."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** attempt))
-    return delay / 2.0 + rng.uniform(0, delay / 2.0)
 
 
 def success_envelope(result):

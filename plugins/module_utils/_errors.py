@@ -38,3 +38,22 @@ class PagesError(Exception):
     def to_result(self):
         """What a module puts into ``fail_json`` besides ``msg``."""
         return {"status": self.status, "errors": self.errors}
+
+
+def format_errors(errors):
+    """Cloudflare's ``errors[]`` as ``message [code N]; ...`` (the chain too, as wrangler shows it)."""
+    parts = []
+    for err in errors or []:
+        if not isinstance(err, dict):
+            parts.append(str(err))
+            continue
+        text = str(err.get("message") or "").strip() or "error"
+        if err.get("code") is not None:
+            text += " [code %s]" % err["code"]
+        chain = [c for c in err.get("error_chain") or [] if isinstance(c, dict)]
+        if chain:
+            text += " (%s)" % "; ".join(
+                "%s [code %s]" % (str(c.get("message") or "").strip(), c.get("code")) for c in chain
+            )
+        parts.append(text)
+    return "; ".join(parts)

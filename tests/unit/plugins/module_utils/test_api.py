@@ -17,7 +17,7 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api, _retry_timing
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, PagesClient
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 
@@ -166,12 +166,12 @@ def test_retry_after_http_date_is_honoured():
     [("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("", None), (None, None), ("soon", None)],
 )
 def test_parse_retry_after(value, expected):
-    assert _api.parse_retry_after(value) == expected
+    assert _retry_timing.parse_retry_after(value) == expected
 
 
 def test_parse_retry_after_http_date_in_the_past_is_zero():
     past = format_datetime(datetime.now(timezone.utc) - timedelta(hours=1), usegmt=True)
-    assert _api.parse_retry_after(past) == 0.0
+    assert _retry_timing.parse_retry_after(past) == 0.0
 
 
 class FixedRng:
@@ -186,13 +186,13 @@ class FixedRng:
 
 def test_backoff_schedule_grows_exponentially_with_jitter_and_cap():
     for attempt in range(8):
-        full = min(_api.BACKOFF_CAP, _api.BACKOFF_BASE * 2 ** attempt)
+        full = min(_retry_timing.BACKOFF_CAP, _retry_timing.BACKOFF_BASE * 2 ** attempt)
         # "Equal jitter": half of the delay is fixed, the other half is drawn at random.
-        assert _api.backoff_delay(attempt, FixedRng(0.0)) == pytest.approx(full / 2)
-        assert _api.backoff_delay(attempt, FixedRng(0.5)) == pytest.approx(full * 0.75)
-        assert _api.backoff_delay(attempt, FixedRng(1.0)) == pytest.approx(full)
+        assert _retry_timing.backoff_delay(attempt, FixedRng(0.0)) == pytest.approx(full / 2)
+        assert _retry_timing.backoff_delay(attempt, FixedRng(0.5)) == pytest.approx(full * 0.75)
+        assert _retry_timing.backoff_delay(attempt, FixedRng(1.0)) == pytest.approx(full)
     rng = random.Random(3)
-    samples = set(_api.backoff_delay(4, rng) for _sample in range(20))
+    samples = set(_retry_timing.backoff_delay(4, rng) for _sample in range(20))
     assert len(samples) > 10 and all(8.0 < delay < 16.0 for delay in samples)
 
 
