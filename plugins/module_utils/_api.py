@@ -69,7 +69,6 @@ ROUTE_MISS_CODES = frozenset((7000, 7003))
 AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
 
 
-
 class PagesAPIError(PagesError):
     """A failed API call: HTTP status (0 when no response came) and Cloudflare's ``errors[]``."""
 

@@ -19,7 +19,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import Pacer, WaitBudget
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"

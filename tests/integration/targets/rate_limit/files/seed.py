@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Create many projects / deployments in the emulator quickly (plain requests, no Ansible).
 
     seed.py BASE_URL TOKEN ACCOUNT PROJECT:PRODUCTION:PREVIEW[:BRANCHES] ... [--projects PREFIX:N]
