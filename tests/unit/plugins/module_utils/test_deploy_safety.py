@@ -16,16 +16,13 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks import INDEX_MARKER
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
 pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
 
 
 def write(root, rel, content=b"x"):
-    path = os.path.join(str(root), *rel.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(content)
-    return path
+    return write_file(root, rel, content)
 
 
 def outside_tree(tmp_path):

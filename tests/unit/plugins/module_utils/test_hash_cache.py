@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _hash_cache as HC
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
 pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
 
@@ -22,10 +23,7 @@ OLD_NS = 1_600_000_000 * 10**9  # 2020: safely older than any scan
 
 
 def write(root, rel, content, mtime_ns=OLD_NS):
-    path = os.path.join(str(root), *rel.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(content)
+    path = write_file(root, rel, content)
     if mtime_ns is not None:
         os.utime(path, ns=(mtime_ns, mtime_ns))
     return path

@@ -28,6 +28,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload_
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "tok-unit-test-0123456789"
@@ -37,14 +38,6 @@ pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installe
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def write(root, rel, content=b""):
-    path = os.path.join(str(root), *rel.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return path
 
 
 def make_jwt(claims):

@@ -16,16 +16,9 @@ import pytest
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _js_imports as J
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _routes as R
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 BOUNDARY = "----formdata-undici-012345678901"
-
-
-def write(root, rel, content=b""):
-    path = os.path.join(str(root), *rel.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return path
 
 
 # --------------------------------------------------------------------------- collecting modules

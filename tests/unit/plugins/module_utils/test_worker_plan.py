@@ -18,6 +18,7 @@ import pytest
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _functions_build as F
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_plan as P
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 # Writes a bundle with wrangler's random names, the generated routes and the routing config;
 # FAKE_WRANGLER_EXIT / FAKE_WRANGLER_SAY change its behaviour; it records argv, cwd and env.
@@ -56,14 +57,6 @@ def run(argv, cwd, environ_update):
     env.update(environ_update)
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def write(root, rel, content=b""):
-    path = os.path.join(str(root), *rel.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return path
 
 
 @pytest.fixture
