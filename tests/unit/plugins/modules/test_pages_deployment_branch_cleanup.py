@@ -13,15 +13,20 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
-from ansible_collections.cfpages.cloudflare.tests.unit.plugins.modules.test_pages_deployment import (  # noqa: F401 (fake: a fixture)
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.modules.test_pages_deployment import (
     FakeClient,
     args,
     deployment,
-    fake,
     project,
 )
 
 FEAT_ALIAS = ["https://feat.site.pages.dev"]
+
+
+@pytest.fixture
+def fake(install_client, clock):
+    """As in test_pages_deployment: installs the client; time never passes for real."""
+    return install_client
 
 
 def branch_setup():
