@@ -45,7 +45,8 @@ def rulebook(emu, tmp_path):
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
            "CLOUDFLARE_API_BASE_URL": emu.base_url, "CLOUDFLARE_API_TOKEN": emu.token,
            "CLOUDFLARE_ACCOUNT_ID": emu.account, "ANSIBLE_LOCALHOST_WARNING": "false",
-           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
+           "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
     procs = []
 
     def start():
