@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests" / "helpers"))
 sys.path.insert(0, str(REPO / "tests" / "emulator" / "tests"))
 import emulator  # noqa: E402  (the one emulator launcher)
 
-COLLECTIONS = Path(os.environ.get("CFPAGES_COLLECTIONS", REPO / ".cache" / "collections"))
+COLLECTIONS = Path(os.environ.get("CFPAGES_COLLECTIONS", REPO / ".cache" / "collections")).resolve()
 TREE = COLLECTIONS / "ansible_collections" / "cfpages" / "cloudflare"
 SOURCE_FILE = TREE / "extensions" / "eda" / "plugins" / "event_source" / "deployments.py"
 
