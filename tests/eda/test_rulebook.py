@@ -24,6 +24,15 @@ GIT = {"type": "github", "config": {"owner": "acme", "repo_name": "app", "produc
 BIN = Path(sys.executable).parent
 
 
+def ansible_env(emu, **extra):
+    """The environment of ansible-rulebook and ansible-playbook: this venv, the installed collection and the
+    emulator's credentials in the CLOUDFLARE_* variables (what the AWX credential type injects)."""
+    return {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "CLOUDFLARE_API_BASE_URL": emu.base_url, "CLOUDFLARE_API_TOKEN": emu.token,
+            "CLOUDFLARE_ACCOUNT_ID": emu.account, "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "ANSIBLE_PYTHON_INTERPRETER": sys.executable, **extra}
+
+
 def wait_for(check, timeout, what, log=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -42,11 +51,7 @@ def rulebook(emu, tmp_path):
     (tmp_path / "inventory.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     (tmp_path / "vars.yml").write_text("cfpages_projects: [site, app]\ncfpages_interval: 1\n")
     log = tmp_path / "rulebook.log"
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-           "CLOUDFLARE_API_BASE_URL": emu.base_url, "CLOUDFLARE_API_TOKEN": emu.token,
-           "CLOUDFLARE_ACCOUNT_ID": emu.account, "ANSIBLE_LOCALHOST_WARNING": "false",
-           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
-           "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
+    env = ansible_env(emu, HOME=str(tmp_path), PYTHONUNBUFFERED="1")
     procs = []
 
     def start():
@@ -105,10 +110,7 @@ def test_rulebook_reports_a_failed_build_and_keeps_production_on_the_last_good_d
 
 
 def run_playbook(emu, tmp_path, **extra_vars):
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-           "CLOUDFLARE_API_BASE_URL": emu.base_url, "CLOUDFLARE_API_TOKEN": emu.token,
-           "CLOUDFLARE_ACCOUNT_ID": emu.account, "ANSIBLE_LOCALHOST_WARNING": "false",
-           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
+    env = ansible_env(emu)
     args = [a for k, v in extra_vars.items() for a in ("-e", f"{k}={v}")]
     return subprocess.run([BIN / "ansible-playbook", "cfpages.cloudflare.rollback_production", *args], env=env,
                           cwd=tmp_path, capture_output=True, text=True, check=False)
