@@ -28,7 +28,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     DOMAIN_NOT_FOUND,
     PROJECT_EXISTS,
     PROJECT_NOT_FOUND,
-    PROJECTS_PER_PAGE,
     PagesAPIError,
 )
 from ansible_collections.cfpages.cloudflare.plugins.modules.pages_project import BINDING_MAPS
@@ -200,14 +199,14 @@ class FakePagesAPI:
     # ------------------------------------------------------------------ the API
 
     def _enter(self, method, *args):
+        """Log the call; run what was injected for it, if anything (else: _NO_ANSWER)."""
         with self._lock:
             self.calls.append((method,) + args)
-            for index, (name, match, before, error, answer) in enumerate(self._injected):
-                if name == method and (match is None or match in args):
-                    del self._injected[index]
-                    break
-            else:
+            found = next((i for i, injected in enumerate(self._injected)
+                          if injected[0] == method and (injected[1] is None or injected[1] in args)), None)
+            if found is None:
                 return _NO_ANSWER
+            _method, _match, before, error, answer = self._injected.pop(found)
         if before is not None:
             before()
         if error is not None:
