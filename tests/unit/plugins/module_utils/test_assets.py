@@ -55,10 +55,10 @@ def test_the_default_margin_is_a_minute_before_exp():
     token.get()
     clock.now += 939.5
     token.get()
-    assert tokens.issued == 1
-    clock.now += 1.0  # 59.5 s before exp
+    assert tokens.issued == token.fetches == 1
+    clock.now += 0.5  # 60 s before exp
     token.get()
-    assert tokens.issued == 2
+    assert tokens.issued == token.fetches == 2
 
 
 def test_a_token_without_iat_expires_at_exp_read_by_our_clock():
@@ -116,6 +116,8 @@ def test_a_bucket_holds_at_most_40_mib_of_files():
     assert [b.size for b in buckets] == [30 * MiB] * 3
     buckets = A.plan_buckets(files(*[20 * MiB] * 3), concurrency=1, min_buckets=1)
     assert sorted(b.size for b in buckets) == [20 * MiB, 40 * MiB]
+    buckets = A.plan_buckets(files(*[20 * MiB] * 4), concurrency=1, min_buckets=1)
+    assert [b.size for b in buckets] == [40 * MiB, 40 * MiB]
 
 
 def test_an_upload_is_split_into_buckets_of_at_least_1_mib():
@@ -138,7 +140,10 @@ def test_every_file_that_changed_or_vanished_before_the_upload_is_named(tmp_path
     scan = S.scan_site(str(tmp_path))
     os.remove(str(tmp_path / "a.txt"))
     os.remove(str(tmp_path / "b.txt"))
-    write(tmp_path, "c.txt", "longer now")
+    # c.txt shrinks but keeps its modification time: its size alone tells.
+    mtime_ns = os.stat(str(tmp_path / "c.txt")).st_mtime_ns
+    write(tmp_path, "c.txt", "c")
+    os.utime(str(tmp_path / "c.txt"), ns=(mtime_ns, mtime_ns))
     with pytest.raises(S.UploadError) as err:
         A._check_unchanged(scan.files)  # pylint: disable=protected-access
     assert str(err.value).startswith("3 files changed or disappeared since the site was hashed: /a.txt, /b.txt, /c.txt;")
@@ -183,13 +188,22 @@ class RefusingUploads:
             pass
 
 
-def test_a_failed_bucket_is_named_by_its_place_in_the_upload(tmp_path):
+@pytest.mark.parametrize("concurrency", [0, 1])
+def test_a_failed_bucket_is_named_by_its_place_in_the_upload(tmp_path, concurrency):
     for name in ("a.txt", "b.txt", "c.txt"):
         write(tmp_path, name, name * 10)
     scan = S.scan_site(str(tmp_path))
     token = A.UploadToken(autospec_client(Tokens(lambda n: "jwt")), "site")
     client = RefusingUploads()
     with pytest.raises(S.UploadError) as err:
-        A.upload_missing(client, token, scan, scan.unique_hashes(), concurrency=1, max_bucket_files=1)
+        A.upload_missing(client, token, scan, scan.unique_hashes(), concurrency=concurrency, max_bucket_files=1)
     assert "failed to upload 1 files (bucket 1/3, " in str(err.value) and "refused [code 8000099]" in str(err.value)
     assert err.value.status == 400 and client.uploads == 1
+
+
+def test_a_max_file_count_claim_below_one_means_the_default():
+    for value in (0, -5, True, "100000"):
+        token, _tokens = token_of(lambda n, value=value: jwt({"max_file_count_allowed": value}), Clock())
+        assert token.max_file_count == A.MAX_FILE_COUNT_DEFAULT
+    token, _tokens = token_of(lambda n: jwt({"max_file_count_allowed": 1}), Clock())
+    assert token.max_file_count == 1
