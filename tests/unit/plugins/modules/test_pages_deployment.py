@@ -595,8 +595,9 @@ def test_prune_with_delete_aliased_sends_force_only_for_aliased(run_module, api)
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=0, delete_aliased=True,
                                                             environment="preview"))
     assert status == "exit"
-    assert sorted(api.mutations()) == sorted([("delete_deployment", "site", "o1", True), ("delete_deployment", "site", "f1", False),
-                                                ("delete_deployment", "site", "f2", True)])
+    assert sorted(api.mutations()) == sorted([("delete_deployment", "site", "o1", True),
+                                              ("delete_deployment", "site", "f1", False),
+                                              ("delete_deployment", "site", "f2", True)])
     assert ("list_deployments", "site", "preview") in api.calls
 
 
