@@ -31,7 +31,7 @@ declare -A TESTS=(
     [_errors]="module_utils/test_api.py module_utils/test_upload.py"
     [_poll]="module_utils/test_deployments.py modules/test_pages_domain.py"
     [_results]="module_utils/test_results.py modules/test_pages_info.py"
-    [_site]="module_utils/test_upload.py module_utils/test_deploy_safety.py module_utils/test_hash_cache.py"
+    [_site]="module_utils/test_site.py module_utils/test_upload.py module_utils/test_deploy_safety.py module_utils/test_hash_cache.py"
     [_time]="module_utils/test_deployments.py modules/test_pages_info.py"
     [_upload]="module_utils/test_upload.py module_utils/test_deploy_safety.py"
 )

@@ -125,3 +125,12 @@ def test_hashing_threads_are_twice_the_cores_from_2_to_8(monkeypatch, cpus, work
 def test_a_site_file_shows_what_it_is():
     assert repr(S.SiteFile("/a.html", "/x/a.html", 3, hash="h", content_type="text/html")) == (
         "SiteFile('/a.html', size=3, hash='h', content_type='text/html')")
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_file_that_grows_while_it_is_hashed_fails_the_scan(tmp_path, monkeypatch, workers):
+    path = write(tmp_path, "index.html", "hi")
+    monkeypatch.setattr(S, "hash_file", lambda abspath, extension, size=None: ("h", size + 1))
+    with pytest.raises(S.UploadError) as err:
+        S.scan_site(str(tmp_path), workers=workers)
+    assert str(err.value) == "%s changed while it was being hashed; run again" % path
