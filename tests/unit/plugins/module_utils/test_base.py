@@ -107,6 +107,9 @@ def test_a_rejected_credential_is_recognised_by_status_or_by_code(run_module, st
 def test_a_negative_rate_limit_budget_is_refused_with_its_value(run_module):
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "rate_limit_budget": -2.5})
     assert kind == "fail" and result["msg"] == "rate_limit_budget must be 0 or more seconds, not -2.5."
+    for budget in (0, 0.5):  # 0: never wait for the rate limit
+        kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "rate_limit_budget": budget})
+        assert kind == "exit", result
 
 
 @pytest.mark.parametrize("verbosity, reported", [(0, False), (1, True), (2, True)])
