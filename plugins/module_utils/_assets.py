@@ -232,29 +232,34 @@ def _b64_len(size):
     return 4 * ((size + 2) // 3)
 
 
+def _head(f):
+    return ('{"key":"%s","value":"' % f.hash).encode("ascii")
+
+
+def _tail(f):
+    return ('","metadata":{"contentType":%s},"base64":true}' % json.dumps(f.content_type)).encode("utf-8")
+
+
+def body_length(files):
+    """The length in bytes of the :class:`BucketBody` of ``files``, without reading them."""
+    return 1 + len(files) + sum(len(_head(f)) + _b64_len(f.size) + len(_tail(f)) for f in files) if files else 2
+
+
 class BucketBody:
     """The JSON body of one ``/pages/assets/upload`` request, produced while it is sent.
 
     ``[{"key": hash, "value": base64(content), "metadata": {"contentType": type},
     "base64": true}, ...]``: file-like (``read`` and ``len``), so requests sends it with a
     ``Content-Length`` and reads it in blocks; only one read buffer per file is in memory.
-    Each instance is read once: make a new one per attempt. When ``cancel`` (anything with
-    ``is_set()``) is set, reading raises :class:`UploadCancelled`, which cuts the request off.
+    Each instance is read once: make a new one per attempt (``length``, from
+    :func:`body_length`, saves computing it again). When ``cancel`` (anything with ``is_set()``)
+    is set, reading raises :class:`UploadCancelled`, which cuts the request off.
     """
 
-    def __init__(self, files, cancel=None):
+    def __init__(self, files, cancel=None, length=None):
         self.files = files
         self.cancel = cancel
-        self._heads = []
-        self._tails = []
-        length = 2 + max(0, len(files) - 1)
-        for f in files:
-            head = ('{"key":"%s","value":"' % f.hash).encode("ascii")
-            tail = ('","metadata":{"contentType":%s},"base64":true}' % json.dumps(f.content_type)).encode("utf-8")
-            self._heads.append(head)
-            self._tails.append(tail)
-            length += len(head) + _b64_len(f.size) + len(tail)
-        self._length = length
+        self._length = body_length(files) if length is None else length
         self._pieces = self._generate()
         self._current = b""
         self._offset = 0
@@ -267,7 +272,7 @@ class BucketBody:
         for index, f in enumerate(self.files):
             if index:
                 yield b","
-            yield self._heads[index]
+            yield _head(f)
             content = Base64Stream(f.abspath, limit=f.size)
             for piece in content:
                 if self.cancel is not None and self.cancel.is_set():
@@ -280,7 +285,7 @@ class BucketBody:
             if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
                 # Rewritten in place while it was sent: what went out may not be what the hash names.
                 raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
-            yield self._tails[index]
+            yield _tail(f)
         yield b"]"
 
     def read(self, size=-1):
@@ -396,16 +401,17 @@ def upload_missing(
         if stop.is_set() or (cancel is not None and cancel.is_set()):
             return None
         started = time.monotonic()
+        length = body_length(bucket.files)
         try:
             with pacer:
                 client.request(
                     "POST",
                     "/pages/assets/upload",
-                    data=lambda: BucketBody(bucket.files, cancel),
+                    data=lambda: BucketBody(bucket.files, cancel, length),
                     content_type="application/json",
                     idempotent=True,
                     jwt_provider=token.provider(),
-                    timeout=bucket_timeout(client.timeout, len(BucketBody(bucket.files))),
+                    timeout=bucket_timeout(client.timeout, length),
                     gateway_backoff=pacer.gateway_backoff,
                 )
         except UploadCancelled:

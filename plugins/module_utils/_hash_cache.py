@@ -6,9 +6,10 @@
 
 """The hash cache of direct uploads: a rerun stats files instead of reading them.
 
-One JSON file per site directory records, for every file of the last scan, its manifest path,
-``size``, ``mtime_ns``, ``ctime_ns``, inode, device and asset hash. A file whose six values are
-unchanged keeps its hash. Safe the way git's index is (https://git-scm.com/docs/racy-git): an
+One JSON file per site directory records, for every file of the last scan, its manifest path and
+one string ``"<hash> <size> <mtime_ns> <ctime_ns> <inode> <device>"`` (a string rather than a
+list of numbers: fewer objects to parse and to hold). A file whose stat values are unchanged keeps
+its hash. Safe the way git's index is (https://git-scm.com/docs/racy-git): an
 entry is only recorded when its mtime and ctime are at least :data:`RACY_MARGIN_NS` older than
 the moment the scan started, because a file written again within the file system's timestamp
 granularity would keep the same mtime. A ctime cannot be set by a user (``touch -r`` restores the
@@ -31,8 +32,8 @@ import time
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
-#: Version of the file's layout; a cache of another version is ignored.
-CACHE_FORMAT = 1
+#: Version of the file's layout; a cache of another version is ignored (1: lists of numbers).
+CACHE_FORMAT = 2
 
 #: An entry whose mtime or ctime is not this much older than the start of the scan is "racy" and
 #: not recorded: 2 s covers the coarsest common timestamp granularity (FAT) and a little clock skew.
@@ -53,6 +54,26 @@ def default_cache_dir():
 def stat_key(st):
     """The values that must be unchanged for a cached hash to be used."""
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _entry(file_hash, key):
+    """The cache's record of a file: ``"<hash> <size> <mtime_ns> <ctime_ns> <inode> <device>"``."""
+    return "%s %d %d %d %d %d" % ((file_hash,) + key)
+
+
+#: Entries serialised per json.dumps call when the cache is written: the whole text of 100,000
+#: entries is never in memory at once.
+_WRITE_BATCH = 4096
+
+
+def _write_json(handle, header, files):
+    """Write ``header`` with an ``entries`` object of ``files`` (path -> :func:`_entry`) to the
+    text file ``handle``, a batch of entries at a time (json.dumps, the fast C encoder, per batch)."""
+    handle.write(json.dumps(header, separators=(",", ":"), ensure_ascii=False)[:-1] + ',"entries":{')
+    for start in range(0, len(files), _WRITE_BATCH):
+        batch = dict((f.path, _entry(f.hash, f.stat_key)) for f in files[start:start + _WRITE_BATCH])
+        handle.write(("," if start else "") + json.dumps(batch, separators=(",", ":"), ensure_ascii=False)[1:-1])
+    handle.write("}}")
 
 
 class HashCache:
@@ -96,51 +117,41 @@ class HashCache:
     def lookup(self, path, key):
         """The cached hash of the file at manifest ``path`` with :func:`stat_key` ``key``, or None."""
         entry = self.entries.get(path)
-        if (
-            isinstance(entry, list)
-            and len(entry) == 6
-            and isinstance(entry[5], str)
-            and len(entry[5]) == 32
-            and tuple(entry[:5]) == key
-        ):
-            return entry[5]
-        return None
+        if not isinstance(entry, str):
+            return None
+        file_hash, _sep, rest = entry.partition(" ")
+        return file_hash if len(file_hash) == 32 and rest == "%d %d %d %d %d" % key else None
 
     def _is_racy(self, key):
         limit = self.started_ns - RACY_MARGIN_NS
         return key[1] >= limit or key[2] >= limit
 
-    def save(self, files, hits=None):
+    def save(self, files, hits=0):
         """Record ``files`` (objects with ``path``, ``stat_key`` and ``hash``), except the racy
-        ones and those not hashed, replacing the cache file atomically. ``hits``: how many of
-        them came from this cache. Returns an error text when the cache could not be written
-        (the deploy goes on without it), else None."""
-        if self.loaded and hits == len(files) == len(self.entries):
-            # Every file a hit and no other entry: the same entries (an entry that was not racy
-            # when it was written is not racy now), so a no-op rerun writes nothing.
+        ones and those not hashed, replacing the cache file atomically; then forget the loaded
+        entries (the scan is over: their memory is freed). ``hits``: how many of ``files`` came
+        from this cache. Returns an error text when the cache could not be written (the deploy
+        goes on without it), else None."""
+        loaded, self.entries = len(self.entries), {}
+        kept = [f for f in files if f.hash and f.stat_key is not None and not self._is_racy(f.stat_key)]
+        if self.loaded and hits == len(kept) == loaded:
+            # Every file it would record is a hit and it held no other entry, so the entries are
+            # the same (a hit was not racy when it was written, so it is not racy now): nothing
+            # to write, which is what a no-op rerun does.
             return None
-        entries = {}
-        for f in files:
-            key = f.stat_key
-            if f.hash and key is not None and not self._is_racy(key):
-                entries[f.path] = list(key) + [f.hash]
-        if self.loaded and entries == self.entries:
-            return None  # unchanged (a no-op rerun): nothing to write
-        data = {
+        header = {
             "kind": _KIND,
             "format": CACHE_FORMAT,
             "collection": COLLECTION_VERSION,
             "source": self.root,
             "started_ns": self.started_ns,
-            "entries": entries,
         }
         tmp = None
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.directory)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # dumps, not dump: only the one-shot encoder is the fast C one.
-                handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+                _write_json(handle, header, kept)
             os.replace(tmp, self.path)
             tmp = None
         except (OSError, ValueError) as err:

@@ -300,20 +300,22 @@ class SiteScan:
         self.cache = None  # the _hash_cache.HashCache used, if any
         self.cache_hits = 0  # files whose hash came from the cache
         self.cache_error = None  # why the cache could not be written
+        self._unique_hashes = None
 
     @property
     def manifest(self):
         return {f.path: f.hash for f in self.files}
 
     def unique_hashes(self):
-        """Every distinct hash, in path order."""
-        seen = set()
-        out = []
-        for f in self.files:
-            if f.hash not in seen:
-                seen.add(f.hash)
-                out.append(f.hash)
-        return out
+        """Every distinct hash, in path order (a new list; worked out once: a deploy asks 3 times)."""
+        if self._unique_hashes is None:
+            seen = set()
+            self._unique_hashes = []
+            for f in self.files:
+                if f.hash not in seen:
+                    seen.add(f.hash)
+                    self._unique_hashes.append(f.hash)
+        return list(self._unique_hashes)
 
 
 def _walk(root, excluder, follow_symlinks, sink=None):
@@ -389,7 +391,8 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                 if top and name in SPECIAL_FILES:
                     special[name] = entry.path
                     continue
-                site_file = SiteFile("/" + rel, entry.path, st.st_size, st.st_mtime_ns, stat_key=stat_key(st))
+                key = stat_key(st)  # its size and mtime objects serve the SiteFile too (memory)
+                site_file = SiteFile("/" + rel, entry.path, key[0], key[1], stat_key=key)
                 files.append(site_file)
                 if sink is not None:
                     sink(site_file)

@@ -143,6 +143,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ site.projects[0].deployment_configs.production.kv_namespaces | default({}) }}"
 
+- name: The projects whose production environment still builds on an image older than v3
+  ansible.builtin.debug:
+    msg: "{{ pages.build_image_major_version | dict2items | rejectattr('value.production', 'ge', 3) | map(attribute='key') | list }}"
+
 - name: Does a project exist? (no failure when it does not)
   cfpages.cloudflare.pages_info:
     api_token: "{{ cloudflare_api_token }}"
@@ -179,7 +183,8 @@ projects:
           kv_namespaces: {CACHE: {namespace_id: 5eb63bbbe01eeed093cb22bb8f5acdc3}}
           compatibility_date: "2026-01-01"
           compatibility_flags: []
-        preview: {env_vars: null, compatibility_date: "2026-01-01", compatibility_flags: []}
+          build_image_major_version: 2
+        preview: {env_vars: null, compatibility_date: "2026-01-01", compatibility_flags: [], build_image_major_version: 3}
       latest_deployment: {id: 6ae23287-83c7-4d4c-9f22-d06d6d6c1b1a, url: "https://6ae23287.my-site.pages.dev"}
       canonical_deployment: {id: 6ae23287-83c7-4d4c-9f22-d06d6d6c1b1a, url: "https://6ae23287.my-site.pages.dev"}
   contains:
@@ -198,8 +203,8 @@ projects:
       type: str
     deployment_configs:
       description:
-        - C(production) and C(preview) settings, including C(env_vars) and the binding maps (C(kv_namespaces),
-          C(d1_databases), C(r2_buckets), C(services), ...).
+        - C(production) and C(preview) settings, including C(env_vars), the binding maps (C(kv_namespaces),
+          C(d1_databases), C(r2_buckets), C(services), ...) and C(build_image_major_version).
         - Values of C(secret_text) environment variables are masked.
       type: dict
     latest_deployment:
@@ -208,6 +213,14 @@ projects:
     canonical_deployment:
       description: The deployment that production serves, or null.
       type: dict
+build_image_major_version:
+  description:
+    - The build image of each environment of each project in RV(projects)
+      (C(deployment_configs.<env>.build_image_major_version)), by project name and environment.
+    - V(null) for an environment the API says nothing about.
+  returned: always
+  type: dict
+  sample: {my-site: {production: 2, preview: 3}}
 deployments:
   description:
     - Deployments of O(project_name), newest first, after the filters and O(limit); or only O(deployment_id).
@@ -295,6 +308,7 @@ logs:
 """
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._build_image import build_images
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import deployment_branch, stage_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff, parse_timestamp
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
@@ -349,7 +363,7 @@ class PagesInfo(PagesModule):
 
     def execute(self):
         p = self.params
-        self.result.update(projects=[], deployments=[], domains=[], logs=[])
+        self.result.update(projects=[], deployments=[], domains=[], logs=[], build_image_major_version={})
         if p["project_name"] is not None:
             problem = project_name_problem(p["project_name"])
             if problem:
@@ -365,6 +379,7 @@ class PagesInfo(PagesModule):
 
         if p["project_name"] is None:
             self.result["projects"] = list(self.client.list_projects())
+            self.note_build_images()
             return
 
         name = p["project_name"]
@@ -377,6 +392,7 @@ class PagesInfo(PagesModule):
                 )
             return
         self.result["projects"] = [project]
+        self.note_build_images()
         self.result["domains"] = list(self.client.list_domains(name))
 
         if p["deployment_id"]:
@@ -400,6 +416,11 @@ class PagesInfo(PagesModule):
         items = self.client.list_deployments(name, env=p["environment"])
         selected = select_deployments(items, p["branch"], statuses, cutoff, p["limit"])
         self.result["deployments"] = selected
+
+    def note_build_images(self):
+        self.result["build_image_major_version"] = dict(
+            (project.get("name"), build_images(project)) for project in self.result["projects"] if isinstance(project, dict)
+        )
 
 
 def main():

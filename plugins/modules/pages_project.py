@@ -180,6 +180,14 @@ options:
             description: The Functions usage model. Deprecated by Cloudflare; new projects use V(standard).
             type: str
             choices: [standard, bundled, unbound]
+          build_image_major_version:
+            description:
+              - The build image Cloudflare builds this environment's deployments in, V(1), V(2) or V(3) (the API's
+                default for a new project is V(3)). Any other value fails before any request.
+              - Cloudflare ends v1 on 2026-09-15 and v2 on 2027-02-23; setting a version past its end gets a warning.
+              - To move a project without breaking production, set the preview environment first, build a preview,
+                then production; the C(cfpages.cloudflare.build_image_upgrade) role does that.
+            type: int
           placement:
             description: Smart Placement of Functions.
             type: dict
@@ -406,6 +414,13 @@ EXAMPLES = r"""
             preview_branch_includes: ["release/*", "feature/*"]
             path_includes: ["docs/*"]
 
+    - name: Build previews on build image v3 first (production stays on v2 until a preview build works)
+      cfpages.cloudflare.pages_project:
+        name: example-docs
+        deployment_configs:
+          preview:
+            build_image_major_version: 3
+
     - name: Purge the build cache of the git-connected project
       cfpages.cloudflare.pages_project:
         name: example-docs
@@ -457,6 +472,7 @@ project:
         fail_open: true
         always_use_latest_compatibility_date: false
         usage_model: standard
+        build_image_major_version: 3
       preview:
         compatibility_date: "2025-01-15"
         compatibility_flags: []
@@ -464,6 +480,7 @@ project:
         fail_open: true
         always_use_latest_compatibility_date: false
         usage_model: standard
+        build_image_major_version: 3
     latest_deployment: null
     canonical_deployment: null
   contains:
@@ -510,6 +527,15 @@ wrangler_config_hash:
   returned: when O(state=present), the project existed and an environment has one
   type: dict
   sample: {production: 5a0d3c1b8e2f4a6c9b7d1e3f5a7c9b0d2e4f6a8c1b3d5e7f9a0c2b4d6e8f0a1c}
+build_image_major_version:
+  description:
+    - The build image of each environment after the task (C(deployment_configs.<env>.build_image_major_version) of
+      RV(project)), by environment.
+    - V(null) for an environment the API says nothing about, and in check mode for a project that would be
+      created, for the environments the task does not set.
+  returned: when O(state=present)
+  type: dict
+  sample: {production: 2, preview: 3}
 build_cache_purged:
   description: Whether the build cache was purged (V(false) in check mode, where it is only reported).
   returned: when O(purge_build_cache=true) and O(state=present)
@@ -537,6 +563,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import DEPLOYMENT_NOT_FOUND, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._build_image import (
+    build_image_problem,
+    build_images,
+    end_of_life_warning,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._bulk import BulkStopped, run_bulk
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
     apply_patch,
@@ -588,6 +619,7 @@ ENV_SPEC = dict(
     always_use_latest_compatibility_date=dict(type="bool"),
     fail_open=dict(type="bool"),
     usage_model=dict(type="str", choices=["standard", "bundled", "unbound"]),
+    build_image_major_version=dict(type="int"),
     placement=dict(type="dict", options=dict(mode=dict(type="str", required=True))),
     limits=dict(type="dict", options=dict(cpu_ms=dict(type="int", required=True))),
     **{name: dict(type="dict") for name in BINDING_MAPS}
@@ -688,6 +720,7 @@ class PagesProject(PagesModule):
             self.create(name, desired)
         else:
             self.update(name, desired, current)
+        self.result["build_image_major_version"] = build_images(self.result.get("project"))
         if p["purge_build_cache"]:
             self.result["changed"] = True
             self.result["build_cache_purged"] = False
@@ -722,6 +755,14 @@ class PagesProject(PagesModule):
                     config[binding] = self.check_bindings(config[binding], binding, "%s.%s" % (where, binding))
             if "compatibility_date" in config:
                 self.check_date(config["compatibility_date"], where + ".compatibility_date")
+            if "build_image_major_version" in config:
+                image_where = where + ".build_image_major_version"
+                problem = build_image_problem(config["build_image_major_version"], image_where)
+                if problem:
+                    self.fail(problem)
+                warning = end_of_life_warning(config["build_image_major_version"], image_where)
+                if warning:
+                    self.module.warn(warning)
         config = desired.get("source", {}).get("config", {})
         setting = config.get("preview_deployment_setting")
         if setting is not None and setting != "custom":

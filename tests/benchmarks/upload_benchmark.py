@@ -22,7 +22,9 @@ the engine directly instead); "engine" (ansible mode, unless ``--no-engine``) is
 called directly from Python, and the fixed cost of ``ansible-playbook`` (a one-task ``ping``
 playbook) is printed too, to show where the time goes.
 Files uploaded and deployments created come from the emulator's request log; peak memory is the
-high-water mark (VmHWM) of the processes, polled from /proc while they run.
+high-water mark (VmHWM) of the processes, polled from /proc while they run; CPU seconds (user +
+system) of each run's process tree and of the emulator during it are printed beside the wall
+times, with the CPU ratio to wrangler (load inflates wall times far more than CPU times).
 
 Only the standard library is needed here; the tools run in their own interpreters: ``--python``
 (with requests and blake3; default ``.cache/venvs/owner``), ``--emulator-python`` (with aiohttp)
@@ -38,6 +40,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -149,9 +152,11 @@ def _status(pid):
 
 
 def run_measured(cmd, env=None, cwd=None, marker=None, interval=0.02):
-    """Run ``cmd``; return wall seconds, rc, stdout, stderr and the peak RSS (KiB) of the largest
-    process of its tree and of the processes whose command line contains ``marker``."""
+    """Run ``cmd``; return wall seconds, the CPU seconds (user + system) of its whole process tree,
+    rc, stdout, stderr and the peak RSS (KiB) of the largest process of its tree and of the
+    processes whose command line contains ``marker``."""
     peaks = {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = threading.Event()
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -172,12 +177,14 @@ def run_measured(cmd, env=None, cwd=None, marker=None, interval=0.02):
     poller.start()
     stdout, stderr = proc.communicate()
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tree's processes, reaped by now
     done.set()
     poller.join()
     tree = max((v[0] for v in peaks.values()), default=0)
     marked = max((v[0] for v in peaks.values() if marker and marker in v[1]), default=0)
     return {
         "seconds": elapsed,
+        "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         "rc": proc.returncode,
         "stdout": stdout.decode("utf-8", "replace"),
         "stderr": stderr.decode("utf-8", "replace"),
@@ -203,6 +210,16 @@ class Emulator:
             raise SystemExit(str(err)) from err
         self.base_url = info["base_url"]
         self.root = info["root_url"]
+        self.pid = info["pid"]
+
+    def cpu(self):
+        """CPU seconds (user + system) the emulator has used so far: what each tool's run costs it."""
+        try:
+            with open("/proc/%d/stat" % self.pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
 
     def call(self, method, path, token=None, body=None, root=False):
         url = (self.root if root else self.base_url) + path
@@ -435,6 +452,8 @@ def main(argv=None):
         if name.startswith("xdg-cache-"):
             shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
 
+    load_at_start = os.getloadavg()
+    print("machine load average at the start: %s" % " ".join("%.1f" % x for x in load_at_start), flush=True)
     print("building sites in %s ..." % workdir, flush=True)
     changed_file, n_files, n_bytes = build_site(site, args.files, args.megabytes, seed=1)
     big_files = big_bytes = 0
@@ -470,7 +489,9 @@ def main(argv=None):
 
         def measure(name, tool, token, source):
             since = emulator.log_size()
+            emulator_cpu = emulator.cpu()
             run = tool.deploy(emulator, token, tokens[token], token, source)
+            run["emulator_cpu"] = emulator.cpu() - emulator_cpu
             if run["rc"] != 0:
                 print(run["stdout"][-3000:], run["stderr"][-3000:], sep="\n")
                 raise SystemExit("%s failed (%s, rc %s)" % (name, token, run["rc"]))
@@ -479,7 +500,7 @@ def main(argv=None):
 
         for rep in range(args.repeat):
             if mode == "ansible":
-                baseline.append(tools[0][1].baseline()["seconds"])
+                baseline.append(tools[0][1].baseline())
             with open(changed_file, "rb") as handle:
                 original = handle.read()
             try:
@@ -491,8 +512,10 @@ def main(argv=None):
                         run = measure(name, tool, "bench-%s-%d" % (name, rep), site)
                         results[name].setdefault(label, []).append(run)
                         run["cache_hits"] = ((run.get("result") or {}).get("upload") or {}).get("hash_cache_hits")
-                        print("  %-9s %-18s %7.2f s  uploaded %5d files, %d deployment(s), peak %s%s"
-                              % (name, label, run["seconds"], run["uploaded"], run["deployments"],
+                        print("  %-9s %-18s %7.2f s (cpu %.2f s, emulator %.2f s)  uploaded %5d files, %d deployment(s), "
+                              "peak %s%s"
+                              % (name, label, run["seconds"], run["cpu"], run["emulator_cpu"], run["uploaded"],
+                                 run["deployments"],
                                  fmt_mib(run["marked_kib"] or run["tree_kib"]),
                                  "" if run["cache_hits"] is None else ", hash cache hits %d" % run["cache_hits"]),
                               flush=True)
@@ -523,9 +546,10 @@ def main(argv=None):
         print("engine: the same engine called directly from Python (no Ansible), for reference")
     print("wrangler: %s" % (args.wrangler if "wrangler" in names else "not installed (npm ci --prefix tests/emulator)"))
     if baseline:
-        print("ansible-playbook fixed cost (one ansible.builtin.ping task, same settings): %.2f s" % statistics.median(baseline))
-    print("each figure is the median of %d run(s); machine load average now: %s"
-          % (args.repeat, " ".join("%.1f" % x for x in os.getloadavg())))
+        print("ansible-playbook fixed cost (one ansible.builtin.ping task, same settings): %.2f s (cpu %.2f s)"
+              % (statistics.median(r["seconds"] for r in baseline), statistics.median(r["cpu"] for r in baseline)))
+    print("each figure is the median of %d run(s); machine load average at the start %s, now: %s"
+          % (args.repeat, " ".join("%.1f" % x for x in load_at_start), " ".join("%.1f" % x for x in os.getloadavg())))
     summary = {}
     for label in plan:
         print()
@@ -535,18 +559,25 @@ def main(argv=None):
             runs = results[name].get(label, [])
             row[name] = {
                 "seconds": med(runs, "seconds"),
+                "cpu": med(runs, "cpu"),
+                "emulator_cpu": med(runs, "emulator_cpu"),
                 "uploaded": med(runs, "uploaded"),
                 "deployments": med(runs, "deployments"),
                 "peak_kib": max((r["marked_kib"] or r["tree_kib"] for r in runs), default=0),
                 "cache_hits": med([r for r in runs if r.get("cache_hits") is not None], "cache_hits"),
             }
         wr = row.get("wrangler", {}).get("seconds")
+        wr_cpu = row.get("wrangler", {}).get("cpu")
         for name in names:
             row[name]["ratio"] = row[name]["seconds"] / wr if wr else None
+            row[name]["cpu_ratio"] = row[name]["cpu"] / wr_cpu if wr_cpu else None
         summary[label] = row
         lines = [
             ("  seconds", lambda v: "%.2f" % v["seconds"]),
             ("  ratio to wrangler", lambda v: "-" if v["ratio"] is None else "%.2f" % v["ratio"]),
+            ("  cpu seconds", lambda v: "%.2f" % v["cpu"]),
+            ("  cpu ratio", lambda v: "-" if v["cpu_ratio"] is None else "%.2f" % v["cpu_ratio"]),
+            ("  emulator cpu s", lambda v: "%.2f" % v["emulator_cpu"]),
             ("  files uploaded", lambda v: "%d" % v["uploaded"]),
             ("  deployments created", lambda v: "%d" % v["deployments"]),
             ("  peak RSS", lambda v: fmt_mib(v["peak_kib"])),
@@ -578,9 +609,10 @@ def main(argv=None):
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({
                 "site": {"files": n_files, "bytes": n_bytes}, "big_site": {"files": big_files, "bytes": big_bytes},
-                "mode": mode, "repeat": args.repeat, "ansible_baseline_seconds": baseline, "runs": summary,
+                "mode": mode, "repeat": args.repeat, "ansible_baseline_seconds": [r["seconds"] for r in baseline],
+                "ansible_baseline_cpu": [r["cpu"] for r in baseline], "runs": summary,
                 "memory_kib": {"site": small["marked_kib"], "big_site": big["marked_kib"]},
-                "checks": dict(checks), "loadavg": os.getloadavg(),
+                "checks": dict(checks), "loadavg": os.getloadavg(), "loadavg_at_start": load_at_start,
             }, handle, indent=2)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from . import errors
+from . import build_images, errors
 from .branch_heads import branch_head
 from .store import Store
 from .util import branch_alias, iso, random_alnum, today, truncate_commit_message, valid_project_name
@@ -29,7 +29,6 @@ MAP_KEYS = (
 # keys that always exist (server defaults); a null in a PATCH leaves them unchanged
 DEFAULTED_KEYS = ("fail_open", "always_use_latest_compatibility_date", "compatibility_date",
                   "compatibility_flags", "build_image_major_version", "usage_model")
-BUILD_IMAGE_MAJOR_VERSION = 3
 BINDING_KEYS = tuple(k for k in MAP_KEYS if k != "env_vars")  # snapshot with each deployment
 SPECIAL_FILES = ("_headers", "_redirects", "_routes.json", "_worker.js", "_worker.bundle",
                  "functions-filepath-routing-config.json")
@@ -107,7 +106,7 @@ class Model:
             "always_use_latest_compatibility_date": False,
             "compatibility_date": today(now),
             "compatibility_flags": [],
-            "build_image_major_version": BUILD_IMAGE_MAJOR_VERSION,
+            "build_image_major_version": build_images.DEFAULT,
             "usage_model": "standard",
         }
 
@@ -154,6 +153,8 @@ class Model:
             elif value is None:
                 if key not in DEFAULTED_KEYS:
                     target.pop(key, None)
+            elif key == "build_image_major_version":
+                target[key] = build_images.check_build_image(value, where)
             elif key == "compatibility_flags":
                 if not isinstance(value, list):
                     raise errors.bad_request(f"{where}.compatibility_flags must be a list.")
@@ -450,7 +451,7 @@ class Model:
             "env_vars": _mask_env_vars(d.get("env_vars")) or {},
             "compatibility_date": d["compatibility_date"],
             "compatibility_flags": list(d["compatibility_flags"]),
-            "build_image_major_version": BUILD_IMAGE_MAJOR_VERSION,
+            "build_image_major_version": d.get("build_image", build_images.DEFAULT),
             "usage_model": "bundled" if has_worker(d) else None,
             "aliases": self.aliases_of(p, d, ctx, alias),
             "is_skipped": False,
@@ -490,6 +491,7 @@ class Model:
             "env_vars": copy.deepcopy(env_cfg.get("env_vars")),
             "compatibility_date": env_cfg.get("compatibility_date") or today(now),
             "compatibility_flags": list(env_cfg.get("compatibility_flags") or []),
+            "build_image": env_cfg.get("build_image_major_version", build_images.DEFAULT),
             "uses_functions": bool(special.get("_worker.js") or special.get("_worker.bundle")
                                    or special.get("functions-filepath-routing-config.json")),
             "bindings": {k: copy.deepcopy(env_cfg[k]) for k in BINDING_KEYS if env_cfg.get(k)},
@@ -528,6 +530,10 @@ class Model:
         d["source"] = copy.deepcopy(p.get("source"))
         d["build_seconds"] = float(self.config.build_seconds)
         d["fail_code"] = build_failure_code(bc.get("build_command"))
+        image_fails = None if d["fail_code"] is not None else build_images.image_failure(
+            bc.get("build_command"), d["build_image"])
+        if image_fails:
+            d["fail_code"] = image_fails[0]
         span = d["build_seconds"] / len(STAGES)
         cmd = bc.get("build_command") or ""
         first_line = d["commit_message"].splitlines()[0] if d["commit_message"] else ""
@@ -535,6 +541,7 @@ class Model:
         plan = [
             (now, "Build queued"),
             (now + span, "Initializing build environment..."),
+            (now + span, f"Build image: v{d['build_image']}"),
             (now + span, "Success: Finished initializing build environment"),
             (now + 2 * span, f"Cloning repository {repo} (branch {d['branch']})..."),
             (now + 2 * span, f"HEAD is now at {d['commit_hash'][:7]} {first_line}"),
@@ -543,6 +550,8 @@ class Model:
              else "No build command specified. Skipping build step."),
         ]
         if d["fail_code"] is not None:
+            if image_fails:
+                plan.append((now + 4 * span, image_fails[1]))
             plan.append((now + 4 * span, f"Failed: build command exited with code {d['fail_code']}"))
         else:
             plan += [

@@ -135,8 +135,9 @@ def test_miss_on_inode_file_replaced_by_rename(site, cache_dir, monkeypatch):
     assert after.st_mtime_ns == before.st_mtime_ns
     # A real replace changes the ctime too; make the inode the only difference the cache sees.
     cache = HC.HashCache(cache_dir, str(site))
-    entry = cache.entries["/a/c.js"]
-    entry[2] = after.st_ctime_ns
+    fields = cache.entries["/a/c.js"].split(" ")
+    fields[3] = str(after.st_ctime_ns)
+    cache.entries["/a/c.js"] = " ".join(fields)
     with open(cache.path, "w", encoding="utf-8") as handle:
         json.dump(dict(kind=HC._KIND, format=HC.CACHE_FORMAT, collection=HC.COLLECTION_VERSION,
                        source=str(site), entries=cache.entries), handle)
@@ -190,11 +191,12 @@ def test_bad_entries_are_misses(site, cache_dir):
     with open(first.cache.path, encoding="utf-8") as handle:
         data = json.load(handle)
     data["entries"]["/index.html"] = "garbage"
-    data["entries"]["/a/b.css"][5] = 42
+    data["entries"]["/a/b.css"] = [42]  # the old format's list
+    data["entries"]["/a/c.js"] = data["entries"]["/a/c.js"][:31] + "  " + data["entries"]["/a/c.js"][33:]
     with open(first.cache.path, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     second = scan(site, cache_dir)
-    assert second.cache_hits == 1
+    assert second.cache_hits == 0
     assert second.manifest == first.manifest
 
 
@@ -209,7 +211,7 @@ def test_foreign_cache_is_ignored(site, cache_dir, field, value, reason):
         data = json.load(handle)
     data[field] = value
     # A poisoned hash, which must not be deployed.
-    data["entries"]["/index.html"][5] = "0" * 32
+    data["entries"]["/index.html"] = "0" * 32 + data["entries"]["/index.html"][32:]
     with open(first.cache.path, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     second = scan(site, cache_dir)
@@ -289,3 +291,31 @@ def test_unchanged_cache_is_not_rewritten(site, cache_dir):
     write(site, "new.txt", b"new")
     third = scan(site, cache_dir)
     assert third.cache_hits == 3 and os.stat(third.cache.path).st_ino != before.st_ino
+
+
+def test_rewritten_only_when_its_entries_change(site, cache_dir, monkeypatch):
+    """A racy file (never recorded) does not make every rerun rewrite the cache; a deleted file does
+    (its entry goes), and the loaded entries are freed once the scan is saved."""
+    first = scan(site, cache_dir)
+    write(site, "new.txt", b"new", mtime_ns=None)
+    monkeypatch.setattr(HC.HashCache, "_is_racy", lambda self, key: key[1] != OLD_NS)  # new.txt is racy
+    before = os.stat(first.cache.path)
+    second = scan(site, cache_dir)
+    assert second.cache_hits == 3 and second.cache.loaded and second.cache.entries == {}
+    assert os.stat(second.cache.path).st_ino == before.st_ino
+    os.unlink(os.path.join(str(site), "a", "c.js"))
+    third = scan(site, cache_dir)
+    assert third.cache_hits == 2 and os.stat(third.cache.path).st_ino != before.st_ino
+    with open(third.cache.path, encoding="utf-8") as handle:
+        assert set(json.load(handle)["entries"]) == {"/index.html", "/a/b.css"}
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 4096])
+def test_written_a_batch_of_entries_at_a_time(site, cache_dir, monkeypatch, batch):
+    monkeypatch.setattr(HC, "_WRITE_BATCH", batch)
+    first = scan(site, cache_dir)
+    with open(first.cache.path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    assert data["format"] == HC.CACHE_FORMAT and data["source"] == str(site)
+    assert sorted(data["entries"]) == ["/a/b.css", "/a/c.js", "/index.html"]
+    assert scan(site, cache_dir).cache_hits == 3
