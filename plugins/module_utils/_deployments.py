@@ -379,6 +379,16 @@ class BranchDeployments:
             self._listed = True
         return self._newest
 
+    def every(self):
+        """Every deployment of the branch in the environment it deploys to, newest first (all pages:
+        the API cannot filter by branch)."""
+        production_branch = project_production_branch(self.project)
+        environment = PRODUCTION if self.production else PREVIEW
+        return [
+            d for d in self.client.list_deployments(self.project["name"], env=environment)
+            if isinstance(d, dict) and deployment_branch(d, production_branch) == self.branch
+        ]
+
     def live(self, carries=None):
         """The deployment that serves the branch, or None.
 

@@ -19,7 +19,7 @@ description:
     Python; a C(functions/) directory (Pages Functions) is compiled by wrangler (O(functions_dir),
     O(wrangler_executable)); C(_routes.json) is validated and sent with the worker."
   - "V(present) without O(source): triggers a build of O(branch) on a project connected to GitHub or GitLab."
-  - "V(absent): deletes one deployment. V(rolled_back): makes a production deployment live again.
+  - "V(absent): deletes one deployment, or every deployment of a preview branch (O(branch)). V(rolled_back): makes a production deployment live again.
     V(retried): retries a deployment. V(pruned): deletes old deployments by rules (keep the newest N,
     per environment and per branch, an age cutoff), never the live production deployment."
 author:
@@ -33,6 +33,8 @@ attributes:
       - With O(source), check mode hashes the files and asks Cloudflare which are missing (a read-only call),
         and reports in RV(upload) how many files and bytes would be uploaded. It uploads nothing and creates
         nothing. For V(pruned) it is the dry run, returning what would be deleted.
+      - For V(absent) with O(branch), RV(deleted_ids) and RV(branch_cleanup.deleted) list what would be deleted;
+        nothing is deleted.
       - The worker is built and checked in check mode too (the C(_worker.js) modules and their imports,
         C(_routes.json), and the Functions build by wrangler), so a broken worker fails the check.
   diff_mode:
@@ -49,7 +51,8 @@ options:
     description:
       - V(present) makes sure O(source) is what the branch serves (a new deployment when the files differ),
         or, without O(source), triggers a build of O(branch) on a git-connected project.
-      - V(absent) deletes the deployment O(deployment_id).
+      - V(absent) deletes the deployment O(deployment_id), or, with O(branch) instead, every deployment of that
+        preview branch (see O(branch)).
       - V(rolled_back) makes the production deployment O(deployment_id) the live one again.
       - V(retried) retries the deployment O(deployment_id); this creates a new deployment.
       - V(pruned) deletes old deployments chosen by O(keep), O(keep_per_branch) and O(older_than); see the notes.
@@ -134,6 +137,11 @@ options:
         any other branch to preview (see RV(environment)).
       - Defaults to the project's production branch.
       - For O(state=pruned), only deployments of this branch are pruned.
+      - For O(state=absent) without O(deployment_id), every deployment of this preview branch is deleted, the newest
+        one, which serves the branch alias C(<branch>.<project>.pages.dev), included (O(force) is implied), so the
+        alias and each deployment's own URL stop serving. The production branch is refused before anything is deleted.
+        Running it again changes nothing. Deployments still building are left (a warning says so, and
+        RV(branch_cleanup.skipped) lists them); run the task again once they ended.
     type: str
   commit_hash:
     description:
@@ -163,6 +171,7 @@ options:
   deployment_id:
     description:
       - The full id of the deployment to delete (V(absent)), roll back to (V(rolled_back)) or retry (V(retried)).
+      - With O(state=absent), either this or O(branch) is required.
       - For V(rolled_back), V(previous) means the successful production deployment made before the newest
         successful production deployment (undo the last deploy; running it again changes nothing).
     type: str
@@ -173,6 +182,7 @@ options:
         when the branch was already built from O(commit_hash).
       - With O(state=absent), delete the deployment even when it is aliased (the newest deployment of a preview
         branch, which serves the branch alias); sends the API's C(?force=true).
+      - O(state=absent) with O(branch) always forces (it deletes the branch alias on purpose).
     type: bool
     default: false
   wait:
@@ -282,6 +292,11 @@ notes:
     budget is spent it stops, fails with RV(prune.deleted) and RV(prune.remaining), and the next run resumes."
   - "O(state=absent) refuses to delete the live production deployment: roll back to another production deployment,
     or deploy a new one, first."
+  - "O(state=absent) with O(branch) lists the preview deployments (every page: the API cannot filter by branch) and
+    deletes those of the branch, a few at a time within O(rate_limit_budget), as O(state=pruned) does; RV(deleted_ids)
+    and RV(branch_cleanup) say what was deleted. Deployments of the branch made while it was the production branch
+    (production deployments) are not touched. The role
+    C(cfpages.cloudflare.cleanup_previews) does this for every branch that is no longer open."
   - "O(state=rolled_back) only accepts a successful production deployment, and changes nothing when it is already
     the live one."
 seealso:
@@ -386,6 +401,19 @@ EXAMPLES = r"""
     deployment_id: "{{ preview.deployment.id }}"
     force: true
 
+- name: Delete every deployment of a closed pull request's preview branch (its alias stops serving)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-site
+    state: absent
+    branch: feature/login
+  register: cleanup
+
+- name: Show what was deleted
+  ansible.builtin.debug:
+    msg: "{{ cleanup.deleted_ids | length }} deployment(s) of feature/login deleted: {{ cleanup.deleted_ids }}"
+
 - name: Dry run of a prune - keep 5 per environment and 2 per branch, delete only what is older than 30 days
   cfpages.cloudflare.pages_deployment:
     api_token: "{{ cloudflare_api_token }}"
@@ -420,7 +448,7 @@ deployment:
       For V(absent), the deleted deployment. For V(rolled_back), the live production deployment.
       For V(retried), the new deployment.
     - C(null) when nothing exists or, in check mode, when a deployment would be created.
-  returned: state is not pruned
+  returned: state is not pruned, and not absent with branch
   type: dict
   sample:
     id: 6ae23287-83c7-4b8b-9d7b-1a3f5c2e9d10
@@ -550,6 +578,61 @@ timed_out:
   returned: when waiting timed out (the task fails)
   type: bool
   sample: true
+deleted_ids:
+  description:
+    - The ids of the deployments O(state=absent) with O(branch) deleted (in check mode, would delete), oldest first.
+      Empty when the branch has none left.
+  returned: state is absent with branch
+  type: list
+  elements: str
+  sample: [0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0, 9f8e7d6c-5b4a-3928-1706-f5e4d3c2b1a0]
+branch_cleanup:
+  description:
+    - The report of O(state=absent) with O(branch). Each list holds deployments as in RV(prune), with C(reason).
+  returned: state is absent with branch
+  type: dict
+  contains:
+    branch:
+      description: The branch.
+      type: str
+      sample: feature/login
+    deleted:
+      description: Deployments deleted (in check mode, that would be deleted), oldest first.
+      type: list
+      elements: dict
+      sample:
+        - id: 9f8e7d6c-5b4a-3928-1706-f5e4d3c2b1a0
+          short_id: 9f8e7d6c
+          environment: preview
+          branch: feature/login
+          created_on: "2026-05-01T08:00:00.0Z"
+          url: https://9f8e7d6c.my-site.pages.dev
+          aliases: ["https://feature-login.my-site.pages.dev"]
+          stage: "deploy:success"
+          reason: "a deployment of preview branch 'feature/login' (state=absent with branch); it served the branch alias"
+    skipped:
+      description: Deployments not deleted, with the reason (still building, already gone, refused by Cloudflare).
+      type: list
+      elements: dict
+      sample: []
+    failed:
+      description: Deployments whose deletion failed, with the error as C(reason); the task then fails.
+      type: list
+      elements: dict
+      sample: []
+    remaining:
+      description:
+        - Deletions never attempted because the task stopped part-way (O(rate_limit_budget) spent, or interrupted);
+          the task then fails, and running it again deletes the rest.
+      type: list
+      elements: dict
+      returned: when the task stopped part-way
+      sample: []
+  sample:
+    branch: feature/login
+    deleted: []
+    skipped: []
+    failed: []
 prune:
   description:
     - The report of O(state=pruned). Each list holds the deployments with C(id), C(short_id), C(environment),
@@ -626,6 +709,7 @@ prune:
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._branch_cleanup import BranchCleanup, BranchCleanupRefused
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import NEW_OBJECT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     ALIASED_DELETE_CODE,
@@ -686,7 +770,7 @@ class PagesDeployment(PagesModule):
     )
     module_kwargs = dict(
         required_if=[
-            ("state", "absent", ["deployment_id"]),
+            ("state", "absent", ["deployment_id", "branch"], True),
             ("state", "rolled_back", ["deployment_id"]),
             ("state", "retried", ["deployment_id"]),
             ("state", "pruned", ["keep", "keep_per_branch", "older_than"], True),
@@ -718,7 +802,7 @@ class PagesDeployment(PagesModule):
         if state in ("present", "pruned") and p["deployment_id"] is not None:
             misplaced.append("deployment_id")
         for option in ("branch", "environment", "production_branch"):
-            if state not in ("present", "pruned") and p[option] is not None:
+            if state not in ("present", "pruned") and p[option] is not None and (state, option) != ("absent", "branch"):
                 misplaced.append(option)
         if state == "pruned" and p["production_branch"] is not None:
             misplaced.append("production_branch")
@@ -736,6 +820,12 @@ class PagesDeployment(PagesModule):
             self.fail("%s cannot be used with state=%s%s." % (
                 ", ".join(sorted(set(misplaced))), state,
                 "" if state != "present" or p["source"] else " without source"))
+        if state == "absent" and p["branch"] is not None:
+            if p["deployment_id"] is not None:
+                self.fail("state=absent takes either deployment_id (one deployment) or branch (all of a preview branch's "
+                          "deployments), not both.")
+            if not p["branch"].strip():
+                self.fail("branch must name the preview branch whose deployments state=absent deletes; it is empty.")
         for option in ("keep", "keep_per_branch"):
             if p[option] is not None and p[option] < 0:
                 self.fail("%s must be 0 or more, not %d." % (option, p[option]))
@@ -986,6 +1076,9 @@ class PagesDeployment(PagesModule):
 
     def state_absent(self):
         p = self.params
+        if p["deployment_id"] is None:
+            self.absent_branch()
+            return
         project = self.get_project(required=False)
         deployment = self.client.get_deployment(self.name, p["deployment_id"]) if project else None
         self.result["deployment"] = deployment
@@ -1016,6 +1109,20 @@ class PagesDeployment(PagesModule):
             if err.has_code(ALIASED_DELETE_CODE):
                 self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
             raise
+
+    def absent_branch(self):
+        """Every deployment of the preview branch ``branch`` (see _branch_cleanup)."""
+        cleanup = BranchCleanup(self.client, self.get_project(required=False), self.params["branch"])
+        try:
+            cleanup.run(self.check_mode, log=self.debug)
+        except BranchCleanupRefused as err:
+            self.fail(str(err))
+        self.result.update(cleanup.result())
+        self.set_diff(*cleanup.diff())
+        for warning in cleanup.warnings:
+            self.module.warn(warning)
+        if cleanup.error:
+            self.fail(cleanup.error, status=cleanup.status)
 
     def aliased_message(self, deployment, project):
         branch = deployment_branch(deployment, project_production_branch(project))

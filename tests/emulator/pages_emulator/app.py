@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from . import __version__, errors, jwtutil, ratelimit, serving
+from .backdate import BackdateError, backdate
 from .branch_heads import BranchHeadError, set_branch_head
 from .deployhooks import HOOK_PATH, DeployHooks
 from .errors import APIError
@@ -535,6 +536,13 @@ class Emulator:
                     return json_response(self.apply_config(values))
                 except ValueError as e:
                     return json_response({"error": str(e)}, 400)
+        if path == "/__emulator/backdate" and request.method == "POST":
+            try:
+                return json_response(backdate(self.store, json.loads(await request.read() or b"{}")))
+            except BackdateError as e:
+                return json_response({"error": str(e)}, e.status)
+            except ValueError as e:
+                return json_response({"error": str(e)}, 400)
         if path == "/__emulator/branch_head" and request.method == "POST":
             try:
                 return json_response(set_branch_head(self.store, json.loads(await request.read() or b"{}")))

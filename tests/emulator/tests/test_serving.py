@@ -85,6 +85,32 @@ def test_nothing_live_yet(emu):
     assert emu.site("dev.empty.pages.dev").content == b"p"
 
 
+def test_deleted_branch_alias_and_deployment_urls_answer_404(emu):
+    """A preview clean-up: once every deployment of a branch is deleted, its alias and the deployments'
+    own hosts answer 404 (as Pages does); until then the alias serves the next-newest one."""
+    create_project(emu, "tidy")
+    deploy(emu, "tidy", {"/index.html": b"prod"})
+    old = deploy(emu, "tidy", {"/index.html": b"old"}, branch="Feature/Old")
+    new = deploy(emu, "tidy", {"/index.html": b"new"}, branch="Feature/Old")
+    other = deploy(emu, "tidy", {"/index.html": b"other"}, branch="other")
+    alias = "feature-old.tidy.pages.dev"
+    assert new["aliases"] == [f"https://{alias}"] and emu.site(alias).content == b"new"
+
+    def delete(d):
+        ok(emu.api("DELETE", f"/accounts/{{a}}/pages/projects/tidy/deployments/{d['id']}", params={"force": "true"}))
+
+    delete(new)
+    assert emu.site(alias).content == b"old"  # the alias moved to the branch's next-newest deployment
+    assert emu.site(f"{new['short_id']}.tidy.pages.dev").status_code == 404
+    delete(old)
+    for host in (alias, f"{old['short_id']}.tidy.pages.dev", f"{new['short_id']}.tidy.pages.dev"):
+        r = emu.site(host, "/index.html")
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/plain"), host
+    assert emu.site("tidy.pages.dev").content == b"prod"
+    assert emu.site("other.tidy.pages.dev").content == b"other"
+    assert emu.site(f"{other['short_id']}.tidy.pages.dev").content == b"other"
+
+
 REDIRECTS = b"""# comment
 /old /new 301
 /temp /about
