@@ -120,6 +120,7 @@ def main(argv=None):
     for pb, job_type in (("playbooks/deploy.yml", "run"), ("playbooks/prune.yml", "check"), ("playbooks/prune.yml", "run"),
                          ("playbooks/rebuild.yml", "run"), ("playbooks/status_page.yml", "run"),
                          ("playbooks/build_image_upgrade.yml", "check"), ("playbooks/build_image_upgrade.yml", "run"),
+                         ("playbooks/cleanup_previews.yml", "check"), ("playbooks/cleanup_previews.yml", "run"),
                          ("playbooks/rollback_production.yml", "run")):
         assert (pb, job_type) in kinds, f"no job template of type {job_type} runs {pb}"
 
@@ -174,7 +175,21 @@ def main(argv=None):
             return {"rollback_production_project": "awx-docs",
                     "rollback_production_failed_deployment_id": rollback["failed"]["id"]}
 
-        prepare = {"playbooks/rollback_production.yml": prepare_rollback}  # seeds made just before the job
+        previews = {}
+
+        def prepare_cleanup():
+            """Previews of an open and of a closed branch of awx-docs (once, for the dry run and the real one);
+            the launch names the open one, as a forge's webhook would."""
+            if not previews:
+                previews.update({b: emu.build("awx-docs", b)["id"] for b in ("feature/open", "feature/closed")})
+            return {"cleanup_previews_project": "awx-docs", "cleanup_previews_open_branches": ["feature/open"],
+                    "cleanup_previews_check_base_url": emu.root_url, "cleanup_previews_check_delay": 1}
+
+        def branches(project):
+            return [(d["deployment_trigger"]["metadata"]["branch"], d["environment"]) for d in emu.deployments(project)]
+
+        prepare = {"playbooks/rollback_production.yml": prepare_rollback,  # seeds made just before the job
+                   "playbooks/cleanup_previews.yml": prepare_cleanup}
         checks = {}
 
         def deployed_count():
@@ -187,6 +202,7 @@ def main(argv=None):
                 extravars.update(prepare[jt["playbook"]]())
             before = deployed_count()
             images_before = emu.build_images("awx-legacy")
+            branches_before = branches("awx-docs")
             start = time.monotonic()
             (artifacts / f"{n:02d}").mkdir(parents=True)
             r = ansible_runner.run(
@@ -238,6 +254,20 @@ def main(argv=None):
                     if (newest["environment"] != "preview" or newest.get("build_image_major_version") != 3
                             or newest["latest_stage"]["status"] != "success"):
                         problems.append("production was moved without a successful preview build on v3")
+            if play == "playbooks/cleanup_previews.yml" and not problems:
+                output = " ".join(stdout.split())
+                left = branches("awx-docs")
+                verb = "would delete" if jt["job_type"] == "check" else "deleted"
+                if f"feature/closed (closed): {verb} 1" not in output:
+                    problems.append("the job does not report the closed branch's deployment")
+                if jt["job_type"] == "run":
+                    if ("feature/closed", "preview") in left or ("feature/open", "preview") not in left:
+                        problems.append(f"not exactly the closed branch's previews were deleted: {left}")
+                    elif [b for b in left if b[1] == "production"] != [b for b in branches_before if b[1] == "production"]:
+                        problems.append("production deployments changed")
+                    code, _body = emu.site("feature-closed.awx-docs.pages.dev", "/")
+                    if code != 404:
+                        problems.append(f"the closed branch's alias still answers {code}")
             if play == "playbooks/rollback_production.yml" and not problems:
                 live = emu.api("GET", "/pages/projects/awx-docs")["canonical_deployment"]["id"]
                 if live != rollback["good"]["id"] or "(rolled back)" not in " ".join(stdout.split()):
