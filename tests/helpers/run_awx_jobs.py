@@ -123,6 +123,9 @@ def main(argv=None):
                          ("playbooks/cleanup_previews.yml", "check"), ("playbooks/cleanup_previews.yml", "run"),
                          ("playbooks/rollback_production.yml", "run")):
         assert (pb, job_type) in kinds, f"no job template of type {job_type} runs {pb}"
+    for t in templates:
+        assert t["name"].endswith("(dry run)") == (t["job_type"] == "check"), \
+            f"job template {t['name']!r} is of type {t['job_type']}: a dry run must be a check job, and only a dry run"
 
     work = Path(tempfile.mkdtemp(prefix="cfpages-runner-"))
     artifacts = Path(args.artifacts).resolve() if args.artifacts else work / "jobs"
