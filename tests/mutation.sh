@@ -17,21 +17,23 @@ VENV=$CACHE/venvs/mutation
 WORK=$CACHE/mutation
 TREE=$WORK/ansible_collections/cfpages/cloudflare
 BUDGET=${CFPAGES_MUTATION_BUDGET:-600}
-PYTHON=${CFPAGES_MUTATION_PYTHON:-python3}
+# ansible-core 2.21 needs Python 3.12 or later.
+PYTHON=${CFPAGES_MUTATION_PYTHON:-$(command -v python3.13 || command -v python3.12 || echo python3)}
 
 # The unit tests that exercise each module (paths under tests/unit/plugins/).
 declare -A TESTS=(
     [_api]="module_utils/test_api.py"
-    [_assets]="module_utils/test_upload.py"
-    [_base]="module_utils/test_base.py"
+    [_assets]="module_utils/test_assets.py module_utils/test_upload.py module_utils/test_deploy_safety.py"
+    [_base]="module_utils/test_base.py modules/test_pages_domain.py modules/test_pages_project.py"
     [_compare]="module_utils/test_compare.py"
     [_content_types]="module_utils/test_upload.py"
     [_deployments]="module_utils/test_deployments.py"
     [_errors]="module_utils/test_api.py module_utils/test_upload.py"
     [_poll]="module_utils/test_deployments.py modules/test_pages_domain.py"
-    [_site]="module_utils/test_upload.py"
+    [_results]="module_utils/test_results.py modules/test_pages_info.py"
+    [_site]="module_utils/test_site.py module_utils/test_upload.py module_utils/test_deploy_safety.py module_utils/test_hash_cache.py"
     [_time]="module_utils/test_deployments.py modules/test_pages_info.py"
-    [_upload]="module_utils/test_upload.py"
+    [_upload]="module_utils/test_upload.py module_utils/test_deploy_safety.py"
 )
 
 if [[ ! -x $VENV/bin/cosmic-ray ]]; then

@@ -21,17 +21,15 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     REQUESTS_IMPORT_ERROR,
     PagesClient,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff, mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import DEFAULT_BUDGET
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._results import prepare_result
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
     CREDENTIAL_OPTIONS,
     account_id_problem,
     credential_problem,
 )
-
-# Result keys that hold API objects (projects, deployments); masked once, here, for every module.
-API_OBJECT_KEYS = ("project", "projects", "deployment", "deployments")
 
 
 def common_argument_spec():
@@ -99,19 +97,11 @@ def escaped_forms(values):
     return forms
 
 
-def mask_result(result):
-    """``result`` with the secrets of every API object in it masked (see ``_compare.mask_secrets``)."""
-    masked = dict(result)
-    for key in API_OBJECT_KEYS:
-        if masked.get(key):
-            masked[key] = mask_secrets(masked[key])
-    return masked
-
-
 class PagesModule:
     """Subclasses set ``argument_spec`` (and optional AnsibleModule keyword arguments in
     ``module_kwargs``, plus ``secret_values``: see ``_SecretAwareModule``) and implement
-    ``execute()``, which fills ``self.result``."""
+    ``execute()``, which fills ``self.result``: API objects go in as the API returned them, and
+    every exit and failure shapes and masks them (``_results.prepare_result``)."""
 
     argument_spec = {}
     module_kwargs = {}
@@ -175,7 +165,7 @@ class PagesModule:
         self.report_rate_limit()
         result = dict(self.result)
         result.update(kwargs)
-        self.module.fail_json(msg=msg, **mask_result(result))
+        self.module.fail_json(msg=msg, **prepare_result(result))
 
     def fail_api(self, err, action=None, hint=None):
         """Fail for ``err`` (a :class:`PagesError`: an API call or an upload): ``"<action> failed:
@@ -209,4 +199,4 @@ class PagesModule:
         except PagesError as err:
             self.fail_api(err)
         self.report_rate_limit()
-        self.module.exit_json(**mask_result(self.result))
+        self.module.exit_json(**prepare_result(self.result))

@@ -222,7 +222,7 @@ def compile_glob(pattern):
                 negate = body[:1] in ("!", "^")
                 if negate:
                     body = body[1:]
-                body = body.replace("\\", "\\\\")
+                body = body.replace("\\", "\\\\").replace("]", "\\]")  # a leading "]" is a member
                 if not negate and body.startswith("^"):
                     body = "\\" + body
                 out.append("[^/%s]" % body if negate else "[%s]" % body)

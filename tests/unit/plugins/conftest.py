@@ -15,6 +15,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import FakePagesAPI
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock, autospec_client
 
 
@@ -115,3 +116,10 @@ def install_client(monkeypatch):
         return fake
 
     return install
+
+
+@pytest.fixture
+def pages_api(install_client, clock):
+    """The module under test talks to a :class:`FakePagesAPI` (through :func:`autospec_client`)
+    that stamps what it creates with ``clock``. Install it again after setting its ``pacer``."""
+    return install_client(FakePagesAPI(clock))

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """What the unit tests fake, once: the clock, and a PagesClient checked against its real
-signatures (``conftest.py`` offers both as fixtures: ``clock``, ``install_client``)."""
+signatures (``conftest.py`` offers both as fixtures: ``clock``, ``install_client``). The Pages API
+behind such a client, for the module tests, is ``fake_pages_api.py`` (fixture ``pages_api``)."""
 
 from __future__ import annotations
 

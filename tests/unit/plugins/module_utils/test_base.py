@@ -95,3 +95,33 @@ def test_non_auth_errors_have_no_auth_advice(run_module):
     ProbeModule.errors = [_api.PagesAPIError("Project not found. [code 8000007]", 404, [{"code": 8000007, "message": "x"}])]
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
     assert kind == "fail" and "Cloudflare Pages: Edit" not in result["msg"]
+
+
+@pytest.mark.parametrize("status, codes", [(401, []), (403, []), (400, [{"code": 9109, "message": "Unauthorized"}])])
+def test_a_rejected_credential_is_recognised_by_status_or_by_code(run_module, status, codes):
+    ProbeModule.errors = [_api.PagesAPIError("refused", status, codes, "GET", "/accounts/x")]
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
+    assert kind == "fail" and "Cloudflare Pages: Edit" in result["msg"]
+
+
+def test_a_negative_rate_limit_budget_is_refused_with_its_value(run_module):
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "rate_limit_budget": -2.5})
+    assert kind == "fail" and result["msg"] == "rate_limit_budget must be 0 or more seconds, not -2.5."
+    for budget in (0, 0.5):  # 0: never wait for the rate limit
+        kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "rate_limit_budget": budget})
+        assert kind == "exit", result
+
+
+@pytest.mark.parametrize("verbosity, reported", [(0, False), (1, True), (2, True)])
+def test_rate_limit_waits_are_reported_from_one_v(run_module, verbosity, reported):
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "_ansible_verbosity": verbosity})
+    assert kind == "exit" and ("rate_limit" in result) is reported
+
+
+def test_the_escaped_forms_of_a_secret_are_its_repr_json_and_stripped_spellings():
+    assert _base.escaped_forms(["  s3cr3t\n"]) == {"  s3cr3t\\n", "s3cr3t"}
+    assert _base.escaped_forms(['quo"te']) == {'quo\\"te'}
+    # Four characters are enough to be worth hiding; shorter forms would hide ordinary text.
+    assert _base.escaped_forms([" abcd "]) == {"abcd"}
+    assert _base.escaped_forms([" abc "]) == set()
+    assert _base.escaped_forms(["plain", 5, None]) == set()

@@ -1041,6 +1041,7 @@ def test_check_mode_for_a_missing_project(tmp_path, fake, client):
     fake.faults["get_project"] = [lambda kwargs: fail(404, 8000007, "Project not found")]
     result = deploy_directory(client, "site", site, check_mode=True)
     assert result["changed"] and result["upload"]["uploaded"] == 4
+    assert "project site does not exist: every file would be uploaded" in result["warnings"]
     with pytest.raises(S.UploadError, match="does not exist"):
         deploy_directory(client, "site", site)
 
@@ -1091,7 +1092,24 @@ def test_project_info_and_logging(tmp_path, fake, client):
     info = {"name": "site", "production_branch": "main", "canonical_deployment": None}
     result = deploy_directory(client, "site", site, project_info=info, log=lines.append)
     assert result["changed"] and not fake.calls_to("get_project")
-    assert lines[0].startswith("scanned ") and lines[-1].startswith("created deployment")
+    assert lines[0].startswith("scanned ") and lines[-1] == "created deployment %s" % result["deployment"]["id"]
+
+
+def test_sigint_before_the_upload_changes_nothing(tmp_path, fake, client):
+    site = deployed_site(tmp_path, 3)
+    cancel = threading.Event()
+    cancel.set()
+    engine = U.DirectUpload(client, U.DeployRequest("site", site), cancel=cancel)
+    with pytest.raises(S.UploadError) as err:
+        engine.run()
+    assert str(err.value) == "Interrupted (SIGINT) after the site was scanned; nothing was uploaded or changed."
+    assert [c[2] for c in fake.calls] == []
+
+
+def test_the_manifest_keeps_non_ascii_paths_as_they_are(tmp_path):
+    write(tmp_path, "caf\u00e9.html", "x")
+    text = U.manifest_json(S.scan_site(str(tmp_path)))
+    assert text.startswith('{"/caf\u00e9.html":"') and "\\u00e9" not in text
 
 
 def test_bucket_plan_splits_big_uploads_for_overlap_but_not_small_ones():
@@ -1181,6 +1199,7 @@ def test_functions_build_uses_the_environments_compatibility_settings(tmp_path, 
     sent = fake.special[fake.deployments[0]["id"]]
     assert sent["_routes.json"][1] == b'{"version":1,"include":["/hello"],"exclude":[]}'
     assert not engine("main").run()["changed"]  # another random main module name, the same digest
-    engine("feature").run(check_mode=True)
-    assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2023-01-01"
-    assert "--compatibility-flags" not in seen[-1]
+    for preview_branch in ("feature", "topic"):  # before and after "main" in sort order
+        engine(preview_branch).run(check_mode=True)
+        assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2023-01-01"
+        assert "--compatibility-flags" not in seen[-1]

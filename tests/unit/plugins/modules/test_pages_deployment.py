@@ -2,7 +2,7 @@
 # Copyright: cfpages.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests of the pages_deployment module, against an in-memory stand-in for PagesClient.
+"""Unit tests of the pages_deployment module, against the fake Pages API (fake_pages_api.py).
 
 The direct-upload engine's ``_upload.DirectUpload.run`` is replaced by a recorder here: its own
 tests live in test_upload.py; these check what the module does around it.
@@ -20,6 +20,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets,
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import Pacer, WaitBudget
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import deployment as fake_deployment
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "unit-test-token-0123456789abcdef0123456789"
@@ -29,120 +30,27 @@ def stage(name, status):
     return {"name": name, "status": status}
 
 
-def deployment(ident, env="production", branch="main", created="2026-09-0%dT00:00:00Z", day=1, status="success",
-               stage_name="deploy", aliases=None, commit_hash="", message=""):
-    return {
-        "id": ident,
-        "short_id": ident[:8],
-        "environment": env,
-        "url": "https://%s.site.pages.dev" % ident[:8],
-        "aliases": aliases,
-        "created_on": created % day if "%d" in created else created,
-        "latest_stage": stage(stage_name, status),
-        "deployment_trigger": {"type": "ad_hoc", "metadata": {
-            "branch": branch, "commit_hash": commit_hash, "commit_message": message}},
-    }
+def deployment(ident, env="production", branch="main", day=1, status="success", stage_name="deploy", **fields):
+    """A Deployment object created on 2026-09-0<day> whose latest stage is ``stage_name`` (``status``)."""
+    return fake_deployment(ident, environment=env, branch=branch, stage=(stage_name, status),
+                           created_on="2026-09-0%dT00:00:00Z" % day, **fields)
 
 
-class FakeClient:
-    """Just enough of PagesClient, with a call log."""
-
-    def __init__(self, project=None, deployments=(), polls=None, logs=None, errors=None):
-        self.project = project
-        self.deployments = list(deployments)  # newest first
-        self.polls = dict(polls or {})  # id -> list of deployments returned by successive GETs
-        self.logs = logs or {"total": 0, "data": []}
-        self.errors = dict(errors or {})
-        self.calls = []
-        self.created = []
-        self.raced_by = None  # a project another run creates between our read and our create
-
-    def _maybe_fail(self, name):
-        if name in self.errors:
-            raise self.errors[name]
-
-    def get_project(self, name):
-        self.calls.append(("get_project", name))
-        return self.project
-
-    def create_project(self, body):
-        self.calls.append(("create_project", body))
-        self.project = dict(body, canonical_deployment=None)
-        return self.project
-
-    def create_project_or_existing(self, body):
-        if self.raced_by is not None:  # another run created it after our read: "already exists"
-            self.calls.append(("create_project_lost_race", body))
-            self.project = self.raced_by
-            return self.project, False
-        return self.create_project(body), True
-
-    def list_deployments(self, project, env=None, limit=None):
-        self.calls.append(("list_deployments", env))
-        items = [d for d in self.deployments if env is None or d["environment"] == env]
-        return iter(items[:limit] if limit else items)
-
-    def get_deployment(self, project, ident):
-        self.calls.append(("get_deployment", ident))
-        if ident in self.polls and self.polls[ident]:
-            return self.polls[ident].pop(0)
-        for d in self.deployments:
-            if d["id"] == ident:
-                return d
-        return None
-
-    def create_deployment(self, project, fields, recheck=None):
-        self.calls.append(("create_deployment", fields))
-        self._maybe_fail("create_deployment")
-        new = deployment("new-build-0001", branch=dict(fields).get("branch", (None, "main"))[1],
-                         stage_name="queued", status="active")
-        self.created.append(new)
-        return new
-
-    def delete_deployment(self, project, ident, force=False, missing_ok=False):
-        self.calls.append(("delete_deployment", ident, force))
-        try:
-            self._maybe_fail("delete_deployment:" + ident)
-        except PagesAPIError as err:
-            if missing_ok and err.is_not_found:
-                return False
-            raise
-        self.deployments = [d for d in self.deployments if d["id"] != ident]
-        return True
-
-    def rollback_deployment(self, project, ident):
-        self.calls.append(("rollback_deployment", ident))
-        target = self.get_deployment(project, ident)
-        self.project["canonical_deployment"] = target
-        return target
-
-    def retry_deployment(self, project, ident, recheck=None):
-        self.calls.append(("retry_deployment", ident))
-        new = deployment("retried-0001", stage_name="deploy", status="success")
-        self.created.append(new)
-        return new
-
-    def get_deployment_logs(self, project, ident):
-        self.calls.append(("get_deployment_logs", ident))
-        return self.logs
-
-    def mutating(self):
-        names = ("create_project", "create_deployment", "delete_deployment", "rollback_deployment", "retry_deployment")
-        return [c for c in self.calls if c[0] in names]
-
-
-def project(name="site", production_branch="main", canonical=None, source=None):
-    out = {"name": name, "production_branch": production_branch, "canonical_deployment": canonical}
-    if source:
-        out["source"] = source
-    return out
+def seed(api, *deployments, canonical=None, **project):
+    """Project ``site`` (``project`` fields on top of the API's defaults) with ``deployments``
+    (newest first); ``canonical`` is the id of its live production deployment."""
+    api.seed_project("site", **project)
+    for item in deployments:
+        api.deployments["site"].append(item)
+        if item["id"] == canonical:
+            api.projects["site"]["canonical_deployment"] = item
+    return api
 
 
 @pytest.fixture
-def fake(install_client, clock):
-    """``fake(client)`` installs the client (checked against PagesClient's signatures); time
-    never passes for real."""
-    return install_client
+def api(pages_api):
+    """The fake Pages API (no project yet); time never passes for real."""
+    return pages_api
 
 
 @pytest.fixture
@@ -191,16 +99,16 @@ def counts(files=3, uploaded=1):
     ({"state": "pruned", "older_than": "soon"}, "older_than='soon' is not"),
     ({"wait_timeout": -1}, "wait_timeout must be 0 or more"),
 ])
-def test_invalid_combinations_fail_before_any_request(run_module, fake, extra, message):
-    client = fake(FakeClient(project()))
+def test_invalid_combinations_fail_before_any_request(run_module, api, extra, message):
+    seed(api)
     status, result = run_module(pages_deployment.main, args(**extra))
     assert status == "fail"
     assert message in result["msg"]
-    assert client.calls == []
+    assert api.calls == []
 
 
-def test_required_if(run_module, fake):
-    fake(FakeClient(project()))
+def test_required_if(run_module, api):
+    seed(api)
     status, result = run_module(pages_deployment.main, args(state="pruned"))
     assert status == "fail" and "keep, keep_per_branch, older_than" in result["msg"]
     status, result = run_module(pages_deployment.main, args(state="retried"))
@@ -210,17 +118,15 @@ def test_required_if(run_module, fake):
 # --------------------------------------------------------------------------- present: direct upload
 
 
-def test_missing_project_without_create_project(run_module, fake, engine, tmp_path):
-    client = fake(FakeClient(None))
+def test_missing_project_without_create_project(run_module, api, engine, tmp_path):
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
     assert status == "fail"
     assert "Project site does not exist" in result["msg"] and "create_project" in result["msg"]
-    assert engine.calls == [] and client.mutating() == []
+    assert engine.calls == [] and api.mutations() == []
 
 
-def test_create_project_in_check_mode_creates_nothing(run_module, fake, engine, tmp_path):
+def test_create_project_in_check_mode_creates_nothing(run_module, api, engine, tmp_path):
     (tmp_path / "index.html").write_text("hi")
-    client = fake(FakeClient(None))
     engine.result = {"changed": True, "deployment": None, "upload": counts(1, 1)}
     status, result = run_module(pages_deployment.main, args(
         source=str(tmp_path), create_project=True, production_branch="prod", _ansible_check_mode=True))
@@ -229,40 +135,37 @@ def test_create_project_in_check_mode_creates_nothing(run_module, fake, engine, 
     assert result["deployment"] is None
     assert result["environment"] == "production"
     assert result["upload"]["uploaded"] == 1
-    assert client.mutating() == []
+    assert api.mutations() == []
     assert engine.calls[0]["check_mode"] is True
     assert engine.calls[0]["project_info"] is None
     assert engine.calls[0]["branch"] == "prod"
 
 
-def test_create_project_then_deploy(run_module, fake, engine, tmp_path):
+def test_create_project_then_deploy(run_module, api, engine, tmp_path):
     (tmp_path / "index.html").write_text("hi")
-    client = fake(FakeClient(None))
     engine.result = {"changed": True, "deployment": deployment("d1"), "upload": counts(1, 1)}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True, branch="dev"))
     assert status == "exit" and result["changed"]
-    assert ("create_project", {"name": "site", "production_branch": "dev"}) in client.calls
+    assert ("create_project_or_existing", {"name": "site", "production_branch": "dev"}) in api.calls
     assert engine.calls[0]["project_info"]["name"] == "site"
     # The scan made to check the site before creating the project is re-used, not made again.
     assert [f.path for f in engine.calls[0]["scan"].files] == ["/index.html"]
     assert result["environment"] == "production"
 
 
-def test_create_project_that_lost_a_race_deploys_to_the_existing_project(run_module, fake, engine, tmp_path):
+def test_create_project_that_lost_a_race_deploys_to_the_existing_project(run_module, api, engine, tmp_path):
     (tmp_path / "index.html").write_text("hi")
-    client = FakeClient(None)
-    client.raced_by = project()
-    fake(client)
+    # Another run creates the project (on another production branch) between our read and our create.
+    api.inject("create_project_or_existing", before=lambda: api.seed_project("site", production_branch="release"))
     engine.result = {"changed": False, "deployment": deployment("d1"), "upload": counts(1, 0)}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "exit", result
     assert result["project_created"] is False
     assert result["changed"] is False  # this run created nothing and deployed nothing new
-    assert engine.calls[0]["project_info"] is client.raced_by
+    assert engine.calls[0]["project_info"]["production_branch"] == "release"
 
 
-def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(run_module, fake, engine, tmp_path, monkeypatch):
-    client = fake(FakeClient(None))
+def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(run_module, api, engine, tmp_path, monkeypatch):
 
     def preflight(scan, max_file_count=None):
         raise _upload.UploadError("Pages only supports files up to 25 MiB in size; 1 file too large: /big.bin")
@@ -271,36 +174,35 @@ def test_create_project_refuses_a_site_that_cannot_be_deployed_before_creating(r
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and "/big.bin" in result["msg"]
     assert "status" not in result and "errors" not in result
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_create_project_without_source_is_refused(run_module, fake):
-    client = fake(FakeClient(None))
+def test_create_project_without_source_is_refused(run_module, api):
     status, result = run_module(pages_deployment.main, args(create_project=True))
     assert status == "fail" and "only creates Direct Upload projects" in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_environment_guard(run_module, fake, engine, tmp_path):
-    client = fake(FakeClient(project()))
+def test_environment_guard(run_module, api, engine, tmp_path):
+    seed(api)
     status, result = run_module(pages_deployment.main, args(
         source=str(tmp_path), branch="feature", environment="production"))
     assert status == "fail"
     assert "Branch feature deploys to preview, not production" in result["msg"]
     assert "production branch of project site is main" in result["msg"]
-    assert engine.calls == [] and client.mutating() == []
+    assert engine.calls == [] and api.mutations() == []
 
 
-def test_environment_guard_passes(run_module, fake, engine, tmp_path):
-    fake(FakeClient(project()))
+def test_environment_guard_passes(run_module, api, engine, tmp_path):
+    seed(api)
     engine.result = {"changed": False, "deployment": deployment("d1"), "upload": counts(3, 0)}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), environment="production"))
     assert status == "exit" and not result["changed"]
 
 
-def test_unchanged_upload(run_module, fake, engine, tmp_path):
+def test_unchanged_upload(run_module, api, engine, tmp_path):
     live = deployment("live-0001")
-    client = fake(FakeClient(project(canonical=live), [live]))
+    seed(api, live, canonical="live-0001")
     engine.result = {"changed": False, "deployment": live, "upload": counts(3, 0), "warnings": ["w1"]}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_diff=True))
     assert status == "exit"
@@ -308,14 +210,14 @@ def test_unchanged_upload(run_module, fake, engine, tmp_path):
     assert result["deployment"]["id"] == "live-0001"
     assert result["upload"] == counts(3, 0)
     assert result["diff"]["before"] == result["diff"]["after"]
-    assert client.mutating() == []
+    assert api.mutations() == []
     call = engine.calls[0]
     assert call["branch"] == "main" and call["force"] is False and call["force_upload"] is False
     assert call["check_mode"] is False
 
 
-def test_engine_gets_every_option(run_module, fake, engine, tmp_path):
-    fake(FakeClient(project()))
+def test_engine_gets_every_option(run_module, api, engine, tmp_path):
+    seed(api)
     engine.result = {"changed": True, "deployment": deployment("d2", env="preview", branch="feat"), "upload": counts()}
     status, result = run_module(pages_deployment.main, args(
         source=str(tmp_path), branch="feat", commit_hash="abc", commit_message="msg", commit_dirty=True,
@@ -328,9 +230,9 @@ def test_engine_gets_every_option(run_module, fake, engine, tmp_path):
     assert call["force"] is True and call["force_upload"] is True
 
 
-def test_check_mode_upload_returns_counts_and_no_deployment(run_module, fake, engine, tmp_path):
+def test_check_mode_upload_returns_counts_and_no_deployment(run_module, api, engine, tmp_path):
     live = deployment("live-0001")
-    fake(FakeClient(project(canonical=live), [live]))
+    seed(api, live, canonical="live-0001")
     engine.result = {"changed": True, "deployment": None, "upload": counts(3, 1)}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_check_mode=True,
                                                             _ansible_diff=True))
@@ -341,8 +243,8 @@ def test_check_mode_upload_returns_counts_and_no_deployment(run_module, fake, en
     assert engine.calls[0]["check_mode"] is True
 
 
-def test_upload_error_fails_with_api_details(run_module, fake, engine, tmp_path):
-    fake(FakeClient(project()))
+def test_upload_error_fails_with_api_details(run_module, api, engine, tmp_path):
+    seed(api)
     engine.error = _upload.UploadError("failed to upload 3 files", 500, [{"code": 8000000, "message": "x"}])
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
     assert status == "fail"
@@ -350,8 +252,8 @@ def test_upload_error_fails_with_api_details(run_module, fake, engine, tmp_path)
     assert result["status"] == 500 and result["errors"][0]["code"] == 8000000
 
 
-def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monkeypatch):
-    fake(FakeClient(project()))
+def test_progress_lines_with_verbosity(run_module, api, engine, tmp_path, monkeypatch):
+    seed(api)
 
     def run(self, project_info=None, check_mode=False):
         self.log("uploaded bucket 1/1")
@@ -367,34 +269,35 @@ def test_progress_lines_with_verbosity(run_module, fake, engine, tmp_path, monke
 # --------------------------------------------------------------------------- waiting
 
 
-def test_wait_until_success(run_module, fake, engine, tmp_path):
+def test_wait_until_success(run_module, api, engine, tmp_path):
     pending = deployment("d4", stage_name="queued", status="active")
-    done = deployment("d4")
-    client = fake(FakeClient(project(), polls={"d4": [deployment("d4", stage_name="deploy", status="active"), done]}))
+    seed(api)
+    api.seed_deployment("site", "d4", stage=("queued", "active"), stages=[("deploy", "active"), ("deploy", "success")])
     engine.result = {"changed": True, "deployment": pending, "upload": counts()}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path)))
     assert status == "exit"
     assert result["deployment"]["latest_stage"] == stage("deploy", "success")
-    assert [c for c in client.calls if c[0] == "get_deployment"] == [("get_deployment", "d4")] * 2
+    assert [c for c in api.calls if c[0] == "get_deployment"] == [("get_deployment", "site", "d4")] * 2
 
 
-def test_no_wait(run_module, fake, engine, tmp_path):
+def test_no_wait(run_module, api, engine, tmp_path):
     pending = deployment("d4", stage_name="queued", status="active")
-    client = fake(FakeClient(project()))
+    seed(api)
     engine.result = {"changed": True, "deployment": pending, "upload": counts()}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), wait=False))
     assert status == "exit" and result["deployment"]["latest_stage"]["status"] == "active"
-    assert not [c for c in client.calls if c[0] == "get_deployment"]
+    assert not [c for c in api.calls if c[0] == "get_deployment"]
 
 
 GIT = {"type": "github", "config": {"owner": "o", "repo_name": "r"}}
 
 
-def test_git_build_failure_names_the_stage_and_the_log_tail(run_module, fake):
-    failed = deployment("new-build-0001", stage_name="build", status="failure")
-    logs = {"total": 30, "data": [{"line": "line %d" % i, "ts": "t"} for i in range(29)]
-            + [{"line": "Failed: build command exited with code 3", "ts": "t"}]}
-    fake(FakeClient(project(source=GIT), polls={"new-build-0001": [failed]}, logs=logs))
+def test_git_build_failure_names_the_stage_and_the_log_tail(run_module, api):
+    seed(api, source=GIT)
+    api.expect_build(stages=[("build", "active"), ("build", "failure")])
+    api.logs[("site", "new-build-0001")] = {
+        "total": 30, "data": [{"line": "line %d" % i, "ts": "t"} for i in range(29)]
+        + [{"line": "Failed: build command exited with code 3", "ts": "t"}]}
     status, result = run_module(pages_deployment.main, args(branch="main"))
     assert status == "fail"
     assert result["changed"] is True
@@ -405,9 +308,9 @@ def test_git_build_failure_names_the_stage_and_the_log_tail(run_module, fake):
     assert result["deployment"]["id"] == "new-build-0001"
 
 
-def test_git_build_timeout_returns_the_id_and_stage(run_module, fake):
-    building = deployment("new-build-0001", stage_name="build", status="active")
-    fake(FakeClient(project(source=GIT), polls={"new-build-0001": [building] * 100}))
+def test_git_build_timeout_returns_the_id_and_stage(run_module, api):
+    seed(api, source=GIT)
+    api.expect_build(stages=[("build", "active")])
     status, result = run_module(pages_deployment.main, args(wait_timeout=7))
     assert status == "fail"
     assert result["timed_out"] is True and result["changed"] is True
@@ -419,152 +322,148 @@ def test_git_build_timeout_returns_the_id_and_stage(run_module, fake):
 # --------------------------------------------------------------------------- present: git builds
 
 
-def test_git_build_trigger(run_module, fake):
-    client = fake(FakeClient(project(source=GIT), polls={"new-build-0001": [deployment("new-build-0001", branch="dev")]}))
+def test_git_build_trigger(run_module, api):
+    seed(api, source=GIT)
     status, result = run_module(pages_deployment.main, args(branch="dev"))
     assert status == "exit" and result["changed"]
     assert result["environment"] == "preview"
-    assert ("create_deployment", [("branch", (None, "dev"))]) in client.calls
+    assert ("create_deployment", "site", [("branch", (None, "dev"))]) in api.calls
     assert "upload" not in result
 
 
-def test_git_build_defaults_to_the_production_branch(run_module, fake):
-    client = fake(FakeClient(project(source=GIT, production_branch="trunk"),
-                             polls={"new-build-0001": [deployment("new-build-0001", branch="trunk")]}))
+def test_git_build_defaults_to_the_production_branch(run_module, api):
+    seed(api, source=GIT, production_branch="trunk")
     status, result = run_module(pages_deployment.main, args())
     assert status == "exit" and result["environment"] == "production"
-    assert ("create_deployment", [("branch", (None, "trunk"))]) in client.calls
+    assert ("create_deployment", "site", [("branch", (None, "trunk"))]) in api.calls
 
 
-def test_git_build_check_mode(run_module, fake):
-    client = fake(FakeClient(project(source=GIT)))
+def test_git_build_check_mode(run_module, api):
+    seed(api, source=GIT)
     status, result = run_module(pages_deployment.main, args(_ansible_check_mode=True))
     assert status == "exit" and result["changed"] and result["deployment"] is None
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_git_build_same_commit_is_unchanged_unless_forced(run_module, fake):
-    live = deployment("live-0001", commit_hash="c0ffee")
-    client = fake(FakeClient(project(source=GIT, canonical=live), [live]))
+def test_git_build_same_commit_is_unchanged_unless_forced(run_module, api):
+    seed(api, deployment("live-0001", commit_hash="c0ffee"), canonical="live-0001", source=GIT)
     status, result = run_module(pages_deployment.main, args(commit_hash="c0ffee"))
     assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "live-0001"
-    assert client.mutating() == []
+    assert api.mutations() == []
+    # Forced, the same commit is built again; then another commit is built (the forced build went live).
     for extra, builds in ((dict(commit_hash="c0ffee", force=True), 1), (dict(commit_hash="other"), 2)):
-        client.polls["new-build-0001"] = [deployment("new-build-0001")]
+        api.expect_build(commit_hash=extra["commit_hash"])
         status, result = run_module(pages_deployment.main, args(**extra))
         assert status == "exit", result.get("msg")
-        assert result["changed"] and result["deployment"]["id"] == "new-build-0001"
-        assert [c[0] for c in client.mutating()] == ["create_deployment"] * builds
+        assert result["changed"] and result["deployment"]["id"] == "new-build-%04d" % builds
+        assert [c[0] for c in api.mutations()] == ["create_deployment"] * builds
 
 
-def test_git_build_same_commit_that_failed_is_rebuilt(run_module, fake):
+def test_git_build_same_commit_that_failed_is_rebuilt(run_module, api):
     live = deployment("pr-0001", env="preview", branch="pr", commit_hash="c0ffee", stage_name="build", status="failure")
-    client = fake(FakeClient(project(source=GIT), [live], polls={"new-build-0001": [deployment("new-build-0001")]}))
+    seed(api, live, source=GIT)
     status, result = run_module(pages_deployment.main, args(branch="pr", commit_hash="c0ffee"))
     assert status == "exit" and result["changed"]
-    assert any(c[0] == "create_deployment" for c in client.calls)
+    assert any(c[0] == "create_deployment" for c in api.calls)
 
 
-def test_build_of_a_direct_upload_project_is_refused(run_module, fake):
-    client = fake(FakeClient(project()))
+def test_build_of_a_direct_upload_project_is_refused(run_module, api):
+    seed(api)
     status, result = run_module(pages_deployment.main, args())
     assert status == "fail" and "Direct Upload project" in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
 # --------------------------------------------------------------------------- absent
 
 
-def absent_setup():
+def absent_setup(api):
     live = deployment("live-0001", day=3)
     old = deployment("old-0001", day=1)
     feat_new = deployment("feat-0002", env="preview", branch="feat", day=5, aliases=["https://feat.site.pages.dev"])
     feat_old = deployment("feat-0001", env="preview", branch="feat", day=4)
-    return FakeClient(project(canonical=live), [feat_new, feat_old, live, old])
+    return seed(api, feat_new, feat_old, live, old, canonical="live-0001")
 
 
-def test_absent_refuses_the_live_production_deployment(run_module, fake):
-    client = fake(absent_setup())
+def test_absent_refuses_the_live_production_deployment(run_module, api):
+    absent_setup(api)
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="live-0001", force=True))
     assert status == "fail"
     assert "is the live production deployment of project site" in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_absent_refuses_a_production_deployment_serving_custom_domains(run_module, fake):
+def test_absent_refuses_a_production_deployment_serving_custom_domains(run_module, api):
     # canonical_deployment may not follow a rollback; the deployment listing the custom domains is live.
-    client = absent_setup()
-    client.deployments[3]["aliases"] = ["https://www.example.com"]  # old-0001
-    fake(client)
+    absent_setup(api)
+    api.deployments["site"][3]["aliases"] = ["https://www.example.com"]  # old-0001
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001", force=True))
     assert status == "fail" and "is the live production deployment" in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_absent_refuses_an_aliased_deployment_without_force(run_module, fake):
-    client = fake(absent_setup())
+def test_absent_refuses_an_aliased_deployment_without_force(run_module, api):
+    absent_setup(api)
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002"))
     assert status == "fail"
     assert "is aliased" in result["msg"] and "force: true" in result["msg"]
     assert "https://feat.site.pages.dev" in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_absent_newest_preview_without_alias_field_counts_as_aliased(run_module, fake):
-    client = absent_setup()
-    client.deployments[0]["aliases"] = None
-    fake(client)
+def test_absent_newest_preview_without_alias_field_counts_as_aliased(run_module, api):
+    absent_setup(api)
+    api.deployments["site"][0]["aliases"] = None
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002"))
     assert status == "fail" and "is aliased" in result["msg"]
 
 
-def test_absent_with_force(run_module, fake):
-    client = fake(absent_setup())
+def test_absent_with_force(run_module, api):
+    absent_setup(api)
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="feat-0002", force=True))
     assert status == "exit" and result["changed"]
-    assert client.mutating() == [("delete_deployment", "feat-0002", True)]
+    assert api.mutations() == [("delete_deployment", "site", "feat-0002", True)]
 
 
-def test_absent_older_deployments_need_no_force(run_module, fake):
-    client = fake(absent_setup())
+def test_absent_older_deployments_need_no_force(run_module, api):
+    absent_setup(api)
     for ident in ("feat-0001", "old-0001"):
         status, result = run_module(pages_deployment.main, args(state="absent", deployment_id=ident))
         assert status == "exit" and result["changed"] and result["deployment"]["id"] == ident
-    assert client.mutating() == [("delete_deployment", "feat-0001", False), ("delete_deployment", "old-0001", False)]
+    assert api.mutations() == [("delete_deployment", "site", "feat-0001", False), ("delete_deployment", "site", "old-0001", False)]
 
 
-def test_absent_check_mode_and_diff(run_module, fake):
-    client = fake(absent_setup())
+def test_absent_check_mode_and_diff(run_module, api):
+    absent_setup(api)
     status, result = run_module(pages_deployment.main, args(
         state="absent", deployment_id="old-0001", _ansible_check_mode=True, _ansible_diff=True))
     assert status == "exit" and result["changed"]
     assert result["diff"]["before"]["id"] == "old-0001" and result["diff"]["after"] == ""
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_absent_missing_is_unchanged(run_module, fake):
-    client = fake(absent_setup())
+def test_absent_missing_is_unchanged(run_module, api):
+    absent_setup(api)
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="nope"))
     assert status == "exit" and not result["changed"] and result["deployment"] is None
-    fake(FakeClient(None))
+    api.projects.clear()
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="nope"))
     assert status == "exit" and not result["changed"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_absent_maps_the_api_aliased_error(run_module, fake):
-    client = absent_setup()
-    client.errors["delete_deployment:old-0001"] = PagesAPIError(
-        "aliased", 400, [{"code": 8000035, "message": "You cannot delete an aliased deployment"}])
-    fake(client)
+def test_absent_maps_the_api_aliased_error(run_module, api):
+    absent_setup(api)
+    api.inject("delete_deployment", match="old-0001", error=PagesAPIError(
+        "aliased", 400, [{"code": 8000035, "message": "You cannot delete an aliased deployment"}]))
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001"))
     assert status == "fail" and "is aliased" in result["msg"] and result["status"] == 400
 
 
-def test_absent_gone_meanwhile_is_unchanged(run_module, fake):
-    client = absent_setup()
-    client.errors["delete_deployment:old-0001"] = PagesAPIError("gone", 404, [{"code": 8000009, "message": "gone"}])
-    fake(client)
+def test_absent_gone_meanwhile_is_unchanged(run_module, api):
+    absent_setup(api)
+    # Another run deletes it between our read and our DELETE (which then answers 8000009).
+    api.inject("delete_deployment", match="old-0001", before=lambda: api.remove_deployment("site", "old-0001"))
     status, result = run_module(pages_deployment.main, args(state="absent", deployment_id="old-0001"))
     assert status == "exit" and not result["changed"]
 
@@ -572,49 +471,48 @@ def test_absent_gone_meanwhile_is_unchanged(run_module, fake):
 # --------------------------------------------------------------------------- rolled_back
 
 
-def rollback_setup(canonical="p3"):
+def rollback_setup(api, canonical="p3"):
     prod = [deployment("p3", day=3), deployment("p2", day=2), deployment("p1", day=1)]
     failed = deployment("pf", day=4, stage_name="build", status="failure")
     preview = deployment("v1", env="preview", branch="feat", day=5)
-    live = [d for d in prod if d["id"] == canonical][0]
-    return FakeClient(project(canonical=live), [preview, failed] + prod)
+    return seed(api, preview, failed, *prod, canonical=canonical)
 
 
-def test_rollback(run_module, fake):
-    client = fake(rollback_setup())
+def test_rollback(run_module, api):
+    rollback_setup(api)
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="p1", _ansible_diff=True))
     assert status == "exit" and result["changed"]
     assert result["deployment"]["id"] == "p1"
     assert result["diff"] == {"before": {"live_deployment_id": "p3"}, "after": {"live_deployment_id": "p1"}}
-    assert client.mutating() == [("rollback_deployment", "p1")]
+    assert api.mutations() == [("rollback_deployment", "site", "p1")]
 
 
-def test_rollback_to_the_live_deployment_is_unchanged(run_module, fake):
-    client = fake(rollback_setup(canonical="p1"))
+def test_rollback_to_the_live_deployment_is_unchanged(run_module, api):
+    rollback_setup(api, canonical="p1")
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="p1"))
     assert status == "exit" and not result["changed"] and result["deployment"]["id"] == "p1"
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_rollback_check_mode(run_module, fake):
-    client = fake(rollback_setup())
+def test_rollback_check_mode(run_module, api):
+    rollback_setup(api)
     status, result = run_module(pages_deployment.main, args(
         state="rolled_back", deployment_id="p2", _ansible_check_mode=True))
     assert status == "exit" and result["changed"] and result["deployment"]["id"] == "p2"
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_rollback_previous_skips_failed_ones_and_is_stable(run_module, fake):
-    client = fake(rollback_setup())
+def test_rollback_previous_skips_failed_ones_and_is_stable(run_module, api):
+    rollback_setup(api)
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="previous"))
     assert result["changed"] and result["deployment"]["id"] == "p2"
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="previous"))
     assert not result["changed"] and result["deployment"]["id"] == "p2"
-    assert client.mutating() == [("rollback_deployment", "p2")]
+    assert api.mutations() == [("rollback_deployment", "site", "p2")]
 
 
-def test_rollback_previous_needs_two_successful_production_deployments(run_module, fake):
-    fake(FakeClient(project(canonical=deployment("p1")), [deployment("p1")]))
+def test_rollback_previous_needs_two_successful_production_deployments(run_module, api):
+    seed(api, deployment("p1"), canonical="p1")
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="previous"))
     assert status == "fail" and "nothing to roll back to" in result["msg"]
 
@@ -624,15 +522,14 @@ def test_rollback_previous_needs_two_successful_production_deployments(run_modul
     ("pf", "did not finish successfully (latest stage build (failure))"),
     ("nope", "does not exist in project site"),
 ])
-def test_rollback_refusals(run_module, fake, ident, message):
-    client = fake(rollback_setup())
+def test_rollback_refusals(run_module, api, ident, message):
+    rollback_setup(api)
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id=ident))
     assert status == "fail" and message in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_rollback_missing_project(run_module, fake):
-    fake(FakeClient(None))
+def test_rollback_missing_project(run_module, api):
     status, result = run_module(pages_deployment.main, args(state="rolled_back", deployment_id="p1"))
     assert status == "fail" and "Project site does not exist" in result["msg"]
 
@@ -640,37 +537,37 @@ def test_rollback_missing_project(run_module, fake):
 # --------------------------------------------------------------------------- retried
 
 
-def test_retry(run_module, fake):
-    client = fake(rollback_setup())
+def test_retry(run_module, api):
+    rollback_setup(api)
     status, result = run_module(pages_deployment.main, args(state="retried", deployment_id="pf"))
     assert status == "exit" and result["changed"]
     assert result["deployment"]["id"] == "retried-0001"
-    assert client.mutating() == [("retry_deployment", "pf")]
+    assert api.mutations() == [("retry_deployment", "site", "pf")]
 
 
-def test_retry_check_mode_and_missing(run_module, fake):
-    client = fake(rollback_setup())
+def test_retry_check_mode_and_missing(run_module, api):
+    rollback_setup(api)
     status, result = run_module(pages_deployment.main, args(state="retried", deployment_id="pf", _ansible_check_mode=True))
     assert status == "exit" and result["changed"] and result["deployment"] is None
     status, result = run_module(pages_deployment.main, args(state="retried", deployment_id="nope"))
     assert status == "fail" and "does not exist" in result["msg"]
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
 # --------------------------------------------------------------------------- pruned
 
 
-def prune_setup():
+def prune_setup(api):
     items = [
         deployment("m3", day=6), deployment("f2", env="preview", branch="f", day=5),
         deployment("m2", day=4), deployment("f1", env="preview", branch="f", day=3),
         deployment("m1", day=2), deployment("o1", env="preview", branch="o", day=1),
     ]
-    return FakeClient(project(canonical=items[0]), items)
+    return seed(api, *items, canonical="m3")
 
 
-def test_prune_check_mode_is_a_dry_run(run_module, fake):
-    client = fake(prune_setup())
+def test_prune_check_mode_is_a_dry_run(run_module, api):
+    prune_setup(api)
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_check_mode=True))
     assert status == "exit" and result["changed"]
     report = result["prune"]
@@ -679,43 +576,43 @@ def test_prune_check_mode_is_a_dry_run(run_module, fake):
     assert [d["id"] for d in report["skipped"]] == ["o1"]
     assert all("force" not in d for d in report["deleted"])
     assert report["failed"] == []
-    assert client.mutating() == []
+    assert api.mutations() == []
     assert "skipped" not in result  # Ansible's own key stays untouched
 
 
-def test_prune_deletes_oldest_first(run_module, fake):
-    client = fake(prune_setup())
+def test_prune_deletes_oldest_first(run_module, api):
+    prune_setup(api)
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_diff=True))
     assert status == "exit" and result["changed"]
     # A few deletions run at once, so they are started oldest first but may be logged in another order.
-    assert sorted(client.mutating()) == sorted(("delete_deployment", i, False) for i in ("m1", "f1", "m2"))
+    assert sorted(api.mutations()) == sorted(("delete_deployment", "site", i, False) for i in ("m1", "f1", "m2"))
     assert [d["id"] for d in result["prune"]["deleted"]] == ["m1", "f1", "m2"]
     assert sorted(result["diff"]["after"]["deployments"]) == ["f2", "m3", "o1"]
 
 
-def test_prune_with_delete_aliased_sends_force_only_for_aliased(run_module, fake):
-    client = fake(prune_setup())
+def test_prune_with_delete_aliased_sends_force_only_for_aliased(run_module, api):
+    prune_setup(api)
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=0, delete_aliased=True,
                                                             environment="preview"))
     assert status == "exit"
-    assert sorted(client.mutating()) == sorted([("delete_deployment", "o1", True), ("delete_deployment", "f1", False),
-                                                ("delete_deployment", "f2", True)])
-    assert ("list_deployments", "preview") in client.calls
+    assert sorted(api.mutations()) == sorted([("delete_deployment", "site", "o1", True),
+                                              ("delete_deployment", "site", "f1", False),
+                                              ("delete_deployment", "site", "f2", True)])
+    assert ("list_deployments", "site", "preview") in api.calls
 
 
-def test_prune_nothing_to_do(run_module, fake):
-    client = fake(prune_setup())
+def test_prune_nothing_to_do(run_module, api):
+    prune_setup(api)
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=10))
     assert status == "exit" and not result["changed"]
     assert result["prune"]["deleted"] == []
-    assert client.mutating() == []
+    assert api.mutations() == []
 
 
-def test_prune_failures_fail_the_task_after_trying_every_deletion(run_module, fake):
-    client = prune_setup()
-    client.errors["delete_deployment:f1"] = PagesAPIError("boom", 500, [{"code": 8000000, "message": "boom"}])
-    client.errors["delete_deployment:m2"] = PagesAPIError("aliased", 400, [{"code": 8000035, "message": "aliased"}])
-    fake(client)
+def test_prune_failures_fail_the_task_after_trying_every_deletion(run_module, api):
+    prune_setup(api)
+    api.inject("delete_deployment", match="f1", error=PagesAPIError("boom", 500, [{"code": 8000000, "message": "boom"}]))
+    api.inject("delete_deployment", match="m2", error=PagesAPIError("aliased", 400, [{"code": 8000035, "message": "aliased"}]))
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1))
     assert status == "fail"
     assert result["msg"].startswith("1 of 3 deletions failed: f1: delete failed:")
@@ -726,10 +623,9 @@ def test_prune_failures_fail_the_task_after_trying_every_deletion(run_module, fa
     assert result["changed"] is True
 
 
-def test_prune_stopped_by_the_budget_reports_what_it_deleted(run_module, fake):
-    client = prune_setup()
-    client.errors["delete_deployment:f1"] = RateLimitBudgetSpent("stopped to stay within rate_limit_budget=3s", 429)
-    fake(client)
+def test_prune_stopped_by_the_budget_reports_what_it_deleted(run_module, api):
+    prune_setup(api)
+    api.inject("delete_deployment", match="f1", error=RateLimitBudgetSpent("stopped to stay within rate_limit_budget=3s", 429))
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_verbosity=1))
     assert status == "fail" and result["changed"] is True
     assert "Run the task again to resume" in result["msg"] and "rate_limit_budget" in result["msg"]
@@ -741,11 +637,11 @@ def test_prune_stopped_by_the_budget_reports_what_it_deleted(run_module, fake):
     assert report["failed"] == []
 
 
-def test_rate_limit_waits_are_reported_with_verbosity(run_module, fake):
-    client = prune_setup()
-    client.pacer = Pacer(WaitBudget(600), sleep=lambda seconds: None)
-    client.pacer.waits.append("DELETE /x: 3 of 60 requests per 10s left: pausing 10s until the window resets")
-    fake(client)
+def test_rate_limit_waits_are_reported_with_verbosity(run_module, api, install_client):
+    prune_setup(api)
+    api.pacer = Pacer(WaitBudget(600), sleep=lambda seconds: None)
+    api.pacer.waits.append("DELETE /x: 3 of 60 requests per 10s left: pausing 10s until the window resets")
+    install_client(api)  # again, to give the client the pacer
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1, _ansible_verbosity=1))
     assert status == "exit"
     assert result["rate_limit"]["waits"] == [
@@ -755,8 +651,7 @@ def test_rate_limit_waits_are_reported_with_verbosity(run_module, fake):
     assert "rate_limit" not in result
 
 
-def test_prune_missing_project(run_module, fake):
-    fake(FakeClient(None))
+def test_prune_missing_project(run_module, api):
     status, result = run_module(pages_deployment.main, args(state="pruned", keep=1))
     assert status == "fail" and "does not exist" in result["msg"]
 
@@ -764,69 +659,54 @@ def test_prune_missing_project(run_module, fake):
 # --------------------------------------------------------------------------- deploy safety (issue 11)
 
 
-class DeletingClient(FakeClient):
-    def delete_project(self, name):
-        self.calls.append(("delete_project", name))
-        self._maybe_fail("delete_project")
-        self.project = None
-
-
 @pytest.mark.parametrize("name", ["My-Site", "x" * 59, "s\u00efte", "-dash"])
-def test_create_project_checks_the_name_before_any_request(run_module, fake, engine, tmp_path, name):
+def test_create_project_checks_the_name_before_any_request(run_module, api, engine, tmp_path, name):
     (tmp_path / "index.html").write_text("hi")
-    client = fake(FakeClient(None))
     status, result = run_module(pages_deployment.main, args(project_name=name, source=str(tmp_path), create_project=True))
     assert status == "fail" and "not a valid Pages project name" in result["msg"]
-    assert client.calls == [] and not result.get("project_created") and not result["changed"]
+    assert api.calls == [] and not result.get("project_created") and not result["changed"]
 
 
-def test_create_project_refuses_more_files_than_any_plan_allows_before_creating(run_module, fake, engine, tmp_path, monkeypatch):
+def test_create_project_refuses_more_files_than_any_plan_allows_before_creating(run_module, api, engine, tmp_path, monkeypatch):
     for name in ("index.html", "a.html", "b.html"):
         (tmp_path / name).write_text(name)
     monkeypatch.setattr(_assets, "MAX_FILE_COUNT_ANY_PLAN", 2)
-    client = fake(DeletingClient(None))
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and "3 files" in result["msg"] and "the most any Pages plan allows" in result["msg"]
-    assert client.mutating() == [] and engine.calls == []
+    assert api.mutations() == [] and engine.calls == []
 
 
 @pytest.mark.parametrize("delete_fails", [False, True])
-def test_first_deploy_over_the_new_projects_limit_deletes_it_or_says_what_is_left(run_module, fake, engine, tmp_path, delete_fails):
+def test_first_deploy_over_the_new_projects_limit_deletes_it_or_says_what_is_left(run_module, api, engine, tmp_path, delete_fails):
     (tmp_path / "index.html").write_text("hi")
-    errors = {"delete_project": PagesAPIError("boom", 500, [], "DELETE", "/x")} if delete_fails else {}
-    client = fake(DeletingClient(None, errors=errors))
+    if delete_fails:
+        api.inject("delete_project", error=PagesAPIError("boom", 500, [], "DELETE", "/x"))
     engine.error = _site.FileCountError("the site has 1 files but this project's deployments may have at most 0.")
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
-    assert status == "fail" and ("delete_project", "site") in client.calls
+    assert status == "fail" and ("delete_project", "site") in api.calls
     if delete_fails:
         assert "is left empty" in result["msg"] and result["project_created"] and result["changed"]
     else:
         assert "deleted again" in result["msg"] and not result["project_created"] and not result["changed"]
 
 
-def test_other_failures_of_a_first_deploy_say_the_project_was_created(run_module, fake, engine, tmp_path):
+def test_other_failures_of_a_first_deploy_say_the_project_was_created(run_module, api, engine, tmp_path):
     (tmp_path / "index.html").write_text("hi")
-    client = fake(DeletingClient(None))
     engine.error = _upload.UploadError("failed to upload 1 files", 502, [{"code": 1, "message": "x"}])
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and "was created by this task" in result["msg"] and result["project_created"]
-    assert result["status"] == 502 and ("delete_project", "site") not in client.calls
+    assert result["status"] == 502 and ("delete_project", "site") not in api.calls
 
 
-def test_a_failed_create_does_not_report_a_created_project(run_module, fake, engine, tmp_path):
+def test_a_failed_create_does_not_report_a_created_project(run_module, api, engine, tmp_path):
     (tmp_path / "index.html").write_text("hi")
-
-    class Refusing(FakeClient):
-        def create_project(self, body):
-            raise PagesAPIError("refused", 400, [{"code": 8000040, "message": "bad"}], "POST", "/x")
-
-    fake(Refusing(None))
+    api.inject("create_project_or_existing", error=PagesAPIError("refused", 400, [{"code": 8000040, "message": "bad"}], "POST", "/x"))
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and not result.get("project_created") and not result["changed"]
 
 
-def test_allow_empty_and_follow_symlinks_reach_the_engine_and_need_source(run_module, fake, engine, tmp_path):
-    fake(FakeClient(project()))
+def test_allow_empty_and_follow_symlinks_reach_the_engine_and_need_source(run_module, api, engine, tmp_path):
+    seed(api)
     engine.result = {"changed": True, "deployment": deployment("d1"), "upload": counts(0, 0)}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), allow_empty=True, follow_symlinks="inside"))
     assert status == "exit" and engine.calls[0]["allow_empty"] and engine.calls[0]["follow_symlinks"] == "inside"
@@ -835,14 +715,14 @@ def test_allow_empty_and_follow_symlinks_reach_the_engine_and_need_source(run_mo
         assert status == "fail" and "without source" in result["msg"]
 
 
-def test_git_build_reports_the_commit_built_and_warns_when_it_is_not_the_one_asked(run_module, fake, monkeypatch):
+def test_git_build_reports_the_commit_built_and_warns_when_it_is_not_the_one_asked(run_module, api, monkeypatch):
     warnings = []
     monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
-    built = deployment("new-build-0001", commit_hash="b" * 40)
-    client = fake(FakeClient(project(source=GIT), polls={"new-build-0001": [built]}))
+    seed(api, source=GIT)
+    api.expect_build(commit_hash="b" * 40)
     status, result = run_module(pages_deployment.main, args(commit_hash="c" * 40))
     assert status == "exit" and result["changed"] and result["built_commit_hash"] == "b" * 40
     assert len(warnings) == 1 and "c" * 40 in warnings[0] and "b" * 40 in warnings[0]
-    client.polls["new-build-0001"] = [deployment("new-build-0001", commit_hash="c" * 40)]
+    api.expect_build(commit_hash="c" * 40)
     status, result = run_module(pages_deployment.main, args(commit_hash="c" * 40))
     assert result["built_commit_hash"] == "c" * 40 and len(warnings) == 1

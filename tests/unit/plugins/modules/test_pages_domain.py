@@ -11,92 +11,24 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_domain
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import domain
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 
 
-def dom(name="www.example.com", status="active", method="http", error=None, **extra):
-    validation = {"status": status, "method": method}
-    verification = {"status": "active" if status == "active" else "pending"}
-    if error:
-        validation["error_message"] = error
-        verification = {"status": "error", "error_message": error}
-    out = {
-        "id": "d-1",
-        "name": name,
-        "status": status,
-        "certificate_authority": "google",
-        "zone_tag": "z" * 32,
-        "validation_data": validation,
-        "verification_data": verification,
-    }
-    out.update(extra)
-    return out
-
-
-class FakeClient:
-    """A project ``site`` whose domain answers come from ``statuses``, one per GET of the domain
-    (the module's first look included)."""
-
-    def __init__(self):
-        self.project = {"name": "site", "subdomain": "site.pages.dev"}
-        self.existing = None
-        self.statuses = []
-        self.add_answer = None
-        self.add_error = None
-        self.patch_answer = None
-        self.delete_error = None
-        self.calls = []
-
-    def get_project(self, name):
-        self.calls.append(("GET project", name))
-        return self.project if self.project and name == self.project["name"] else None
-
-    def get_domain(self, project, name):
-        self.calls.append(("GET domain", name))
-        if self.existing is None:
-            return None
-        if self.statuses:
-            status = self.statuses.pop(0)
-            if status is None:
-                self.existing = None
-                return None
-            error = "CNAME record not set" if status == "error" else None
-            self.existing = dom(name, status, error=error)
-        return self.existing
-
-    def add_domain(self, project, name):
-        self.calls.append(("POST domain", name))
-        if self.add_error:
-            raise self.add_error  # pylint: disable=raising-bad-type
-        self.existing = self.add_answer or dom(name, "initializing")
-        return self.existing
-
-    def retry_domain_validation(self, project, name):
-        self.calls.append(("PATCH domain", name))
-        self.existing = self.patch_answer or dom(name, "initializing")
-        return self.existing
-
-    def delete_domain(self, project, name, missing_ok=False):
-        self.calls.append(("DELETE domain", name))
-        if self.delete_error:
-            if missing_ok and self.delete_error.is_not_found:
-                return False
-            raise self.delete_error  # pylint: disable=raising-bad-type
-        self.existing = None
-        return True
-
-    def describe_credentials(self):
-        return "an API token (Authorization: Bearer)"
-
-    def mutations(self):
-        return [c for c in self.calls if not c[0].startswith("GET")]
+NAME = "www.example.com"
 
 
 @pytest.fixture
-def client(install_client):
-    return install_client(FakeClient())
+def api(pages_api):
+    """The fake Pages API with a project ``site`` (its subdomain site.pages.dev) and no domain yet."""
+    pages_api.seed_project("site")
+    return pages_api
+
+
+def calls(*methods):
+    return [(method, "site", NAME) for method in methods]
 
 
 def run(run_module, **args):
@@ -137,89 +69,86 @@ def test_bad_names_are_refused(value, text):
     assert name is None and text in problem
 
 
-def test_bad_name_fails_before_any_request(run_module, client, clock):
+def test_bad_name_fails_before_any_request(run_module, api, clock):
     kind, result = run(run_module, name="*.example.com")
-    assert kind == "fail" and "wildcard" in result["msg"] and client.calls == []
+    assert kind == "fail" and "wildcard" in result["msg"] and api.calls == []
 
 
-def test_negative_wait_timeout(run_module, client, clock):
+def test_negative_wait_timeout(run_module, api, clock):
     kind, result = run(run_module, wait_timeout=-1)
-    assert kind == "fail" and "wait_timeout" in result["msg"] and client.calls == []
+    assert kind == "fail" and "wait_timeout" in result["msg"] and api.calls == []
 
 
 # --------------------------------------------------------------------------- present
 
 
-def test_add_and_wait_until_active(run_module, client, clock):
-    client.statuses = ["pending", "pending", "active"]
+def test_add_and_wait_until_active(run_module, api, clock):
+    api.script_domain("site", NAME, ["pending", "pending", "active"])
     kind, result = run(run_module, _ansible_diff=True)
     assert kind == "exit", result
     assert result["changed"] is True and result["validation_retried"] is False
     assert result["domain"]["status"] == "active"
-    assert client.mutations() == [("POST domain", "www.example.com")]
+    assert api.mutations() == calls("add_domain")
     # backoff: 1, 2, 4 seconds
     assert clock.sleeps == [1.0, 2.0, 4.0]
     assert result["diff"] == {"before": "", "after": {"project_name": "site", "name": "www.example.com", "status": "active"}}
 
 
-def test_poll_interval_is_capped(run_module, client, clock):
-    client.statuses = ["pending"] * 8 + ["active"]
+def test_poll_interval_is_capped(run_module, api, clock):
+    api.script_domain("site", NAME, ["pending"] * 8 + ["active"])
     kind, result = run(run_module)
     assert kind == "exit"
     assert clock.sleeps == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0, 10.0]
 
 
-def test_existing_active_domain_is_not_changed(run_module, client, clock):
-    client.existing = dom()
+def test_existing_active_domain_is_not_changed(run_module, api, clock):
+    api.seed_domain("site", NAME)
     kind, result = run(run_module, name="WWW.example.com.")
     assert kind == "exit" and result["changed"] is False
-    assert client.mutations() == [] and clock.sleeps == []
+    assert api.mutations() == [] and clock.sleeps == []
 
 
-def test_domain_alias(run_module, client, clock):
-    client.existing = dom()
+def test_domain_alias(run_module, api, clock):
+    api.seed_domain("site", NAME)
     kind, result = run_module(pages_domain.main, {"api_token": TOKEN, "account_id": ACCOUNT, "project_name": "site", "domain": "www.example.com"})
     assert kind == "exit" and result["changed"] is False
 
 
-def test_no_wait_returns_at_once(run_module, client, clock):
+def test_no_wait_returns_at_once(run_module, api, clock):
     kind, result = run(run_module, wait=False)
     assert kind == "exit" and result["changed"] is True
     assert result["domain"]["status"] == "initializing" and "validation_retried" not in result
     assert clock.sleeps == []
 
 
-def test_error_is_retried_once_then_active(run_module, client, clock):
-    client.existing = dom(status="error", error="CNAME record not set")
-    client.statuses = ["error", "pending", "active"]
+def test_error_is_retried_once_then_active(run_module, api, clock):
+    api.seed_domain("site", NAME, status="error", error="CNAME record not set", statuses=["error", "pending", "active"])
     kind, result = run(run_module)
     assert kind == "exit", result
     assert result["changed"] is True and result["validation_retried"] is True
     assert result["domain"]["status"] == "active"
-    assert client.mutations() == [("PATCH domain", "www.example.com")]
+    assert api.mutations() == calls("retry_domain_validation")
 
 
-def test_deactivated_is_retried_too(run_module, client, clock):
-    client.existing = dom(status="deactivated")
-    client.statuses = ["deactivated", "active"]
+def test_deactivated_is_retried_too(run_module, api, clock):
+    api.seed_domain("site", NAME, status="deactivated", statuses=["deactivated", "active"])
     kind, result = run(run_module)
     assert kind == "exit" and result["validation_retried"] is True
 
 
-def test_patch_answer_is_not_taken_as_final(run_module, client, clock):
-    client.existing = dom(status="error", error="x")
-    client.patch_answer = dom(status="error", error="x")
-    client.statuses = ["error", "active"]
+def test_patch_answer_is_not_taken_as_final(run_module, api, clock):
+    api.seed_domain("site", NAME, status="error", error="x", statuses=["error", "active"])
+    api.inject("retry_domain_validation", answer=domain(NAME, status="error", error="x"))
     kind, result = run(run_module)
     assert kind == "exit" and result["domain"]["status"] == "active"
-    assert client.mutations() == [("PATCH domain", "www.example.com")]
+    assert api.mutations() == calls("retry_domain_validation")
 
 
-def test_second_failure_fails_with_data_and_advice(run_module, client, clock):
-    client.statuses = ["pending", "error", "pending", "error"]
+def test_second_failure_fails_with_data_and_advice(run_module, api, clock):
+    api.script_domain("site", NAME, ["pending", "error", "pending", "error"])
     kind, result = run(run_module, _ansible_diff=True)
     assert kind == "fail", result
-    assert client.mutations() == [("POST domain", "www.example.com"), ("PATCH domain", "www.example.com")]
+    assert api.mutations() == calls("add_domain", "retry_domain_validation")
     msg = result["msg"]
     assert "failed validation again" in msg and "retried once" in msg
     assert "CNAME record not set" in msg
@@ -231,25 +160,24 @@ def test_second_failure_fails_with_data_and_advice(run_module, client, clock):
     assert result["diff"]["before"] == ""
 
 
-def test_txt_validation_advice(run_module, client, clock):
-    client.existing = dom(status="error", method="txt", error="TXT record not found")
-    client.existing["validation_data"].update(txt_name="_cf-custom-hostname.www.example.com", txt_value="abc-123")
-    client.patch_answer = client.existing
-    client.statuses = []
+def test_txt_validation_advice(run_module, api, clock):
+    existing = api.seed_domain("site", NAME, status="error", method="txt", error="TXT record not found")
+    existing["validation_data"].update(txt_name="_cf-custom-hostname.www.example.com", txt_value="abc-123")
+    api.inject("retry_domain_validation", answer=dict(existing))
     kind, result = run(run_module, wait_timeout=0)
     assert kind == "fail"
     assert "TXT record _cf-custom-hostname.www.example.com with the value 'abc-123'" in result["msg"]
 
 
-def test_blocked_fails_at_once_without_retry(run_module, client, clock):
-    client.existing = dom(status="blocked")
+def test_blocked_fails_at_once_without_retry(run_module, api, clock):
+    api.seed_domain("site", NAME, status="blocked")
     kind, result = run(run_module)
     assert kind == "fail" and "'blocked'" in result["msg"] and "retrying does not help" in result["msg"]
-    assert client.mutations() == []
+    assert api.mutations() == []
 
 
-def test_timeout_fails_with_status_and_advice(run_module, client, clock):
-    client.statuses = ["pending"] * 100
+def test_timeout_fails_with_status_and_advice(run_module, api, clock):
+    api.script_domain("site", NAME, ["pending"])
     kind, result = run(run_module, wait_timeout=20)
     assert kind == "fail"
     assert "still 'pending' after 20 seconds" in result["msg"] and "Raise wait_timeout" in result["msg"]
@@ -258,29 +186,29 @@ def test_timeout_fails_with_status_and_advice(run_module, client, clock):
     assert clock.sleeps[-1] == pytest.approx(5.0)  # the last sleep is cut to the deadline
 
 
-def test_zero_timeout_checks_once(run_module, client, clock):
-    client.existing = dom(status="pending")
+def test_zero_timeout_checks_once(run_module, api, clock):
+    api.seed_domain("site", NAME, status="pending")
     kind, result = run(run_module, wait_timeout=0)
     assert kind == "fail" and "after 0 seconds" in result["msg"] and clock.sleeps == []
 
 
-def test_domain_disappearing_while_waiting(run_module, client, clock):
-    client.statuses = ["pending", None]
+def test_domain_disappearing_while_waiting(run_module, api, clock):
+    api.script_domain("site", NAME, ["pending", None])
     kind, result = run(run_module)
     assert kind == "fail" and "disappeared" in result["msg"]
 
 
-def test_missing_project_present_fails(run_module, client, clock):
-    client.project = None
+def test_missing_project_present_fails(run_module, api, clock):
+    api.projects.clear()
     kind, result = run(run_module)
     assert kind == "fail" and "Project 'site' does not exist" in result["msg"]
-    assert client.mutations() == []
+    assert api.mutations() == []
 
 
-def test_unavailable_domain_advice(run_module, client, clock):
-    client.add_error = _api.PagesAPIError(
+def test_unavailable_domain_advice(run_module, api, clock):
+    api.inject("add_domain", error=_api.PagesAPIError(
         "Domain is unavailable [code 8000018]", 400, [{"code": 8000018, "message": "Domain is unavailable"}], "POST", "/x"
-    )
+    ))
     kind, result = run(run_module)
     assert kind == "fail"
     assert "another Pages project" in result["msg"] and "8000018" in result["msg"]
@@ -288,8 +216,9 @@ def test_unavailable_domain_advice(run_module, client, clock):
     assert result["changed"] is False
 
 
-def test_other_add_errors_name_the_action(run_module, client, clock):
-    client.add_error = _api.PagesAPIError("Invalid domain [code 8000019]", 400, [{"code": 8000019, "message": "Invalid"}], "POST", "/x")
+def test_other_add_errors_name_the_action(run_module, api, clock):
+    api.inject("add_domain", error=_api.PagesAPIError(
+        "Invalid domain [code 8000019]", 400, [{"code": 8000019, "message": "Invalid"}], "POST", "/x"))
     kind, result = run(run_module)
     assert kind == "fail" and result["msg"].startswith("Adding www.example.com to project 'site' failed")
 
@@ -297,28 +226,28 @@ def test_other_add_errors_name_the_action(run_module, client, clock):
 # --------------------------------------------------------------------------- check mode
 
 
-def test_check_mode_add(run_module, client, clock):
+def test_check_mode_add(run_module, api, clock):
     kind, result = run(run_module, _ansible_check_mode=True, _ansible_diff=True)
     assert kind == "exit" and result["changed"] is True
     assert result["domain"] == {"name": "www.example.com"}
-    assert client.mutations() == [] and clock.sleeps == []
+    assert api.mutations() == [] and clock.sleeps == []
     assert result["diff"]["before"] == "" and result["diff"]["after"]["name"] == "www.example.com"
 
 
-def test_check_mode_errored_domain_would_retry(run_module, client, clock):
-    client.existing = dom(status="error", error="x")
+def test_check_mode_errored_domain_would_retry(run_module, api, clock):
+    api.seed_domain("site", NAME, status="error", error="x")
     kind, result = run(run_module, _ansible_check_mode=True)
-    assert kind == "exit" and result["changed"] is True and client.mutations() == []
+    assert kind == "exit" and result["changed"] is True and api.mutations() == []
     kind, result = run(run_module, _ansible_check_mode=True, wait=False)
     assert kind == "exit" and result["changed"] is False
 
 
-def test_no_wait_on_failed_domain_warns(run_module, client, clock, monkeypatch):
+def test_no_wait_on_failed_domain_warns(run_module, api, clock, monkeypatch):
     warnings = []
     monkeypatch.setattr(pages_domain.PagesModule, "run", _capture_warnings(pages_domain.PagesModule.run, warnings))
-    client.existing = dom(status="error", error="CNAME record not set")
+    api.seed_domain("site", NAME, status="error", error="CNAME record not set")
     kind, result = run(run_module, wait=False)
-    assert kind == "exit" and result["changed"] is False and client.mutations() == []
+    assert kind == "exit" and result["changed"] is False and api.mutations() == []
     assert len(warnings) == 1
     assert "is 'error'" in warnings[0] and "CNAME record not set" in warnings[0] and "site.pages.dev" in warnings[0]
 
@@ -331,8 +260,8 @@ def _capture_warnings(run_method, sink):
     return run_and_capture
 
 
-def test_check_mode_pending_domain_is_not_waited_for(run_module, client, clock):
-    client.existing = dom(status="pending")
+def test_check_mode_pending_domain_is_not_waited_for(run_module, api, clock):
+    api.seed_domain("site", NAME, status="pending")
     kind, result = run(run_module, _ansible_check_mode=True)
     assert kind == "exit" and result["changed"] is False and clock.sleeps == []
 
@@ -340,41 +269,42 @@ def test_check_mode_pending_domain_is_not_waited_for(run_module, client, clock):
 # --------------------------------------------------------------------------- absent
 
 
-def test_absent_removes(run_module, client, clock):
-    client.existing = dom()
+def test_absent_removes(run_module, api, clock):
+    api.seed_domain("site", NAME)
     kind, result = run(run_module, state="absent", _ansible_diff=True)
     assert kind == "exit" and result["changed"] is True
-    assert client.mutations() == [("DELETE domain", "www.example.com")]
+    assert api.mutations() == calls("delete_domain")
     assert result["domain"]["name"] == "www.example.com"
     assert result["diff"]["after"] == "" and result["diff"]["before"]["status"] == "active"
 
 
-def test_absent_check_mode(run_module, client, clock):
-    client.existing = dom()
+def test_absent_check_mode(run_module, api, clock):
+    api.seed_domain("site", NAME)
     kind, result = run(run_module, state="absent", _ansible_check_mode=True)
-    assert kind == "exit" and result["changed"] is True and client.mutations() == []
+    assert kind == "exit" and result["changed"] is True and api.mutations() == []
 
 
-def test_absent_when_gone(run_module, client, clock):
+def test_absent_when_gone(run_module, api, clock):
     kind, result = run(run_module, state="absent")
     assert kind == "exit" and result["changed"] is False and result["domain"] == {}
 
 
-def test_absent_on_missing_project(run_module, client, clock):
-    client.project = None
+def test_absent_on_missing_project(run_module, api, clock):
+    api.projects.clear()
     kind, result = run(run_module, state="absent")
-    assert kind == "exit" and result["changed"] is False and client.mutations() == []
+    assert kind == "exit" and result["changed"] is False and api.mutations() == []
 
 
-def test_absent_race_with_someone_else(run_module, client, clock):
-    client.existing = dom()
-    client.delete_error = _api.PagesAPIError("Domain does not exist [code 8000021]", 404, [{"code": 8000021, "message": "x"}])
+def test_absent_race_with_someone_else(run_module, api, clock):
+    api.seed_domain("site", NAME)
+    # Someone else removes it between our read and our DELETE, which then answers 8000021.
+    api.inject("delete_domain", before=lambda: api.domains["site"].pop(NAME))
     kind, result = run(run_module, state="absent")
     assert kind == "exit" and result["changed"] is True
 
 
-def test_absent_other_errors_fail(run_module, client, clock):
-    client.existing = dom()
-    client.delete_error = _api.PagesAPIError("Authentication error [code 10000]", 403, [{"code": 10000, "message": "x"}])
+def test_absent_other_errors_fail(run_module, api, clock):
+    api.seed_domain("site", NAME)
+    api.inject("delete_domain", error=_api.PagesAPIError("Authentication error [code 10000]", 403, [{"code": 10000, "message": "x"}]))
     kind, result = run(run_module, state="absent")
     assert kind == "fail" and "Cloudflare Pages: Edit" in result["msg"]

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _time
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_info
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
@@ -36,68 +37,30 @@ def deployment(n, branch="main", env="production", status="success", age_hours=0
     }
 
 
-class FakeClient:
-    """Answers like PagesClient; deployments come in pages of ``per_page``, counted as they are read."""
-
-    per_page = 25
-
-    def __init__(self, projects=None, deployments=None, domains=None, logs=None):
-        self.projects = projects if projects is not None else {}
-        self.deployments = deployments or []
-        self.domains = domains or []
-        self.logs = logs
-        self.pages_read = 0
-        self.calls = []
-
-    def list_projects(self, limit=None):
-        self.calls.append(("list_projects",))
-        return iter(list(self.projects.values()))
-
-    def get_project(self, name):
-        self.calls.append(("get_project", name))
-        return self.projects.get(name)
-
-    def list_domains(self, project):
-        self.calls.append(("list_domains", project))
-        return list(self.domains)
-
-    def list_deployments(self, project, env=None, limit=None):
-        self.calls.append(("list_deployments", project, env))
-        items = [d for d in self.deployments if env is None or d["environment"] == env]
-        for start in range(0, len(items), self.per_page):
-            self.pages_read += 1
-            yield from items[start:start + self.per_page]
-
-    def get_deployment(self, project, deployment_id):
-        self.calls.append(("get_deployment", project, deployment_id))
-        for item in self.deployments:
-            if item["id"] == deployment_id:
-                return item
-        return None
-
-    def get_deployment_logs(self, project, deployment_id):
-        self.calls.append(("get_deployment_logs", project, deployment_id))
-        return self.logs
-
-
-def project(name="site"):
-    return {
-        "name": name,
-        "subdomain": "%s.pages.dev" % name,
-        "build_config": {"web_analytics_tag": "tag", "web_analytics_token": WA_TOKEN},
-        "deployment_configs": {
+def project(api, name="site"):
+    """A project with a secret variable, a plain one, a KV binding and a web analytics token."""
+    return api.seed_project(
+        name,
+        build_config={"web_analytics_tag": "tag", "web_analytics_token": WA_TOKEN},
+        deployment_configs={
             "production": {
                 "env_vars": {"API_KEY": {"type": "secret_text", "value": SECRET}, "MODE": {"type": "plain_text", "value": "prod"}},
                 "kv_namespaces": {"CACHE": {"namespace_id": "5eb63bbbe01eeed093cb22bb8f5acdc3"}},
             },
             "preview": {"env_vars": None},
         },
-    }
+    )
+
+
+def deployments(api, *items):
+    """Seed ``items`` (from :func:`deployment`, newest first) in project ``site``."""
+    for item in items:
+        api.deployments["site"].append(item)
 
 
 @pytest.fixture
-def client(install_client):
-    return install_client(FakeClient())
+def api(pages_api):
+    return pages_api
 
 
 def run(run_module, **args):
@@ -195,8 +158,9 @@ def test_api_timestamps_with_any_fraction():
 # --------------------------------------------------------------------------- the module
 
 
-def test_all_projects_masked(run_module, client):
-    client.projects = {"a": project("a"), "b": project("b")}
+def test_all_projects_masked(run_module, api):
+    project(api, "a")
+    project(api, "b")
     kind, result = run(run_module)
     assert kind == "exit", result
     assert result["changed"] is False
@@ -205,97 +169,99 @@ def test_all_projects_masked(run_module, client):
     assert SECRET not in repr(result) and WA_TOKEN not in repr(result)
     env = result["projects"][0]["deployment_configs"]["production"]
     assert set(env["env_vars"]) == {"API_KEY", "MODE"}
-    assert env["env_vars"]["MODE"]["value"] == "prod"
+    assert env["env_vars"]["MODE"]["value"] == "prod" and env["env_vars"]["API_KEY"]["value"] == SECRET_MASK
+    assert result["projects"][0]["build_config"]["web_analytics_token"] == SECRET_MASK
     assert env["kv_namespaces"] == {"CACHE": {"namespace_id": "5eb63bbbe01eeed093cb22bb8f5acdc3"}}
-    assert ("get_project", "a") not in client.calls
+    assert ("get_project", "a") not in api.calls
 
 
-def test_one_project_with_deployments_domains(run_module, client):
-    client.projects = {"site": project()}
-    client.domains = [{"name": "www.example.com", "status": "active"}]
-    client.deployments = [deployment(n) for n in range(30)]
+def test_one_project_with_deployments_domains(run_module, api):
+    project(api)
+    api.seed_domain("site", "www.example.com")
+    deployments(api, *(deployment(n) for n in range(30)))
     kind, result = run(run_module, project_name="site")
     assert kind == "exit", result
     assert len(result["projects"]) == 1 and len(result["deployments"]) == 30
-    assert result["domains"] == [{"name": "www.example.com", "status": "active"}]
-    assert client.pages_read == 2
+    assert [(d["name"], d["status"]) for d in result["domains"]] == [("www.example.com", "active")]
+    assert api.pages_read == 2
     assert SECRET not in repr(result)
     assert result["deployments"][0]["env_vars"]["MODE"]["value"] == "x"
 
 
-def test_limit_reads_only_needed_pages(run_module, client):
-    client.projects = {"site": project()}
-    client.deployments = [deployment(n) for n in range(60)]
+def test_limit_reads_only_needed_pages(run_module, api):
+    project(api)
+    deployments(api, *(deployment(n) for n in range(60)))
     kind, result = run(run_module, project_name="site", limit=25)
-    assert kind == "exit" and len(result["deployments"]) == 25 and client.pages_read == 1
-    client.pages_read = 0
+    assert kind == "exit" and len(result["deployments"]) == 25 and api.pages_read == 1
+    api.pages_read = 0
     kind, result = run(run_module, project_name="site", limit=26)
-    assert kind == "exit" and len(result["deployments"]) == 26 and client.pages_read == 2
+    assert kind == "exit" and len(result["deployments"]) == 26 and api.pages_read == 2
 
 
-def test_limit_zero_lists_no_deployments(run_module, client):
-    client.projects = {"site": project()}
-    client.deployments = [deployment(n) for n in range(3)]
+def test_limit_zero_lists_no_deployments(run_module, api):
+    project(api)
+    deployments(api, *(deployment(n) for n in range(3)))
     kind, result = run(run_module, project_name="site", limit=0)
     assert kind == "exit" and result["deployments"] == []
-    assert not [c for c in client.calls if c[0] == "list_deployments"]
+    assert not [c for c in api.calls if c[0] == "list_deployments"]
 
 
-def test_filters_combined(run_module, client):
-    client.projects = {"site": project()}
-    client.deployments = [
+def test_filters_combined(run_module, api):
+    project(api)
+    deployments(
+        api,
         deployment(0, branch="feat", env="preview", status="success", age_hours=1),
         deployment(1, branch="feat", env="preview", status="failure", age_hours=50),
         deployment(2, branch="main", env="production", status="success", age_hours=60),
         deployment(3, branch="feat", env="preview", status="success", age_hours=70),
         deployment(4, branch="feat", env="preview", status="canceled", age_hours=80),
-    ]
+    )
     kind, result = run(run_module, project_name="site", environment="preview", branch="feat", status=["success", "canceled"], older_than="1d")
     assert kind == "exit", result
     assert [d["id"] for d in result["deployments"]] == ["dep-003", "dep-004"]
-    assert ("list_deployments", "site", "preview") in client.calls
+    assert ("list_deployments", "site", "preview") in api.calls
 
 
-def test_status_accepts_a_single_string(run_module, client):
-    client.projects = {"site": project()}
-    client.deployments = [deployment(0, status="failure"), deployment(1)]
+def test_status_accepts_a_single_string(run_module, api):
+    project(api)
+    deployments(api, deployment(0, status="failure"), deployment(1))
     kind, result = run(run_module, project_name="site", status="failure")
     assert kind == "exit" and [d["id"] for d in result["deployments"]] == ["dep-000"]
 
 
-def test_deployment_id_and_logs(run_module, client):
-    client.projects = {"site": project()}
-    client.deployments = [deployment(0), deployment(1)]
-    client.logs = {"total": 2, "includes_container_logs": False, "data": [{"line": "a", "ts": "t1"}, {"line": "b", "ts": "t2"}]}
+def test_deployment_id_and_logs(run_module, api):
+    project(api)
+    deployments(api, deployment(0), deployment(1))
+    api.logs[("site", "dep-001")] = {"total": 2, "includes_container_logs": False, "data": [{"line": "a", "ts": "t1"}, {"line": "b", "ts": "t2"}]}
     kind, result = run(run_module, project_name="site", deployment_id="dep-001", logs=True)
     assert kind == "exit", result
     assert [d["id"] for d in result["deployments"]] == ["dep-001"]
     assert result["logs"] == [{"line": "a", "ts": "t1"}, {"line": "b", "ts": "t2"}]
-    assert not [c for c in client.calls if c[0] == "list_deployments"]
+    assert not [c for c in api.calls if c[0] == "list_deployments"]
 
 
-def test_deployment_id_without_logs_reads_no_log(run_module, client):
-    client.projects = {"site": project()}
-    client.deployments = [deployment(0)]
+def test_deployment_id_without_logs_reads_no_log(run_module, api):
+    project(api)
+    deployments(api, deployment(0))
     kind, result = run(run_module, project_name="site", deployment_id="dep-000")
     assert kind == "exit" and result["logs"] == []
-    assert not [c for c in client.calls if c[0] == "get_deployment_logs"]
+    assert not [c for c in api.calls if c[0] == "get_deployment_logs"]
 
 
-def test_missing_project_fails(run_module, client):
+def test_missing_project_fails(run_module, api):
     kind, result = run(run_module, project_name="nope")
     assert kind == "fail"
     assert "'nope' does not exist" in result["msg"] and "fail_on_missing" in result["msg"]
 
 
-def test_missing_project_tolerated(run_module, client):
+def test_missing_project_tolerated(run_module, api):
     kind, result = run(run_module, project_name="nope", fail_on_missing=False, branch="main")
     assert kind == "exit", result
     assert result["projects"] == [] and result["deployments"] == [] and result["domains"] == [] and result["logs"] == []
 
 
-def test_missing_deployment_fails_or_is_tolerated(run_module, client):
-    client.projects = {"site": project()}
+def test_missing_deployment_fails_or_is_tolerated(run_module, api):
+    project(api)
     kind, result = run(run_module, project_name="site", deployment_id="gone", logs=True)
     assert kind == "fail" and "'gone' does not exist in project 'site'" in result["msg"]
     kind, result = run(run_module, project_name="site", deployment_id="gone", logs=True, fail_on_missing=False)
@@ -317,15 +283,15 @@ def test_missing_deployment_fails_or_is_tolerated(run_module, client):
         ({"project_name": "site", "status": ["done"]}, "status"),
     ],
 )
-def test_input_errors_fail_before_any_request(run_module, client, args, text):
-    client.projects = {"site": project()}
+def test_input_errors_fail_before_any_request(run_module, api, args, text):
+    project(api)
     kind, result = run(run_module, **args)
     assert kind == "fail", result
     assert text in result["msg"]
-    assert client.calls == []
+    assert api.calls == []
 
 
-def test_check_mode_is_supported(run_module, client):
-    client.projects = {"site": project()}
+def test_check_mode_is_supported(run_module, api):
+    project(api)
     kind, result = run(run_module, project_name="site", _ansible_check_mode=True, limit=0)
     assert kind == "exit" and result["changed"] is False and len(result["projects"]) == 1

@@ -2,25 +2,22 @@
 # Copyright: cfpages.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests of pages_project, mocked at the HTTP boundary: the real PagesClient talks to a fake
-``requests.Session`` that keeps projects in memory with the API's PATCH semantics and records
-every request."""
+"""Unit tests of pages_project against the fake Pages API (tests/unit/plugins/fake_pages_api.py),
+which keeps projects in memory with the API's PATCH semantics and logs every call."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_CHANGED_MASK, SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import HAS_SECRET_MASKING
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_project
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import api_error
 
 try:
     from ansible.module_utils.secrets import mask_secrets as core_mask_secrets
@@ -34,181 +31,24 @@ BASE = "http://api.test/client/v4"
 SECRET = "s3cr3t-4c1d8e2b9f7a6e5d3c1b0a9f"
 SECRET2 = "s3cr3t-rotated-8e7d6c5b4a3f2e1d"
 WA_TOKEN = "wa-token-1f2e3d4c5b6a79881726354"
-MAP_KEYS = ("env_vars",) + pages_project.BINDING_MAPS
-
-
-class Response:
-    def __init__(self, status, body, headers=None):
-        self.status_code = status
-        self.content = json.dumps(body).encode() if body is not None else b""
-        self.headers = headers or {}
-
-
-def ok(result, **extra):
-    body = {"result": result, "success": True, "errors": [], "messages": []}
-    body.update(extra)
-    return Response(200, body)
-
-
-def err(status, code, message):
-    return Response(status, {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []})
-
-
-class FakeAPI:
-    """The project endpoints of the Pages API, in memory. ``requests`` holds (method, path, query, body)."""
-
-    def __init__(self):
-        self.headers = {}
-        self.projects = {}
-        self.domains = {}
-        self.deployments = {}
-        self.requests = []
-        self.fail_next = {}  # (method, kind) -> Response, answered once
-        self.delete_limit = 3  # a project with more deployments is not deleted (8000076)
-
-    # --- helpers for tests
-    def add(self, name, **fields):
-        project = {
-            "id": "id-" + name,
-            "name": name,
-            "subdomain": name + ".pages.dev",
-            "domains": [name + ".pages.dev"],
-            "production_branch": "main",
-            "created_on": "2025-01-15T09:26:40.123456Z",
-            "build_config": {"web_analytics_tag": None, "web_analytics_token": None},
-            "deployment_configs": {env: self.default_env() for env in ("production", "preview")},
-            "latest_deployment": None,
-            "canonical_deployment": None,
-        }
-        for key, value in fields.items():
-            if key == "deployment_configs":
-                for env, conf in value.items():
-                    project["deployment_configs"][env].update(copy.deepcopy(conf))
-            else:
-                project[key] = copy.deepcopy(value)
-        self.projects[name] = project
-        self.domains.setdefault(name, [])
-        self.deployments.setdefault(name, [])
-        return project
-
-    @staticmethod
-    def default_env():
-        return {
-            "env_vars": None,
-            "fail_open": True,
-            "always_use_latest_compatibility_date": False,
-            "compatibility_date": "2025-01-15",
-            "compatibility_flags": [],
-            "usage_model": "standard",
-        }
-
-    def calls(self, method=None):
-        return [r for r in self.requests if method is None or r[0] == method]
-
-    def mutations(self):
-        return [r for r in self.requests if r[0] != "GET"]
-
-    def render(self, name):
-        project = copy.deepcopy(self.projects[name])
-        project["domains"] = [project["subdomain"]] + list(self.domains[name])
-        for conf in project["deployment_configs"].values():
-            for entry in (conf.get("env_vars") or {}).values():
-                if entry.get("type") == "secret_text":
-                    entry["value"] = ""
-        return project
-
-    def merge_env(self, target, patch):
-        for key, value in patch.items():
-            if key in MAP_KEYS:
-                if value is None:
-                    target.pop(key, None)
-                    continue
-                merged = dict(target.get(key) or {})
-                for entry_name, entry in value.items():
-                    if entry is None:
-                        merged.pop(entry_name, None)
-                    else:
-                        merged[entry_name] = copy.deepcopy(entry)
-                target[key] = merged or (None if key == "env_vars" else {})
-            else:
-                target[key] = copy.deepcopy(value)
-
-    # --- the Session interface PagesClient uses
-    def request(self, method, url, params=None, json=None, files=None, data=None, headers=None, timeout=None, verify=None):
-        path = unquote(urlsplit(url).path)
-        self.requests.append((method, path, dict(params or {}), copy.deepcopy(json)))
-        assert path.startswith("/client/v4/accounts/%s/pages/projects" % ACCOUNT), path
-        assert headers.get("Authorization") == "Bearer " + TOKEN
-        parts = path.split("/")[7:]  # after .../pages/projects
-        kind = parts[1] if len(parts) > 1 else ("project" if parts else "projects")
-        if (method, kind) in self.fail_next:
-            return self.fail_next.pop((method, kind))
-        if not parts:
-            assert method == "POST"
-            name = json["name"]
-            if name in self.projects:
-                return err(409, 8000002, "A project with this name already exists.")
-            self.add(name, production_branch=json["production_branch"])
-            project = self.projects[name]
-            if "build_config" in json:
-                project["build_config"].update(json["build_config"])
-            if "source" in json:
-                project["source"] = copy.deepcopy(json["source"])
-            for env, conf in (json.get("deployment_configs") or {}).items():
-                self.merge_env(project["deployment_configs"][env], conf)
-            return ok(self.render(name))
-        name = parts[0]
-        if name not in self.projects:
-            return err(404, 8000007, "Project not found.")
-        if len(parts) == 1:
-            if method == "GET":
-                return ok(self.render(name))
-            if method == "PATCH":
-                project = self.projects[name]
-                if "source" in json and "source" not in project:
-                    return err(400, 8000039, "A Direct Upload project cannot be connected to a Git repository.")
-                for key, value in json.items():
-                    if key == "deployment_configs":
-                        for env, conf in value.items():
-                            self.merge_env(project["deployment_configs"][env], conf)
-                    elif key == "source":
-                        project["source"]["type"] = value.get("type", project["source"]["type"])
-                        project["source"].setdefault("config", {}).update(copy.deepcopy(value.get("config") or {}))
-                    elif key == "build_config":
-                        project[key].update(copy.deepcopy(value))
-                    else:
-                        project[key] = copy.deepcopy(value)
-                return ok(self.render(name))
-            if method == "DELETE":
-                if len(self.deployments[name]) > self.delete_limit:
-                    return err(400, 8000076, "Your project has too many deployments to be deleted.")
-                del self.projects[name]
-                return ok(None)
-        if kind == "purge_build_cache":
-            return ok(None)
-        if kind == "domains":
-            if method == "GET":
-                return ok([{"name": d, "status": "active"} for d in self.domains[name]])
-            self.domains[name].remove(parts[2])
-            return ok(None)
-        if kind == "deployments":
-            if method == "GET":
-                items = [{"id": d} for d in self.deployments[name]]
-                return ok(items, result_info={"page": 1, "per_page": 25, "count": len(items), "total_count": len(items), "total_pages": 1})
-            canonical = (self.projects[name].get("canonical_deployment") or {}).get("id")
-            if parts[2] == canonical:
-                return err(400, 8000034, "You cannot delete the active production deployment.")
-            assert params == {"force": "true"}
-            self.deployments[name].remove(parts[2])
-            return ok(None)
-        raise AssertionError("unexpected request %s %s" % (method, path))
 
 
 @pytest.fixture
-def api(monkeypatch):
-    fake = FakeAPI()
-    monkeypatch.setattr(_api.requests, "Session", lambda: fake)
-    return fake
+def api(pages_api):
+    """The fake Pages API; like Cloudflare's, it refuses to delete a project with many deployments."""
+    pages_api.delete_limit = 3
+    return pages_api
+
+
+def sent(api):
+    """The body of the PATCH the module sent last (it must be the last call)."""
+    method, name, body = api.calls[-1]
+    assert (method, name) == ("update_project", "site"), api.calls[-1]
+    return body
+
+
+def names(api):
+    return [c[0] for c in api.calls]
 
 
 def args(**kw):
@@ -250,8 +90,8 @@ def test_create_posts_the_task_once_and_returns_the_masked_project(run_module, a
     )
     assert kind == "exit", result
     assert result["changed"] is True
-    assert [r[0] for r in api.requests] == ["GET", "POST"]
-    body = api.requests[1][3]
+    assert names(api) == ["get_project", "create_project_or_existing"]
+    body = api.calls[1][1]
     assert body == {
         "name": "site",
         "production_branch": "main",
@@ -269,7 +109,7 @@ def test_create_in_check_mode_sends_nothing_and_predicts(run_module, api):
     kind, result = run(run_module, check=True, diff=True, production_branch="main", **env_vars(S=secret()))
     assert kind == "exit", result
     assert result["changed"] is True
-    assert api.mutations() == [] and len(api.calls("GET")) == 1
+    assert api.mutations() == [] and api.calls == [("get_project", "site")]
     assert api.projects == {}
     assert result["project"]["name"] == "site"
     assert result["project"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_MASK
@@ -304,16 +144,16 @@ def test_second_run_is_unchanged_with_exactly_one_get(run_module, api):
         },
     )
     assert run(run_module, **task)[1]["changed"] is True
-    api.requests.clear()
+    api.calls.clear()
     kind, result = run(run_module, diff=True, **task)
     assert kind == "exit", result
     assert result["changed"] is False
-    assert api.requests == [("GET", "/client/v4/accounts/%s/pages/projects/site" % ACCOUNT, {}, None)]
+    assert api.calls == [("get_project", "site")]
     assert result["diff"]["before"] == result["diff"]["after"]
 
 
 def test_api_defaults_are_not_differences(run_module, api):
-    api.add(
+    api.seed_project(
         "site",
         build_config={"build_command": "", "root_dir": None, "web_analytics_tag": None, "web_analytics_token": None},
         source={
@@ -364,18 +204,18 @@ def test_api_defaults_are_not_differences(run_module, api):
     ],
 )
 def test_each_kind_of_update_sends_one_patch_with_only_the_difference(run_module, api, task, patch):
-    api.add("site")
+    api.seed_project("site")
     kind, result = run(run_module, **task)
     assert kind == "exit", result
     assert result["changed"] is True
-    assert [r[0] for r in api.requests] == ["GET", "PATCH"]
-    assert api.requests[1][3] == patch
+    assert names(api) == ["get_project", "update_project"]
+    assert sent(api) == patch
     again = run(run_module, **task)[1]
     assert again["changed"] is False
 
 
 def test_update_in_check_mode_sends_nothing_and_predicts(run_module, api):
-    api.add("site")
+    api.seed_project("site")
     kind, result = run(run_module, check=True, diff=True, production_branch="release")
     assert kind == "exit", result
     assert result["changed"] is True
@@ -389,22 +229,22 @@ def test_update_in_check_mode_sends_nothing_and_predicts(run_module, api):
 
 
 def test_name_is_never_patched(run_module, api):
-    api.add("site")
+    api.seed_project("site")
     kind, result = run(run_module, production_branch="dev")
     assert kind == "exit" and result["changed"], result
-    patches = [r for r in api.requests if r[0] == "PATCH"]
-    assert len(patches) == 1 and patches[0][3].get("production_branch") == "dev"
-    assert "name" not in patches[0][3]
+    patches = [c[2] for c in api.called("update_project")]
+    assert len(patches) == 1 and patches[0].get("production_branch") == "dev"
+    assert "name" not in patches[0]
 
 
 # =========================================================================== env vars and secrets
 
 
 def test_env_vars_add_change_keep_without_purge(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"A": plain("1"), "B": plain("2"), "C": plain("3")}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"A": plain("1"), "B": plain("2"), "C": plain("3")}}})
     kind, result = run(run_module, diff=True, **env_vars(A={"value": "1"}, B={"value": "two"}, D={"value": 4}))
     assert kind == "exit", result
-    assert api.requests[-1][3] == env_vars(B=plain("two"), D=plain("4"))
+    assert sent(api) == env_vars(B=plain("two"), D=plain("4"))
     assert set(result["project"]["deployment_configs"]["production"]["env_vars"]) == {"A", "B", "C", "D"}
     assert result["diff"]["before"]["deployment_configs"]["production"]["env_vars"] == {"A": plain("1"), "B": plain("2")}
     assert result["diff"]["after"]["deployment_configs"]["production"]["env_vars"] == {
@@ -415,21 +255,21 @@ def test_env_vars_add_change_keep_without_purge(run_module, api):
 
 
 def test_env_vars_purge_sends_null_for_unlisted(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"A": plain("1"), "B": plain("2")}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"A": plain("1"), "B": plain("2")}}})
     kind, result = run(run_module, diff=True, purge_env_vars=True, **env_vars(A={"value": "1"}))
     assert kind == "exit", result
-    assert api.requests[-1][3] == env_vars(B=None)
+    assert sent(api) == env_vars(B=None)
     assert result["project"]["deployment_configs"]["production"]["env_vars"] == {"A": plain("1")}
     assert "B" in result["diff"]["before"]["deployment_configs"]["production"]["env_vars"]
     assert "B" not in result["diff"]["after"]["deployment_configs"]["production"]["env_vars"]
     # an empty map with purge removes everything; an environment the task does not set is left alone
     run(run_module, purge_env_vars=True, **env_vars())
-    assert api.requests[-1][3] == env_vars(A=None)
+    assert sent(api) == env_vars(A=None)
     assert api.projects["site"]["deployment_configs"]["production"]["env_vars"] is None
 
 
 def test_purge_env_vars_leaves_unset_maps_and_environments_alone(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"A": plain("1")}}, "preview": {"env_vars": {"P": plain("1")}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"A": plain("1")}}, "preview": {"env_vars": {"P": plain("1")}}})
     kind, result = run(run_module, purge_env_vars=True, purge_bindings=True, deployment_configs={"production": {"fail_open": True}})
     assert kind == "exit", result
     assert result["changed"] is False
@@ -437,7 +277,7 @@ def test_purge_env_vars_leaves_unset_maps_and_environments_alone(run_module, api
 
 
 def test_existing_secret_is_left_alone_with_on_create(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"S": secret(), "A": plain("1")}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"S": secret(), "A": plain("1")}}})
     kind, result = run(run_module, diff=True, purge_env_vars=True, **env_vars(S=secret(SECRET2), A={"value": "1"}))
     assert kind == "exit", result
     assert result["changed"] is False
@@ -447,11 +287,11 @@ def test_existing_secret_is_left_alone_with_on_create(run_module, api):
 
 
 def test_secret_is_sent_with_always_and_never_shown(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"S": secret()}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"S": secret()}}})
     kind, result = run(run_module, diff=True, update_secrets="always", **env_vars(S=secret(SECRET2)))
     assert kind == "exit", result
     assert result["changed"] is True
-    assert api.requests[-1][3] == env_vars(S=secret(SECRET2))
+    assert sent(api) == env_vars(S=secret(SECRET2))
     assert api.projects["site"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET2
     assert result["diff"]["before"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_MASK
     assert result["diff"]["after"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_CHANGED_MASK
@@ -462,20 +302,20 @@ def test_secret_is_sent_with_always_and_never_shown(run_module, api):
 
 
 def test_new_secret_and_plain_to_secret_are_sent_with_on_create(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"P": plain("was-plain")}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"P": plain("was-plain")}}})
     kind, result = run(run_module, **env_vars(P=secret(), N=secret(SECRET2)))
     assert kind == "exit", result
-    assert api.requests[-1][3] == env_vars(P=secret(), N=secret(SECRET2))
+    assert sent(api) == env_vars(P=secret(), N=secret(SECRET2))
     # and a secret turned back into plain text is a change too
     kind, result = run(run_module, **env_vars(P={"value": "plain-again"}))
-    assert api.requests[-1][3] == env_vars(P=plain("plain-again"))
+    assert sent(api) == env_vars(P=plain("plain-again"))
 
 
 # =========================================================================== bindings
 
 
 def test_bindings_merge_and_purge(run_module, api):
-    api.add(
+    api.seed_project(
         "site",
         deployment_configs={
             "production": {
@@ -496,7 +336,7 @@ def test_bindings_merge_and_purge(run_module, api):
     }
     kind, result = run(run_module, **task)
     assert kind == "exit", result
-    assert api.requests[-1][3] == {
+    assert sent(api) == {
         "deployment_configs": {
             "production": {"kv_namespaces": {"NEW": {"namespace_id": "ns-new"}}, "services": {"AUTH": {"service": "auth-worker"}}}
         }
@@ -507,14 +347,14 @@ def test_bindings_merge_and_purge(run_module, api):
     kind, result = run(run_module, purge_bindings=True, **task)
     assert kind == "exit", result
     # unlisted keys of the maps the task sets are removed; d1_databases (not set) is left alone
-    assert api.requests[-1][3] == {"deployment_configs": {"production": {"kv_namespaces": {"OLD": None}}}}
+    assert sent(api) == {"deployment_configs": {"production": {"kv_namespaces": {"OLD": None}}}}
     kind, result = run(run_module, purge_bindings=True, deployment_configs={"production": {"d1_databases": {}}})
-    assert api.requests[-1][3] == {"deployment_configs": {"production": {"d1_databases": {"DB": None}}}}
+    assert sent(api) == {"deployment_configs": {"production": {"d1_databases": {"DB": None}}}}
     assert run(run_module, purge_bindings=True, **task)[1]["changed"] is False
 
 
 def test_every_binding_map_shape_is_accepted(run_module, api):
-    api.add("site")
+    api.seed_project("site")
     bindings = {
         "kv_namespaces": {"KV": {"namespace_id": "n"}},
         "durable_object_namespaces": {"DO": {"namespace_id": "n"}},
@@ -532,7 +372,7 @@ def test_every_binding_map_shape_is_accepted(run_module, api):
     assert set(bindings) == set(pages_project.BINDING_MAPS)
     kind, result = run(run_module, deployment_configs={"preview": bindings})
     assert kind == "exit", result
-    assert api.requests[-1][3] == {"deployment_configs": {"preview": bindings}}
+    assert sent(api) == {"deployment_configs": {"preview": bindings}}
     assert run(run_module, deployment_configs={"preview": bindings})[1]["changed"] is False
 
 
@@ -540,7 +380,7 @@ def test_every_binding_map_shape_is_accepted(run_module, api):
 
 
 def test_source_on_a_direct_upload_project_fails_before_any_change(run_module, api):
-    api.add("site")
+    api.seed_project("site")
     kind, result = run(run_module, source={"type": "github", "config": {"owner": "o", "repo_name": "r"}})
     assert kind == "fail"
     assert "created for direct upload" in result["msg"] and "never deletes and recreates" in result["msg"]
@@ -548,10 +388,10 @@ def test_source_on_a_direct_upload_project_fails_before_any_change(run_module, a
 
 
 def test_source_change_on_a_git_project_sends_the_source(run_module, api):
-    api.add("site", source={"type": "github", "config": {"owner": "o", "repo_name": "r", "pr_comments_enabled": True}})
+    api.seed_project("site", source={"type": "github", "config": {"owner": "o", "repo_name": "r", "pr_comments_enabled": True}})
     kind, result = run(run_module, source={"type": "github", "config": {"pr_comments_enabled": False, "path_excludes": ["docs/*"]}})
     assert kind == "exit", result
-    assert api.requests[-1][3] == {
+    assert sent(api) == {
         "source": {"type": "github", "config": {"pr_comments_enabled": False, "path_excludes": ["docs/*"]}}
     }
     assert api.projects["site"]["source"]["config"]["owner"] == "o"
@@ -570,7 +410,7 @@ def test_create_with_source(run_module, api):
     }
     kind, result = run(run_module, production_branch="main", source=source)
     assert kind == "exit", result
-    assert api.requests[-1][3]["source"] == source
+    assert api.calls[-1][1]["source"] == source
     assert result["project"]["source"] == source
 
 
@@ -580,9 +420,9 @@ def test_branch_filters_need_custom_setting(run_module, api, key):
     kind, result = run(run_module, source={"type": "github", "config": {"preview_deployment_setting": "all", key: ["x"]}})
     assert kind == "fail"
     assert "only applies when preview_deployment_setting is 'custom'" in result["msg"]
-    assert api.requests == []
+    assert api.calls == []
     # not set by the task: the project's own setting decides, after the one GET
-    api.add("site", source={"type": "github", "config": {"preview_deployment_setting": "none"}})
+    api.seed_project("site", source={"type": "github", "config": {"preview_deployment_setting": "none"}})
     kind, result = run(run_module, source={"type": "github", "config": {key: ["x"]}})
     assert kind == "fail" and "(it is 'none')" in result["msg"]
     assert api.mutations() == []
@@ -602,7 +442,7 @@ def test_invalid_name_fails_before_any_request(run_module, api, name):
     kind, result = run(run_module, name=name, production_branch="main")
     assert kind == "fail"
     assert "is not a valid Pages project name" in result["msg"] or result["msg"].startswith("name must not be empty")
-    assert api.requests == []
+    assert api.calls == []
 
 
 @pytest.mark.parametrize(
@@ -628,7 +468,7 @@ def test_bad_maps_fail_before_any_request_naming_the_key(run_module, api, config
     kind, result = run(run_module, production_branch="main", deployment_configs={"production": config})
     assert kind == "fail", result
     assert message in result["msg"]
-    assert api.requests == []
+    assert api.calls == []
 
 
 @pytest.mark.parametrize(
@@ -649,14 +489,14 @@ def test_bad_maps_fail_before_any_request_naming_the_key(run_module, api, config
 def test_wrong_types_fail_in_argument_validation(run_module, api, task):
     kind, result = run(run_module, production_branch="main", **task)
     assert kind == "fail", result
-    assert api.requests == []
+    assert api.calls == []
 
 
 # =========================================================================== errors from the API
 
 
 def test_auth_error_on_read_never_creates(run_module, api):
-    api.fail_next[("GET", "project")] = err(403, 10000, "Authentication error")
+    api.inject("get_project", error=api_error(403, 10000, "Authentication error"))
     kind, result = run(run_module, production_branch="main")
     assert kind == "fail"
     assert "Authentication error [code 10000]" in result["msg"] and "Cloudflare Pages: Edit" in result["msg"]
@@ -664,7 +504,7 @@ def test_auth_error_on_read_never_creates(run_module, api):
 
 
 def test_server_error_on_read_never_creates(run_module, api):
-    api.fail_next[("GET", "project")] = err(500, 8000000, "An unknown error occurred")
+    api.inject("get_project", error=api_error(500, 8000000, "An unknown error occurred"))
     kind, result = run(run_module, production_branch="main", max_retries=0)
     assert kind == "fail"
     assert result["status"] == 500
@@ -706,7 +546,7 @@ def test_absent_missing_project_is_unchanged(run_module, api):
 
 
 def test_absent_deletes_with_diff_and_check_mode(run_module, api):
-    api.add("site", deployment_configs={"production": {"env_vars": {"S": secret()}}})
+    api.seed_project("site", deployment_configs={"production": {"env_vars": {"S": secret()}}})
     kind, result = run(run_module, state="absent", check=True, diff=True)
     assert kind == "exit" and result["changed"] is True
     assert api.mutations() == [] and "site" in api.projects
@@ -714,13 +554,13 @@ def test_absent_deletes_with_diff_and_check_mode(run_module, api):
     assert result["diff"]["before"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_MASK
     kind, result = run(run_module, state="absent")
     assert kind == "exit" and result["changed"] is True
-    assert [r[0] for r in api.requests[-2:]] == ["GET", "DELETE"]
+    assert names(api)[-2:] == ["get_project", "delete_project"]
     assert "site" not in api.projects
 
 
 def test_absent_without_force_refuses_custom_domains(run_module, api):
-    api.add("site")
-    api.domains["site"] = ["www.example.com"]
+    api.seed_project("site")
+    api.seed_domain("site", "www.example.com")
     for check in (True, False):
         kind, result = run(run_module, state="absent", check=check)
         assert kind == "fail"
@@ -730,8 +570,9 @@ def test_absent_without_force_refuses_custom_domains(run_module, api):
 
 
 def test_absent_without_force_reports_api_refusal_with_next_step(run_module, api):
-    api.add("site")
-    api.deployments["site"] = ["d1", "d2", "d3", "d4"]
+    api.seed_project("site")
+    for ident in ("d1", "d2", "d3", "d4"):
+        api.seed_deployment("site", ident)
     kind, result = run(run_module, state="absent")
     assert kind == "fail"
     assert "too many deployments" in result["msg"] and "Set force: true" in result["msg"]
@@ -741,9 +582,12 @@ def test_absent_without_force_reports_api_refusal_with_next_step(run_module, api
 
 
 def test_absent_with_force_empties_then_deletes(run_module, api):
-    api.add("site", canonical_deployment={"id": "d1"})
-    api.domains["site"] = ["www.example.com", "shop.example.com"]
-    api.deployments["site"] = ["d4", "d3", "d2", "d1"]
+    api.seed_project("site")
+    api.seed_domain("site", "www.example.com")
+    api.seed_domain("site", "shop.example.com")
+    for ident in ("d4", "d3", "d2"):
+        api.seed_deployment("site", ident)
+    api.seed_deployment("site", "d1", live=True)
     kind, result = run(run_module, state="absent", force=True, check=True)
     assert kind == "exit", result
     assert result["changed"] is True
@@ -753,20 +597,21 @@ def test_absent_with_force_empties_then_deletes(run_module, api):
 
     kind, result = run(run_module, state="absent", force=True)
     assert kind == "exit", result
-    mutations = [(r[0], r[1].rsplit("/", 1)[-1], r[2]) for r in api.mutations()]
+    mutations = api.mutations()
     # Domains first, the project last; the deployments in between run a few at a time, in any order.
-    assert mutations[:2] == [("DELETE", "www.example.com", {}), ("DELETE", "shop.example.com", {})]
-    assert sorted(mutations[2:5]) == [("DELETE", d, {"force": "true"}) for d in ("d2", "d3", "d4")]
-    assert mutations[5:] == [("DELETE", "site", {})]
+    assert mutations[:2] == [("delete_domain", "site", "www.example.com"), ("delete_domain", "site", "shop.example.com")]
+    assert sorted(mutations[2:5]) == [("delete_deployment", "site", d, True) for d in ("d2", "d3", "d4")]
+    assert mutations[5:] == [("delete_project", "site")]
     assert "site" not in api.projects
     assert result["deleted_deployments"] == ["d4", "d3", "d2"]
 
 
 def test_absent_with_force_reports_refused_deployments_when_the_project_stays(run_module, api):
-    api.add("site")
-    api.deployments["site"] = ["d1", "d2", "d3"]
+    api.seed_project("site")
+    for ident in ("d1", "d2", "d3"):
+        api.seed_deployment("site", ident)
     api.delete_limit = 0
-    api.fail_next[("DELETE", "deployments")] = err(400, 8000035, "You cannot delete an aliased deployment")
+    api.inject("delete_deployment", error=api_error(400, 8000035, "You cannot delete an aliased deployment"))
     kind, result = run(run_module, state="absent", force=True)
     assert kind == "fail"
     assert "deleting project 'site' failed" in result["msg"]
@@ -783,13 +628,13 @@ def test_absent_with_force_reports_refused_deployments_when_the_project_stays(ru
 
 
 def test_purge_build_cache(run_module, api):
-    api.add("site")
+    api.seed_project("site")
     kind, result = run(run_module, purge_build_cache=True, check=True)
     assert kind == "exit" and result["changed"] is True and result["build_cache_purged"] is False
     assert api.mutations() == []
     kind, result = run(run_module, purge_build_cache=True)
     assert kind == "exit" and result["changed"] is True and result["build_cache_purged"] is True
-    assert [(r[0], r[1].rsplit("/", 1)[-1]) for r in api.mutations()] == [("POST", "purge_build_cache")]
+    assert api.mutations() == [("purge_build_cache", "site")]
 
 
 def test_secret_values_helper_finds_non_plain_values_defensively():
@@ -809,7 +654,7 @@ def test_arguments_are_not_written_to_syslog(run_module, api, monkeypatch):
     # env_vars is a free-form dict, so no_log cannot hide its secrets from the invocation log line
     logged = []
     monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append((msg, log_args)))
-    api.add("site")
+    api.seed_project("site")
     kind, result = run(run_module, **env_vars(S=secret()))
     assert kind == "exit", result
     assert SECRET not in repr(logged) and TOKEN not in repr(logged)
@@ -819,21 +664,21 @@ def test_arguments_are_not_written_to_syslog(run_module, api, monkeypatch):
 
 
 def test_create_that_lost_a_race_goes_on_as_if_the_project_had_been_there(run_module, api):
-    api.add("site")  # another run created it between our read and our POST
-    api.fail_next[("GET", "project")] = err(404, 8000007, "Project not found.")
+    api.seed_project("site")  # another run created it between our read and our POST
+    api.inject("get_project", answer=None)
     kind, result = run(run_module, production_branch="main")
     assert kind == "exit", result
     assert result["changed"] is False
-    assert [r[0] for r in api.requests] == ["GET", "POST", "GET"]
+    assert names(api) == ["get_project", "create_project_or_existing"]
     assert result["project"]["id"] == "id-site"
 
 
 def test_create_that_lost_a_race_updates_what_differs(run_module, api):
-    api.add("site")
-    api.fail_next[("GET", "project")] = err(404, 8000007, "Project not found.")
+    api.seed_project("site")
+    api.inject("get_project", answer=None)
     kind, result = run(run_module, production_branch="main", **env_vars(S=secret()))
     assert kind == "exit", result
     assert result["changed"] is True
-    assert [r[0] for r in api.requests] == ["GET", "POST", "GET", "PATCH"]
+    assert names(api) == ["get_project", "create_project_or_existing", "update_project"]
     assert result["project"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == SECRET_MASK
     assert SECRET not in json.dumps(result)
