@@ -30,6 +30,7 @@ import os
 import tempfile
 import time
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache_cleanup import mark_used, remove_unused_caches
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
 #: Version of the file's layout; a cache of another version is ignored (1: lists of numbers).
@@ -80,12 +81,14 @@ class HashCache:
     """The cached hashes of one site directory ``root``, kept in ``directory``.
 
     :meth:`lookup` during the scan (thread safe: the loaded entries are only read), then
-    :meth:`save` with every hashed file.
+    :meth:`save` with every hashed file. ``clean_up``: after writing, remove the cache files of
+    ``directory`` not used for a long time (``_hash_cache_cleanup``; the default directory only).
     """
 
-    def __init__(self, directory, root):
+    def __init__(self, directory, root, clean_up=False):
         self.directory = directory
         self.root = root
+        self.clean_up = clean_up
         self.path = os.path.join(directory, hashlib.sha256(os.fsencode(root)).hexdigest()[:32] + ".json")
         self.started_ns = time.time_ns()
         self.entries = {}
@@ -137,7 +140,9 @@ class HashCache:
         if self.loaded and hits == len(kept) == loaded:
             # Every file it would record is a hit and it held no other entry, so the entries are
             # the same (a hit was not racy when it was written, so it is not racy now): nothing
-            # to write, which is what a no-op rerun does.
+            # to write, which is what a no-op rerun does. Its mtime says it is still used, so
+            # that the clean-up keeps it.
+            mark_used(self.path)
             return None
         header = {
             "kind": _KIND,
@@ -162,6 +167,8 @@ class HashCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
+        if self.clean_up:
+            remove_unused_caches(self.directory)
         return None
 
 
@@ -170,8 +177,9 @@ def open_cache(setting, root):
     default directory, False for none (returns None), a string for that directory."""
     if setting is False:
         return None
-    directory = default_cache_dir() if setting in (None, True) else os.path.abspath(os.path.expanduser(setting))
-    return HashCache(directory, root)
+    if setting in (None, True):
+        return HashCache(default_cache_dir(), root, clean_up=True)
+    return HashCache(os.path.abspath(os.path.expanduser(setting)), root)
 
 
 def cache_summary(scan):

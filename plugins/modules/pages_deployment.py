@@ -120,6 +120,10 @@ options:
         or for another directory, is ignored and replaced. Check mode reads and updates it too.
       - A file changed less than 2 seconds before the run started is hashed again on the next run, as git
         does for its index (the timestamps of the file system may be too coarse to see a second change).
+      - In the default directory, when a run writes its cache file it also removes, at most once a day, the
+        cache files not used for 30 days (by modification time; a run that uses a cache touches it). It removes
+        only its own cache files, never fails the deploy on a clean-up error, and leaves a directory given as
+        O(hash_cache) alone.
     type: raw
   force_upload:
     description:

@@ -24,6 +24,7 @@ import string
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -61,6 +62,27 @@ class Emulator:
     def deployments(self, project):
         return self.api("GET", f"/pages/projects/{project}/deployments")
 
+    def build(self, project, branch):
+        """Start a build of ``branch`` of a git-connected project (what a push does) and wait for its end."""
+        req = urllib.request.Request(
+            f"{self.base_url}/accounts/{self.account}/pages/projects/{project}/deployments", method="POST",
+            data=urllib.parse.urlencode({"branch": branch}).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            deployment = json.loads(r.read())["result"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            deployment = self.api("GET", f"/pages/projects/{project}/deployments/{deployment['id']}")
+            stage = deployment["latest_stage"]
+            if stage["status"] == "failure" or (stage["name"] == "deploy" and stage["status"] == "success"):
+                return deployment
+            time.sleep(0.2)
+        raise SystemExit(f"the seeded build of {project} ({branch}) did not finish")
+
+    def build_images(self, project):
+        configs = self.api("GET", f"/pages/projects/{project}")["deployment_configs"]
+        return {env: configs[env]["build_image_major_version"] for env in ("production", "preview")}
+
     def site(self, host, path="/"):
         req = urllib.request.Request(self.root_url + path, headers={"Host": host})
         try:
@@ -92,9 +114,18 @@ def main(argv=None):
     assert json.loads((AWX / "credential_type.json").read_text()) == credential_type, \
         "extensions/awx/credential_type.json differs from credential_type.yml"
     templates = yaml.safe_load((AWX / "job_templates.yml").read_text())["cfpages_job_templates"]
-    playbooks = {t["playbook"] for t in templates}
-    for pb in ("playbooks/deploy.yml", "playbooks/prune.yml", "playbooks/rebuild.yml", "playbooks/status_page.yml"):
-        assert pb in playbooks, f"no job template runs {pb}"
+    # Every playbook has a job template; prune and the build-image upgrade a dry run (check) too. The dry
+    # runs come first in the file: the build-image one must see the seeded project still on v1.
+    kinds = {(t["playbook"], t["job_type"]) for t in templates}
+    for pb, job_type in (("playbooks/deploy.yml", "run"), ("playbooks/prune.yml", "check"), ("playbooks/prune.yml", "run"),
+                         ("playbooks/rebuild.yml", "run"), ("playbooks/status_page.yml", "run"),
+                         ("playbooks/build_image_upgrade.yml", "check"), ("playbooks/build_image_upgrade.yml", "run"),
+                         ("playbooks/cleanup_previews.yml", "check"), ("playbooks/cleanup_previews.yml", "run"),
+                         ("playbooks/rollback_production.yml", "run")):
+        assert (pb, job_type) in kinds, f"no job template of type {job_type} runs {pb}"
+    for t in templates:
+        assert t["name"].endswith("(dry run)") == (t["job_type"] == "check"), \
+            f"job template {t['name']!r} is of type {t['job_type']}: a dry run must be a check job, and only a dry run"
 
     work = Path(tempfile.mkdtemp(prefix="cfpages-runner-"))
     artifacts = Path(args.artifacts).resolve() if args.artifacts else work / "jobs"
@@ -120,12 +151,48 @@ def main(argv=None):
             "source": {"type": "github", "config": {"owner": "example-corp", "repo_name": "docs"}},
             "build_config": {"build_command": "npm run build", "destination_dir": "public"},
         })
+        # A git-connected project still on build image v1, with a preview branch built before (the one the
+        # build-image upgrade builds on the new image), for the build-image upgrade jobs.
+        emu.api("POST", "/pages/projects", {
+            "name": "awx-legacy", "production_branch": "main",
+            "source": {"type": "github", "config": {"owner": "example-corp", "repo_name": "legacy"}},
+            "build_config": {"build_command": "npm run build", "destination_dir": "public"},
+            "deployment_configs": {"production": {"build_image_major_version": 1},
+                                   "preview": {"build_image_major_version": 1}},
+        })
+        emu.build("awx-legacy", "staging")
         status_dir = work / "status"
         launch_vars = {  # what a user would type at launch (ask_variables_on_launch)
             "playbooks/status_page.yml": {"status_page_output": str(status_dir / "index.html"),
                                           "status_page_reference_time": "2026-01-01T00:00:00Z"},
             "playbooks/rebuild.yml": {"rebuild_poll_interval": 1},
         }
+        rollback = {}
+
+        def prepare_rollback():
+            """Two production builds of awx-docs; the job is launched as EDA would, naming the live one as the
+            failed one (the emulator, like Pages, never makes a failed deployment live): production must go
+            back to the one before."""
+            rollback["good"] = emu.build("awx-docs", "main")
+            rollback["failed"] = emu.build("awx-docs", "main")
+            return {"rollback_production_project": "awx-docs",
+                    "rollback_production_failed_deployment_id": rollback["failed"]["id"]}
+
+        previews = {}
+
+        def prepare_cleanup():
+            """Previews of an open and of a closed branch of awx-docs (once, for the dry run and the real one);
+            the launch names the open one, as a forge's webhook would."""
+            if not previews:
+                previews.update({b: emu.build("awx-docs", b)["id"] for b in ("feature/open", "feature/closed")})
+            return {"cleanup_previews_project": "awx-docs", "cleanup_previews_open_branches": ["feature/open"],
+                    "cleanup_previews_check_base_url": emu.root_url, "cleanup_previews_check_delay": 1}
+
+        def branches(project):
+            return [(d["deployment_trigger"]["metadata"]["branch"], d["environment"]) for d in emu.deployments(project)]
+
+        prepare = {"playbooks/rollback_production.yml": prepare_rollback,  # seeds made just before the job
+                   "playbooks/cleanup_previews.yml": prepare_cleanup}
         checks = {}
 
         def deployed_count():
@@ -134,7 +201,11 @@ def main(argv=None):
         for n, jt in enumerate(templates, 1):
             extravars = dict(jt.get("extra_vars") or {})
             extravars.update(launch_vars.get(jt["playbook"], {}))
+            if jt["playbook"] in prepare:
+                extravars.update(prepare[jt["playbook"]]())
             before = deployed_count()
+            images_before = emu.build_images("awx-legacy")
+            branches_before = branches("awx-docs")
             start = time.monotonic()
             (artifacts / f"{n:02d}").mkdir(parents=True)
             r = ansible_runner.run(
@@ -171,6 +242,39 @@ def main(argv=None):
                 deps = emu.deployments("awx-docs")
                 if after.get("awx-docs") != before.get("awx-docs", 0) + 1 or deps[0]["latest_stage"]["status"] != "success":
                     problems.append("awx-docs was not rebuilt successfully")
+            if play == "playbooks/build_image_upgrade.yml" and not problems:
+                images = emu.build_images("awx-legacy")
+                output = " ".join(stdout.split())
+                if "awx-legacy (git): production v1, preview v1 - to move to v3" not in output:
+                    problems.append("the job does not report awx-legacy's build images")
+                if jt["job_type"] == "check":
+                    if images != images_before:
+                        problems.append(f"a check job changed the build images: {images_before} -> {images}")
+                elif images != {"production": 3, "preview": 3}:
+                    problems.append(f"awx-legacy is not on build image v3: {images}")
+                else:
+                    newest = emu.deployments("awx-legacy")[0]
+                    if (newest["environment"] != "preview" or newest.get("build_image_major_version") != 3
+                            or newest["latest_stage"]["status"] != "success"):
+                        problems.append("production was moved without a successful preview build on v3")
+            if play == "playbooks/cleanup_previews.yml" and not problems:
+                output = " ".join(stdout.split())
+                left = branches("awx-docs")
+                verb = "would delete" if jt["job_type"] == "check" else "deleted"
+                if f"feature/closed (closed): {verb} 1" not in output:
+                    problems.append("the job does not report the closed branch's deployment")
+                if jt["job_type"] == "run":
+                    if ("feature/closed", "preview") in left or ("feature/open", "preview") not in left:
+                        problems.append(f"not exactly the closed branch's previews were deleted: {left}")
+                    elif [b for b in left if b[1] == "production"] != [b for b in branches_before if b[1] == "production"]:
+                        problems.append("production deployments changed")
+                    code, _body = emu.site("feature-closed.awx-docs.pages.dev", "/")
+                    if code != 404:
+                        problems.append(f"the closed branch's alias still answers {code}")
+            if play == "playbooks/rollback_production.yml" and not problems:
+                live = emu.api("GET", "/pages/projects/awx-docs")["canonical_deployment"]["id"]
+                if live != rollback["good"]["id"] or "(rolled back)" not in " ".join(stdout.split()):
+                    problems.append(f"production of awx-docs was not rolled back to {rollback['good']['id']} (serves {live})")
             if play == "playbooks/status_page.yml" and not problems:
                 page = status_dir / "index.html"
                 code, body = emu.site(f"{extravars['status_page_project']}.pages.dev", "/")
