@@ -19,9 +19,8 @@ from __future__ import annotations
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     PREVIEW,
     BranchDeployments,
-    PruneStopped,
+    apply_prune,
     canonical_id,
-    execute_prune,
     plan_prune,
     project_production_branch,
 )
@@ -65,10 +64,6 @@ def plan_branch_cleanup(view):
     return deployments, plan
 
 
-def _without_force(entries):
-    return [dict((k, v) for k, v in entry.items() if k != "force") for entry in entries]
-
-
 class BranchCleanup:
     """Delete every deployment of ``branch`` of ``project`` (the project object, or None when it does
     not exist: nothing to delete). After :meth:`run`: :meth:`result` (the module's result keys),
@@ -89,11 +84,19 @@ class BranchCleanup:
             return self
         deployments, plan = plan_branch_cleanup(BranchDeployments(self.client, self.project, self.branch))
         self.before = [d["id"] for d in deployments]
-        self.report["skipped"] = list(plan["skipped"])
-        if check_mode:
-            self.report["deleted"] = _without_force(plan["delete"])
-        else:
-            self._delete(plan["delete"], log)
+        report, stopped = apply_prune(self.client, self.project["name"], plan, check_mode, log=log)
+        self.report.update(report)
+        if stopped is not None:
+            self.status = stopped.status
+            self.error = (
+                "deleting the deployments of branch %s stopped after %d of %d (%d not attempted): %s. Run the task "
+                "again to delete the rest." % (self.branch, len(report["deleted"]), len(plan["delete"]),
+                                               len(report["remaining"]), stopped)
+            )
+        elif report["failed"]:
+            self.error = "%d of %d deletions of branch %s failed: %s" % (
+                len(report["failed"]), len(plan["delete"]), self.branch,
+                "; ".join("%s: %s" % (f["id"], f["reason"]) for f in report["failed"]))
         if self.report["skipped"]:
             self.warnings.append(
                 "%d deployment(s) of branch %s were not deleted (%s); run the task again once they ended."
@@ -101,24 +104,6 @@ class BranchCleanup:
                    "; ".join("%s: %s" % (e["id"], e["reason"]) for e in self.report["skipped"]))
             )
         return self
-
-    def _delete(self, planned, log):
-        try:
-            deleted, skipped, failed = execute_prune(self.client, self.project["name"], planned, log=log)
-        except PruneStopped as stopped:
-            deleted, skipped, failed = stopped.deleted, stopped.skipped, stopped.failed
-            self.report["remaining"] = stopped.remaining
-            self.status = stopped.status
-            self.error = (
-                "deleting the deployments of branch %s stopped after %d of %d (%d not attempted): %s. Run the task "
-                "again to delete the rest." % (self.branch, len(deleted), len(planned), len(stopped.remaining), stopped)
-            )
-        self.report["deleted"] = deleted
-        self.report["skipped"].extend(skipped)
-        self.report["failed"] = failed
-        if failed and self.error is None:
-            self.error = "%d of %d deletions of branch %s failed: %s" % (
-                len(failed), len(planned), self.branch, "; ".join("%s: %s" % (f["id"], f["reason"]) for f in failed))
 
     @property
     def deleted_ids(self):

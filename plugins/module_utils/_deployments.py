@@ -322,13 +322,38 @@ def execute_prune(client, project, planned, log=None, workers=BULK_WORKERS):
             skipped.append(dict(entry, reason="Cloudflare refused it as aliased: %s" % err.message))
         else:
             failed.append(dict(entry, reason="delete failed: %s" % err))
-    for bucket in (deleted, skipped, failed):
-        for entry in bucket:
-            entry.pop("force", None)
+    deleted, skipped, failed = without_force(deleted), without_force(skipped), without_force(failed)
     if stopped is not None:
-        remaining = [dict((k, v) for k, v in entry.items() if k != "force") for entry in stopped.not_attempted]
-        raise PruneStopped(str(stopped), stopped.status, deleted, skipped, failed, remaining)
+        raise PruneStopped(str(stopped), stopped.status, deleted, skipped, failed, without_force(stopped.not_attempted))
     return deleted, skipped, failed
+
+
+def without_force(entries):
+    """The planned deletions as reported: without the ``force`` flag the plan gives each."""
+    return [dict((k, v) for k, v in entry.items() if k != "force") for entry in entries]
+
+
+def apply_prune(client, project, plan, check_mode, log=None):
+    """Carry out :func:`plan_prune`'s ``plan`` (in check mode: only report it).
+
+    Returns ``(report, stopped)``: ``report`` holds ``deleted`` (in check mode: what would be),
+    ``skipped`` (the plan's and the API's) and ``failed``, plus ``remaining`` when the deletions
+    stopped part-way; ``stopped`` is then the :class:`PruneStopped`, else None.
+    """
+    report = {"deleted": [], "skipped": list(plan["skipped"]), "failed": []}
+    if check_mode:
+        report["deleted"] = without_force(plan["delete"])
+        return report, None
+    stopped = None
+    try:
+        deleted, skipped, failed = execute_prune(client, project, plan["delete"], log=log)
+    except PruneStopped as exc:
+        stopped, deleted, skipped, failed = exc, exc.deleted, exc.skipped, exc.failed
+        report["remaining"] = exc.remaining
+    report["deleted"] = deleted
+    report["skipped"].extend(skipped)
+    report["failed"] = failed
+    return report, stopped
 
 
 # --------------------------------------------------------------------------- what a branch serves

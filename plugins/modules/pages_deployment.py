@@ -715,11 +715,10 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     ALIASED_DELETE_CODE,
     PRODUCTION,
     BranchDeployments,
-    PruneStopped,
+    apply_prune,
     canonical_id,
     deployment_branch,
     deployment_commit_hash,
-    execute_prune,
     find_live_deployment,
     is_git_project,
     is_newest_of_branch,
@@ -1201,23 +1200,6 @@ class PagesDeployment(PagesModule):
 
     # ------------------------------------------------------------------ pruned
 
-    def prune_stopped(self, report, before, stopped):
-        """Fail with what was deleted before the rate-limit budget ran out (or Ctrl-C); a rerun resumes."""
-        report["deleted"] = stopped.deleted
-        report["skipped"].extend(stopped.skipped)
-        report["failed"] = stopped.failed
-        report["remaining"] = stopped.remaining
-        gone = set(d["id"] for d in stopped.deleted)
-        self.result["changed"] = bool(gone)
-        self.set_diff({"deployments": before}, {"deployments": [i for i in before if i not in gone]})
-        self.fail(
-            "the prune stopped after deleting %d of %d deployments (%d not attempted): %s. "
-            "Run the task again to resume." % (
-                len(stopped.deleted), len(stopped.deleted) + len(stopped.remaining) + len(stopped.skipped)
-                + len(stopped.failed), len(stopped.remaining), stopped),
-            status=stopped.status,
-        )
-
     def state_pruned(self):
         p = self.params
         project = self.get_project()
@@ -1235,22 +1217,23 @@ class PagesDeployment(PagesModule):
             delete_aliased=p["delete_aliased"],
             production_branch=production_branch,
         )
-        report = {"kept": plan["kept"], "deleted": [], "skipped": list(plan["skipped"]), "failed": []}
+        report = {"kept": plan["kept"]}
         self.result["prune"] = report
         before = sorted(d.get("id") for d in deployments)
-        if self.check_mode:
-            report["deleted"] = [dict((k, v) for k, v in entry.items() if k != "force") for entry in plan["delete"]]
-        else:
-            try:
-                deleted, skipped, failed = execute_prune(self.client, self.name, plan["delete"], log=self.debug)
-            except PruneStopped as stopped:
-                self.prune_stopped(report, before, stopped)
-            report["deleted"] = deleted
-            report["skipped"].extend(skipped)
-            report["failed"] = failed
+        applied, stopped = apply_prune(self.client, self.name, plan, self.check_mode, log=self.debug)
+        report.update(applied)
         self.result["changed"] = bool(report["deleted"])
         gone = set(d["id"] for d in report["deleted"])
         self.set_diff({"deployments": before}, {"deployments": [i for i in before if i not in gone]})
+        if stopped is not None:
+            # A rerun resumes: the plan deletes oldest first, so the rules choose the rest again.
+            self.fail(
+                "the prune stopped after deleting %d of %d deployments (%d not attempted): %s. "
+                "Run the task again to resume." % (
+                    len(report["deleted"]), len(report["deleted"]) + len(report["remaining"]) + len(stopped.skipped)
+                    + len(report["failed"]), len(report["remaining"]), stopped),
+                status=stopped.status,
+            )
         if report["failed"]:
             self.fail(
                 "%d of %d deletions failed: %s" % (
