@@ -97,6 +97,46 @@ def escaped_forms(values):
     return forms
 
 
+def client_settings_problem(settings):
+    """What is wrong with the credentials or the account id in ``settings`` (the options of
+    :func:`common_argument_spec`), or None. Checked before any request: a newline in a header value
+    makes the HTTP layer fail with the header's repr() in its message, and a malformed account id
+    turns every path into a route miss. The modules and the event source share it."""
+    for option in CREDENTIAL_OPTIONS:
+        problem = credential_problem(option, settings[option])
+        if problem:
+            return problem
+    problem = account_id_problem(settings["account_id"])
+    if problem:
+        return problem + " Set account_id or CLOUDFLARE_ACCOUNT_ID."
+    if not settings["api_token"] and not (settings["api_email"] and settings["api_key"]):
+        if settings["api_key"] or settings["api_email"]:
+            return "api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token."
+        return (
+            "No Cloudflare credentials: set api_token (or the CLOUDFLARE_API_TOKEN environment variable), "
+            "or api_email and api_key (CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)."
+        )
+    return None
+
+
+def client_from_settings(settings, user_agent_extra, log):
+    """The :class:`PagesClient` for ``settings`` (the options of :func:`common_argument_spec`)."""
+    return PagesClient(
+        account_id=settings["account_id"],
+        api_token=settings["api_token"],
+        api_email=settings["api_email"],
+        api_key=settings["api_key"],
+        base_url=settings["api_base_url"],
+        timeout=settings["timeout"],
+        max_retries=settings["max_retries"],
+        retry_max_wait=settings["retry_max_wait"],
+        rate_limit_budget=settings["rate_limit_budget"],
+        validate_certs=settings["validate_certs"],
+        user_agent_extra=user_agent_extra,
+        log=log,
+    )
+
+
 class PagesModule:
     """Subclasses set ``argument_spec`` (and optional AnsibleModule keyword arguments in
     ``module_kwargs``, plus ``secret_values``: see ``_SecretAwareModule``) and implement
@@ -122,36 +162,10 @@ class PagesModule:
         p = self.params
         if p["rate_limit_budget"] < 0:
             self.fail("rate_limit_budget must be 0 or more seconds, not %s." % p["rate_limit_budget"])
-        # Checked before any request: a newline in a header value makes the HTTP layer fail with the
-        # header's repr() in its message, and a malformed account id turns every path into a route miss.
-        for option in CREDENTIAL_OPTIONS:
-            problem = credential_problem(option, p[option])
-            if problem:
-                self.fail(problem)
-        problem = account_id_problem(p["account_id"])
+        problem = client_settings_problem(p)
         if problem:
             self.fail(problem)
-        if not p["api_token"] and not (p["api_email"] and p["api_key"]):
-            if p["api_key"] or p["api_email"]:
-                self.fail("api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token.")
-            self.fail(
-                "No Cloudflare credentials: set api_token (or the CLOUDFLARE_API_TOKEN environment variable), "
-                "or api_email and api_key (CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)."
-            )
-        return PagesClient(
-            account_id=p["account_id"],
-            api_token=p["api_token"],
-            api_email=p["api_email"],
-            api_key=p["api_key"],
-            base_url=p["api_base_url"],
-            timeout=p["timeout"],
-            max_retries=p["max_retries"],
-            retry_max_wait=p["retry_max_wait"],
-            rate_limit_budget=p["rate_limit_budget"],
-            validate_certs=p["validate_certs"],
-            user_agent_extra="ansible-core/%s" % ANSIBLE_VERSION,
-            log=self.module.debug,
-        )
+        return client_from_settings(p, "ansible-core/%s" % ANSIBLE_VERSION, self.module.debug)
 
     # ------------------------------------------------------------------ results
 

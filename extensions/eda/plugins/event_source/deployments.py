@@ -175,25 +175,17 @@ def _number(name, value, kind, minimum):
     return number
 
 
-def parse_args(args, spec, validate):
+def parse_args(args, base, validate):
     """The source's settings from the rulebook's ``args`` (ValueError naming the option when one is wrong)."""
+    spec = base.common_argument_spec()
     known = set(spec) | {"projects", "interval", "emit_existing"}
     unknown = sorted(k for k in args if k not in known and not str(k).startswith("eda_"))
     if unknown:
         raise ValueError("unknown option(s) %s; the options are %s" % (", ".join(unknown), ", ".join(sorted(known))))
     conf = {name: args[name] if args.get(name) not in (None, "") else _env_default(spec, name) for name in spec}
-    for name in validate.CREDENTIAL_OPTIONS:
-        problem = validate.credential_problem(name, conf[name])
-        if problem:
-            raise ValueError(problem)
-    if not conf["api_token"] and not (conf["api_email"] and conf["api_key"]):
-        raise ValueError(
-            "No Cloudflare credentials: set api_token (or the CLOUDFLARE_API_TOKEN environment variable), "
-            "or api_email and api_key (CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)."
-        )
-    problem = validate.account_id_problem(conf["account_id"])
+    problem = base.client_settings_problem(conf)
     if problem:
-        raise ValueError(problem + " Set account_id or CLOUDFLARE_ACCOUNT_ID.")
+        raise ValueError(problem)
     for name, kind, minimum in (("timeout", float, 0.001), ("max_retries", int, 0), ("retry_max_wait", float, 0),
                                 ("rate_limit_budget", float, 0)):
         conf[name] = _number(name, conf[name], kind, minimum)
@@ -214,28 +206,11 @@ def parse_args(args, spec, validate):
     return conf
 
 
-def build_client(api, conf):
-    return api.PagesClient(
-        account_id=conf["account_id"],
-        api_token=conf["api_token"],
-        api_email=conf["api_email"],
-        api_key=conf["api_key"],
-        base_url=conf["api_base_url"],
-        timeout=conf["timeout"],
-        max_retries=conf["max_retries"],
-        retry_max_wait=conf["retry_max_wait"],
-        rate_limit_budget=conf["rate_limit_budget"],
-        validate_certs=conf["validate_certs"],
-        user_agent_extra="ansible-rulebook event source",
-        log=LOG.info,
-    )
-
-
 async def main(queue, args):
     """Poll the deployments every ``interval`` seconds and put an event per new deployment and stage change."""
     api, base, events, validate, wait_budget = _collection_module_utils()
-    conf = parse_args(args or {}, base.common_argument_spec(), validate)
-    client = build_client(api, conf)
+    conf = parse_args(args or {}, base, validate)
+    client = base.client_from_settings(conf, "ansible-rulebook event source", LOG.info)
     watcher = events.DeploymentWatcher(client, conf["projects"], conf["emit_existing"], log=LOG.warning)
     warned = False
     while True:
