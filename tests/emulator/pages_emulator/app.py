@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import __version__, errors, jwtutil, ratelimit, serving
+from . import __version__, cache, errors, jwtutil, ratelimit, serving
 from .backdate import BackdateError, backdate
 from .branch_heads import BranchHeadError, set_branch_head
 from .deployhooks import HOOK_PATH, DeployHooks
@@ -117,6 +117,7 @@ class Emulator:
         self.limiter = ratelimit.RateLimiter(ratelimit.parse_spec(config.rate_limit))
         self.base_url = None
         self.workers = Workers(self.store, clock, data_dir, workerd)
+        self.cache = cache.CacheStore(clock)      # the Cache API of deployed workers, in memory
         self.deploy_hooks = DeployHooks(self.store)
 
     # ------------------------------------------------------------------ config
@@ -150,6 +151,7 @@ class Emulator:
 
     def reset(self):
         self.workers.reset()
+        self.cache.wipe()
         self.store.wipe()
         self.deploy_hooks.reset()
         self.request_log.clear()
@@ -162,10 +164,12 @@ class Emulator:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = unquote(request.raw_path.split("?", 1)[0])
         target = self.workers.service_target(request)
-        if target is not None:  # a worker's env.ASSETS.fetch() or a KV / D1 call
+        if target is not None:  # a worker's env.ASSETS.fetch(), a KV / D1 call, its Cache API
             kind, ident = target
             if kind == "assets":
                 return self.serve_assets(request, ident)
+            if kind == "cache":
+                return await self.serve_cache(request, ident)
             return await self.workers.bindings.handle(kind, ident, request)
         site = self.resolve_site(request.host)
         if site is not None:
@@ -607,6 +611,30 @@ class Emulator:
         if d is None:
             return web.Response(text="Not found: the deployment no longer exists.\n", status=404)
         return self.serve_static(request, d)
+
+    async def serve_cache(self, request, scope):
+        """A worker's Cache API call, in workerd's cache protocol (see ``cache.py``)."""
+        raw = request.raw_path
+        url = raw if raw.startswith(("http://", "https://")) else f"https://{request.host}{raw}"
+        key = (scope, request.headers.get(cache.NAMESPACE_HEADER), url)
+        if request.method == "PUT":
+            try:
+                return web.Response(status=self.cache.put(key, await request.read()))
+            except cache.PayloadError:
+                return web.Response(status=413)
+        if request.method == "PURGE":
+            return web.Response(status=200 if self.cache.delete(key) else 404)
+        if request.method != "GET":
+            return web.Response(status=405)
+        hit = self.cache.match(key, request.headers)
+        if hit is None:
+            return web.Response(status=504, headers={cache.STATUS_HEADER: "MISS"})
+        status, headers, body = hit
+        resp = web.Response(status=status, body=body or None)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                resp.headers.add(name, value)
+        return resp
 
     def serve_static(self, request, d):
         """The deployment's static assets by Pages' rules (``serving.serve``), for a site request
