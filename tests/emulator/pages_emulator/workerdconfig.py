@@ -4,9 +4,9 @@ The schema is workerd's `src/workerd/server/workerd.capnp` (shipped as `workerd.
 package): a `Config` with `services` (one `worker` per deployment, and one `external` service per
 deployment for its `ASSETS` binding, its Cache API (`cacheApiOutbound`) and each KV namespace /
 D1 database, all pointing back at the emulator with a marking header) and `sockets` (one per
-worker, port 0: workerd reports the ports it bound on `--control-fd`). Every user-supplied byte (module code, variable values) goes
-into its own file and is pulled in with `embed`, so nothing user-controlled is ever parsed as
-Cap'n Proto.
+worker, port 0: workerd reports the ports it bound on `--control-fd`). Every user-supplied byte
+(module code, variable values) goes into its own file and is pulled in with `embed`, so nothing
+user-controlled is ever parsed as Cap'n Proto.
 """
 from __future__ import annotations
 

@@ -9,11 +9,9 @@ never stores ``Set-Cookie`` unless ``private=Set-Cookie``; ``match`` answers con
 """
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-import requests
 from conformance_helpers import EMULATOR_DIR, in_ci
 from emu_helpers import create_project, deploy, get_deployment
 
@@ -145,7 +143,6 @@ def test_other_runtime_apis(site):
     assert out["asset"] == "200 about page"
     assert out["cf"] == "object" and out["country"], out
     assert out["ip"], out
-    print(json.dumps(out))
 
 
 def test_pass_through_on_exception_serves_the_static_asset(site):
