@@ -378,6 +378,14 @@ def _check_builds(a, project, deployments):
     return aliased
 
 
+def _routable(state):
+    """Whether a Worker can take the domain, or its zone could not be looked up (then the route is
+    written, and the domain listed as not judged): not when the zone is missing or partial."""
+    if not state or state[0] == "missing":
+        return False
+    return state[0] == "unchecked" or state[1].get("type") != "partial"
+
+
 def assess(project, deployments, domains, zones, build=None, assets_directory="./dist", today=None):
     """The report item of one project.
 
@@ -412,7 +420,7 @@ def assess(project, deployments, domains, zones, build=None, assets_directory=".
         "custom_domains": list(domains),
         "secrets": [{"name": name, "command": "npx wrangler secret put %s --name %s" % (name, project.get("name"))}
                     for name in secrets],
-        "wrangler_config": wrangler_config(project, build, [d for d in domains if zones.get(d, ("",))[0] != "missing"],
+        "wrangler_config": wrangler_config(project, build, [d for d in domains if _routable(zones.get(d))],
                                            assets_directory, today),
         "source_read": build is not None,
         "guide": GUIDE,

@@ -56,6 +56,7 @@ def test_a_custom_domain_without_a_full_zone_of_the_account_blocks(state, expect
     item = assess(project(), [], ["www.example.com"], {"www.example.com": state})
     assert item["verdict"] == "blocked" and codes(item["blockers"]) == expected
     assert "Custom domains" in item["blockers"][0]["message"]
+    assert "routes" not in item["wrangler_config"]  # wrangler would refuse to deploy it
 
 
 def test_a_domain_in_an_active_zone_becomes_a_route_and_an_unchecked_one_is_said():
