@@ -60,8 +60,8 @@ options:
 notes:
   - Needs C(Pages Read) and, to check custom domains against the account's zones, C(Zone Read). Without C(Zone Read)
     each custom domain is reported in RV(projects[].unknowns) as not checked.
-  - Requests: one for the list of projects (or the project), then per project one per 25 deployments read and one for
-    its custom domains, and at most one per label of each custom domain for its zone (zones are looked up once a run).
+  - "Requests: one for the list of projects (or the project), then per project one per 25 deployments read and one for
+    its custom domains, and at most one per label of each custom domain for its zone (zones are looked up once a run)."
 seealso:
   - module: cfpages.cloudflare.pages_info
   - name: Migrate from Pages to Workers
