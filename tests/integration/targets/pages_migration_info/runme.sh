@@ -15,7 +15,7 @@ api_token=$(sed -n 's/^cfpages_api_token: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$
 printf 'migration_secret: "%s"\n' "$secret" >"$work/vars.yml"
 
 # The estate and the assertions (its own set-up calls the API with the token, so not with -vvv).
-ansible-playbook estate.yml -e "@$config" -e "@$work/vars.yml"
+ANSIBLE_ROLES_PATH=.. ansible-playbook estate.yml -e "@$config" -e "@$work/vars.yml"
 
 rc=0
 ANSIBLE_INJECT_INVOCATION=1 ANSIBLE_NOCOLOR=1 ansible-playbook report.yml -vvv --diff -e "@$config" \
