@@ -573,6 +573,13 @@ class PagesClient:
 
     # ------------------------------------------------------------------ direct-upload assets
 
+    # ------------------------------------------------------------------ zones
+
+    def find_zones(self, name):
+        """The zones of this account named ``name`` (``GET /zones`` filtered by ``name`` and
+        ``account.id``; needs Zone Read). Zones are listed 50 to a page at most."""
+        return list(self.paginate("/zones", params={"name": name, "account.id": self.account_id}, per_page=50))
+
     def assets_request(self, endpoint, body, jwt_provider):
         """POST to ``/pages/assets/<endpoint>`` with the upload JWT. Content-addressed: safe to re-send."""
         return self.request(

@@ -121,7 +121,7 @@ def main(argv=None):
                          ("playbooks/rebuild.yml", "run"), ("playbooks/status_page.yml", "run"),
                          ("playbooks/build_image_upgrade.yml", "check"), ("playbooks/build_image_upgrade.yml", "run"),
                          ("playbooks/cleanup_previews.yml", "check"), ("playbooks/cleanup_previews.yml", "run"),
-                         ("playbooks/rollback_production.yml", "run")):
+                         ("playbooks/rollback_production.yml", "run"), ("playbooks/migration_report.yml", "run")):
         assert (pb, job_type) in kinds, f"no job template of type {job_type} runs {pb}"
     for t in templates:
         assert t["name"].endswith("(dry run)") == (t["job_type"] == "check"), \
@@ -166,6 +166,7 @@ def main(argv=None):
             "playbooks/status_page.yml": {"status_page_output": str(status_dir / "index.html"),
                                           "status_page_reference_time": "2026-01-01T00:00:00Z"},
             "playbooks/rebuild.yml": {"rebuild_poll_interval": 1},
+            "playbooks/migration_report.yml": {"migration_report_output": str(work / "migration" / "index.html")},
         }
         rollback = {}
 
@@ -284,6 +285,15 @@ def main(argv=None):
                     problems.append("the deployed status page is not the written one")
                 elif "awx-docs" not in body or "cfpages-demo" not in body:
                     problems.append("the status page does not list the projects")
+            if play == "playbooks/migration_report.yml" and not problems:
+                report_file = work / "migration" / "index.json"
+                report = json.loads(report_file.read_text()) if report_file.is_file() else []
+                verdicts = {item["name"]: item["verdict"] for item in report}
+                # awx-docs builds from git (a step); the page lists every project of the account
+                if verdicts.get("awx-docs") != "steps" or set(verdicts) != set(after):
+                    problems.append(f"the migration report does not cover the account as expected: {verdicts}")
+                elif "awx-docs" not in (work / "migration" / "index.html").read_text(encoding="utf-8"):
+                    problems.append("the migration report's page does not list awx-docs")
             checks[jt["name"]] = problems
             results.append((jt["name"], jt["job_type"], r.status, secs, problems))
             print(f"{'PASS' if not problems else 'FAIL'} {jt['name']} ({jt['job_type']}, {play}): "

@@ -25,6 +25,7 @@ from .errors import APIError
 from .model import SPECIAL_FILES, Config, Credentials, Model
 from .store import Store
 from .workers import Workers
+from .zones import ZoneError, Zones
 
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("429", "500", "502", "503", "524", "drop")
@@ -53,6 +54,7 @@ ROUTES = [
     ("/pages/assets/upload", {"POST": "assets_upload"}),
     ("/pages/assets/upsert-hashes", {"POST": "assets_upsert_hashes"}),
     (HOOK_PATH + "(?P<hook>[^/]+)", {"POST": "deploy_hook"}),
+    ("/zones", {"GET": "list_zones"}),
 ]
 ROUTES = [(re.compile("^" + rx + "/?$"), methods) for rx, methods in ROUTES]
 TOKEN_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]+)$")
@@ -119,6 +121,7 @@ class Emulator:
         self.workers = Workers(self.store, clock, data_dir, workerd)
         self.cache = cache.CacheStore(clock)      # the Cache API of deployed workers, in memory
         self.deploy_hooks = DeployHooks(self.store)
+        self.zones = Zones(self.store, clock)
 
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
@@ -154,6 +157,7 @@ class Emulator:
         self.cache.wipe()
         self.store.wipe()
         self.deploy_hooks.reset()
+        self.zones.reset()
         self.request_log.clear()
         for k, v in self.startup_config.to_dict().items():
             setattr(self.config, k, v)
@@ -253,7 +257,9 @@ class Emulator:
                 pass
             else:
                 account = self.auth_api(request)
-                if params["account"] != account:
+                if "account" not in params:  # /zones: what the credential's account holds
+                    params["caller"] = account
+                elif params["account"] != account:
                     raise errors.auth_error()
             body = await self.read_body(request, name, entry)
             if name == "assets_upload" and self.config.upload_seconds > 0:
@@ -447,6 +453,10 @@ class Emulator:
                 "total_count": len(doms), "total_pages": 1}
         return json_response(envelope(doms, info))
 
+    def api_list_zones(self, request, body, caller):
+        zones, info = self.zones.listing(request.query, caller)
+        return json_response(envelope(zones, info))
+
     def api_add_domain(self, request, body, account, project):
         return json_response(envelope(self.model.render_domain(*self.model.add_domain(account, project, body))))
 
@@ -544,6 +554,21 @@ class Emulator:
             try:
                 return json_response(backdate(self.store, json.loads(await request.read() or b"{}")))
             except BackdateError as e:
+                return json_response({"error": str(e)}, e.status)
+            except ValueError as e:
+                return json_response({"error": str(e)}, 400)
+        if path == "/__emulator/zones" and request.method == "POST":
+            try:
+                values = json.loads(await request.read() or b"{}")
+                self.store.begin()
+                try:
+                    zone = self.zones.add(values)
+                    self.store.commit()
+                except BaseException:
+                    self.store.rollback()
+                    raise
+                return json_response(zone)
+            except ZoneError as e:
                 return json_response({"error": str(e)}, e.status)
             except ValueError as e:
                 return json_response({"error": str(e)}, 400)

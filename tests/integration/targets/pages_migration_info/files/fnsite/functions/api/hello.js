@@ -1,0 +1,3 @@
+export function onRequest() {
+  return new Response("hello");
+}
