@@ -64,7 +64,8 @@ options:
     elements: str
   interval:
     description:
-      - Seconds from the start of one poll to the start of the next (at least 1).
+      - Seconds from the start of one poll to the start of the next, a finite number of at least 1 (NaN and
+        infinity are refused).
       - One poll costs one request per project (plus one per 10 projects without O(projects)). The source warns
         when that would use more than half of Cloudflare's 1,200 requests per 5 minutes, which the account's
         modules and dashboard share.
