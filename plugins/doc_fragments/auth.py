@@ -50,14 +50,15 @@ options:
     default: https://api.cloudflare.com/client/v4
   timeout:
     description:
-      - Seconds to wait for each HTTP response before the request counts as failed (and is retried).
+      - Seconds to wait for each HTTP response before the request counts as failed (and is retried). More than
+        V(0), a finite number.
     type: float
     default: 30
   max_retries:
     description:
       - How many times a failed request is retried. Connection errors, timeouts, HTTP 408, 429 and 5xx, and
         Cloudflare's transient error codes (971, 8000000, 10046) are retried with exponential backoff and jitter,
-        honouring C(Retry-After). Other errors are reported at once.
+        honouring C(Retry-After). Other errors are reported at once. V(0) or more.
       - A request that creates something is re-sent after an ambiguous failure only when a look-up shows
         that the first try did not create it.
     type: int
@@ -65,7 +66,7 @@ options:
   retry_max_wait:
     description:
       - The most seconds one request may spend waiting between retries of connection errors, timeouts,
-        HTTP 408 and 5xx and Cloudflare's transient codes, in total.
+        HTTP 408 and 5xx and Cloudflare's transient codes, in total. V(0) or more, a finite number.
       - Waits for the rate limit (HTTP 429, code 971) do not count here, nor against O(max_retries);
         O(rate_limit_budget) bounds them.
     type: float

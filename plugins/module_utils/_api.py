@@ -14,12 +14,12 @@ follows ``result_info`` pagination and turns every failure into one exception ty
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import traceback
 from urllib.parse import quote
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError, format_errors
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._retry_timing import backoff_delay, parse_retry_after
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import (
@@ -387,7 +387,7 @@ class PagesClient:
         if status in (204, 205) or (not body.strip() and status < 400):
             return success_envelope(None)
         try:
-            envelope = json.loads(body.decode("utf-8"))
+            envelope = _json.loads(body)
             if not isinstance(envelope, dict):
                 raise ValueError("not an object")
         except (ValueError, UnicodeDecodeError):

@@ -25,6 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
     Base64Stream,
@@ -63,7 +64,7 @@ def decode_jwt_claims(jwt):
     """The payload of a JWT as a dict (the signature is not checked: the server does that)."""
     try:
         payload = jwt.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
+        claims = _json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
     except (AttributeError, IndexError, ValueError, TypeError, binascii.Error):
         return {}
     return claims if isinstance(claims, dict) else {}

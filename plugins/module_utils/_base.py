@@ -29,6 +29,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate impor
     CREDENTIAL_OPTIONS,
     account_id_problem,
     credential_problem,
+    number_problem,
 )
 
 
@@ -97,9 +98,14 @@ def escaped_forms(values):
     return forms
 
 
+# The number options of common_argument_spec: (option, minimum, whether the minimum itself is refused).
+NUMBER_OPTIONS = (("timeout", 0, True), ("max_retries", 0, False), ("retry_max_wait", 0, False),
+                  ("rate_limit_budget", 0, False))
+
+
 def client_settings_problem(settings):
-    """What is wrong with the credentials or the account id in ``settings`` (the options of
-    :func:`common_argument_spec`), or None. Checked before any request: a newline in a header value
+    """What is wrong with the credentials, the account id or the number options (NaN, infinite, below
+    their minimum) in ``settings`` (the options of :func:`common_argument_spec`), or None. Checked before any request: a newline in a header value
     makes the HTTP layer fail with the header's repr() in its message, and a malformed account id
     turns every path into a route miss. The modules and the event source share it."""
     for option in CREDENTIAL_OPTIONS:
@@ -109,6 +115,10 @@ def client_settings_problem(settings):
     problem = account_id_problem(settings["account_id"])
     if problem:
         return problem + " Set account_id or CLOUDFLARE_ACCOUNT_ID."
+    for option, minimum, above in NUMBER_OPTIONS:
+        problem = number_problem(option, settings[option], minimum, above)
+        if problem:
+            return problem
     if not settings["api_token"] and not (settings["api_email"] and settings["api_key"]):
         if settings["api_key"] or settings["api_email"]:
             return "api_email and api_key go together: set both (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY), or use api_token."
@@ -160,8 +170,6 @@ class PagesModule:
 
     def _build_client(self):
         p = self.params
-        if p["rate_limit_budget"] < 0:
-            self.fail("rate_limit_budget must be 0 or more seconds, not %s." % p["rate_limit_budget"])
         problem = client_settings_problem(p)
         if problem:
             self.fail(problem)

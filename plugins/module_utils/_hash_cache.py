@@ -30,6 +30,7 @@ import os
 import tempfile
 import time
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache_cleanup import mark_used, remove_unused_caches
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
@@ -99,7 +100,7 @@ class HashCache:
     def _load(self):
         try:
             with open(self.path, "rb") as handle:
-                data = json.loads(handle.read())
+                data = _json.loads(handle.read())
         except FileNotFoundError:
             return
         except (OSError, ValueError) as err:

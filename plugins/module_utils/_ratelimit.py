@@ -24,6 +24,7 @@ raises :class:`BudgetSpent` at once instead of sleeping part of it.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -59,10 +60,12 @@ def parse_structured_params(value):
 
 
 def _number(params, name):
+    """A finite number, or None: "nan" or "inf" in a header (from a proxy, say) would not convert to int."""
     try:
-        return float(params[name])
+        number = float(params[name])
     except (KeyError, TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 class BudgetSpent(Exception):

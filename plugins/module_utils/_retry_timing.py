@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 from datetime import datetime, timezone
 
@@ -36,7 +37,8 @@ def parse_retry_after(value, now=None):
             when = when.replace(tzinfo=timezone.utc)
         now = now if now is not None else datetime.now(timezone.utc)
         seconds = (when - now).total_seconds()
-    return max(0.0, seconds)
+    # float() also reads "nan" and "inf", which are no delay-seconds (RFC 9110: digits).
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def backoff_delay(attempt, rng=random):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_bundle import WorkerError
 
 ROUTES_VERSION = 1
@@ -43,6 +44,15 @@ def _overlap(rules):
     return None
 
 
+def _shown(value):
+    """``value`` as JSON for a message: at most 100 characters (a value can be nested deeper than json.dumps goes)."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):
+        text = "a nested %s" % type(value).__name__
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
 def validate_routes(content, where="_routes.json"):
     """The parsed ``_routes.json`` ``content`` (bytes or str); raises :class:`WorkerError`
     naming ``where`` and the problem."""
@@ -56,20 +66,20 @@ def validate_routes(content, where="_routes.json"):
         except UnicodeDecodeError:
             fail("it is not UTF-8 text")
     try:
-        data = json.loads(content)
+        data = _json.loads(content)
     except ValueError as err:
         fail("it is not valid JSON (%s)" % err)
     if not isinstance(data, dict):
         fail('it must be a JSON object {"version": 1, "include": [...], "exclude": [...]}')
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, (int, float)) or version != ROUTES_VERSION:
-        fail('"version" must be 1, not %s' % json.dumps(version))
+        fail('"version" must be 1, not %s' % _shown(version))
     for key in ("include", "exclude"):
         if not isinstance(data.get(key), list):
-            fail('"%s" must be an array of rules (it may be empty for exclude), not %s' % (key, json.dumps(data.get(key))))
+            fail('"%s" must be an array of rules (it may be empty for exclude), not %s' % (key, _shown(data.get(key))))
         for rule in data[key]:
             if not isinstance(rule, str):
-                fail('every rule must be a string; "%s" has %s' % (key, json.dumps(rule)))
+                fail('every rule must be a string; "%s" has %s' % (key, _shown(rule)))
     include, exclude = data["include"], data["exclude"]
     if not include:
         fail('"include" must have at least one rule (Pages invokes the worker only for included paths)')

@@ -368,7 +368,9 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                         continue
                     st = os.stat(entry.path) if is_link else entry.stat(follow_symlinks=False)
                     mode, key = st.st_mode, (st.st_dev, st.st_ino)
-                    if is_link:
+                    # A link to a device, a pipe or a socket is skipped below whatever its target: only a
+                    # file or a directory out of the source is deployed, and worth the warning.
+                    if is_link and (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                         target = os.path.realpath(entry.path)
                         if not os.path.join(target, "").startswith(real_root):
                             outside.setdefault(target, []).append("/" + rel)

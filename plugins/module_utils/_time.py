@@ -72,8 +72,13 @@ def parse_timestamp(value):
     if offset and offset.upper() != "Z":
         sign = 1 if offset[0] == "+" else -1
         digits = offset[1:].replace(":", "")
-        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        when -= sign * delta
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:  # RFC 3339: an offset is at most 23:59 either way
+            return None
+        try:
+            when -= sign * timedelta(hours=hours, minutes=minutes)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the year 1 in UTC
+            return None
     return when
 
 
@@ -95,4 +100,9 @@ def older_than_cutoff(value, now=None):
     when = parse_timestamp(value)
     if when is not None:
         return when
+    if isinstance(value, str) and _TIMESTAMP.match(value.strip()):
+        raise ValueError(
+            "older_than=%r is not a date and time that exists (a UTC offset runs from -23:59 to +23:59, and the "
+            "moment must fall between the years 1 and 9999 in UTC); it must be %s" % (value, OLDER_THAN_HELP)
+        )
     raise ValueError("older_than=%r is not %s" % (value, OLDER_THAN_HELP))

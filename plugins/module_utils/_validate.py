@@ -13,6 +13,7 @@ for a credential, never shows its value.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 # Pages project names: 1 to 58 characters a-z, 0-9 and "-", not starting or ending with "-"
@@ -50,6 +51,21 @@ def credential_problem(option, value):
         return "%s contains control characters; set it to the credential alone. The value is not shown." % option
     if option != "api_email" and any(char.isspace() or ord(char) > 126 for char in value):
         return "%s contains spaces or non-ASCII characters; set it to the credential alone. The value is not shown." % option
+    return None
+
+
+def number_problem(option, value, minimum, above=False):
+    """A number option that is not a finite number of at least ``minimum`` (more than it with ``above``).
+
+    NaN compares false with everything, so ``value < minimum`` alone lets it through: a poll interval or
+    a timeout of NaN means no pause at all, or the HTTP library's own error, which does not name the option.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "%s must be a number, not %r." % (option, value)
+    if not math.isfinite(value):
+        return "%s must be a finite number, not %r." % (option, value)
+    if value < minimum or (above and value == minimum):
+        return "%s must be %s %s, not %r." % (option, "more than" if above else "at least", minimum, value)
     return None
 
 

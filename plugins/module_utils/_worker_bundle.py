@@ -33,7 +33,7 @@ import secrets
 import stat
 import zlib
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _js_imports
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _js_imports, _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import UploadError
 
 MiB = 1024 * 1024
@@ -284,7 +284,7 @@ def parse_bundle(blob):
             raise WorkerError("the worker bundle has a part without a name")
         if name == "metadata" and "filename" not in params:
             try:
-                metadata = json.loads(data.decode("utf-8"))
+                metadata = _json.loads(data)
             except ValueError:
                 raise WorkerError("the worker bundle's metadata is not JSON")
             continue

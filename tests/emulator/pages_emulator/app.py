@@ -24,6 +24,7 @@ from .deployhooks import HOOK_PATH, DeployHooks
 from .errors import APIError
 from .model import SPECIAL_FILES, Config, Credentials, Model
 from .store import Store
+from .util import parse_json
 from .workers import Workers
 from .zones import ZoneError, Zones
 
@@ -319,7 +320,7 @@ class Emulator:
         if not raw.strip():
             return None
         try:
-            return json.loads(raw)
+            return parse_json(raw)
         except ValueError:
             raise errors.bad_request("Request body is not valid JSON.") from None
 
@@ -486,7 +487,7 @@ class Emulator:
 
         Returns [(key, blob digest, content type, size)]; raises APIError for a malformed body."""
         try:
-            body = json.loads(raw)
+            body = parse_json(raw)
         except ValueError:
             raise errors.bad_request("Request body is not valid JSON.") from None
         if not isinstance(body, list):

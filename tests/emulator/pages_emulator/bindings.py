@@ -22,6 +22,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from .util import parse_json
+
 KV_METADATA = "CF-KV-Metadata"
 KV_LIST_LIMIT = 1000
 
@@ -135,7 +137,7 @@ class LocalBindings:
         if path not in ("/query", "/execute"):
             return _json({"error": "Not found"}, 404)
         try:
-            queries = json.loads(body)
+            queries = parse_json(body)
         except ValueError:
             return _json({"success": False, "error": "the query body is not JSON"}, 400)
         conn = self._d1_db(database_id)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from . import build_images, errors
 from .branch_heads import branch_head
 from .store import Store
-from .util import branch_alias, iso, random_alnum, today, truncate_commit_message, valid_project_name
+from .util import branch_alias, iso, parse_json, random_alnum, today, truncate_commit_message, valid_project_name
 from .workerbundle import BundleError, validate_upload
 
 STAGES = ("queued", "initialize", "clone_repo", "build", "deploy")
@@ -594,7 +594,7 @@ class Model:
                                         commit_message=commit_message, commit_dirty=commit_dirty,
                                         kind="build")
         try:
-            manifest = json.loads(fields["manifest"])
+            manifest = parse_json(fields["manifest"])
         except (TypeError, ValueError):
             raise errors.bad_request("`manifest` is not valid JSON.") from None
         if not isinstance(manifest, dict) or not all(

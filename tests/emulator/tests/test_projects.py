@@ -71,6 +71,31 @@ def test_duplicate_name_is_8000002(emu):
                                          "Choose a different project name.")
 
 
+# JSON.parse, which Cloudflare's API runs on, refuses NaN and Infinity and parses deep nesting; Python's
+# parser raised RecursionError on the latter, which came out as 500 8000000, an error clients retry.
+NOT_JSON_BODIES = [
+    "{bad",
+    "[" * 100000 + "]" * 100000,
+    '{"name": "x", "production_branch": "main", "deep": ' + "[" * 100000 + "]" * 100000 + "}",
+    '{"a": ' * 100000,
+    '{"name": "x", "production_branch": "main", "n": NaN}',
+    '{"name": "x", "production_branch": "main", "n": Infinity}',
+    '[-Infinity]',
+]
+
+
+@pytest.mark.parametrize("body", NOT_JSON_BODIES, ids=["bad", "deep-array", "deep-member", "deep-open", "nan",
+                                                      "infinity", "minus-infinity"])
+def test_a_body_that_is_not_json_is_400_never_500(emu, body):
+    create_project(emu, "json")
+    headers = {"Content-Type": "application/json"}
+    assert error_of(emu.api("POST", PROJECTS, data=body, headers=headers))[:2] == (400, 8000041)
+    assert error_of(emu.api("PATCH", PROJECTS + "/json", data=body, headers=headers))[:2] == (400, 8000041)
+    r = emu.api("POST", PROJECTS + "/json/deployments", files={"manifest": (None, body)})
+    assert error_of(r)[:2] == (400, 8000041)
+    assert [p["name"] for p in emu.api("GET", PROJECTS).json()["result"]] == ["json"]
+
+
 def test_missing_production_branch_and_bad_bodies(emu):
     assert error_of(emu.api("POST", PROJECTS, json={"name": "x"}))[:2] == (400, 8000041)
     assert error_of(emu.api("POST", PROJECTS, data="{nope",

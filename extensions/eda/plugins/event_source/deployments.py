@@ -64,7 +64,8 @@ options:
     elements: str
   interval:
     description:
-      - Seconds from the start of one poll to the start of the next (at least 1).
+      - Seconds from the start of one poll to the start of the next, a finite number of at least 1 (NaN and
+        infinity are refused).
       - One poll costs one request per project (plus one per 10 projects without O(projects)). The source warns
         when that would use more than half of Cloudflare's 1,200 requests per 5 minutes, which the account's
         modules and dashboard share.
@@ -165,13 +166,14 @@ def _boolean(name, value):
     raise ValueError("%s must be true or false, not %r" % (name, value))
 
 
-def _number(name, value, kind, minimum):
+def _number(name, value, kind, minimum, validate):
+    """``value`` (a rulebook's number, or the text of one) as ``kind``: a finite number of at least ``minimum``."""
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError("%s must be a number, not %r" % (name, value)) from None
-    if isinstance(value, bool) or number < minimum:
-        raise ValueError("%s must be a number of at least %s, not %r" % (name, minimum, value))
+    if isinstance(value, bool) or validate.number_problem(name, number, minimum):
+        raise ValueError("%s must be a finite number of at least %s, not %r" % (name, minimum, value))
     return number
 
 
@@ -183,14 +185,14 @@ def parse_args(args, base, validate):
     if unknown:
         raise ValueError("unknown option(s) %s; the options are %s" % (", ".join(unknown), ", ".join(sorted(known))))
     conf = {name: args[name] if args.get(name) not in (None, "") else _env_default(spec, name) for name in spec}
+    for name, kind, minimum in (("timeout", float, 0.001), ("max_retries", int, 0), ("retry_max_wait", float, 0),
+                                ("rate_limit_budget", float, 0)):
+        conf[name] = _number(name, conf[name], kind, minimum, validate)
     problem = base.client_settings_problem(conf)
     if problem:
         raise ValueError(problem)
-    for name, kind, minimum in (("timeout", float, 0.001), ("max_retries", int, 0), ("retry_max_wait", float, 0),
-                                ("rate_limit_budget", float, 0)):
-        conf[name] = _number(name, conf[name], kind, minimum)
     conf["validate_certs"] = _boolean("validate_certs", conf["validate_certs"])
-    conf["interval"] = _number("interval", args.get("interval", 30), float, MIN_INTERVAL)
+    conf["interval"] = _number("interval", args.get("interval", 30), float, MIN_INTERVAL, validate)
     conf["emit_existing"] = _boolean("emit_existing", args.get("emit_existing", False))
     projects = args.get("projects")
     if projects in (None, "", []):

@@ -163,7 +163,9 @@ def test_retry_after_http_date_is_honoured():
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("", None), (None, None), ("soon", None)],
+    [("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("", None), (None, None), ("soon", None),
+     # float() reads these; as a wait, inf never ends and nan made sleep() fail.
+     ("inf", None), ("nan", None), ("-inf", None), ("1e999", None)],
 )
 def test_parse_retry_after(value, expected):
     assert _retry_timing.parse_retry_after(value) == expected

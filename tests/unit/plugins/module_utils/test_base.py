@@ -106,7 +106,7 @@ def test_a_rejected_credential_is_recognised_by_status_or_by_code(run_module, st
 
 def test_a_negative_rate_limit_budget_is_refused_with_its_value(run_module):
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "rate_limit_budget": -2.5})
-    assert kind == "fail" and result["msg"] == "rate_limit_budget must be 0 or more seconds, not -2.5."
+    assert kind == "fail" and result["msg"] == "rate_limit_budget must be at least 0, not -2.5."
     for budget in (0, 0.5):  # 0: never wait for the rate limit
         kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "rate_limit_budget": budget})
         assert kind == "exit", result
@@ -125,3 +125,26 @@ def test_the_escaped_forms_of_a_secret_are_its_repr_json_and_stripped_spellings(
     assert _base.escaped_forms([" abcd "]) == {"abcd"}
     assert _base.escaped_forms([" abc "]) == set()
     assert _base.escaped_forms(["plain", 5, None]) == set()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    # The HTTP library's own text ("Timeout value connect was 0, but it must be ...") did not name the option.
+    ("timeout", 0, "timeout must be more than 0, not 0.0."),
+    ("timeout", -5, "timeout must be more than 0, not -5.0."),
+    ("timeout", "nan", "timeout must be a finite number, not nan."),
+    ("timeout", "inf", "timeout must be a finite number, not inf."),
+    ("max_retries", -1, "max_retries must be at least 0, not -1."),
+    ("retry_max_wait", -0.5, "retry_max_wait must be at least 0, not -0.5."),
+    ("retry_max_wait", "nan", "retry_max_wait must be a finite number, not nan."),
+    ("rate_limit_budget", "nan", "rate_limit_budget must be a finite number, not nan."),
+])
+def test_number_options_are_refused_before_any_request(run_module, option, value, message):
+    ProbeModule.errors = [AssertionError("no request may be made")]
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, option: value})
+    assert kind == "fail" and result["msg"] == message
+
+
+def test_the_lowest_number_options_are_accepted(run_module):
+    kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "timeout": 0.001,
+                                     "max_retries": 0, "retry_max_wait": 0, "rate_limit_budget": 0})
+    assert kind == "exit", result

@@ -174,9 +174,23 @@ def test_racy_margin(site, cache_dir):
 
 @pytest.mark.parametrize("content", [
     b"", b"{not json", b"\xff\xfe", b"[]", b'{"kind": "something else"}', b"null",
+    # Nested deeper than Python's parser recurses (it raised RecursionError, which failed every deploy).
+    b"[" * 100000, b'{"a": ' * 100000,
+    b"\x00\x01binary\x89PNG", b"9" * 100000, b"1e999999", b'{"kind": NaN}',
+    # The real cache cut short, and with entries of the wrong type.
+    "truncated", "entries-list", "entries-deep",
 ])
 def test_corrupt_cache_is_ignored(site, cache_dir, content):
     first = scan(site, cache_dir)
+    if isinstance(content, str):
+        with open(first.cache.path, "rb") as handle:
+            real = handle.read()
+        data = json.loads(real)
+        content = {
+            "truncated": real[:len(real) // 2],
+            "entries-list": json.dumps(dict(data, entries=list(data["entries"]))).encode(),
+            "entries-deep": json.dumps(dict(data, entries="@")).encode().replace(b'"@"', b"[" * 50000 + b"]" * 50000),
+        }[content]
     with open(first.cache.path, "wb") as handle:
         handle.write(content)
     second = scan(site, cache_dir)
@@ -230,6 +244,34 @@ def test_unreadable_cache_is_ignored(site, cache_dir):
         assert second.cache_hits == 0 and "unreadable" in second.cache.ignored
     finally:
         os.chmod(first.cache.path, 0o600)
+
+
+def test_unopenable_cache_is_ignored_and_replaced(site, cache_dir, monkeypatch):
+    """Permission denied, whoever runs the test (root reads a file of mode 0)."""
+    first = scan(site, cache_dir)
+    real_open = open
+
+    def denying_open(path, *args, **kwargs):
+        if path == first.cache.path and args[:1] == ("rb",):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denying_open)
+    second = scan(site, cache_dir)
+    monkeypatch.undo()
+    assert second.cache_hits == 0 and "unreadable (Permission denied)" == second.cache.ignored
+    assert second.manifest == first.manifest
+    assert scan(site, cache_dir).cache_hits == 3
+
+
+def test_directory_in_place_of_the_cache_does_not_fail(site, cache_dir):
+    first = scan(site, cache_dir)
+    os.remove(first.cache.path)
+    os.mkdir(first.cache.path)
+    second = scan(site, cache_dir)
+    assert second.cache_hits == 0 and second.cache.ignored.startswith("unreadable")
+    assert second.cache_error and "not written" in second.cache_error
+    assert second.manifest == first.manifest
 
 
 def test_unwritable_cache_dir_does_not_fail(site, tmp_path):

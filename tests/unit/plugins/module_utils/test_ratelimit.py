@@ -77,6 +77,24 @@ def test_without_headers_it_paces_at_the_documented_default():
     assert "pausing 300s until the window resets" in lines[0] and lines[0].startswith("GET /x: ")
 
 
+@pytest.mark.parametrize("ratelimit, policy", [
+    ('"default";r=nan;t=7', '"default";q=inf;w=10'),
+    ('"default";r=4;t=inf', '"default";q=60;w=nan'),
+    ('"default";r=1e999;t=7', '"default";q=1e999;w=1e999'),
+])
+def test_headers_that_are_not_finite_numbers_are_ignored(ratelimit, policy):
+    """int() of them raised ValueError or OverflowError out of the client."""
+    pacer, clock, _lines = make_pacer()
+    pacer.before_request("api", "GET /x")
+    response = Headers()
+    response.headers.update({"Ratelimit": ratelimit, "Ratelimit-Policy": policy})
+    pacer.after_response("api", response)
+    state = pacer._state("api")
+    assert not state.from_headers or state.reset_at - clock.now == 7
+    pacer.before_request("api", "GET /x")
+    assert clock.sleeps == []
+
+
 def test_headers_drive_the_pace_and_the_policy():
     pacer, clock, _lines = make_pacer()
     pacer.before_request("api", "GET /x")

@@ -106,6 +106,16 @@ def test_what_the_walk_skips_is_named_in_a_warning(tmp_path):
     assert any(w.startswith("skipped symbolic link /loop: ") and "symbolic links" in w for w in scan.warnings), scan.warnings
 
 
+@pytest.mark.parametrize("follow_symlinks", [True, "inside"])
+def test_a_link_to_a_device_out_of_the_source_is_skipped_with_one_message(tmp_path, follow_symlinks):
+    """Not also "leads outside the source ..., which is deployed too": nothing of it is deployed."""
+    write(tmp_path, "index.html", "hi")
+    os.symlink("/dev/zero", str(tmp_path / "zero"))
+    scan = S.scan_site(str(tmp_path), follow_symlinks=follow_symlinks)
+    assert [f.path for f in scan.files] == ["/index.html"]
+    assert scan.warnings == ["skipped /zero: not a regular file or directory"]
+
+
 def test_at_most_20_undecodable_names_are_listed(tmp_path):
     for i in range(21):
         with open(os.path.join(os.fsencode(str(tmp_path)), b"bad-\xff%02d" % i), "wb"):

@@ -305,6 +305,13 @@ def test_valid_routes_are_returned_parsed():
     (routes(include=["/" + "x" * 100]), "has 101 characters; each rule may have at most 100"),
     (routes(exclude=["api/*"]), 'the exclude rule "api/*" must start with "/"'),
     (routes(include=["/api/*", "/api/users"]), 'the include rules "/api/*" and "/api/users" overlap'),
+    # Python's parser raised RecursionError ("maximum recursion depth exceeded") at this depth.
+    ("[" * 100000 + "]" * 100000, "not valid JSON (arrays or objects nested too deeply)"),
+    ('{"version": 1, "include": ' + "[" * 100000, "not valid JSON (arrays or objects nested too deeply)"),
+    # Near the parser's depth limit, which printing the rule back in the message may exceed.
+    ('{"version": 1, "include": ' + "[" * 950 + "]" * 950 + ', "exclude": []}', 'every rule must be a string; "include" has '),
+    # JSON.parse, which wrangler and Pages use, has no NaN or Infinity.
+    ('{"version": NaN, "include": ["/*"], "exclude": []}', "not valid JSON (NaN is not a JSON value)"),
 ])
 def test_invalid_routes_name_the_problem(content, problem):
     with pytest.raises(WB.WorkerError) as caught:

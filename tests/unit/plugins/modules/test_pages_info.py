@@ -148,6 +148,24 @@ def test_older_than_rejects(value):
     assert "older_than" in str(exc.value) and "30d" in str(exc.value)
 
 
+@pytest.mark.parametrize("value", [
+    # Before the year 1 or after 9999 once in UTC: datetime's "date value out of range" came out raw.
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-02:00",
+    # Offsets no clock has (RFC 3339: at most 23:59 either way) were accepted and moved the cut-off.
+    "2026-01-31T12:00:00+25:00", "2026-01-31T12:00:00-99:99", "2026-01-31T12:00:00+0160",
+])
+def test_older_than_rejects_moments_that_do_not_exist(value):
+    with pytest.raises(ValueError) as exc:
+        _time.older_than_cutoff(value, now=NOW)
+    assert str(exc.value).startswith("older_than=%r is not a date and time that exists" % value)
+    assert _time.parse_timestamp(value) is None
+
+
+def test_older_than_accepts_the_extreme_offsets():
+    assert _time.older_than_cutoff("2026-01-31T12:00:00+23:59", now=NOW) == datetime(2026, 1, 30, 12, 1, tzinfo=timezone.utc)
+    assert _time.older_than_cutoff("0001-01-01T01:00:00+01:00", now=NOW) == datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
 def test_api_timestamps_with_any_fraction():
     assert _time.parse_timestamp("2026-09-11T20:12:37.66251Z") == datetime(2026, 9, 11, 20, 12, 37, 662510, tzinfo=timezone.utc)
     assert _time.parse_timestamp("2026-09-11T20:12:37.1234567Z").microsecond == 123456
