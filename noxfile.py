@@ -75,8 +75,8 @@ TOOLS = ["ansible-compat", "ansible-lint", "molecule", "ansible-runner", "ansibl
 IMPORTER = ["galaxy-importer"]  # its own venv: it pins ansible-lint, flake8 and attrs
 # The eda stage's own venv: ansible-rulebook pins aiohttp, ansible-runner and drools_jpy (its rules engine, a JVM).
 EDA = ["ansible-rulebook==1.3.2", "pytest"]
-STAGES = ["emulator", "sanity", "units", "integration", "changelog", "lint", "docs", "importer", "molecule",
-          "runner", "eda"]
+STAGES = ["emulator", "sanity", "units", "integration", "changelog", "lint", "docs", "doc-commands", "importer",
+          "molecule", "runner", "eda"]
 
 CACHE = envs.CACHE
 EMULATOR_DIR = envs.EMULATOR_DIR
@@ -538,6 +538,15 @@ def docs(session):
            out, env=env)
         print("docs site: tests/output/docsite/build/html/index.html", file=out)
     stage(session, "docs", run)
+
+
+@nox.session(name="doc-commands")
+def doc_commands(session):
+    """The shell blocks of README.md and docs/*.md: each marked <!-- test: run --> or <!-- test: skip REASON -->,
+    and the ones to run run as written, in a scratch copy of the checkout with a HOME of its own."""
+    def run(out, note_box):
+        sh([sys.executable, REPO / "tests/helpers/doc_commands.py"], out, cwd=REPO)
+    stage(session, "doc-commands", run)
 
 
 @nox.session

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STAGES=(emulator sanity units integration changelog lint docs importer molecule runner eda)
+STAGES=(emulator sanity units integration changelog lint docs doc-commands importer molecule runner eda)
 
 usage() {
     cat <<'TEXT'
@@ -20,6 +20,7 @@ Stages (noxfile.py sessions; environments are prepared first, cached under .cach
   changelog    antsibull-changelog lint
   lint         ansible-lint, production profile, on roles/, playbooks/ and extensions/
   docs         antsibull-docs lint-collection-docs --plugin-docs, and the docs site (antsibull-docs + Sphinx)
+  doc-commands the shell blocks of README.md and docs/*.md marked to run, run as written (fresh HOME, scratch copy)
   importer     galaxy-importer with ansible-lint on the built artifact (Galaxy / Automation Hub checks)
   molecule     status page in headless Chromium (installed with apt when missing), molecule test --all
   runner       the AWX job templates run with ansible-runner against an emulator; ansible-builder checks

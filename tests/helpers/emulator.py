@@ -88,14 +88,16 @@ def start(state, data_dir, serve_args=(), port=0, python=None, timeout=30):
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     deadline = time.monotonic() + timeout
-    base_url = _wait_for_url(proc, log, deadline)
-    if not base_url:
+    try:
+        base_url = _wait_for_url(proc, log, deadline)
+        if not base_url:
+            raise EmulatorError("the emulator did not start:\n" + log.read_text(errors="replace"))
+        root = base_url[: -len("/client/v4")]
+        if not _healthy(root, deadline):
+            raise EmulatorError("the emulator is not healthy:\n" + log.read_text(errors="replace"))
+    except BaseException:  # also Ctrl-C (or SIGTERM, see _cli_start): there is no state file yet to stop it with
         _end(proc.pid)
-        raise EmulatorError("the emulator did not start:\n" + log.read_text(errors="replace"))
-    root = base_url[: -len("/client/v4")]
-    if not _healthy(root, deadline):
-        _end(proc.pid)
-        raise EmulatorError("the emulator is not healthy:\n" + log.read_text(errors="replace"))
+        raise
     info = {"pid": proc.pid, "base_url": base_url, "root_url": root, "token": token, "account": account,
             "log": str(log), "data_dir": str(data)}
     state.write_text(json.dumps(info, indent=2) + "\n")
@@ -137,6 +139,7 @@ def stop(state):
 
 
 def _cli_start(args):
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))  # so that start() ends the emulator
     extra = list(args.serve_args)
     if extra and extra[0] == "--":
         extra = extra[1:]
