@@ -55,8 +55,8 @@ def secret(value=""):
 
 
 def test_environment_config_follows_the_branch():
-    project = {"production_branch": "main", "deployment_configs": {"production": env(usage_model="bundled"),
-                                                                  "preview": env(usage_model="unbound")}}
+    configs = {"production": env(usage_model="bundled"), "preview": env(usage_model="unbound")}
+    project = {"production_branch": "main", "deployment_configs": configs}
     assert C.environment_config(project, "main")["usage_model"] == "bundled"
     assert C.environment_config(project, "feature")["usage_model"] == "unbound"
     assert C.environment_config(None, "main") == {} and C.environment_config({"production_branch": "main"}, "main") == {}

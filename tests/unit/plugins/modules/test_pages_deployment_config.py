@@ -41,8 +41,8 @@ def outcome(monkeypatch, pages_api, tmp_path):
 def test_a_configuration_change_is_the_reason_and_shows_in_the_diff_without_secrets(run_module, outcome):
     outcome.update(changed=True, deployment=None, reason="configuration changed",
                    configuration_changes=["env_vars.GREETING"], configuration={"before": BEFORE, "after": AFTER})
-    status, result = run_module(pages_deployment.main, dict(ARGS, source=outcome["source"], _ansible_check_mode=True,
-                                                             _ansible_diff=True))
+    options = dict(ARGS, source=outcome["source"], _ansible_check_mode=True, _ansible_diff=True)
+    status, result = run_module(pages_deployment.main, options)
     assert status == "exit" and result["changed"]
     assert result["reason"] == "configuration changed"
     assert result["configuration_changes"] == ["env_vars.GREETING"]
@@ -67,7 +67,7 @@ def test_unchanged_says_so_with_the_same_configuration_on_both_sides(run_module,
 def test_a_static_site_has_no_configuration_in_its_diff(run_module, outcome):
     outcome.update(changed=True, deployment=deployment("new-0002"), reason="files changed",
                    configuration_changes=[], configuration=None)
-    status, result = run_module(pages_deployment.main, dict(ARGS, source=outcome["source"], wait=False,
-                                                             _ansible_diff=True))
+    options = dict(ARGS, source=outcome["source"], wait=False, _ansible_diff=True)
+    status, result = run_module(pages_deployment.main, options)
     assert status == "exit" and result["reason"] == "files changed"
     assert "configuration" not in result["diff"]["before"] and "configuration" not in result["diff"]["after"]
