@@ -269,8 +269,8 @@ notes:
     files) and the branch as the last line of the deployment's commit message. When the deployment that serves
     the branch (for production: the live one, which a rollback may have changed; for preview: the newest of the
     branch) carries the same digest and did not fail (and, for a site with code, was made with the same configuration;
-    see below), nothing is uploaded, no deployment is created and C(changed=false). A different O(commit_message) or O(commit_hash) alone does not make a new deployment;
-    O(force=true) does."
+    see below), nothing is uploaded, no deployment is created and C(changed=false). A different O(commit_message)
+    or O(commit_hash) alone does not make a new deployment; O(force=true) does."
   - "Full-stack idempotence: the digest also covers the worker (each module's name, type and content, the
     C(_routes.json) sent, and the Functions build without the random names wrangler gives its output), so the same
     code and assets again report C(changed=false), and any change to a module deploys again."
