@@ -18,7 +18,9 @@ Idempotence: the form's ``commit_message`` ends with a trailer line ``cfpages-di
 (the first :data:`DIGEST_TRAILER_HEX` hex digits of ``SiteScan.digest``, a sha256 over the
 manifest and the special files). The API stores the message in
 ``deployment_trigger.metadata.commit_message``, so a later run reads back what is live on the
-branch and reports no change when the digests are equal.
+branch and reports no change when the digests are equal -- and when the live deployment was
+made with the configuration its environment has now (``_deploy_config``: a site with code runs
+with the environment variables, bindings and settings of the moment its deployment was created).
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._assets import 
     plan_buckets,
     upload_counts,
     upload_missing,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deploy_config import (
+    UNCHANGED,
+    ConfigComparison,
+    deploy_reason,
+    environment_config,
+    settings_line,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     FAILED_STATUSES,
@@ -128,17 +137,18 @@ def manifest_json(scan):
 
 def build_deployment_fields(
     scan, branch=None, commit_hash=None, commit_message=None, commit_dirty=None, digest_trailer=True,
-    digest=None, worker_fields=(),
+    digest=None, worker_fields=(), marks=(),
 ):
     """The multipart form of ``POST .../deployments`` as requests ``files=`` tuples, in wrangler's
     order: ``manifest``, ``branch``, ``commit_message`` (with the trailer of ``digest``, by default
     the scan's, at most 384 UTF-8 bytes), ``commit_hash``, ``commit_dirty`` (``"true"``/``"false"``),
     the special files ``_headers``, ``_redirects`` as files (read into memory, so a retry re-sends
-    them), then ``worker_fields`` (``WorkerPlan.fields()``: the worker bundle and its routes)."""
+    them), then ``worker_fields`` (``WorkerPlan.fields()``: the worker bundle and its routes).
+    ``marks``: more lines for the commit message, before the digest trailer."""
     fields = [("manifest", (None, manifest_json(scan).encode("utf-8")))]
     if branch:
         fields.append(("branch", (None, branch)))
-    marks = (INDEX_MARKER,) if has_root_index(scan) else ()
+    marks = ((INDEX_MARKER,) if has_root_index(scan) else ()) + tuple(marks)
     message = compose_commit_message(commit_message, (digest or scan.digest) if digest_trailer else None, marks)
     if message:
         fields.append(("commit_message", (None, message.encode("utf-8"))))
@@ -230,7 +240,9 @@ class DeployPlan:
     exist), ``branch``, ``view`` (its :class:`BranchDeployments`) and ``live`` (what it serves),
     ``unchanged`` (the branch already serves this site), ``token`` and ``missing`` (hashes to
     upload), ``worker`` (the ``WorkerPlan``) and ``digest`` (the site's and the worker's,
-    :func:`deploy_digest`)."""
+    :func:`deploy_digest`); ``config`` (the configuration of the environment ``branch`` deploys
+    to), ``configuration`` (a ``_deploy_config.ConfigComparison`` with the live deployment, for a
+    site with code that has one; else None) and ``reason`` (``_deploy_config.REASONS``)."""
 
     def __init__(self, scan, project_info, branch, concurrency, worker):
         self.scan = scan
@@ -245,6 +257,19 @@ class DeployPlan:
         self.unchanged = False
         self.token = None
         self.missing = []
+        self.config = environment_config(project_info, branch)
+        self.configuration = None
+        self.reason = None
+
+    @property
+    def uses_config(self):
+        """Whether the deployment's configuration matters: only code (a worker, Functions) reads
+        environment variables and bindings, so a static site compares by its files alone."""
+        return self.worker.mode != "none"
+
+    def marks(self):
+        """The commit message lines that record the configuration (a site with code only)."""
+        return (settings_line(self.config),) if self.uses_config else ()
 
     def upload_counts(self):
         """The ``upload`` counts of what would be uploaded."""
@@ -255,7 +280,10 @@ class DeployPlan:
         """The engine's answer: ``changed``; ``deployment`` (the created one, the live one when
         unchanged, else None); ``upload`` (counts: ``files, bytes, uploaded, uploaded_bytes,
         skipped, buckets, hash_cache_hits``); ``worker`` (``mode, modules, bytes``); ``scan``;
-        ``branch``; ``digest``; ``warnings`` (strings)."""
+        ``branch``; ``digest``; ``warnings`` (strings); ``reason`` (why it deploys, or
+        ``unchanged``); ``configuration_changes`` (what differs from the live deployment's
+        configuration) and ``configuration`` (``{before, after}`` of the compared fields, secret
+        values blank; None when not compared)."""
         upload = dict(upload if upload is not None else self.upload_counts())
         upload["hash_cache_hits"] = self.scan.cache_hits
         return {
@@ -267,6 +295,11 @@ class DeployPlan:
             "branch": self.branch,
             "digest": self.digest,
             "warnings": self.warnings,
+            "reason": self.reason,
+            "configuration_changes": list(self.configuration.changes) if self.configuration else [],
+            "configuration": (
+                {"before": self.configuration.before, "after": self.configuration.after} if self.configuration else None
+            ),
         }
 
 
@@ -334,8 +367,9 @@ class DirectUpload:
 
     def prepare(self, project_info=None):
         """The plan: scan, preflight, compare with what the branch serves (unchanged when it carries
-        the same site digest, unless ``force``), then the upload token, the file count limit and
-        check-missing. ``project_info`` (the project object) saves its GET."""
+        the same site digest and, for a site with code, was made with the environment's configuration
+        as it is now; unless ``force``), then the upload token, the file count limit and check-missing.
+        ``project_info`` (the project object) saves its GET; the comparison makes no other request."""
         r = self.request
         self.inspect()
         scan = self.scan()
@@ -344,6 +378,7 @@ class DirectUpload:
         branch = r.branch or (info or {}).get("production_branch")
         plan = DeployPlan(scan, info, branch, r.concurrency, self.worker_plan(info, branch))
         if info is None:
+            plan.reason = deploy_reason(None, False, False)
             plan.missing = scan.unique_hashes()
             plan.warnings.append("project %s does not exist: every file would be uploaded" % r.project)
             return plan
@@ -353,12 +388,20 @@ class DirectUpload:
         lost_index = lost_index_warning(scan, info.get("canonical_deployment") if production else None, production)
         if lost_index:
             plan.warnings.append(lost_index)
-        if not r.force and serves(plan.live, plan.digest):
+        if plan.live is not None and plan.uses_config:
+            plan.configuration = ConfigComparison(plan.live, plan.config)
+        live_failed = plan.live is not None and stage_of(plan.live)[1] in FAILED_STATUSES
+        plan.reason = deploy_reason(
+            plan.live, carries_digest(plan.live, plan.digest), live_failed, plan.configuration, r.force
+        )
+        if plan.reason == UNCHANGED:
             self.log(
                 "branch %s already serves this site (deployment %s): nothing to do" % (plan.branch, plan.live.get("id"))
             )
             plan.unchanged = True
             return plan
+        changes = plan.configuration.changes if plan.configuration else []
+        self.log("deploying: %s%s" % (plan.reason, " (%s)" % ", ".join(changes) if changes else ""))
         plan.token = UploadToken(self.client, r.project)
         preflight(scan, plan.token.max_file_count)
         plan.missing = scan.unique_hashes() if r.force_upload else missing_hashes(self.client, plan.token, scan)
@@ -386,7 +429,7 @@ class DirectUpload:
                 )
         plan.warnings.extend(counts.pop("warnings", []))
         fields = build_deployment_fields(plan.scan, plan.branch, r.commit_hash, r.commit_message, r.commit_dirty,
-                                         digest=plan.digest, worker_fields=plan.worker.fields())
+                                         digest=plan.digest, worker_fields=plan.worker.fields(), marks=plan.marks())
         recheck = plan.view.created_since(
             plan.view.known_ids(), accept=lambda deployment: serves(deployment, plan.digest)
         )

@@ -41,6 +41,9 @@ attributes:
   diff_mode:
     details:
       - The diff shows which deployment serves the branch (or which deployments exist) before and after.
+      - With O(source) and a site with code, it also shows the configuration the live deployment was made with
+        (C(env_vars), C(compatibility_date), C(compatibility_flags), and the digest of the other settings) and the
+        environment's configuration now; secret values are masked.
 options:
   project_name:
     description:
@@ -204,8 +207,10 @@ options:
     aliases: [id]
   force:
     description:
-      - With O(state=present), deploy even when the files are the same as those the branch serves, or build even
-        when the branch was already built from O(commit_hash).
+      - With O(state=present), deploy even when the files and the configuration are the same as those the branch
+        serves (RV(reason=forced)), or build even when the branch was already built from O(commit_hash).
+      - Use it to ship a secret whose value alone changed (the API never returns secret values, so such a change
+        cannot be seen); see the notes.
       - With O(state=absent), delete the deployment even when it is aliased (the newest deployment of a preview
         branch, which serves the branch alias); sends the API's C(?force=true).
       - O(state=absent) with O(branch) always forces (it deletes the branch alias on purpose).
@@ -289,12 +294,25 @@ notes:
   - "Idempotence of uploads: the module records a digest of the deployed files (paths, contents and the special
     files) and the branch as the last line of the deployment's commit message. When the deployment that serves
     the branch (for production: the live one, which a rollback may have changed; for preview: the newest of the
-    branch) carries the same digest and did not fail, nothing is uploaded, no deployment is created and
-    C(changed=false). A different O(commit_message) or O(commit_hash) alone does not make a new deployment;
-    O(force=true) does."
+    branch) carries the same digest and did not fail (and, for a site with code, was made with the same configuration;
+    see below), nothing is uploaded, no deployment is created and C(changed=false). A different O(commit_message)
+    or O(commit_hash) alone does not make a new deployment; O(force=true) does."
   - "Full-stack idempotence: the digest also covers the worker (each module's name, type and content, the
     C(_routes.json) sent, and the Functions build without the random names wrangler gives its output), so the same
     code and assets again report C(changed=false), and any change to a module deploys again."
+  - "Configuration: a deployment runs with the configuration its environment (C(deployment_configs.production) or
+    C(.preview), set with M(cfpages.cloudflare.pages_project)) had when it was created. For a site with code
+    (C(_worker.js) or Functions), the same files are deployed again (RV(reason=configuration changed)) when the live
+    deployment was made with another configuration: environment variable names, types and plain-text values,
+    secret names, C(compatibility_date) and C(compatibility_flags) (read from the live deployment, whoever made it),
+    and bindings, C(usage_model), C(placement), C(limits), C(fail_open) and C(always_use_latest_compatibility_date)
+    (recorded by this module as a C(cfpages-settings) digest line in the commit message; not compared for a
+    deployment made by another tool). RV(configuration_changes) says what differs. A static site does not use its
+    configuration, so only its files compare. The comparison makes no extra API request."
+  - "Secrets: the API never returns the value of a C(secret_text) variable, so only their names and types compare.
+    After changing a secret's value (M(cfpages.cloudflare.pages_project) with C(update_secrets=always)), ship it
+    with O(force=true) (for example only when that task changed, as in the examples), or change a plain-text
+    variable such as C(SECRETS_VERSION) together with it, which the comparison sees."
   - "wrangler is only needed for Pages Functions (O(functions_dir)) and for a C(_worker.js) that imports files outside
     it (O(worker_bundle)); self-contained C(_worker.js) files and directories are bundled in Python. For AWX, see
     the execution environment variant with Node.js and wrangler in the collection's C(extensions/awx) directory."
@@ -409,6 +427,29 @@ EXAMPLES = r"""
     source: "{{ project_dir }}/public"
     functions_dir: ""
     branch: static-preview
+
+- name: Rotate a secret, then ship it (its value cannot be read back, so force the redeploy)
+  cfpages.cloudflare.pages_project:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    name: my-app
+    update_secrets: always
+    deployment_configs:
+      production:
+        env_vars:
+          API_SECRET:
+            type: secret_text
+            value: "{{ vault_api_secret }}"
+  register: app_settings
+
+- name: Deploy (a changed plain variable or binding redeploys by itself; reason says why)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-app
+    source: "{{ app_dir }}/dist"
+    force: "{{ app_settings is changed }}"
+  register: app_deploy
 
 - name: Fail unless this deploy goes to production
   cfpages.cloudflare.pages_deployment:
@@ -568,6 +609,28 @@ upload:
     skipped: 5119
     buckets: 1
     hash_cache_hits: 5119
+reason:
+  description:
+    - Why the task deployed (or would deploy, in check mode), or V(unchanged).
+    - V(nothing live) (no deployment serves the branch, or the project is new), V(files changed) (the branch serves
+      other files or other code), V(live deployment failed) (the same files, but that deployment failed),
+      V(configuration changed) (the same files, made with another configuration of the environment; see
+      RV(configuration_changes)), V(forced) (nothing changed, but O(force=true)), V(unchanged) (C(changed=false)).
+  returned: state is present and source is set
+  type: str
+  sample: configuration changed
+configuration_changes:
+  description:
+    - What differs between the configuration the live deployment was made with and its environment's now, by
+      name, without values - C(env_vars.<NAME>), C(compatibility_date), C(compatibility_flags), and
+      C(bindings_and_settings) (bindings, C(usage_model), C(placement), C(limits), C(fail_open),
+      C(always_use_latest_compatibility_date)).
+    - Empty when they are the same, when nothing is live, and for a site without code (its configuration is not
+      compared).
+  returned: state is present and source is set
+  type: list
+  elements: str
+  sample: [env_vars.GREETING]
 worker:
   description:
     - The code deployed with the site (or that would be, in check mode).
@@ -1033,12 +1096,23 @@ class PagesDeployment(PagesModule):
         upload = dict(outcome.get("upload") or {})
         self.result["upload"] = upload
         self.result["worker"] = outcome.get("worker")
+        self.result["reason"] = outcome.get("reason")
+        self.result["configuration_changes"] = list(outcome.get("configuration_changes") or [])
         deployment = outcome.get("deployment")
+        # The configuration the live deployment was made with, and the environment's now (secret
+        # values are blank in both: set_diff masks them).
+        configuration = outcome.get("configuration") or {}
         if outcome.get("changed"):
             self.result["changed"] = True
-            self.set_diff(before, {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT})
+            after = {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT}
+            if configuration:
+                before = dict(before, configuration=configuration["before"])
+                after["configuration"] = configuration["after"]
+            self.set_diff(before, after)
         else:
             same = {"branch": branch, "deployment_id": deployment.get("id") if deployment else None}
+            if configuration:
+                same["configuration"] = configuration["before"]
             self.set_diff(same, same)
         if self.check_mode and outcome.get("changed"):
             self.result["deployment"] = None

@@ -294,6 +294,29 @@ def test_stages_bindings_and_request_details(emu):
     assert r.status_code == 501 and "binding FILES (deployment_configs.r2_buckets) is not emulated" in r.text
 
 
+def test_each_deployment_keeps_the_configuration_it_was_made_with(emu):
+    # A deployment carries its environment's configuration of the moment it was created (the API's
+    # Deployment object has its own env_vars): changing the project later changes only what the
+    # next deployment gets. pages_deployment's redeploy of the same files relies on this.
+    live = create_project(emu, "snap", deployment_configs={"production": {
+        "env_vars": {"PLAIN": {"value": "one"}, "SECRET": {"type": "secret_text", "value": "s1"}},
+        "compatibility_date": "2024-09-23"}})["subdomain"]
+    first = wait_deployed(emu, "snap", _worker_deploy(emu, "snap")["id"])
+    ok(emu.api("PATCH", "/accounts/{a}/pages/projects/snap", json={"deployment_configs": {"production": {
+        "env_vars": {"PLAIN": {"value": "two"}, "SECRET": {"type": "secret_text", "value": "s2"}},
+        "compatibility_flags": ["nodejs_compat"]}}}))
+    assert get_deployment(emu, "snap", first["id"])["env_vars"] == {
+        "PLAIN": {"type": "plain_text", "value": "one"}, "SECRET": {"type": "secret_text", "value": ""}}
+    assert get_deployment(emu, "snap", first["id"])["compatibility_flags"] == []
+    assert emu.site(host_of(first["url"]), "/env").json() == {"plain": "one", "secret": "s1"}
+    assert emu.site(live, "/env").json() == {"plain": "one", "secret": "s1"}  # still live
+    second = wait_deployed(emu, "snap", _worker_deploy(emu, "snap")["id"])
+    assert second["env_vars"]["PLAIN"] == {"type": "plain_text", "value": "two"}
+    assert second["compatibility_flags"] == ["nodejs_compat"]
+    assert emu.site(live, "/env").json() == {"plain": "two", "secret": "s2"}
+    assert emu.site(host_of(first["url"]), "/env").json() == {"plain": "one", "secret": "s1"}
+
+
 def test_worker_reload_keeps_every_deployment_serving(emu):
     create_project(emu, "many")
     ids = []
