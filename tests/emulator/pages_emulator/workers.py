@@ -32,8 +32,22 @@ START_TIMEOUT = 20.0      # seconds a workerd may take to bind its sockets
 CHECK_TIMEOUT = 20.0
 RETIRE_AFTER = 5.0        # seconds an old process keeps serving in-flight requests
 REQUEST_TIMEOUT = 60.0
+# From this compatibility date the runtime enables nodejs_compat unless `no_nodejs_compat` is set
+# (wrangler 4.164: packages/workers-utils/src/compatibility-date.ts NODEJS_COMPAT_DEFAULT_ON_DATE,
+# which makes it bundle Node.js polyfills importing node:* modules for such a date).
+NODEJS_COMPAT_DEFAULT_ON_DATE = "2026-08-04"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade", "content-length"}
+
+
+def runtime_flags(date, flags):
+    """The flags to run a worker with: ``flags``, plus ``nodejs_compat`` where the date turns it
+    on by default. Said explicitly, because a workerd older than the default (the date is run as
+    workerd's newest, see spec_for) would otherwise run without it."""
+    flags = list(flags)
+    if date >= NODEJS_COMPAT_DEFAULT_ON_DATE and not {"nodejs_compat", "no_nodejs_compat"} & set(flags):
+        flags.append("nodejs_compat")
+    return flags
 
 
 class StartError(Exception):
@@ -310,6 +324,7 @@ class Workers:
     async def spec_for(self, d: dict) -> WorkerSpec:
         code = worker_code(self._special_blobs(d))
         date = d.get("compatibility_date") or "2021-11-02"
+        flags = runtime_flags(date, d.get("compatibility_flags") or [])
         newest = await self.runtime.newest_date()
         if newest and date > newest:
             date = newest   # workerd refuses dates newer than its build; README "Workers"
@@ -325,7 +340,7 @@ class Workers:
                 else:
                     missing[name] = key
                 text_vars.pop(name, None)   # a binding wins over an env var of the same name
-        return WorkerSpec(d["id"], code, date, list(d.get("compatibility_flags") or []),
+        return WorkerSpec(d["id"], code, date, flags,
                           text_vars=text_vars, kv=kv, d1=d1, missing_bindings=missing,
                           service_address=self.emulator_address or "127.0.0.1:9",
                           service_secret=self.service_secret)
