@@ -598,9 +598,10 @@ def molecule(session):
 
 
 def check_functions_ee(env, default_context, out):
-    """The Functions variant of the EE adds Node.js and the wrangler pinned for the tests
-    (tests/emulator/package.json); the default one stays without Node.js."""
-    pinned = json.loads((REPO / "tests" / "emulator" / "package.json").read_text())["devDependencies"]["wrangler"]
+    """The Functions variant of the EE adds Node.js 22 and the newest wrangler the tests pin (the
+    "current" lane, tests/toolchain/wrangler-current/package.json); the default one stays without Node.js."""
+    pinned = json.loads((envs.TOOLCHAIN_DIR / "wrangler-current" / "package.json").read_text()
+                        )["devDependencies"]["wrangler"]
     context = Path(tempfile.mkdtemp(prefix="cfpages-ee-functions-"))
     try:
         subprocess.run(["ansible-builder", "create", "-f", "extensions/awx/execution-environment-functions.yml",
@@ -615,13 +616,13 @@ def check_functions_ee(env, default_context, out):
         with_node, without_node = containerfile(context), containerfile(default_context)
         if not re.search(r"npm install --global .*wrangler@%s" % re.escape(pinned), with_node):
             raise envs.SetupError("the Functions execution environment does not install wrangler@%s" % pinned)
-        if "dnf install -y nodejs" not in with_node:
-            raise envs.SetupError("the Functions execution environment does not install Node.js")
+        if "dnf install -y nodejs" not in with_node or "nodejs:22" not in with_node:
+            raise envs.SetupError("the Functions execution environment does not install Node.js 22")
         if re.search(r"nodejs|npm |wrangler", without_node, re.I):
             raise envs.SetupError("the default execution environment must not install Node.js or wrangler")
     finally:
         shutil.rmtree(context, ignore_errors=True)
-    print("execution environment with Functions: build context created (Node.js, wrangler@%s)" % pinned, file=out)
+    print("execution environment with Functions: build context created (Node.js 22, wrangler@%s)" % pinned, file=out)
 
 @nox.session
 def runner(session):
