@@ -345,7 +345,12 @@ def npm_ci_locked(name, node_bin=None, out=None):
         raise SetupError(f"{src}/package-lock.json missing (npm install --package-lock-only in {src})")
     dest = TOOLCHAIN_CACHE / f"{name}-{_lock_hash(src)}"
     stamp = dest / ".cfpages-installed"
-    with _TOOLCHAIN_LOCK:
+    if stamp.is_file():
+        return dest
+    TOOLCHAIN_CACHE.mkdir(parents=True, exist_ok=True)
+    # One install at a time: threads here, and other processes (a test run, a stage) through flock.
+    with _TOOLCHAIN_LOCK, open(TOOLCHAIN_CACHE / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if stamp.is_file():
             return dest
         if not shutil.which("npm"):
