@@ -113,9 +113,9 @@ def _scenario(emulator, lane, work: Path) -> dict:
                                "--commit-hash", COMMIT, "--commit-message", "lanes"], work),
         "functions deploy": (["pages", "deploy", "public", "--project-name", "lanes", "--branch", "preview",
                               "--commit-hash", COMMIT, "--commit-message", "lanes"], fn),
-        "_worker.js directory --no-bundle deploy": (["pages", "deploy", str(worker_dir), "--project-name", "lanes",
-                                            "--branch", "main", "--commit-hash", COMMIT, "--commit-message", "lanes",
-                                            "--no-bundle"], work),
+        "_worker.js directory --no-bundle deploy": (
+            ["pages", "deploy", str(worker_dir), "--project-name", "lanes", "--branch", "main",
+             "--commit-hash", COMMIT, "--commit-message", "lanes", "--no-bundle"], work),
     }
     out = {}
     try:
