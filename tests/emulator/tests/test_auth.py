@@ -79,7 +79,7 @@ def test_configured_credentials_replace_dev_ones(start_emulator):
 
 
 def test_unknown_route_is_7003(emu):
-    for path in ("/accounts/{a}/pages/nope", "/zones", "/"):
+    for path in ("/accounts/{a}/pages/nope", "/memberships", "/"):
         r = emu.api("GET", path)
         assert error_of(r)[:2] == (404, 7003)
         assert r.json()["errors"][0]["message"].startswith("Could not route to ")
