@@ -76,7 +76,7 @@ IMPORTER = ["galaxy-importer"]  # its own venv: it pins ansible-lint, flake8 and
 # The eda stage's own venv: ansible-rulebook pins aiohttp, ansible-runner and drools_jpy (its rules engine, a JVM).
 EDA = ["ansible-rulebook==1.3.2", "pytest"]
 STAGES = ["emulator", "sanity", "units", "integration", "changelog", "lint", "docs", "importer", "molecule",
-          "runner", "eda"]
+          "runner", "eda", "frameworks"]
 
 CACHE = envs.CACHE
 EMULATOR_DIR = envs.EMULATOR_DIR
@@ -282,7 +282,7 @@ def _prepare(cores, out, note_box):
         dest.mkdir(parents=True)
         sh([envs.venv_python(venv_name(core)), REPO / "tests/helpers/collection.py", REPO, "install", dest], out,
            env=venv_env(core))
-        for part in ("tests/emulator", "tests/benchmarks"):
+        for part in ("tests/emulator", "tests/benchmarks", "tests/frameworks"):
             if (tree_of(core) / part).exists():
                 raise envs.SetupError(f"{part} was installed into the collection tree: "
                                       "galaxy.yml build_ignore must exclude it")
@@ -661,3 +661,46 @@ def eda(session):
             raise subprocess.CalledProcessError(rc, "pytest tests/eda")
         note_box[0] = "ansible-rulebook " + EDA[0].split("==")[1]
     stage(session, "eda", run)
+
+
+def framework_lanes():
+    """The toolchains the frameworks stage builds and deploys with: (name, node binary, wrangler
+    executable). The machine's Node with the wrangler pinned in tests/emulator/package.json."""
+    node = shutil.which("node")
+    if not node:
+        raise envs.SetupError("the frameworks stage needs Node.js (node on PATH)")
+    return [("node" + _node_major(node) + "-wrangler" + _pinned_wrangler(), node,
+             EMULATOR_DIR / "node_modules" / ".bin" / "wrangler")]
+
+
+def _node_major(node):
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return version.lstrip("v").split(".")[0]
+
+
+def _pinned_wrangler():
+    return json.loads((EMULATOR_DIR / "package.json").read_text())["devDependencies"]["wrangler"]
+
+
+@nox.session
+def frameworks(session):
+    """Real framework apps (tests/frameworks/) built from their lockfiles, deployed with pages_deployment and
+    with wrangler pages deploy to one emulator running workerd, compared path by path; one row per lane."""
+    def lane_job(name, node, wrangler):
+        def run(out, note_box):
+            env = venv_env(TOOLS_LINE, CFPAGES_COLLECTIONS=str(collections_of(TOOLS_LINE)), CFPAGES_LANE=name,
+                           CFPAGES_NODE=str(node), CFPAGES_WRANGLER=str(wrangler),
+                           CFPAGES_EMULATOR_PYTHON=str(envs.venv_python(venv_name(TOOLS_LINE))))
+            rc = envs.run([envs.venv_python(venv_name(TOOLS_LINE)), "-m", "pytest", "tests/frameworks", "-v",
+                           "-o", f"cache_dir={CACHE}/pytest-frameworks", "-p", "no:randomly",
+                           *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))],
+                          out=out, env=env, cwd=REPO, check=False)
+            if rc == 5:
+                raise Skip("pytest collected no tests")
+            if rc:
+                raise subprocess.CalledProcessError(rc, "pytest tests/frameworks")
+            note_box[0] = "responses: tests/output/frameworks/"
+        return (f"frameworks {name}", run)
+
+    # One lane after the other: a framework build takes both cores.
+    run_lanes(session, "frameworks", [lane_job(*lane) for lane in framework_lanes()], 1)
