@@ -208,6 +208,7 @@ class DeployRequest:
     workers: int | None = None
     functions_dir: str | None = None
     wrangler_executable: str | None = None
+    worker_bundle: str = "auto"
     hash_cache: str | bool | None = None
 
     @classmethod
@@ -218,6 +219,7 @@ class DeployRequest:
             commit_message=options["commit_message"], commit_dirty=options["commit_dirty"],
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
             functions_dir=options.get("functions_dir"), wrangler_executable=options.get("wrangler_executable"),
+            worker_bundle=options.get("worker_bundle") or "auto",
             follow_symlinks=options.get("follow_symlinks", "all"), allow_empty=bool(options.get("allow_empty")),
             hash_cache=options.get("hash_cache"),
         )
@@ -289,7 +291,8 @@ class DirectUpload:
             r = self.request
             excluder = _Excluder(r.exclude)
             skip = [name for name in WORKER_FILES if excluder.rules and excluder(name, name)]
-            self._code = inspect_site(r.source, r.functions_dir, r.wrangler_executable, skip=skip)
+            self._code = inspect_site(r.source, r.functions_dir, r.wrangler_executable, skip=skip,
+                                      worker_bundle=r.worker_bundle)
         return self._code
 
     def worker_plan(self, info, branch):

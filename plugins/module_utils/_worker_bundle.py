@@ -313,11 +313,44 @@ def bundle_from_blob(blob, mode="functions", root=None):
 # --------------------------------------------------------------------------- checks
 
 
-def check_imports(bundle, where=None):
-    """Raise :class:`WorkerError` naming each ES module and relative specifier that does not
-    resolve to a module of the bundle (at most 20 listed)."""
+class UnresolvedImport:
+    """A relative specifier of ``module`` (a :class:`WorkerModule`) that names no module of the
+    bundle: ``found`` (the ``_js_imports.StaticImport``), ``target`` (the module name it
+    resolves to, or None above the bundle's root) and ``on_disk`` (the file it names, when one
+    exists beside the module's own file: a bundler could inline it)."""
+
+    __slots__ = ("module", "found", "target", "on_disk")
+
+    def __init__(self, module, found, target, on_disk):
+        self.module = module
+        self.found = found
+        self.target = target
+        self.on_disk = on_disk
+
+
+# What a bundler tries after a specifier without a known extension (esbuild's resolveExtensions
+# that matter for a server build's output).
+_RESOLVE_SUFFIXES = ("", ".js", ".mjs", ".cjs", ".ts", ".mts", ".json", "/index.js", "/index.mjs")
+
+
+def _file_named(module, specifier):
+    """The file ``specifier`` names from ``module``'s file, or None (no file, or a module without one)."""
+    if module.path is None:
+        return None
+    path = specifier.split("?", 1)[0].split("#", 1)[0]
+    if not path or path.startswith("/"):
+        return None
+    base = os.path.normpath(os.path.join(os.path.dirname(module.path), path))
+    for suffix in _RESOLVE_SUFFIXES:
+        if os.path.isfile(base + suffix):
+            return base + suffix
+    return None
+
+
+def unresolved_imports(bundle):
+    """The :class:`UnresolvedImport` list of the bundle's ES modules."""
     names = set(m.name for m in bundle.modules)
-    problems = []
+    out = []
     for module in bundle.modules:
         if module.type != "esm":
             continue
@@ -328,10 +361,23 @@ def check_imports(bundle, where=None):
             target = _js_imports.resolve(module.name, found.specifier)
             if target in names:
                 continue
-            label = os.path.join(where or bundle.root or "", module.name) if bundle.mode == "directory" else (
-                module.path or module.name)
-            reason = "points above the bundle's root" if target is None else "no module %s in the bundle" % target
-            problems.append('%s:%d: %s "%s" (%s)' % (label, found.line, found.keyword, found.specifier, reason))
+            out.append(UnresolvedImport(module, found, target, _file_named(module, found.specifier)))
+    return out
+
+
+def check_imports(bundle, where=None, unresolved=None):
+    """Raise :class:`WorkerError` naming each ES module and relative specifier that does not
+    resolve to a module of the bundle (at most 20 listed); ``unresolved`` is
+    :func:`unresolved_imports` when already known."""
+    if unresolved is None:
+        unresolved = unresolved_imports(bundle)
+    problems = []
+    for item in unresolved:
+        module, found, target = item.module, item.found, item.target
+        label = os.path.join(where or bundle.root or "", module.name) if bundle.mode == "directory" else (
+            module.path or module.name)
+        reason = "points above the bundle's root" if target is None else "no module %s in the bundle" % target
+        problems.append('%s:%d: %s "%s" (%s)' % (label, found.line, found.keyword, found.specifier, reason))
     if problems:
         more = " and %d more" % (len(problems) - 20) if len(problems) > 20 else ""
         hint = (

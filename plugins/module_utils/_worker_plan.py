@@ -8,14 +8,20 @@
 ``wrangler pages deploy`` decides it (wrangler 4.x ``src/api/pages/deploy.ts``):
 
 1. ``SOURCE/_worker.js`` (a file or a directory) is advanced mode; Functions are then ignored.
+   ``worker_bundle`` says how it is sent: ``never`` as ``--no-bundle`` sends it (made in Python,
+   :mod:`._worker_bundle`), ``always`` bundled by wrangler as ``pages deploy`` bundles it by
+   default (:func:`._functions_build.build_worker`), ``auto`` (the default) bundled only when it
+   imports files that are not modules of it (SvelteKit's ``_worker.js`` imports
+   ``../output/server/index.js``), so a self-contained worker needs no Node.js.
 2. Otherwise Pages Functions, when there is a Functions directory: compiled by wrangler
    (:mod:`._functions_build`); a directory without routes deploys without Functions, with a warning.
 3. Otherwise no worker.
 
 ``_routes.json`` of the site goes with a worker only (validated first, :mod:`._routes`); without
 one it is not sent (a warning says so). A Functions build's generated routes are sent when the
-site has no ``_routes.json`` of its own. :attr:`WorkerPlan.digest` covers all of it, for the
-deployment's site digest.
+site has no ``_routes.json`` of its own. :attr:`WorkerPlan.digest` covers all of it (for a
+bundled worker, the bundle wrangler made: so a change to a file it imports from outside
+``_worker.js`` deploys again), for the deployment's site digest.
 """
 
 from __future__ import annotations
@@ -28,33 +34,39 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_
 
 ROUTES = "_routes.json"
 FILE_CONTENT_TYPE = "application/octet-stream"  # wrangler sends these files without a type
+WORKER_BUNDLE_CHOICES = ("auto", "always", "never")
 
 
 class WorkerPlan:
-    """``mode`` (``none``, ``file``, ``directory``, ``functions``), ``bundle``, ``routes`` and
-    ``routing_config`` (bytes to send, or None), ``digest`` (hex, or None without a worker),
-    ``warnings``."""
+    """``mode`` (``none``, ``file``, ``directory``, ``functions``), ``bundle``, ``bundled`` (a
+    ``_worker.js`` bundled by wrangler), ``routes`` and ``routing_config`` (bytes to send, or
+    None), ``digest`` (hex, or None without a worker), ``warnings``."""
 
-    def __init__(self, mode="none", bundle=None, routes=None, routing_config=None, digest_of_bundle=None, warnings=None):
+    def __init__(self, mode="none", bundle=None, routes=None, routing_config=None, digest_of_bundle=None, warnings=None,
+                 bundled=False):
         self.mode = mode
         self.bundle = bundle
+        self.bundled = bundled
         self.routes = routes
         self.routing_config = routing_config
         self.warnings = list(warnings or [])
         self.digest = None
         if bundle is not None:
             digest = hashlib.sha256(b"cfpages-worker-plan-v1\n")
-            digest.update(("%s\0%s\n" % (mode, digest_of_bundle or WB.digest_of(bundle))).encode("ascii"))
+            # An unbundled worker keeps the label it always had, so its digest (and a rerun's no-op) stays.
+            label = mode + "+bundled" if bundled else mode
+            digest.update(("%s\0%s\n" % (label, digest_of_bundle or WB.digest_of(bundle))).encode("ascii"))
             for label, data in ((b"routes", routes), (b"config", routing_config)):
                 if data is not None:
                     digest.update(b"\3" + label + b"\0%d\0" % len(data) + data)
             self.digest = digest.hexdigest()
 
     def summary(self):
-        """The module's ``worker`` result: ``{mode, modules, bytes}``."""
+        """The module's ``worker`` result: ``{mode, modules, bytes, bundled}``."""
         if self.bundle is None:
-            return {"mode": "none", "modules": 0, "bytes": 0}
-        return {"mode": self.mode, "modules": len(self.bundle.modules), "bytes": self.bundle.size}
+            return {"mode": "none", "modules": 0, "bytes": 0, "bundled": False}
+        return {"mode": self.mode, "modules": len(self.bundle.modules), "bytes": self.bundle.size,
+                "bundled": self.bundled}
 
     def fields(self):
         """The deployment form's files for the worker, in wrangler's order (requests ``files=``
@@ -99,8 +111,9 @@ def _read(path):
 class SiteCode:
     """What :func:`inspect_site` found, checked without a request: ``mode`` so far (``functions``
     means a build is still to run), the collected ``bundle`` of a ``_worker.js``, the
-    ``functions_dir`` and ``wrangler`` to build with, the site's ``_routes.json`` bytes and
-    ``warnings``. :meth:`plan` makes the :class:`WorkerPlan` (running the Functions build)."""
+    ``functions_dir`` and ``wrangler`` to build with, ``bundle_with`` (the wrangler that is to
+    bundle the ``_worker.js``, or None), the site's ``_routes.json`` bytes and ``warnings``.
+    :meth:`plan` makes the :class:`WorkerPlan` (running the Functions build or the bundling)."""
 
     def __init__(self, source_dir):
         self.source_dir = source_dir
@@ -108,6 +121,7 @@ class SiteCode:
         self.bundle = None
         self.functions_dir = None
         self.wrangler = None
+        self.bundle_with = None
         self.routes = None
         self.routes_path = os.path.join(source_dir, ROUTES)
         self.warnings = []
@@ -118,6 +132,16 @@ class SiteCode:
         :func:`._functions_build.build_functions`) when there are any. Raises :class:`WorkerError`."""
         log = log or (lambda line: None)
         warnings = list(self.warnings)
+        if self.bundle_with is not None:
+            if run_command is None:
+                raise WB.WorkerError("bundling _worker.js needs a command runner (AnsibleModule.run_command)")
+            built, digest = _functions_build.build_worker(
+                self.source_dir, self.mode == "directory", self.bundle_with, run_command, compatibility_date,
+                compatibility_flags, log=log,
+            )
+            warnings.extend(WB.check_size(built))
+            log("worker (%s) bundled by wrangler: %d module(s), %d bytes" % (self.mode, len(built.modules), built.size))
+            return WorkerPlan(self.mode, built, self.routes, None, digest, warnings, bundled=True)
         if self.mode in ("file", "directory"):
             log("worker (%s): %d module(s), %d bytes" % (self.mode, len(self.bundle.modules), self.bundle.size))
             return WorkerPlan(self.mode, self.bundle, self.routes, None, None, warnings)
@@ -143,12 +167,51 @@ class SiteCode:
         return WorkerPlan("functions", built.bundle, routes, built.routing_config, built.digest, warnings)
 
 
-def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=()):
+def _choose_bundling(code, bundle, worker_path, worker_bundle, wrangler_executable):
+    """Decide how the collected ``_worker.js`` ``bundle`` is sent (see the module docstring): set
+    ``code.bundle``, or ``code.bundle_with`` (wrangler must exist). Raises :class:`WorkerError`."""
+    unresolved = WB.unresolved_imports(bundle)
+    if worker_bundle not in WORKER_BUNDLE_CHOICES:
+        raise WB.WorkerError("worker_bundle must be one of %s, not %s" % (", ".join(WORKER_BUNDLE_CHOICES), worker_bundle))
+    if worker_bundle == "never" or (worker_bundle == "auto" and not unresolved):
+        if unresolved:
+            try:
+                WB.check_imports(bundle, unresolved=unresolved)
+            except WB.WorkerError as err:
+                if not any(item.on_disk for item in unresolved):
+                    raise
+                raise WB.WorkerError(err.message + (
+                    " worker_bundle is never; worker_bundle: auto bundles it with wrangler, as wrangler pages deploy "
+                    "does without --no-bundle."))
+        code.bundle = bundle
+        code.warnings.extend(WB.check_size(bundle))
+        return
+    if worker_bundle == "auto":
+        nowhere = [item for item in unresolved if item.on_disk is None]
+        if nowhere:  # no bundler finds these either
+            WB.check_imports(bundle, unresolved=nowhere)
+        shown = ", ".join('%s:%d "%s"' % (item.module.name, item.found.line, item.found.specifier)
+                          for item in unresolved[:3])
+        why = "imports %d file%s that %s not part of it (%s%s)" % (
+            len(unresolved), "" if len(unresolved) == 1 else "s", "is" if len(unresolved) == 1 else "are", shown,
+            ", ..." if len(unresolved) > 3 else "")
+    else:
+        why = "is to be bundled (worker_bundle: always)"
+    wrangler = _functions_build.which_wrangler(wrangler_executable)
+    if wrangler is None:
+        hint = "" if worker_bundle == "always" else (
+            " Or make it self-contained (a _worker.js directory of index.js and its modules) and set worker_bundle: "
+            "never.")
+        raise WB.WorkerError(_functions_build.missing_bundler_message(worker_path, why, wrangler_executable) + hint)
+    code.bundle_with = wrangler
+
+
+def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=(), worker_bundle="auto"):
     """Everything about the site's code that needs no request: the ``_worker.js`` bundle and its
-    checks (entry module, imports, size), which Functions directory and wrangler a build would use
-    (wrangler must exist), and ``_routes.json`` (validated when it will be sent). Names in
-    ``skip`` (``_worker.js``, ``_routes.json``: excluded by the task) are left out. Raises
-    :class:`WorkerError`."""
+    checks (entry module, imports, size) or the wrangler that is to bundle it (``worker_bundle``),
+    which Functions directory and wrangler a build would use (wrangler must exist), and
+    ``_routes.json`` (validated when it will be sent). Names in ``skip`` (``_worker.js``,
+    ``_routes.json``: excluded by the task) are left out. Raises :class:`WorkerError`."""
     if not source_dir or not os.path.exists(source_dir):
         raise WB.WorkerError("source directory %s does not exist" % source_dir)
     if not os.path.isdir(source_dir):
@@ -160,11 +223,10 @@ def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=
     functions_path, explicit = resolve_functions_dir(source_dir, functions_dir)
     if has_worker:
         if os.path.isdir(worker_path):
-            code.mode, code.bundle = "directory", WB.collect_directory(worker_path)
+            code.mode, bundle = "directory", WB.collect_directory(worker_path)
         else:
-            code.mode, code.bundle = "file", WB.collect_file(worker_path)
-        WB.check_imports(code.bundle)
-        code.warnings.extend(WB.check_size(code.bundle))
+            code.mode, bundle = "file", WB.collect_file(worker_path)
+        _choose_bundling(code, bundle, worker_path, worker_bundle, wrangler_executable)
         if functions_path:
             code.warnings.append(
                 "%s is not deployed: %s is an advanced-mode worker, which replaces Pages Functions (as in wrangler)%s"
@@ -187,7 +249,7 @@ def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=
 
 
 def plan_worker(source_dir, functions_dir=None, wrangler_executable=None, compatibility_date=None,
-                compatibility_flags=(), log=None, run_command=None):
+                compatibility_flags=(), log=None, run_command=None, worker_bundle="auto"):
     """:func:`inspect_site`, then :meth:`SiteCode.plan`: the :class:`WorkerPlan` of ``source_dir``."""
-    code = inspect_site(source_dir, functions_dir, wrangler_executable)
+    code = inspect_site(source_dir, functions_dir, wrangler_executable, worker_bundle=worker_bundle)
     return code.plan(compatibility_date, compatibility_flags, log, run_command)

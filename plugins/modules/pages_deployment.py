@@ -16,8 +16,9 @@ description:
     token is refreshed when it expires, and a re-run resumes."
   - "Full-stack projects too: a C(_worker.js) file or C(_worker.js/) directory (advanced mode, what Astro, SvelteKit, Nuxt
     and next-on-pages emit) is sent as the C(_worker.bundle) that C(wrangler pages deploy --no-bundle) sends, made in
-    Python; a C(functions/) directory (Pages Functions) is compiled by wrangler (O(functions_dir),
-    O(wrangler_executable)); C(_routes.json) is validated and sent with the worker."
+    Python, when it is self-contained, and bundled by wrangler as C(wrangler pages deploy) bundles it when it imports
+    files outside it (SvelteKit's; see O(worker_bundle)); a C(functions/) directory (Pages Functions) is compiled by
+    wrangler (O(functions_dir), O(wrangler_executable)); C(_routes.json) is validated and sent with the worker."
   - "V(present) without O(source): triggers a build of O(branch) on a project connected to GitHub or GitLab."
   - "V(absent): deletes one deployment, or every deployment of a preview branch (O(branch)). V(rolled_back): makes a production deployment live again.
     V(retried): retries a deployment. V(pruned): deletes old deployments by rules (keep the newest N,
@@ -35,8 +36,8 @@ attributes:
         nothing. For V(pruned) it is the dry run, returning what would be deleted.
       - For V(absent) with O(branch), RV(deleted_ids) and RV(branch_cleanup.deleted) list what would be deleted;
         nothing is deleted.
-      - The worker is built and checked in check mode too (the C(_worker.js) modules and their imports,
-        C(_routes.json), and the Functions build by wrangler), so a broken worker fails the check.
+      - The worker is built and checked in check mode too (the C(_worker.js) modules and their imports, its bundling
+        by wrangler, C(_routes.json), and the Functions build by wrangler), so a broken worker fails the check.
   diff_mode:
     details:
       - The diff shows which deployment serves the branch (or which deployments exist) before and after.
@@ -70,8 +71,9 @@ options:
         C(.js)/C(.mjs) file as an ES module, C(.wasm) as WebAssembly, C(.txt)/C(.html)/C(.sql) as text and
         C(.bin) as data modules, named by their path in the directory. Before any request, the module fails when
         C(index.js) is missing, when a relative C(import)/C(export ... from) of a module names no module of the
-        bundle (the message names the file, the line and the specifier), or when the worker is above the Workers
-        size limit (10 MiB gzip-compressed; a warning above the Free plan's 3 MiB)."
+        bundle (the message names the file, the line and the specifier) and O(worker_bundle) does not bundle it,
+        or when the worker is above the Workers size limit (10 MiB gzip-compressed; a warning above the Free plan's
+        3 MiB)."
       - "C(_routes.json) is validated before any request (JSON, C(version: 1), C(include) and C(exclude) arrays of
         rules starting with C(/), at least one include, at most 100 rules of at most 100 characters, no overlapping
         rules) and sent only together with a worker; without one it gets a warning and is not sent."
@@ -97,8 +99,32 @@ options:
     description:
       - The wrangler command that compiles O(functions_dir), as a path or a name looked up on E(PATH). wrangler
         needs Node.js.
-      - Defaults to C(wrangler) on E(PATH). Only used when there are Functions to build.
+      - Defaults to C(wrangler) on E(PATH). Only used when there are Functions to build or a C(_worker.js) to bundle
+        (see O(worker_bundle)).
+      - Tested with wrangler 4.86.0.
     type: path
+  worker_bundle:
+    description:
+      - How a C(_worker.js) file or directory of O(source) (advanced mode) is sent.
+      - V(auto) sends it as it is, as C(wrangler pages deploy --no-bundle) does (made in Python, no Node.js needed),
+        when it is self-contained; when a relative C(import) names a file that is not a module of it (a C(_worker.js)
+        file importing anything, as SvelteKit's C(.svelte-kit/cloudflare/_worker.js) imports
+        C(../output/server/index.js) and C(../cloudflare-tmp/manifest.js)), it is bundled as
+        C(wrangler pages deploy) bundles it by default.
+      - V(always) bundles it every time. V(never) never does, and an import that leaves the worker fails the task
+        before any request (what this module did before this option existed).
+      - "Bundling runs C(wrangler pages functions build --build-output-directory SOURCE --outfile ...) (O(wrangler_executable))
+        in a temporary directory, with the compatibility date and flags of the environment the branch deploys to:
+        the same esbuild bundling of C(_worker.js) as C(wrangler pages deploy) (ES module output, the files it
+        imports inlined from wherever they are, C(cloudflare:*) and C(node:*) imports left to the runtime). The
+        task fails before any request when wrangler is needed and not found, naming O(wrangler_executable)."
+      - The site digest covers the bundle wrangler made (without the random names wrangler gives it), so a rerun on
+        the same files changes nothing and a change to any file the worker imports, even outside O(source),
+        deploys again.
+      - Pages Functions (O(functions_dir)) are always compiled by wrangler; this option does not apply to them.
+    type: str
+    choices: [auto, always, never]
+    default: auto
   exclude:
     description:
       - Glob patterns of files or directories under O(source) not to upload, matched against the path relative to
@@ -269,8 +295,8 @@ notes:
   - "Full-stack idempotence: the digest also covers the worker (each module's name, type and content, the
     C(_routes.json) sent, and the Functions build without the random names wrangler gives its output), so the same
     code and assets again report C(changed=false), and any change to a module deploys again."
-  - "wrangler is only needed for Pages Functions (O(functions_dir)); C(_worker.js) files and directories are bundled
-    in Python. For AWX, see the execution environment variant with Node.js and wrangler in the collection's
+  - "wrangler is only needed for Pages Functions (O(functions_dir)) and for a C(_worker.js) that imports files outside
+    it (O(worker_bundle)); self-contained C(_worker.js) files and directories are bundled in Python. For AWX, see the execution environment variant with Node.js and wrangler in the collection's
     C(extensions/awx) directory."
   - "O(state=present) without O(source) triggers a new build every time (C(changed=true)), unless O(commit_hash) is
     set and the branch already serves a build of that commit."
@@ -356,6 +382,15 @@ EXAMPLES = r"""
 - name: Show what the worker is made of
   ansible.builtin.debug:
     msg: "{{ app.worker.mode }}: {{ app.worker.modules }} modules, {{ app.worker.bytes }} bytes"
+
+- name: Deploy a SvelteKit app (adapter-cloudflare; its _worker.js imports the server build, so wrangler bundles it)
+  cfpages.cloudflare.pages_deployment:
+    api_token: "{{ cloudflare_api_token }}"
+    account_id: "{{ cloudflare_account_id }}"
+    project_name: my-svelte-app
+    source: "{{ app_dir }}/.svelte-kit/cloudflare"
+    wrangler_executable: "{{ app_dir }}/node_modules/.bin/wrangler"
+    branch: main
 
 - name: Deploy a site with Pages Functions (public/ and functions/ side by side; wrangler compiles functions/)
   cfpages.cloudflare.pages_deployment:
@@ -553,10 +588,15 @@ worker:
       description: Bytes of those modules, uncompressed.
       type: int
       sample: 482113
+    bundled:
+      description: Whether wrangler bundled the C(_worker.js) (see O(worker_bundle)).
+      type: bool
+      sample: false
   sample:
     mode: directory
     modules: 31
     bytes: 482113
+    bundled: false
 progress:
   description: One line per step of the upload (hashing, each bucket, the deployment), with C(-v) or more.
   returned: state is present, source is set, and verbosity is at least 1
@@ -747,6 +787,7 @@ class PagesDeployment(PagesModule):
         exclude=dict(type="list", elements="str", default=[]),
         functions_dir=dict(type="path"),
         wrangler_executable=dict(type="path"),
+        worker_bundle=dict(type="str", default="auto", choices=["auto", "always", "never"]),
         force_upload=dict(type="bool", default=False),
         hash_cache=dict(type="raw"),
         branch=dict(type="str"),

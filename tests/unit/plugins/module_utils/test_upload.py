@@ -1135,7 +1135,7 @@ def worker_site(root):
 def test_worker_directory_is_deployed_as_a_bundle_and_is_idempotent(tmp_path, fake, client):
     site = worker_site(tmp_path)
     first = deploy_directory(client, "site", site)
-    assert first["changed"] and first["worker"] == {"mode": "directory", "modules": 2, "bytes": 104}
+    assert first["changed"] and first["worker"] == {"mode": "directory", "modules": 2, "bytes": 104, "bundled": False}
     dep = fake.deployments[0]
     assert sorted(dep["manifest"]) == ["/index.html"]
     sent = fake.special[dep["id"]]
@@ -1203,3 +1203,40 @@ def test_functions_build_uses_the_environments_compatibility_settings(tmp_path, 
         engine(preview_branch).run(check_mode=True)
         assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2023-01-01"
         assert "--compatibility-flags" not in seen[-1]
+
+
+def test_worker_importing_files_outside_it_is_bundled_by_wrangler_and_idempotent(tmp_path, fake, client):
+    """SvelteKit's shape: .svelte-kit/cloudflare/_worker.js imports ../output/server/index.js."""
+    kit = tmp_path / ".svelte-kit"
+    write(kit, "cloudflare/index.html", "home")
+    write(kit, "cloudflare/_worker.js", 'import { s } from "../output/server/index.js";\nexport default {};\n')
+    write(kit, "output/server/index.js", "export const s = 1;\n")
+    exe = write(tmp_path, "bin/wrangler", "#!/bin/sh\nexit 0\n")
+    os.chmod(exe, 0o755)
+    fake.project["deployment_configs"] = {"production": {"compatibility_date": "2024-09-23"}}
+    seen = []
+
+    def run_command(argv, cwd, environ_update):  # what wrangler pages functions build writes
+        seen.append(argv)
+        server = (kit / "output/server/index.js").read_bytes()
+        main = [WB.WorkerModule("functionsWorker-0.%d.js" % len(seen), "esm", server + b"export default {};\n")]
+        with open(argv[argv.index("--outfile") + 1], "wb") as handle:
+            handle.write(WB.encode_bundle(main))
+        return 0, "", ""
+
+    def deploy(**options):
+        request = U.DeployRequest("site", str(kit / "cloudflare"), wrangler_executable=exe, **options)
+        return U.DirectUpload(client, request, run_command=run_command).run()
+
+    first = deploy()
+    assert first["changed"] and first["worker"] == {"mode": "file", "modules": 1, "bytes": 39, "bundled": True}
+    assert seen[-1][seen[-1].index("--compatibility-date") + 1] == "2024-09-23"
+    sent = fake.special[fake.deployments[0]["id"]]["_worker.bundle"][1]
+    assert b"export const s = 1;" in sent and b"functionsWorker-0.1.js" in sent
+    assert not deploy()["changed"]  # another random name, the same digest
+    write(kit, "output/server/index.js", "export const s = 2;\n")
+    assert deploy()["changed"]  # a file outside source changed what is deployed
+    calls = len(fake.calls)
+    with pytest.raises(S.UploadError, match=r'_worker.js:1: import "../output/server/index.js" \(points above'):
+        deploy(worker_bundle="never")
+    assert len(fake.calls) == calls  # refused before any request

@@ -35,6 +35,23 @@ if code:
     sys.exit(code)
 def opt(name):
     return args[args.index(name) + 1]
+if args[3] == "--build-output-directory":  # bundling a _worker.js: its imports inlined, as esbuild does
+    import re
+    worker = os.path.join(opt("--build-output-directory"), "_worker.js")
+    if os.path.isdir(worker):
+        worker = os.path.join(worker, "index.js")
+    text = open(worker).read()
+    for spec in re.findall(r'from "(\.\.?/[^"]+)"', text):
+        text += "\n// %%s\n%%s" %% (spec, open(os.path.join(os.path.dirname(worker), spec)).read())
+    main = "functionsWorker-%%r.js" %% random.random()
+    text += "\n//# sourceMappingURL=%%s.map\n" %% main
+    boundary = "----formdata-undici-0%%011d" %% random.randrange(10 ** 11)
+    body = ("--%%s\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{\"main_module\":\"%%s\"}\r\n"
+            "--%%s\r\nContent-Disposition: form-data; name=\"%%s\"; filename=\"%%s\"\r\nContent-Type: application/javascript+module\r\n\r\n"
+            "%%s\r\n--%%s--\r\n") %% (boundary, main, boundary, main, main, text, boundary)
+    if not os.environ.get("FAKE_WRANGLER_NO_OUTPUT"):
+        open(opt("--outfile"), "w").write(body)
+    sys.exit(0)
 functions = args[3]
 source = "".join(open(os.path.join(d, n)).read() for d, _, names in sorted(os.walk(functions)) for n in sorted(names))
 main = "functionsWorker-%%r.js" %% random.random()
@@ -160,7 +177,7 @@ def test_no_worker_plan(tmp_path):
     write(tmp_path / "site", "index.html", "x")
     plan = P.plan_worker(str(tmp_path / "site"), run_command=run)
     assert plan.mode == "none" and plan.fields() == [] and plan.digest is None
-    assert plan.summary() == {"mode": "none", "modules": 0, "bytes": 0}
+    assert plan.summary() == {"mode": "none", "modules": 0, "bytes": 0, "bundled": False}
 
 
 def test_routes_without_a_worker_warn_and_are_not_sent(tmp_path):
@@ -175,7 +192,8 @@ def test_directory_plan_fields_digest_and_summary(tmp_path):
     write(site, "_worker.js/a.js", "export const a = 1")
     write(site, "_routes.json", json.dumps({"version": 1, "include": ["/*"], "exclude": ["/static/*"]}))
     plan = P.plan_worker(str(site), run_command=run)
-    assert plan.summary() == {"mode": "directory", "modules": 2, "bytes": len("import './a.js'; export default {}") + 18}
+    assert plan.summary() == {"mode": "directory", "modules": 2, "bytes": len("import './a.js'; export default {}") + 18,
+                              "bundled": False}
     names = [f[0] for f in plan.fields()]
     assert names == ["_worker.bundle", "_routes.json"]
     bundle_field = plan.fields()[0][1]
@@ -271,3 +289,145 @@ def test_source_must_be_a_directory_before_functions_are_looked_for(project):
         P.inspect_site(str(project / "public" / "index.html"))
     with pytest.raises(WB.WorkerError, match="does not exist"):
         P.inspect_site(str(project / "nope"))
+
+
+# --------------------------------------------------------------------------- worker_bundle
+
+SVELTE_WORKER = (
+    'import { Server } from "../output/server/index.js";\n'
+    'import { manifest } from "../cloudflare-tmp/manifest.js";\n'
+    'import { env } from "cloudflare:workers";\n'
+    "export default { fetch(r) { return new Server(manifest).respond(r) } };\n"
+)
+
+
+@pytest.fixture
+def svelte(tmp_path):
+    """A SvelteKit-shaped build: .svelte-kit/cloudflare/_worker.js importing files beside the source."""
+    kit = tmp_path / "app" / ".svelte-kit"
+    write(kit, "cloudflare/_worker.js", SVELTE_WORKER)
+    write(kit, "cloudflare/index.html", "<h1>home</h1>")
+    write(kit, "output/server/index.js", "export class Server { respond() { return new Response('v1') } }")
+    write(kit, "cloudflare-tmp/manifest.js", "export const manifest = {}")
+    return kit
+
+
+def test_auto_bundles_a_worker_that_imports_files_outside_it(svelte, wrangler):
+    source = str(svelte / "cloudflare")
+    code = P.inspect_site(source)
+    assert code.bundle_with == wrangler.exe and code.bundle is None
+    assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])  # bundling waits for plan()
+    plan = code.plan("2024-09-23", ["nodejs_compat"], run_command=run)
+    call = wrangler.calls()
+    args = call["args"]
+    assert args[:4] == ["pages", "functions", "build", "--build-output-directory"]
+    assert args[args.index("--build-output-directory") + 1] == source
+    assert args[args.index("--outfile") + 1].startswith(call["cwd"]) and not os.path.exists(call["cwd"])
+    assert "--sourcemap" in args and "--output-routes-path" not in args  # as pages deploy bundles a file
+    assert args[args.index("--compatibility-date") + 1] == "2024-09-23" and "nodejs_compat" in args
+    assert call["env"]["WRANGLER_SEND_METRICS"] == "false"
+    assert plan.mode == "file" and plan.bundled
+    assert plan.summary()["bundled"] is True and plan.summary()["modules"] == 1
+    assert [f[0] for f in plan.fields()] == ["_worker.bundle"]
+    blob = plan.fields()[0][1][1]
+    assert b"respond() { return new Response('v1') }" in blob  # the imported file went with it
+    assert blob.startswith(b"------formdata-undici-0")  # wrangler's bytes, sent as they are
+
+
+def test_bundled_digest_is_stable_and_covers_imported_files_outside_the_source(svelte, wrangler):
+    source = str(svelte / "cloudflare")
+    first = P.plan_worker(source, run_command=run)
+    second = P.plan_worker(source, run_command=run)
+    assert first.bundle.main_module != second.bundle.main_module  # wrangler's random names
+    assert first.digest == second.digest
+    write(svelte, "output/server/index.js", "export class Server { respond() { return new Response('v2') } }")
+    third = P.plan_worker(source, run_command=run)
+    assert third.digest != first.digest
+    # bundled and unbundled plans of the same worker never share a digest
+    write(svelte, "cloudflare/_worker.js", "export default {}")
+    unbundled = P.plan_worker(source, run_command=run)
+    forced = P.plan_worker(source, run_command=run, worker_bundle="always")
+    assert not unbundled.bundled and forced.bundled and unbundled.digest != forced.digest
+
+
+def test_auto_keeps_a_self_contained_worker_in_python(tmp_path, wrangler):
+    write(tmp_path / "site", "_worker.js/index.js", "import './a.js'; import 'cloudflare:workers'; export default {}")
+    write(tmp_path / "site", "_worker.js/a.js", "export const a = 1")
+    plan = P.plan_worker(str(tmp_path / "site"), run_command=run)
+    assert plan.mode == "directory" and not plan.bundled and plan.summary()["modules"] == 2
+    assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])  # no wrangler run
+
+
+def test_always_bundles_a_directory_without_sourcemap(tmp_path, wrangler):
+    write(tmp_path / "site", "_worker.js/index.js", "export default {}")
+    plan = P.plan_worker(str(tmp_path / "site"), run_command=run, worker_bundle="always")
+    assert plan.mode == "directory" and plan.bundled
+    assert "--sourcemap" not in wrangler.calls()["args"]  # pages deploy bundles a directory without
+
+
+def test_never_refuses_as_before_and_says_what_would_bundle_it(svelte, wrangler):
+    with pytest.raises(WB.WorkerError) as caught:
+        P.inspect_site(str(svelte / "cloudflare"), worker_bundle="never")
+    message = caught.value.message
+    assert "the worker has 2 unresolved imports" in message
+    assert '_worker.js:1: import "../output/server/index.js" (points above the bundle\'s root)' in message
+    assert "worker_bundle: auto bundles it" in message
+    assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])
+
+
+def test_auto_without_wrangler_names_the_option_before_anything_runs(svelte, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(WB.WorkerError) as caught:
+        P.inspect_site(str(svelte / "cloudflare"))
+    message = caught.value.message
+    assert "_worker.js imports 2 files that are not part of it" in message
+    assert '_worker.js:1 "../output/server/index.js"' in message
+    assert "wrangler was not found on PATH" in message and "set wrangler_executable" in message
+    with pytest.raises(WB.WorkerError, match="wrangler_executable /nope/wrangler is not an executable file"):
+        P.inspect_site(str(svelte / "cloudflare"), wrangler_executable="/nope/wrangler")
+    with pytest.raises(WB.WorkerError, match=r"worker_bundle: always\).*wrangler was not found"):
+        P.inspect_site(str(svelte / "cloudflare"), worker_bundle="always")
+
+
+def test_auto_refuses_an_import_of_a_file_that_does_not_exist_without_running_wrangler(tmp_path, wrangler):
+    write(tmp_path / "site", "_worker.js", 'import x from "../gone.js"; export default {}')
+    with pytest.raises(WB.WorkerError, match=r'import "../gone.js" \(points above the bundle\'s root\)'):
+        P.inspect_site(str(tmp_path / "site"))
+    assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])
+
+
+def test_a_failed_bundling_shows_wranglers_output(svelte, wrangler, monkeypatch):
+    monkeypatch.setenv("FAKE_WRANGLER_EXIT", "1")
+    monkeypatch.setenv("FAKE_WRANGLER_SAY", "X [ERROR] Could not resolve \"svelte\"")
+    with pytest.raises(WB.WorkerError) as caught:
+        P.plan_worker(str(svelte / "cloudflare"), run_command=run)
+    assert "wrangler could not bundle" in caught.value.message and "exit status 1" in caught.value.message
+    assert 'Could not resolve "svelte"' in caught.value.message
+    monkeypatch.setenv("FAKE_WRANGLER_EXIT", "0")
+    monkeypatch.setenv("FAKE_WRANGLER_NO_OUTPUT", "1")
+    with pytest.raises(WB.WorkerError, match="wrote no bundle"):
+        P.plan_worker(str(svelte / "cloudflare"), run_command=run)
+
+
+def test_worker_bundle_choices_are_checked():
+    with pytest.raises(WB.WorkerError, match="worker_bundle must be one of auto, always, never"):
+        P._choose_bundling(P.SiteCode("/x"), WB.WorkerBundle("file", [WB.WorkerModule("_worker.js", "esm", b"")]),
+                           "/x/_worker.js", "sometimes", None)
+
+
+REAL_WRANGLER = os.path.join(os.path.dirname(__file__), "..", "..", "..", "emulator", "node_modules", ".bin", "wrangler")
+
+
+@pytest.mark.skipif(not os.access(REAL_WRANGLER, os.X_OK), reason="wrangler not installed (npm ci --prefix tests/emulator)")
+def test_real_wrangler_bundles_a_sveltekit_shaped_worker_with_a_stable_digest(svelte):
+    wrangler = os.path.abspath(REAL_WRANGLER)
+    source = str(svelte / "cloudflare")
+    first = P.plan_worker(source, wrangler_executable=wrangler, compatibility_date="2024-09-23", run_command=run)
+    second = P.plan_worker(source, wrangler_executable=wrangler, compatibility_date="2024-09-23", run_command=run)
+    assert first.bundled and first.digest == second.digest
+    main = first.bundle.modules[0].content.decode()
+    assert 'Response("v1")' in main and '"cloudflare:workers"' in main  # inlined; the runtime's left alone
+    assert "../output/server/index.js" not in main.replace("// ../output/server/index.js", "")
+    write(svelte, "cloudflare-tmp/manifest.js", "export const manifest = {changed: true}")
+    assert P.plan_worker(source, wrangler_executable=wrangler, run_command=run,
+                         compatibility_date="2024-09-23").digest != first.digest

@@ -141,6 +141,18 @@ def test_create_project_in_check_mode_creates_nothing(run_module, api, engine, t
     assert engine.calls[0]["branch"] == "prod"
 
 
+def test_worker_bundle_reaches_the_engine_and_defaults_to_auto(run_module, api, engine, tmp_path):
+    (tmp_path / "index.html").write_text("hi")
+    engine.result = {"changed": False, "deployment": deployment("d1"), "upload": counts(1, 0)}
+    seed(api)
+    for extra, expected in (({}, "auto"), ({"worker_bundle": "never"}, "never")):
+        status, result = run_module(pages_deployment.main, args(source=str(tmp_path), **extra))
+        assert status == "exit", result
+        assert engine.calls[-1]["worker_bundle"] == expected
+    status, result = run_module(pages_deployment.main, args(source=str(tmp_path), worker_bundle="sometimes"))
+    assert status == "fail" and "worker_bundle" in result["msg"]
+
+
 def test_create_project_then_deploy(run_module, api, engine, tmp_path):
     (tmp_path / "index.html").write_text("hi")
     engine.result = {"changed": True, "deployment": deployment("d1"), "upload": counts(1, 1)}
