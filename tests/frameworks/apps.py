@@ -51,6 +51,7 @@ class App:
     # Paths of built files to request too, found after the build (glob under the output, first match).
     asset_globs: tuple = ()
     worker: str = "none"             # the worker mode pages_deployment reports (its RV worker.mode)
+    bundled: bool = False            # whether it reports the worker bundled by wrangler (RV worker.bundled)
     compatibility_flags: tuple = ()
     min_files: int = 0               # the output must have at least this many files
     env: dict = field(default_factory=dict)
@@ -65,7 +66,8 @@ COMPATIBILITY_DATE = "2025-06-01"
 
 APPS = {
     "sveltekit": App(
-        name="sveltekit", output=".svelte-kit/cloudflare", worker="file", compatibility_flags=("nodejs_compat",),
+        name="sveltekit", output=".svelte-kit/cloudflare", worker="file", bundled=True,
+        compatibility_flags=("nodejs_compat",),
         requests=(R("/", 200), R("/about", 200), R("/about/"), R("/items/42", 200), R("/items/abc", 404),
                   R("/api/hello?name=ada", 200), R("/api/hello", 201, "POST", POST_BODY), R("/robots.txt", 200),
                   R("/manifest.json", 200), R("/_app/version.json", 200), R("/no/such/page", 404)),

@@ -62,6 +62,7 @@ def test_first_run_deploys(deployed):
     result = deployed.first_run["deploy"]
     assert result["changed"] is True, result
     assert result["worker"]["mode"] == deployed.app.worker, result["worker"]
+    assert result["worker"].get("bundled", False) is deployed.app.bundled, result["worker"]
     assert result["upload"]["files"] >= deployed.app.min_files, result["upload"]
 
 
