@@ -59,6 +59,9 @@ MATRIX = {
     "2.22": ("3.13", "ansible-core>=2.22.0a0,<2.23", True),  # pip install --pre until 2.22.0 is out
 }
 INTEGRATION_LINES = ["2.16", "2.21", "2.22"]
+# The wrangler lane (tests/helpers/environments.py) each line's integration targets compare with:
+# both lanes in every run at no added time (CFPAGES_WRANGLER_LANE overrides it for every line).
+INTEGRATION_WRANGLER_LANE = {"2.16": "4.86"}  # the others: "current"
 # The integration targets of a line's first part; its second part runs the others (new targets
 # land there). Chosen from ansible-test's per-target run times (tests/output/data/integration-*.json
 # in a line's tree), so the two parts take about as long: 649 s and 648 s of 2.16's 1,297 s; then
@@ -275,6 +278,9 @@ def _prepare(cores, out, note_box):
                                                               specs=IMPORTER, out=buf)))
     envs.in_two_lanes(jobs, out)
     envs.ensure_node_modules()
+    # The wrangler lanes (Node 22 and the current wrangler into .cache/toolchain/ once per lockfile).
+    for lane in envs.WRANGLER_LANES:
+        print(f"wrangler lane {lane}: {envs.wrangler_executable(lane, out)}", file=out)
     # The collection under test, as shipped: fresh trees every run.
     for core in needed:
         dest = collections_of(core)
@@ -413,6 +419,9 @@ def _integration(core, targets, out, note_box, exclude=()):
         raise Skip("no integration targets yet")
     note_box[0] = "targets: " + (" ".join(targets) or "all") + (" but " + " ".join(exclude) if exclude else "")
     token, account, email, key = (_random(k) for k in ("token", "account", "email", "key"))
+    lane = envs.wrangler_lanes_chosen([INTEGRATION_WRANGLER_LANE.get(core, "current")])[0]
+    wrangler = envs.wrangler_executable(lane, out)
+    note_box[0] += f"; wrangler lane {lane}"
     emu_py = envs.venv_python(venv_name(TOOLS_LINE))
     run_dir = Path(tempfile.mkdtemp(prefix=f"cfpages-integration-{core}-"))
     state = run_dir / "emulator.json"
@@ -426,7 +435,8 @@ def _integration(core, targets, out, note_box, exclude=()):
                 ("cfpages_api_base_url", info["base_url"]), ("cfpages_emulator_url", info["root_url"]),
                 ("cfpages_api_token", token), ("cfpages_account_id", account), ("cfpages_api_email", email),
                 ("cfpages_api_key", key), ("cfpages_emulator_python", emu_py),
-                ("cfpages_emulator_serve", EMULATOR_DIR / "serve.py"))))
+                ("cfpages_emulator_serve", EMULATOR_DIR / "serve.py"),
+                ("cfpages_wrangler", wrangler), ("cfpages_wrangler_lane", lane))))
         # --continue-on-error: run every target and report all failures, not just the first.
         rc = envs.run(["ansible-test", "integration", "--local", "--python", MATRIX[core][0], "-v",
                        "--continue-on-error", *targets, *(a for t in exclude for a in ("--exclude", t))], out=out, env=tree_env(core), cwd=tree_of(core), check=False)
@@ -588,9 +598,10 @@ def molecule(session):
 
 
 def check_functions_ee(env, default_context, out):
-    """The Functions variant of the EE adds Node.js and the wrangler pinned for the tests
-    (tests/emulator/package.json); the default one stays without Node.js."""
-    pinned = json.loads((REPO / "tests" / "emulator" / "package.json").read_text())["devDependencies"]["wrangler"]
+    """The Functions variant of the EE adds Node.js 22 and the newest wrangler the tests pin (the
+    "current" lane, tests/toolchain/wrangler-current/package.json); the default one stays without Node.js."""
+    pinned = json.loads((envs.TOOLCHAIN_DIR / "wrangler-current" / "package.json").read_text()
+                        )["devDependencies"]["wrangler"]
     context = Path(tempfile.mkdtemp(prefix="cfpages-ee-functions-"))
     try:
         subprocess.run(["ansible-builder", "create", "-f", "extensions/awx/execution-environment-functions.yml",
@@ -605,13 +616,13 @@ def check_functions_ee(env, default_context, out):
         with_node, without_node = containerfile(context), containerfile(default_context)
         if not re.search(r"npm install --global .*wrangler@%s" % re.escape(pinned), with_node):
             raise envs.SetupError("the Functions execution environment does not install wrangler@%s" % pinned)
-        if "dnf install -y nodejs" not in with_node:
-            raise envs.SetupError("the Functions execution environment does not install Node.js")
+        if "dnf install -y nodejs" not in with_node or "nodejs:22" not in with_node:
+            raise envs.SetupError("the Functions execution environment does not install Node.js 22")
         if re.search(r"nodejs|npm |wrangler", without_node, re.I):
             raise envs.SetupError("the default execution environment must not install Node.js or wrangler")
     finally:
         shutil.rmtree(context, ignore_errors=True)
-    print("execution environment with Functions: build context created (Node.js, wrangler@%s)" % pinned, file=out)
+    print("execution environment with Functions: build context created (Node.js 22, wrangler@%s)" % pinned, file=out)
 
 @nox.session
 def runner(session):

@@ -25,6 +25,11 @@ ACCOUNT_ID_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 # https://developers.cloudflare.com/api/). Only the ASCII form of a JavaScript identifier is accepted:
 # letters, digits, "_" and "$", not starting with a digit.
 VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+# Pages gives a project's Worker its static assets as env.ASSETS; a variable or binding of that name
+# would hide them. wrangler refuses the name in a Pages configuration: "The name 'ASSETS' is reserved
+# in Pages projects." (workers-sdk packages/workers-utils/src/config/validation.ts,
+# validateBindingsHaveUniqueNames: every binding type, environment variables and secrets).
+RESERVED_PAGES_NAME = "ASSETS"
 # One DNS label of a hostname (RFC 1123): letters, digits and "-", 1 to 63, no "-" at either end.
 HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME_MAX = 253
@@ -81,6 +86,11 @@ def variable_name_problem(name, where, what="variable"):
         return (
             "%s: %r is not a valid %s name: use ASCII letters, digits, '_' and '$', not starting with a digit "
             "(a JavaScript identifier, as the Worker reads it from env)." % (where, name, what)
+        )
+    if name == RESERVED_PAGES_NAME:
+        return (
+            "%s: the name %r is reserved in Pages projects (env.ASSETS is the binding to the project's static "
+            "assets, as wrangler says): use a different %s name." % (where, name, what)
         )
     return None
 

@@ -142,7 +142,9 @@ options:
         an object whose shape the option describes; the shapes are checked before any request is sent, and a
         field that must be a string is refused when it is a list, a dict or a boolean.
       - Variable and binding names are JavaScript identifiers, as the Worker reads them from C(env) (ASCII letters,
-        digits, C(_) and C($), not starting with a digit). Other names are refused before any request.
+        digits, C(_) and C($), not starting with a digit). Other names are refused before any request, and so
+        is C(ASSETS), reserved in Pages projects for the binding to the project's static assets (as wrangler
+        refuses it).
       - Maps are merged with what the project has. Entries the task does not list are kept, unless
         O(purge_env_vars=true) (for O(deployment_configs.production.env_vars)) or O(purge_bindings=true) (for
         the binding maps) removes them; purging applies only to maps the task sets, so to remove every
@@ -372,7 +374,7 @@ EXAMPLES = r"""
               DB:
                 id: 445e2955-951a-43f8-a35b-a4d0c8138f63
             r2_buckets:
-              ASSETS:
+              MEDIA:
                 name: example-assets
             services:
               AUTH:

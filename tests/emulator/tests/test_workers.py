@@ -426,3 +426,18 @@ export default {
     assert dep["latest_stage"]["status"] == "success", dep
     assert emu.site(host_of(dep["url"]), "/").json() == {
         "text": "héllo", "bytes": [0, 1, 255], "sum": 3, "config": {"mode": "test"}, "legacy": 42}
+
+
+def test_nodejs_compat_by_default_from_2026_08_04():
+    """Cloudflare turns nodejs_compat on by default from the compatibility date 2026-08-04 (and
+    wrangler 4.122+ then bundles polyfills importing node:*): said explicitly for a workerd run at
+    an older date, left out (redundant, rejected) for a workerd at a newer one."""
+    from pages_emulator.workers import runtime_flags
+
+    assert runtime_flags("2026-12-06", "2026-05-03", []) == ["nodejs_compat"]
+    assert runtime_flags("2026-08-04", "2026-05-03", ["x"]) == ["x", "nodejs_compat"]
+    assert runtime_flags("2026-08-03", "2026-05-03", []) == []
+    assert runtime_flags("2026-12-06", "2026-05-03", ["no_nodejs_compat"]) == ["no_nodejs_compat"]
+    assert runtime_flags("2026-12-06", "2026-05-03", ["nodejs_compat"]) == ["nodejs_compat"]
+    assert runtime_flags("2026-12-06", "2026-11-17", ["nodejs_compat", "nodejs_compat_v2", "y"]) == ["y"]
+    assert runtime_flags("2025-01-01", "2025-01-01", ["nodejs_compat"]) == ["nodejs_compat"]

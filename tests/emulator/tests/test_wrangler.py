@@ -1,8 +1,11 @@
-"""Conformance: `wrangler` (npm, pinned in tests/emulator/package.json) drives the emulator.
+"""Conformance: `wrangler` drives the emulator, once per wrangler lane.
 
-wrangler is installed with ``npm ci --prefix tests/emulator`` into tests/emulator/node_modules.
-Without it the tests skip on a developer machine and FAIL in CI (``CI=true``), so CI can never pass
-by silently not running them.
+The lanes (tests/helpers/environments.py, wrangler_lane): "4.86" is wrangler 4.86.0 on the
+machine's Node 20 (``npm ci --prefix tests/emulator``, tests/emulator/package.json); "current" is
+the newest wrangler 4.x on Node 22 (tests/toolchain/, installed into .cache/toolchain/ on first
+use). CFPAGES_WRANGLER_LANES (or CFPAGES_WRANGLER_LANE) picks some; the default is both.
+Without a lane's wrangler the tests skip on a developer machine and FAIL in CI (``CI=true``), so
+CI can never pass by silently not running them.
 
 wrangler is pointed at the emulator as pages-api.md §6 says: ``CLOUDFLARE_API_BASE_URL`` (with the
 ``/client/v4`` prefix), ``CLOUDFLARE_API_TOKEN``, ``CLOUDFLARE_ACCOUNT_ID`` (so it makes no
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -22,13 +24,11 @@ import pytest
 from conformance_helpers import (
     DEV_EMAIL,
     DEV_KEY,
-    EMULATOR_DIR,
     asset_hash,
+    envs,
     host_of,
     in_ci,
 )
-
-WRANGLER = EMULATOR_DIR / "node_modules" / ".bin" / "wrangler"
 
 # A site with the awkward cases: nested dirs, a non-ASCII name, no extension, an empty file, binary
 # content (all 256 byte values, NULs included), plus _headers/_redirects (sent as multipart fields,
@@ -49,25 +49,27 @@ HEADERS_FILE = b"/*\n  X-Conformance: wrangler\n/nested/*\n  X-Nested: yes\n"
 REDIRECTS_FILE = b"/old-page /nested/deeper/page.html 301\n"
 
 
-def _wrangler_or_skip() -> Path:
-    if WRANGLER.exists() and shutil.which("node"):
-        return WRANGLER
-    reason = (f"wrangler not installed at {WRANGLER} (run: npm ci --prefix tests/emulator)"
-              if not WRANGLER.exists() else "node is not on PATH")
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
+def _lane_or_skip(lane):
+    """[node, wrangler.js] of the lane."""
+    try:
+        return [str(p) for p in envs.wrangler_lane(lane)]
+    except envs.SetupError as err:
+        if in_ci():
+            pytest.fail(f"CI=true and {err}")
+        pytest.skip(str(err))
 
 
-@pytest.fixture
-def wrangler(emu, tmp_path):
-    exe = _wrangler_or_skip()
+@pytest.fixture(params=envs.wrangler_lanes_chosen())
+def wrangler(request, emu, tmp_path):
+    """run(*args) runs wrangler of this lane (request.param) against the emulator."""
+    command = _lane_or_skip(request.param)
     home = tmp_path / "home"
     (home / ".config").mkdir(parents=True)
     workdir = tmp_path / "work"
     workdir.mkdir()
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # the lane's node first: whatever wrangler starts with `node` gets the same one
+        "PATH": os.pathsep.join((str(Path(command[0]).parent), os.environ.get("PATH", "/usr/bin:/bin"))),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "CLOUDFLARE_API_BASE_URL": emu.base_url,
@@ -90,7 +92,7 @@ def wrangler(emu, tmp_path):
             else:
                 run_env[k] = v
         stdin = {"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}
-        proc = subprocess.run([str(exe), *args], cwd=workdir, env=run_env, capture_output=True,  # noqa: PLW1510
+        proc = subprocess.run([*command, *args], cwd=workdir, env=run_env, capture_output=True,  # noqa: PLW1510
                               text=True, timeout=timeout, **stdin)
         out = proc.stdout + proc.stderr
         if ok:
@@ -98,6 +100,7 @@ def wrangler(emu, tmp_path):
         return proc.returncode, out
 
     run.workdir = workdir
+    run.lane = request.param
     return run
 
 

@@ -462,6 +462,11 @@ def test_invalid_name_fails_before_any_request(run_module, api, name):
         ({"browsers": {"B": {"x": 1}}}, "expected no keys ({})"),
         ({"compatibility_date": "2025-13-01"}, "compatibility_date must be a date as YYYY-MM-DD"),
         ({"compatibility_date": "15/01/2025"}, "compatibility_date must be a date as YYYY-MM-DD"),
+        # env.ASSETS is the project's static assets: wrangler refuses the name for any binding or variable
+        ({"r2_buckets": {"ASSETS": {"name": "b"}}},
+         "deployment_configs.production.r2_buckets: the name 'ASSETS' is reserved in Pages projects"),
+        ({"env_vars": {"ASSETS": {"value": "x"}}},
+         "deployment_configs.production.env_vars: the name 'ASSETS' is reserved in Pages projects"),
     ],
 )
 def test_bad_maps_fail_before_any_request_naming_the_key(run_module, api, config, message):
