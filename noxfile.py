@@ -674,31 +674,22 @@ def eda(session):
     stage(session, "eda", run)
 
 
-def framework_lanes():
-    """The toolchains the frameworks stage builds and deploys with: (name, node binary, wrangler
-    executable). The machine's Node with the wrangler pinned in tests/emulator/package.json."""
-    node = shutil.which("node")
-    if not node:
-        raise envs.SetupError("the frameworks stage needs Node.js (node on PATH)")
-    return [("node" + _node_major(node) + "-wrangler" + _pinned_wrangler(), node,
-             EMULATOR_DIR / "node_modules" / ".bin" / "wrangler")]
-
-
-def _node_major(node):
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    return version.lstrip("v").split(".")[0]
-
-
-def _pinned_wrangler():
-    return json.loads((EMULATOR_DIR / "package.json").read_text())["devDependencies"]["wrangler"]
+def framework_lane(lane, out):
+    """(name, node binary, wrangler executable) of a wrangler lane of tests/helpers/environments.py
+    ("4.86": the machine's Node 20; "current": Node 22 and the newest wrangler, installed on first use)."""
+    node, _wrangler_js = envs.wrangler_lane(lane, out)
+    major = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return f"node{major.lstrip('v').split('.')[0]}-wrangler{lane}", node, envs.wrangler_executable(lane, out)
 
 
 @nox.session
 def frameworks(session):
     """Real framework apps (tests/frameworks/) built from their lockfiles, deployed with pages_deployment and
-    with wrangler pages deploy to one emulator running workerd, compared path by path; one row per lane."""
-    def lane_job(name, node, wrangler):
+    with wrangler pages deploy to one emulator running workerd, compared path by path; one row per wrangler
+    lane (CFPAGES_WRANGLER_LANES picks), each app built with the lane's Node and deployed with its wrangler."""
+    def lane_job(lane):
         def run(out, note_box):
+            name, node, wrangler = framework_lane(lane, out)
             env = venv_env(TOOLS_LINE, CFPAGES_COLLECTIONS=str(collections_of(TOOLS_LINE)), CFPAGES_LANE=name,
                            CFPAGES_NODE=str(node), CFPAGES_WRANGLER=str(wrangler),
                            CFPAGES_EMULATOR_PYTHON=str(envs.venv_python(venv_name(TOOLS_LINE))))
@@ -710,8 +701,8 @@ def frameworks(session):
                 raise Skip("pytest collected no tests")
             if rc:
                 raise subprocess.CalledProcessError(rc, "pytest tests/frameworks")
-            note_box[0] = "responses: tests/output/frameworks/"
-        return (f"frameworks {name}", run)
+            note_box[0] = f"{name}; responses: tests/output/frameworks/"
+        return (f"frameworks {lane}", run)
 
     # One lane after the other: a framework build takes both cores.
-    run_lanes(session, "frameworks", [lane_job(*lane) for lane in framework_lanes()], 1)
+    run_lanes(session, "frameworks", [lane_job(lane) for lane in envs.wrangler_lanes_chosen()], 1)

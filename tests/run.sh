@@ -33,7 +33,7 @@ Environment:
   CFPAGES_SERIAL=1           matrix lines one after the other, output live (default: two side by side)
   CFPAGES_SANITY_TESTS="pep8 validate-modules"   only these sanity tests
   CFPAGES_PYTEST_ARGS="-k name"                  extra pytest arguments for the emulator, eda and frameworks stages
-  CFPAGES_FRAMEWORKS_APPS="astro functions"      only these apps in the frameworks stage
+  CFPAGES_FRAMEWORKS_APPS="astro functions"      only these apps in the frameworks stage (CFPAGES_WRANGLER_LANES: its lanes)
   CFPAGES_OPENAPI=PATH       Cloudflare's published OpenAPI schema for the emulator's conformance test
 TEXT
 }
