@@ -120,7 +120,7 @@ def get(host, path):
 
 host = dep["url"].split("//", 1)[1]
 ok = True
-for h, path, want in ((host, "/", 200), (project["subdomain"], "/about.html", 200),
+for h, path, want in ((host, "/", 200), (project["subdomain"], "/about", 200),
                       (project["subdomain"], "/css/style.css", 200), (project["subdomain"], "/nope", 404)):
     status, ctype, body = get(h, path)
     title = re.search(r"<title>(.*?)</title>", body)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import __version__, errors, jwtutil, ratelimit, serving
+from . import __version__, cache, errors, jwtutil, ratelimit, serving
 from .backdate import BackdateError, backdate
 from .branch_heads import BranchHeadError, set_branch_head
 from .deployhooks import HOOK_PATH, DeployHooks
@@ -117,6 +117,7 @@ class Emulator:
         self.limiter = ratelimit.RateLimiter(ratelimit.parse_spec(config.rate_limit))
         self.base_url = None
         self.workers = Workers(self.store, clock, data_dir, workerd)
+        self.cache = cache.CacheStore(clock)      # the Cache API of deployed workers, in memory
         self.deploy_hooks = DeployHooks(self.store)
 
     # ------------------------------------------------------------------ config
@@ -150,6 +151,7 @@ class Emulator:
 
     def reset(self):
         self.workers.reset()
+        self.cache.wipe()
         self.store.wipe()
         self.deploy_hooks.reset()
         self.request_log.clear()
@@ -162,10 +164,12 @@ class Emulator:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = unquote(request.raw_path.split("?", 1)[0])
         target = self.workers.service_target(request)
-        if target is not None:  # a worker's env.ASSETS.fetch() or a KV / D1 call
+        if target is not None:  # a worker's env.ASSETS.fetch(), a KV / D1 call, its Cache API
             kind, ident = target
             if kind == "assets":
-                return self.serve_assets(request, ident, path)
+                return self.serve_assets(request, ident)
+            if kind == "cache":
+                return await self.serve_cache(request, ident)
             return await self.workers.bindings.handle(kind, ident, request)
         site = self.resolve_site(request.host)
         if site is not None:
@@ -597,62 +601,69 @@ class Emulator:
                                 status=404)
         if self.workers.routes_to_worker(d, path):
             return await self.workers.forward(request, d)
-        resp = self.serve_static(request, d, path)
+        resp = self.serve_static(request, d)
         if (d.get("worker_check") or {}).get("executed") is False:  # never pretend it ran
             resp.headers["X-Pages-Emulator-Worker"] = "not-executed"
         return resp
 
-    def serve_assets(self, request, deployment_id, path):
+    def serve_assets(self, request, deployment_id):
         d = self.store.get_deployment(deployment_id)
         if d is None:
             return web.Response(text="Not found: the deployment no longer exists.\n", status=404)
-        return self.serve_static(request, d, path)
+        return self.serve_static(request, d)
 
-    def serve_static(self, request, d, path):
-        if request.method not in ("GET", "HEAD"):
-            return web.Response(text="Method not allowed\n", status=405)
+    async def serve_cache(self, request, scope):
+        """A worker's Cache API call, in workerd's cache protocol (see ``cache.py``)."""
+        raw = request.raw_path
+        url = raw if raw.startswith(("http://", "https://")) else f"https://{request.host}{raw}"
+        key = (scope, request.headers.get(cache.NAMESPACE_HEADER), url)
+        if request.method == "PUT":
+            try:
+                return web.Response(status=self.cache.put(key, await request.read()))
+            except cache.PayloadError:
+                return web.Response(status=413)
+        if request.method == "PURGE":
+            return web.Response(status=200 if self.cache.delete(key) else 404)
+        if request.method != "GET":
+            return web.Response(status=405)
+        hit = self.cache.match(key, request.headers)
+        if hit is None:
+            return web.Response(status=504, headers={cache.STATUS_HEADER: "MISS"})
+        status, headers, body = hit
+        resp = web.Response(status=status, body=body or None)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                resp.headers.add(name, value)
+        return resp
+
+    def serve_static(self, request, d):
+        """The deployment's static assets by Pages' rules (``serving.serve``), for a site request
+        and for a worker's ``env.ASSETS.fetch()`` alike."""
         host = request.host.rsplit(":", 1)[0].lower()
         special = d.get("special") or {}
+        manifest = self.store.get_manifest(d["id"])
 
         def text_of(name):
             digest = special.get(name)
             blob = self.store.get_blob(digest) if digest else None
             return blob.decode("utf-8", "replace") if blob else ""
 
-        request_path = path
-        redirect = serving.match_redirect(serving.parse_redirects(text_of("_redirects")), path, host)
-        status = 200
-        if redirect:
-            code, dest = redirect
-            if code != 200:
-                return web.Response(status=code, headers={"Location": dest})
-            if dest.startswith("/"):
-                path = dest.split("?", 1)[0]
-        found = self._lookup(d, serving.candidates(path))
-        if found is None:
-            status = 404
-            found = self._lookup(d, serving.not_found_candidates(path))
-        if found is None:
-            return web.Response(text="Not found\n", status=404)
-        data, ctype = found
-        headers = {"Content-Type": ctype}
-        headers.update(serving.headers_for(serving.parse_headers(text_of("_headers")), request_path, host))
-        return web.Response(body=data if request.method == "GET" else None, status=status,
-                            headers=headers)
-
-    def _lookup(self, d, paths):
-        manifest = self.store.get_manifest(d["id"])
-        for candidate in paths:
-            key = manifest.get(candidate)
-            if key is None:
-                continue
-            row = self.store.get_asset(d["account"], key)
+        def lookup(asset_path):
+            key = manifest.get(asset_path)
+            row = self.store.get_asset(d["account"], key) if key is not None else None
             if row is None:
-                continue
-            data = self.store.get_blob(row["blob"])
-            if data is not None:
-                return data, row["content_type"]
-        return None
+                return None
+            return serving.Asset(key, row["content_type"],
+                                 lambda: self.store.get_blob(row["blob"]) or b"")
+
+        raw_path, _, query = request.raw_path.partition("?")
+        answer = serving.serve(method=request.method, host=host, raw_path=raw_path, query=query,
+                               request_headers=request.headers, lookup=lookup,
+                               redirects_text=text_of("_redirects"), headers_text=text_of("_headers"))
+        resp = web.Response(status=answer.status, body=answer.body)
+        for name, value in answer.headers.items():
+            resp.headers[name] = value
+        return resp
 
 
 def make_app(emulator: Emulator) -> web.Application:

@@ -13,6 +13,7 @@ See tests/emulator/README.md ("Workers") for the measurements behind the choice.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from .bindings import LocalBindings
 from .workerbundle import BundleError, Module, WorkerCode, parse_routes, worker_code
-from .workerdconfig import FORWARDED_PROTO, SERVICE_HEADER, WorkerSpec, write_config
+from .workerdconfig import CF_BLOB, FORWARDED_PROTO, SERVICE_HEADER, WorkerSpec, write_config
 
 DEFAULT_WORKERD = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "workerd"
 MAX_LOADED = 64
@@ -39,6 +40,16 @@ REQUEST_TIMEOUT = 60.0
 # flags as redundant for such a date; wrangler drops them before it starts the runtime.
 NODEJS_COMPAT_DEFAULT_ON_DATE = "2026-08-04"
 NODEJS_COMPAT_FLAGS = ("nodejs_compat", "nodejs_compat_v2")
+# request.cf of every request: the shape of Cloudflare's IncomingRequestCfProperties with fixed
+# placeholder values (the emulator knows no client's location); README "Workers" lists it.
+CF_PROPERTIES = {
+    "asn": 13335, "asOrganization": "Cloudflare", "colo": "SFO", "country": "US", "continent": "NA",
+    "city": "San Francisco", "region": "California", "regionCode": "CA", "postalCode": "94107",
+    "metroCode": "807", "timezone": "America/Los_Angeles", "latitude": "37.78000",
+    "longitude": "-122.39000", "httpProtocol": "HTTP/1.1", "tlsVersion": "TLSv1.3",
+    "tlsCipher": "AEAD-AES128-GCM-SHA256", "clientTcpRtt": 1, "edgeRequestKeepAliveStatus": 1,
+    "requestPriority": "", "verifiedBotCategory": "",
+}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade", "content-length"}
 
@@ -348,6 +359,7 @@ class Workers:
                 text_vars.pop(name, None)   # a binding wins over an env var of the same name
         return WorkerSpec(d["id"], code, date, flags,
                           text_vars=text_vars, kv=kv, d1=d1, missing_bindings=missing,
+                          cache_scope=d["project_id"],
                           service_address=self.emulator_address or "127.0.0.1:9",
                           service_secret=self.service_secret)
 
@@ -420,14 +432,14 @@ class Workers:
         return routes.matches(path)
 
     def service_target(self, request) -> tuple[str, str] | None:
-        """``(kind, id)`` of a worker's binding call (env.ASSETS, a KV namespace, a D1 database),
-        marked by the header workerd injects; None for any other request."""
+        """``(kind, id)`` of a worker's binding call (env.ASSETS, a KV namespace, a D1 database,
+        the Cache API), marked by the header workerd injects; None for any other request."""
         value = request.headers.get(SERVICE_HEADER)
         if not value:
             return None
         secret, _, rest = value.partition(":")
         kind, _, ident = rest.partition(":")
-        if not secrets.compare_digest(secret, self.service_secret) or kind not in ("assets", "kv", "d1"):
+        if not secrets.compare_digest(secret, self.service_secret) or kind not in ("assets", "kv", "d1", "cache"):
             return None
         return kind, ident
 
@@ -440,10 +452,20 @@ class Workers:
                 await self.spec_for(d), lambda dep_id: self.store.get_deployment(dep_id) is not None)
         except StartError as e:
             return web.Response(status=502, text=f"The emulator could not start the worker: {e}\n")
+        internal = (SERVICE_HEADER.lower(), CF_BLOB.lower())
         headers = CIMultiDict((k, v) for k, v in request.headers.items()
-                              if k.lower() not in HOP_BY_HOP and k.lower() != SERVICE_HEADER.lower())
+                              if k.lower() not in HOP_BY_HOP and k.lower() not in internal)
         headers[FORWARDED_PROTO] = "https"
         headers["Host"] = request.host.rsplit(":", 1)[0]   # the site's name, as on the Pages edge
+        # what Cloudflare's edge adds to every request (replacing any the client sent)
+        client = request.remote or "127.0.0.1"
+        headers["CF-Connecting-IP"] = client
+        headers["X-Forwarded-For"] = client
+        headers["CF-IPCountry"] = CF_PROPERTIES["country"]
+        headers["CF-Ray"] = f"{secrets.token_hex(8)}-{CF_PROPERTIES['colo']}"
+        headers["CF-Visitor"] = '{"scheme":"https"}'
+        cf = dict(CF_PROPERTIES, clientAcceptEncoding=request.headers.get("Accept-Encoding", ""))
+        headers[CF_BLOB] = json.dumps(cf)
         body = await request.read()
         async with ClientSession(timeout=ClientTimeout(total=REQUEST_TIMEOUT), auto_decompress=False) as s:
             async with s.request(request.method, f"http://127.0.0.1:{port}{request.raw_path}",

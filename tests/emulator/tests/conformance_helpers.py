@@ -8,10 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import blake3
+import pytest
 
 HERE = Path(__file__).resolve().parent
 EMULATOR_DIR = HERE.parent
@@ -32,6 +34,42 @@ MESSAGE_8000009 = ("The deployment ID you have specified does not exist. "
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def wrangler_or_skip():
+    """The wrangler executable the conformance tests run (test_wrangler.py, test_static_conformance.py).
+
+    ``CFPAGES_WRANGLER`` names another one (a test lane with a newer wrangler sets it); by default
+    the pinned one of tests/emulator/package.json in tests/emulator/node_modules. Missing: the test
+    skips on a developer machine and FAILS in CI (``CI=true``), so CI never passes by not running it.
+    """
+    override = os.environ.get("CFPAGES_WRANGLER")
+    exe = Path(override) if override else EMULATOR_DIR / "node_modules" / ".bin" / "wrangler"
+    if exe.exists() and shutil.which("node"):
+        return exe
+    reason = (f"wrangler not installed at {exe} (run: npm ci --prefix tests/emulator)"
+              if not exe.exists() else "node is not on PATH")
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def wrangler_env(home: Path, **extra) -> dict:
+    """The environment wrangler runs in for the tests: no metrics, no error reports, no update
+    check, non-interactive, a private HOME so no developer configuration leaks in."""
+    (home / ".config").mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "WRANGLER_SEND_METRICS": "false",
+        "WRANGLER_SEND_ERROR_REPORTS": "false",
+        "CI": "true",
+        "NO_COLOR": "1",
+        "WRANGLER_HIDE_BANNER": "true",  # also skips wrangler's update check (an npm request)
+        "FORCE_COLOR": "0",
+        **extra,
+    }
 
 
 def shared_file(name: str) -> Path:

@@ -70,7 +70,7 @@ def test_successful_build_serves_generated_site(emu):
     d = ok(post_deployment(emu, "gen", None, branch="feature/x", commit_hash="a" * 40))
     wait_done(emu, "gen", d["id"])
     r = emu.site(f"{d['short_id']}.gen.pages.dev", "/")
-    assert r.status_code == 200 and r.headers["Content-Type"] == "text/html"
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/html; charset=utf-8"
     for needle in (b"gen", b"feature/x", b"a" * 40):
         assert needle in r.content
     assert emu.site("feature-x.gen.pages.dev").content == r.content

@@ -1,4 +1,6 @@
-"""Serving deployed files by Host: lookup rules, 404 pages, unicode, _redirects, _headers."""
+"""Serving deployed files by Host: lookup rules, 404 pages, unicode, _redirects, _headers.
+
+test_static_conformance.py compares the same rules with `wrangler pages dev`, path by path."""
 import os
 from urllib.parse import quote
 
@@ -26,19 +28,26 @@ def make_site(emu, name="web", special=None, files=None, **fields):
 
 
 def test_lookup_rules(emu):
+    """Pages' route matching (test_static_conformance.py compares it all with wrangler pages dev)."""
     d = make_site(emu)
     host = f"{d['short_id']}.web.pages.dev"
-    cases = {"/": b"<h1>home</h1>", "/index.html": b"<h1>home</h1>", "/about": b"about",
-             "/about.html": b"about", "/docs": b"docs", "/docs/": b"docs", "/blog/post": b"post"}
+    cases = {"/": b"<h1>home</h1>", "/about": b"about", "/docs/": b"docs", "/blog/post": b"post"}
     for path, body in cases.items():
         r = emu.site(host, path)
         assert (r.status_code, r.content) == (200, body), path
-        assert r.headers["Content-Type"] == "text/html"
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8"   # text types get a charset
+    # the canonical URL of a page has no .html and no index.html; a directory ends with /
+    redirects = {"/index.html": "/", "/about.html": "/about", "/about/": "/about", "/docs": "/docs/",
+                 "/docs/index.html": "/docs/", "/about.html?x=1": "/about?x=1"}
+    for path, location in redirects.items():
+        r = emu.site(host, path)
+        assert (r.status_code, r.headers["Location"], r.content) == (308, location, b""), path
     r = emu.site(host, "/img/logo.png")
     assert r.content == SITE["/img/logo.png"][0] and r.headers["Content-Type"] == "image/png"
     assert emu.site(host, "/app.js").headers["Content-Type"] == "application/javascript"
     r = emu.site(host, "/" + quote("caf\u00e9") + "/" + quote("\u00fcber n\u00e4me.txt"))
     assert (r.status_code, r.content) == (200, "unicode \u2713".encode())
+    assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
     # 404 pages: nearest 404.html walking up
     r = emu.site(host, "/nope")
     assert (r.status_code, r.content) == (404, b"top 404")
@@ -51,10 +60,16 @@ def test_lookup_rules(emu):
     assert emu.site(f"{host}:{emu.port}", "/about").content == b"about"
 
 
-def test_plain_404_without_404_page(emu):
-    d = make_site(emu, files={"/index.html": b"i"})
-    r = emu.site(f"{d['short_id']}.web.pages.dev", "/missing")
-    assert r.status_code == 404 and r.content == b"Not found\n"
+def test_single_page_fallback_without_404_page(emu):
+    """No 404.html on the way up: Pages takes the site for a single-page application and answers
+    with /index.html (200); with no index.html either, an empty 404."""
+    d = make_site(emu, files={"/index.html": b"i", "/app/page.html": b"p"})
+    r = emu.site(f"{d['short_id']}.web.pages.dev", "/missing/route")
+    assert (r.status_code, r.content) == (200, b"i")
+    create_project(emu, "bare")
+    d = deploy(emu, "bare", {"/page.html": b"p"})
+    r = emu.site(f"{d['short_id']}.bare.pages.dev", "/missing")
+    assert (r.status_code, r.content, r.headers["Cache-Control"]) == (404, b"", "no-store")
 
 
 def test_hosts(emu):
@@ -119,7 +134,7 @@ REDIRECTS = b"""# comment
 /tmp7 /about 307
 /blog/* /posts/:splat 301
 /users/:id/profile /u/:id 302
-/rewrite /new.html 200
+/rewrite /new 200
 /spa/* /index.html 200
 https://:sub.web.pages.dev/abs /about 301
 /broken
@@ -139,7 +154,8 @@ def test_redirects(emu):
             assert r.headers["Location"] == location
         return r
 
-    check("/old", 301, "/new")
+    assert check("/old", 301, "/new").content == b"Redirecting to /new"
+    assert check("/perm", 308, "/about").content == b""
     check("/temp", 302, "/about")
     check("/perm", 308, "/about")
     check("/see", 303, "/about")
@@ -147,7 +163,9 @@ def test_redirects(emu):
     check("/blog/2024/hello", 301, "/posts/2024/hello")
     check("/users/42/profile", 302, "/u/42")
     assert check("/rewrite", 200).content == b"new page"
-    assert check("/spa/any/route", 200).content == b"<h1>home</h1>"
+    # `/* /index.html` would loop with the /index.html → / redirect: Pages ignores such a rule
+    assert check("/spa/any/route", 404).content == b"top 404"
+    check("/blog/x?y=1", 301, "/posts/x?y=1")    # the query goes along
     check("/abs", 301, "/about")
     check("/broken", 404)      # invalid rule ignored
     check("/bad-status", 404)  # unsupported status ignored
@@ -177,19 +195,21 @@ def test_headers(emu):
     assert r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["X-Shared"] == "one, two"
     r = emu.site(host, "/about")
-    assert r.headers["X-Frame-Options"] == "DENY" and "Cache-Control" not in r.headers
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Cache-Control"] == "public, max-age=0, must-revalidate"
     assert "X-Frame-Options" not in emu.site(host, "/secure/page.html").headers
     assert emu.site(host, "/users/7").headers["X-User"] == "7"
     r = emu.site(host, "/missing")
     assert r.status_code == 404 and r.headers["X-Frame-Options"] == "DENY"
-    r = emu.site(host, "/go")
-    assert r.status_code == 301 and "X-Frame-Options" not in r.headers
+    assert r.headers["Cache-Control"] == "no-store"      # a 404 is never cached
+    r = emu.site(host, "/go")       # _headers applies to redirects too
+    assert r.status_code == 301 and r.headers["X-Frame-Options"] == "DENY"
 
 
 def test_special_files_are_not_served(emu):
-    d = make_site(emu, files={"/index.html": b"i"}, special={"_headers": b"/*\n  X: y\n"})
+    d = make_site(emu, files={"/index.html": b"i", "/404.html": b"nf"}, special={"_headers": b"/*\n  X: y\n"})
     r = emu.site(f"{d['short_id']}.web.pages.dev", "/_headers")
-    assert r.status_code == 404
+    assert (r.status_code, r.content) == (404, b"nf")
 
 
 def test_large_binary_round_trip(emu):
@@ -211,8 +231,8 @@ def test_site_requests_are_not_logged_or_faulted(emu):
 
 
 def test_headers_match_the_request_path_on_rewrites(emu):
-    d = make_site(emu, special={"_redirects": b"/pretty /new.html 200\n",
-                                "_headers": b"/pretty\n  X-Pretty: yes\n/new.html\n  X-New: yes\n"})
+    d = make_site(emu, special={"_redirects": b"/pretty /new 200\n",
+                                "_headers": b"/pretty\n  X-Pretty: yes\n/new\n  X-New: yes\n"})
     r = emu.site(f"{d['short_id']}.web.pages.dev", "/pretty")
     assert r.status_code == 200 and r.content == b"new page"
     assert r.headers["X-Pretty"] == "yes" and "X-New" not in r.headers

@@ -167,8 +167,8 @@ def test_worker_directory_modules_wasm_assets_and_routes(emu, wrangler, tmp_path
     # _routes.json: excluded and not-included paths never reach the worker
     r = emu.site(host, "/api/static/file.txt")
     assert (r.text, r.headers.get("X-From-Worker")) == ("a static file under /api", None)
-    r = emu.site(host, "/index.html")
-    assert (r.text, r.headers.get("X-From-Worker")) == ("<h1>advanced mode</h1>", None)
+    r = emu.site(host, "/index.html")                                    # Pages' pretty URL redirect
+    assert (r.status_code, r.headers["Location"], r.headers.get("X-From-Worker")) == (308, "/", None)
     # the worker's files are not assets
     assert emu.site(host, "/_worker.js/index.js").status_code == 404
     assert emu.site(host, "/_routes.json").status_code == 404

@@ -9,8 +9,10 @@
 Independent of the collection's code: the files that must be served are those under ROOT minus
 what wrangler never uploads (top-level _worker.js, _redirects, _headers, _routes.json, functions/,
 .wrangler/; .DS_Store, node_modules/, .git/ at any depth). Each is fetched with ``Host: HOST``
-and compared byte for byte (sha256). ``--absent`` paths must answer 404. Each ``--header`` must be
-present on the response for /index.html (checks that _headers was deployed).
+and compared byte for byte (sha256), following the site's own redirects as a browser does (Pages
+answers ``/about.html`` and ``/docs/index.html`` with a 308 to ``/about`` and ``/docs/``, which
+serve those files). ``--absent`` paths must answer 404. Each ``--header`` must be present on the
+response for / (checks that _headers was deployed).
 
 Prints JSON {"checked", "bytes", "mismatched", "absent_ok", "problems"}; exits 1 on any problem.
 """
@@ -48,13 +50,21 @@ def expected_files(root):
             yield "/" + rel.replace(os.sep, "/"), os.path.join(dirpath, name)
 
 
-def fetch(base, host, path):
-    request = urllib.request.Request(base + urllib.parse.quote(path), headers={"Host": host})
-    try:
-        with OPENER.open(request, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, err.read(), dict(err.headers)
+def fetch(base, host, path, follow=False):
+    """(status, body, headers) of ``path``; with ``follow``, after up to 3 same-site redirects."""
+    url_path = urllib.parse.quote(path)
+    hops = 3 if follow else 0
+    while True:
+        request = urllib.request.Request(base + url_path, headers={"Host": host})
+        try:
+            with OPENER.open(request, timeout=30) as response:
+                return response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as err:
+            location = err.headers.get("Location") or ""
+            if not (hops and err.code in (301, 302, 303, 307, 308) and location.startswith("/")):
+                return err.code, err.read(), dict(err.headers)
+            hops -= 1
+            url_path = location
 
 
 def main(argv):
@@ -73,7 +83,7 @@ def main(argv):
     for path, local in expected_files(root):
         with open(local, "rb") as handle:
             want = handle.read()
-        status, body = fetch(base, host, path)[:2]
+        status, body = fetch(base, host, path, follow=True)[:2]
         checked += 1
         total += len(want)
         if status != 200:
@@ -85,10 +95,10 @@ def main(argv):
         if status != 404:
             problems.append("%s: HTTP %s, expected 404" % (path, status))
     for name, value in headers:
-        got = fetch(base, host, "/index.html")[2]
+        got = fetch(base, host, "/")[2]
         lowered = dict((k.lower(), v) for k, v in got.items())
         if lowered.get(name.lower()) != value:
-            problems.append("/index.html: header %s is %r, expected %r" % (name, lowered.get(name.lower()), value))
+            problems.append("/: header %s is %r, expected %r" % (name, lowered.get(name.lower()), value))
     print(json.dumps({"checked": checked, "bytes": total, "absent_ok": len(absent), "problems": problems},
                      ensure_ascii=False))
     return 1 if problems else 0
