@@ -199,10 +199,7 @@ def _choose_bundling(code, bundle, worker_path, worker_bundle, wrangler_executab
         why = "is to be bundled (worker_bundle: always)"
     wrangler = _functions_build.which_wrangler(wrangler_executable)
     if wrangler is None:
-        hint = "" if worker_bundle == "always" else (
-            " Or make it self-contained (a _worker.js directory of index.js and its modules) and set worker_bundle: "
-            "never.")
-        raise WB.WorkerError(_functions_build.missing_bundler_message(worker_path, why, wrangler_executable) + hint)
+        raise WB.WorkerError(_functions_build.missing_bundler_message(worker_path, why, wrangler_executable))
     code.bundle_with = wrangler
 
 

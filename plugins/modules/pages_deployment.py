@@ -296,8 +296,8 @@ notes:
     C(_routes.json) sent, and the Functions build without the random names wrangler gives its output), so the same
     code and assets again report C(changed=false), and any change to a module deploys again."
   - "wrangler is only needed for Pages Functions (O(functions_dir)) and for a C(_worker.js) that imports files outside
-    it (O(worker_bundle)); self-contained C(_worker.js) files and directories are bundled in Python. For AWX, see the execution environment variant with Node.js and wrangler in the collection's
-    C(extensions/awx) directory."
+    it (O(worker_bundle)); self-contained C(_worker.js) files and directories are bundled in Python. For AWX, see
+    the execution environment variant with Node.js and wrangler in the collection's C(extensions/awx) directory."
   - "O(state=present) without O(source) triggers a new build every time (C(changed=true)), unless O(commit_hash) is
     set and the branch already serves a build of that commit."
   - "Symbolic links in O(source) are followed, as wrangler does: a link to a file uploads the file's content under
