@@ -288,7 +288,7 @@ def _prepare(cores, out, note_box):
         dest.mkdir(parents=True)
         sh([envs.venv_python(venv_name(core)), REPO / "tests/helpers/collection.py", REPO, "install", dest], out,
            env=venv_env(core))
-        for part in ("tests/emulator", "tests/benchmarks", "tests/frameworks"):
+        for part in ("tests/emulator", "tests/benchmarks", "tests/frameworks", "tests/toolchain"):
             if (tree_of(core) / part).exists():
                 raise envs.SetupError(f"{part} was installed into the collection tree: "
                                       "galaxy.yml build_ignore must exclude it")

@@ -434,11 +434,12 @@ def wrangler_lane(name, out=None):
 
 
 def wrangler_executable(name, out=None):
-    """An executable file that runs wrangler of lane NAME (a shell script in .cache/toolchain/bin/:
-    the lane's node first on PATH, so whatever wrangler starts with ``node`` gets the same one).
+    """An executable file named ``wrangler`` that runs wrangler of lane NAME (a shell script,
+    .cache/toolchain/bin/NAME/wrangler, so its directory can go first on PATH; the lane's node goes
+    first on the script's PATH, so whatever wrangler starts with ``node`` gets the same one).
     For what takes one path: pages_deployment's wrangler_executable, ansible tasks, a framework."""
     node, wrangler_js = wrangler_lane(name, out)
-    script = TOOLCHAIN_CACHE / "bin" / f"wrangler-{name}"
+    script = TOOLCHAIN_CACHE / "bin" / name / "wrangler"
     text = ("#!/bin/sh\n# wrangler lane %s, written by tests/helpers/environments.py\n"
             "PATH=%s:$PATH\nexport PATH\nexec %s %s \"$@\"\n"
             % (name, shlex.quote(str(node.parent)), shlex.quote(str(node)), shlex.quote(str(wrangler_js))))

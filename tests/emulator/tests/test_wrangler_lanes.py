@@ -49,6 +49,18 @@ WORKER = {
     "index.html": b"<h1>worker</h1>",
     "_worker.js": b"export default { async fetch(request, env) { return env.ASSETS.fetch(request); } };\n",
 }
+# An advanced-mode directory deployed with --no-bundle: the modules go as they are, so the bundle's
+# bytes must be the same from both wranglers and from our engine.
+WORKER_DIR = {
+    "index.html": b"<h1>worker dir</h1>",
+    "_worker.js/index.js": (b"import { VERSION } from './lib/version.js';\nimport text from './notes.txt';\n"
+                            b"export default { async fetch(request, env) {\n"
+                            b"  if (new URL(request.url).pathname === '/v') return new Response(VERSION + text);\n"
+                            b"  return env.ASSETS.fetch(request); } };\n"),
+    "_worker.js/lib/version.js": b"export const VERSION = 'v1';\n",
+    "_worker.js/notes.txt": b"notes\n",
+    "_worker.js/add.wasm": bytes.fromhex("0061736d0100000001070160027f7f017f030201000707010361646400000a09010700200020016a0b"),
+}
 FUNCTIONS = {
     "public/index.html": b"<h1>functions</h1>",
     "functions/api/hello.js": b"export function onRequestGet() { return new Response('hello'); }\n",
@@ -92,6 +104,7 @@ def _scenario(emulator, lane, work: Path) -> dict:
     static = _write(work / "static", STATIC)
     worker = _write(work / "worker", WORKER)
     fn = _write(work / "fn", FUNCTIONS)
+    worker_dir = _write(work / "worker-dir", WORKER_DIR)
     steps = {
         "project create": (["pages", "project", "create", "lanes", "--production-branch", "main"], work),
         "static deploy": (["pages", "deploy", str(static), "--project-name", "lanes", "--branch", "main",
@@ -100,6 +113,9 @@ def _scenario(emulator, lane, work: Path) -> dict:
                                "--commit-hash", COMMIT, "--commit-message", "lanes"], work),
         "functions deploy": (["pages", "deploy", "public", "--project-name", "lanes", "--branch", "preview",
                               "--commit-hash", COMMIT, "--commit-message", "lanes"], fn),
+        "_worker.js directory --no-bundle deploy": (
+            ["pages", "deploy", str(worker_dir), "--project-name", "lanes", "--branch", "main",
+             "--commit-hash", COMMIT, "--commit-message", "lanes", "--no-bundle"], work),
     }
     out = {}
     try:
@@ -125,7 +141,7 @@ def lane_runs(emulator, tmp_path_factory):
             for step, run in steps.items():
                 for i, req in enumerate(run["raw"]):
                     if req["body"]:
-                        (Path(dump) / f"{lane}-{step.replace(' ', '_')}-{i}.body").write_bytes(req["body"])
+                        (Path(dump) / f"{lane}-{re.sub(r"[^A-Za-z0-9_.-]+", "_", step)}-{i}.body").write_bytes(req["body"])
             (Path(dump) / f"wrangler-{lane}.json").write_text(json.dumps(
                 {step: {k: v for k, v in run.items() if k != "raw"} for step, run in steps.items()},
                 indent=1, sort_keys=True, ensure_ascii=False))
@@ -189,38 +205,64 @@ def _upload_items(rows):
                   key=lambda i: i["key"])
 
 
-def test_our_engine_sends_the_manifest_of_the_newest_wrangler(emulator, lane_runs, tmp_path, tmp_path_factory):
-    """pages_deployment (run by ansible) deploys the static site wrangler deployed: the same
-    manifest, the same upload items (keys, content types, encoding), the same special files."""
-    if "current" not in lane_runs:
-        pytest.skip("needs the current wrangler lane (CFPAGES_WRANGLER_LANES)")
+def _our_deploy(emulator, site: Path, tmp_path: Path, collections: Path) -> list[dict]:
+    """The transcript of pages_deployment (run by ansible) deploying ``site`` to project "lanes"."""
     ansible = Path(sys.executable).parent / "ansible"
     if not ansible.exists():
         pytest.skip(f"no ansible beside {sys.executable}")
     emulator.reset()
     emulator.api("POST", "/accounts/{a}/pages/projects",
                  json={"name": "lanes", "production_branch": "main"}).raise_for_status()
-    site = _write(tmp_path / "static", STATIC)
     recorder = Recorder(emulator.root_url, "/client/v4")
     try:
         args = {"project_name": "lanes", "source": str(site), "branch": "main", "commit_hash": COMMIT,
                 "commit_message": "lanes", "commit_dirty": True, "api_base_url": recorder.base_url,
                 "api_token": emulator.token, "account_id": emulator.account}
-        env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(_collection_root(tmp_path_factory)),
+        env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections),
                "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"), "ANSIBLE_NOCOLOR": "1"}
         proc = subprocess.run([str(ansible), "localhost", "-m", "cfpages.cloudflare.pages_deployment",
                                "-a", json.dumps(args)], env=env, capture_output=True, text=True, timeout=300,
                               check=False)
-        ours = transcript(recorder.take())
+        recorded = transcript(recorder.take())
     finally:
         recorder.close()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    theirs = lane_runs["current"]["static deploy"]["requests"]
-    our_fields, _ = _fields(ours, "ours")
-    their_fields, _ = _fields(theirs, "wrangler")
+    return recorded
+
+
+@pytest.fixture(scope="module")
+def collections(tmp_path_factory):
+    return _collection_root(tmp_path_factory)
+
+
+def _needs_current(lane_runs):
+    if "current" not in lane_runs:
+        pytest.skip("needs the current wrangler lane (CFPAGES_WRANGLER_LANES)")
+    return lane_runs["current"]
+
+
+def test_our_engine_sends_the_manifest_of_the_newest_wrangler(emulator, lane_runs, tmp_path, collections):
+    """pages_deployment deploys the static site wrangler deployed: the same manifest, the same
+    upload items (keys, content types, encoding), the same special files, the same form fields."""
+    theirs = _needs_current(lane_runs)["static deploy"]["requests"]
+    ours = _our_deploy(emulator, _write(tmp_path / "static", STATIC), tmp_path, collections)
+    our_fields, our_create = _fields(ours, "ours")
+    their_fields, their_create = _fields(theirs, "wrangler")
     assert our_fields["manifest"]["manifest"] == their_fields["manifest"]["manifest"]
     assert _upload_items(ours) == _upload_items(theirs)
     for name in ("_headers", "_redirects"):
         assert our_fields[name] == their_fields[name], name
     # the same form fields, in the same order (our commit_message carries a digest trailer)
-    assert [f["name"] for f in _fields(ours, "")[1]["body"]] == [f["name"] for f in _fields(theirs, "")[1]["body"]]
+    assert [f["name"] for f in our_create["body"]] == [f["name"] for f in their_create["body"]]
+
+
+def test_our_worker_bundle_is_the_newest_wranglers_no_bundle(emulator, lane_runs, tmp_path, collections):
+    """An advanced-mode _worker.js/ directory: our `_worker.bundle` field (its content type and
+    file name, the metadata, every module's name, content type and bytes, their order) is the one
+    wrangler --no-bundle sends."""
+    theirs = _needs_current(lane_runs)["_worker.js directory --no-bundle deploy"]["requests"]
+    ours = _our_deploy(emulator, _write(tmp_path / "worker-dir", WORKER_DIR), tmp_path, collections)
+    our_fields, _ = _fields(ours, "ours")
+    their_fields, _ = _fields(theirs, "wrangler")
+    assert our_fields["manifest"] == their_fields["manifest"]
+    assert our_fields["_worker.bundle"] == their_fields["_worker.bundle"]
