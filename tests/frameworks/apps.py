@@ -87,7 +87,7 @@ APPS = {
         name="eleventy", output="_site", min_files=3000,
         requests=(R("/", 200), R("/articles/1/", 200), R("/articles/2999/", 200), R("/articles/17"),
                   R("/articles/3/index.html"), R("/feed.json", 200), R("/assets/site.css", 200), R("/latest", 302),
-                  R("/a/5", 301), R("/no/such/page", 404), R("/articles/9999/", 404)),
+                  R("/a/5", 301), R("/no/such/page", 404), R("/articles/9999/", 404), R("/_redirects", 404)),
         env={"ARTICLES": "3000"}),
 }
 
