@@ -120,7 +120,7 @@ def lane_from_env():
     if not node:
         raise BuildError("no node: set CFPAGES_NODE or put node on PATH")
     wrangler = os.environ.get("CFPAGES_WRANGLER") or str(REPO / "tests/emulator/node_modules/.bin/wrangler")
-    return Lane(os.environ.get("CFPAGES_LANE", "default"), Path(node).resolve(), Path(wrangler))
+    return Lane(os.environ.get("CFPAGES_LANE", "default"), Path(node).resolve(), Path(wrangler).absolute())
 
 
 def _run(cmd, cwd, env, log):
