@@ -14,6 +14,7 @@ HOME so no developer config leaks in.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -26,8 +27,8 @@ from conformance_helpers import (
     asset_hash,
     envs,
     host_of,
+    in_ci,
     wrangler_env,
-    wrangler_or_skip,
 )
 
 # A site with the awkward cases: nested dirs, a non-ASCII name, no extension, an empty file, binary
@@ -49,7 +50,6 @@ HEADERS_FILE = b"/*\n  X-Conformance: wrangler\n/nested/*\n  X-Nested: yes\n"
 REDIRECTS_FILE = b"/old-page /nested/deeper/page.html 301\n"
 
 
-<<<<<<< HEAD
 def _lane_or_skip(lane):
     """[node, wrangler.js] of the lane."""
     try:
@@ -64,36 +64,13 @@ def _lane_or_skip(lane):
 def wrangler(request, emu, tmp_path):
     """run(*args) runs wrangler of this lane (request.param) against the emulator."""
     command = _lane_or_skip(request.param)
-    home = tmp_path / "home"
-    (home / ".config").mkdir(parents=True)
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    env = {
-        # the lane's node first: whatever wrangler starts with `node` gets the same one
-        "PATH": os.pathsep.join((str(Path(command[0]).parent), os.environ.get("PATH", "/usr/bin:/bin"))),
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "CLOUDFLARE_API_BASE_URL": emu.base_url,
-        "CLOUDFLARE_API_TOKEN": emu.token,
-        "CLOUDFLARE_ACCOUNT_ID": emu.account,
-        "WRANGLER_SEND_METRICS": "false",
-        "WRANGLER_SEND_ERROR_REPORTS": "false",
-        "CI": "true",
-        "NO_COLOR": "1",
-        "WRANGLER_HIDE_BANNER": "true",  # also skips wrangler's update check (an npm request)
-        "FORCE_COLOR": "0",
-        "TMPDIR": str(tmp_path),
-    }
-=======
-@pytest.fixture
-def wrangler(emu, tmp_path):
-    exe = wrangler_or_skip()
     workdir = tmp_path / "work"
     workdir.mkdir()
     env = wrangler_env(tmp_path / "home", CLOUDFLARE_API_BASE_URL=emu.base_url,
                        CLOUDFLARE_API_TOKEN=emu.token, CLOUDFLARE_ACCOUNT_ID=emu.account,
                        TMPDIR=str(tmp_path))
->>>>>>> emustatic
+    # the lane's node first: whatever wrangler starts with `node` gets the same one
+    env["PATH"] = os.pathsep.join((str(Path(command[0]).parent), env["PATH"]))
 
     def run(*args, ok=True, timeout=120, env_override=None, input_text=None):
         run_env = dict(env)
