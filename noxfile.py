@@ -79,7 +79,7 @@ IMPORTER = ["galaxy-importer"]  # its own venv: it pins ansible-lint, flake8 and
 # The eda stage's own venv: ansible-rulebook pins aiohttp, ansible-runner and drools_jpy (its rules engine, a JVM).
 EDA = ["ansible-rulebook==1.3.2", "pytest"]
 STAGES = ["emulator", "sanity", "units", "integration", "changelog", "lint", "docs", "doc-commands", "importer",
-          "molecule", "runner", "eda"]
+          "molecule", "runner", "eda", "frameworks"]
 
 CACHE = envs.CACHE
 EMULATOR_DIR = envs.EMULATOR_DIR
@@ -288,7 +288,7 @@ def _prepare(cores, out, note_box):
         dest.mkdir(parents=True)
         sh([envs.venv_python(venv_name(core)), REPO / "tests/helpers/collection.py", REPO, "install", dest], out,
            env=venv_env(core))
-        for part in ("tests/emulator", "tests/benchmarks", "tests/toolchain"):
+        for part in ("tests/emulator", "tests/benchmarks", "tests/frameworks", "tests/toolchain"):
             if (tree_of(core) / part).exists():
                 raise envs.SetupError(f"{part} was installed into the collection tree: "
                                       "galaxy.yml build_ignore must exclude it")
@@ -681,3 +681,37 @@ def eda(session):
             raise subprocess.CalledProcessError(rc, "pytest tests/eda")
         note_box[0] = "ansible-rulebook " + EDA[0].split("==")[1]
     stage(session, "eda", run)
+
+
+def framework_lane(lane, out):
+    """(name, node binary, wrangler executable) of a wrangler lane of tests/helpers/environments.py
+    ("4.86": the machine's Node 20; "current": Node 22 and the newest wrangler, installed on first use)."""
+    node, _wrangler_js = envs.wrangler_lane(lane, out)
+    major = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return f"node{major.lstrip('v').split('.')[0]}-wrangler{lane}", node, envs.wrangler_executable(lane, out)
+
+
+@nox.session
+def frameworks(session):
+    """Real framework apps (tests/frameworks/) built from their lockfiles, deployed with pages_deployment and
+    with wrangler pages deploy to one emulator running workerd, compared path by path; one row per wrangler
+    lane (CFPAGES_WRANGLER_LANES picks), each app built with the lane's Node and deployed with its wrangler."""
+    def lane_job(lane):
+        def run(out, note_box):
+            name, node, wrangler = framework_lane(lane, out)
+            env = venv_env(TOOLS_LINE, CFPAGES_COLLECTIONS=str(collections_of(TOOLS_LINE)), CFPAGES_LANE=name,
+                           CFPAGES_NODE=str(node), CFPAGES_WRANGLER=str(wrangler),
+                           CFPAGES_EMULATOR_PYTHON=str(envs.venv_python(venv_name(TOOLS_LINE))))
+            rc = envs.run([envs.venv_python(venv_name(TOOLS_LINE)), "-m", "pytest", "tests/frameworks", "-v",
+                           "-o", f"cache_dir={CACHE}/pytest-frameworks", "-p", "no:randomly",
+                           *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))],
+                          out=out, env=env, cwd=REPO, check=False)
+            if rc == 5:
+                raise Skip("pytest collected no tests")
+            if rc:
+                raise subprocess.CalledProcessError(rc, "pytest tests/frameworks")
+            note_box[0] = f"{name}; responses: tests/output/frameworks/"
+        return (f"frameworks {lane}", run)
+
+    # One lane after the other: a framework build takes both cores.
+    run_lanes(session, "frameworks", [lane_job(lane) for lane in envs.wrangler_lanes_chosen()], 1)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STAGES=(emulator sanity units integration changelog lint docs doc-commands importer molecule runner eda)
+STAGES=(emulator sanity units integration changelog lint docs doc-commands importer molecule runner eda frameworks)
 
 usage() {
     cat <<'TEXT'
@@ -25,13 +25,16 @@ Stages (noxfile.py sessions; environments are prepared first, cached under .cach
   molecule     status page in headless Chromium (installed with apt when missing), molecule test --all
   runner       the AWX job templates run with ansible-runner against an emulator; ansible-builder checks
   eda          the Event-Driven Ansible source against an emulator, the rulebook with ansible-rulebook (Java: apt when missing)
+  frameworks   SvelteKit, Astro, a Functions project and an Eleventy site built (node_modules cached in .cache/frameworks),
+               deployed with pages_deployment and with wrangler pages deploy to one emulator, compared path by path
 
 Environment:
   CFPAGES_CORES="2.21 2.16"  ansible-core lines for sanity, units and integration (default: the matrix)
   CFPAGES_TARGETS="t1 t2"    integration targets to run (default: all)
   CFPAGES_SERIAL=1           matrix lines one after the other, output live (default: two side by side)
   CFPAGES_SANITY_TESTS="pep8 validate-modules"   only these sanity tests
-  CFPAGES_PYTEST_ARGS="-k name"                  extra pytest arguments for the emulator and eda stages
+  CFPAGES_PYTEST_ARGS="-k name"                  extra pytest arguments for the emulator, eda and frameworks stages
+  CFPAGES_FRAMEWORKS_APPS="astro functions"      only these apps in the frameworks stage (CFPAGES_WRANGLER_LANES: its lanes)
   CFPAGES_OPENAPI=PATH       Cloudflare's published OpenAPI schema for the emulator's conformance test
 TEXT
 }
