@@ -877,7 +877,9 @@ class PagesDeployment(PagesModule):
     def get_project(self, required=True):
         project = self.client.get_project(self.name)
         if project is None and required:
-            self.fail("Project %s does not exist in account %s." % (self.name, self.params["account_id"]))
+            self.fail(self.missing_project_message(
+                self.name, "Project %s does not exist in account %s." % (self.name, self.params["account_id"])
+            ))
         return project
 
     def finish(self, deployment):
@@ -930,11 +932,12 @@ class PagesDeployment(PagesModule):
         self.result["project_created"] = False
         if project is None:
             if not p["create_project"]:
-                self.fail(
+                self.fail(self.missing_project_message(
+                    self.name,
                     "Project %s does not exist in account %s. Create it with cfpages.cloudflare.pages_project, "
                     "or set create_project: true (with source) to create a Direct Upload project."
-                    % (self.name, p["account_id"])
-                )
+                    % (self.name, p["account_id"]),
+                ))
             if not p["source"]:
                 self.fail(
                     "Project %s does not exist, and create_project only creates Direct Upload projects: set source "

@@ -419,10 +419,11 @@ class PagesInfo(PagesModule):
         project = self.client.get_project(name)
         if project is None:
             if p["fail_on_missing"]:
-                self.fail(
+                self.fail(self.missing_project_message(
+                    name,
                     "Project %r does not exist in account %s (set fail_on_missing: false to get empty lists instead)."
-                    % (name, p["account_id"])
-                )
+                    % (name, p["account_id"]),
+                ))
             return
         self.result["projects"] = [project]
         self.note_build_images()
