@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import glob
 import hashlib
 import io
@@ -182,9 +183,18 @@ def ensure_venv(name, python, files=(), specs=(), pre_specs=(), out=None):
     for spec in (*pre_specs, "--", *specs):
         stamp.update(f"spec {spec}\n".encode())
     for f in files:
-        stamp.update(f"file {f}\n".encode())
+        # The path relative to the checkout: clones and worktrees elsewhere share one stamp.
+        stamp.update(f"file {os.path.relpath(f, REPO)}\n".encode())
         stamp.update(Path(f).read_bytes() if Path(f).is_file() else b"absent")
     stamp = stamp.hexdigest()
+    VENVS.mkdir(parents=True, exist_ok=True)
+    # One build at a time per venv: checkouts that share .cache/venvs (a symlink) wait for each other.
+    with open(VENVS / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_venv(name, venv, python, files, specs, pre_specs, stamp, out)
+
+
+def _build_venv(name, venv, python, files, specs, pre_specs, stamp, out):
     stamp_file = venv / ".cfpages-stamp"
     if venv_python(name).exists() and stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
         print(f"venv {name}: up to date (ansible-core {ansible_version(venv_python(name))})", file=out)
