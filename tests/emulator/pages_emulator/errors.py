@@ -101,7 +101,7 @@ MSG_CREATE_COOLDOWN = ("Your account is temporarily restricted from creating new
 
 
 def create_cooldown():
-    return APIError(400, 8000100, MSG_CREATE_COOLDOWN)
+    return APIError(400, 8000101, MSG_CREATE_COOLDOWN)
 
 
 def canonical_delete():

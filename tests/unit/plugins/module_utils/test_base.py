@@ -131,15 +131,15 @@ def cooldown_error():
     # The cooldown's code is not published: the mapping keys on the answer's words to POST .../projects.
     return _api.PagesAPIError(
         "Your account is temporarily restricted from creating new Pages projects: an automated anti-abuse measure "
-        "limits how many projects a new account creates in its first 48 hours [code 8000100]", 400,
-        [{"code": 8000100, "message": "temporarily restricted ... anti-abuse ... first 48 hours"}],
+        "limits how many projects a new account creates in its first 48 hours [code 8000101]", 400,
+        [{"code": 8000101, "message": "temporarily restricted ... anti-abuse ... first 48 hours"}],
         "POST", "/accounts/%s/pages/projects" % ACCOUNT)
 
 
 def test_the_project_creation_cooldown_says_it_lifts_on_its_own(run_module):
     ProbeModule.errors = [cooldown_error()]
     kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
-    assert kind == "fail" and result["errors"][0]["code"] == 8000100
+    assert kind == "fail" and result["errors"][0]["code"] == 8000101
     assert "lifts on its own" in result["msg"] and "Support cannot lift it" in result["msg"]
     assert "preview deployments" in result["msg"]
 
