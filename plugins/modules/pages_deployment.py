@@ -194,7 +194,7 @@ options:
       - A timeout fails the task too, with the deployment (its id and its current stage) in RV(deployment) and
         RV(timed_out=true); the deployment goes on in Cloudflare.
       - A build that Cloudflare skips (C(is_skipped), for example a queued build that a newer build of the same
-        branch supersedes) is neither a failure nor a timeout: the task ends with a warning that says why, and
+        branch supersedes) is neither a failure nor a timeout; the task ends with a warning that says why, and
         RV(build_skipped) holds the reason and the deployment that superseded it.
     type: bool
     default: true
