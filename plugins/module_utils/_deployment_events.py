@@ -32,6 +32,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     skip_details,
     stage_of,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import project_not_found_advice
 
 # What one poll may cost at most before the source warns: half of Cloudflare's 1,200 requests per
 # 5 minutes per user (https://developers.cloudflare.com/fundamentals/api/reference/limits/), so
@@ -110,8 +111,9 @@ class DeploymentWatcher:
             except PagesAPIError as err:
                 if first:
                     if err.is_not_found:
-                        raise ValueError("project %r does not exist in account %s (projects option)"
-                                         % (name, self.client.account_id)) from err
+                        raise ValueError("project %r does not exist in account %s (projects option). %s"
+                                         % (name, self.client.account_id,
+                                            project_not_found_advice(name, self.client.account_id))) from err
                     raise
                 self.log("polling the deployments of %s failed, trying again next poll: %s" % (name, err))
         self.polls += 1

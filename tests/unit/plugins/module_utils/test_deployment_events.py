@@ -117,3 +117,17 @@ def test_a_skipped_build_is_an_event_of_its_own_never_a_failure():
     assert events["d002"]["outcome"] == "pending" and events["d002"]["skip"] is None
     fake.deployments = [dep(3), newer, queued]
     assert [e["cfpages"]["deployment"]["id"] for e in watcher.poll()] == ["d003"]  # the skip is reported once
+
+
+def test_a_listed_project_not_found_may_be_in_another_account():
+    class Missing(FakeClient):
+        def list_deployments(self, project, env=None, limit=None):
+            raise PagesAPIError("Project not found.", 404, [{"code": 8000007, "message": "Project not found."}],
+                                "GET", "/accounts/x/pages/projects/shop/deployments")
+
+    client = autospec_client(Missing())
+    client.account_id = Missing.account_id
+    watcher = DeploymentWatcher(client, ["shop"])
+    with pytest.raises(ValueError, match="project 'shop' does not exist in account 0+ .projects option.") as err:
+        watcher.poll()
+    assert "in another account too" in str(err.value) and "set account_id" in str(err.value)
