@@ -501,6 +501,17 @@ class PagesClient:
     def update_project(self, name, body):
         return self.request("PATCH", self.account_path("projects", name), json_body=body).get("result")
 
+    def connect_source(self, name, source):
+        """POST ``.../projects/{name}/source``: connect (or replace) the project's git repository. The body is
+        the source object itself, ``{type, config}`` (Cloudflare API reference, "Connect project source").
+        Setting the same source twice has the same effect: safe to re-send."""
+        path = self.account_path("projects", name, "source")
+        return self.request("POST", path, json_body=source, idempotent=True).get("result")
+
+    def disconnect_source(self, name):
+        """DELETE ``.../projects/{name}/source``: disconnect the project's git repository."""
+        return self.request("DELETE", self.account_path("projects", name, "source")).get("result")
+
     def delete_project(self, name, missing_ok=False):
         return self.delete(self.account_path("projects", name), PROJECT_NOT_FOUND, missing_ok=missing_ok)
 

@@ -22,7 +22,14 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
     PagesClient,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    PROJECT_NOT_FOUND_CODE,
+    PagesError,
+    create_cooldown_advice,
+    is_create_cooldown,
+    project_in_path,
+    project_not_found_advice,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import DEFAULT_BUDGET
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._results import prepare_result
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
@@ -202,9 +209,41 @@ class PagesModule:
                 "and grants 'Cloudflare Pages: Edit' (or 'Pages Read' for read-only tasks) on that account."
                 % (self.client.describe_credentials(), self.params["account_id"])
             )
+        advice = self.advice(err)
+        if advice:
+            msg += ". " + advice
         if hint:
             msg += ". " + hint
         self.fail(msg, exception=traceback.format_exc(), **err.to_result())
+
+    # ------------------------------------------------------------------ errors users meet
+
+    def advice(self, err):
+        """What is happening and what to do, for API answers whose own text does not say it (the one
+        mapping of them: ``_errors``): the anti-abuse cooldown on creating projects, and a project
+        "not found" that may be in another account. None for any other error."""
+        if is_create_cooldown(err):
+            return create_cooldown_advice()
+        if err.has_code(PROJECT_NOT_FOUND_CODE):
+            name = project_in_path(err) or self.params.get("project_name") or "the project"
+            return project_not_found_advice(name, self.params["account_id"], *self.visible_projects())
+        return None
+
+    def visible_projects(self, limit=20):
+        """``(names, more)``: the first ``limit`` project names the credential sees in the account (None when
+        they cannot be read), and whether there are more. Read only to explain a missing project."""
+        try:
+            names = [p.get("name") for p in self.client.list_projects(limit=limit + 1) if isinstance(p, dict)]
+        except PagesError:
+            return None, False
+        return names[:limit], len(names) > limit
+
+    def missing_project_message(self, name, lead=None):
+        """``lead`` (default: "Project NAME does not exist in account ID.") and what to check when the
+        project exists after all: another account, a conversion to Workers."""
+        account = self.params["account_id"]
+        lead = lead or "Project %r does not exist in account %s." % (name, account)
+        return "%s %s" % (lead, project_not_found_advice(name, account, *self.visible_projects()))
 
     def set_diff(self, before, after):
         """The task's diff (in diff mode): :func:`_compare.build_diff` of two plain objects, None

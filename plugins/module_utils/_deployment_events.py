@@ -13,8 +13,14 @@ source runs it in a thread. An event holds the few fields below, never the deplo
 ``env_vars`` or ``build_config`` (where secrets live)::
 
     {"cfpages": {"project": "docs",
-                 "deployment": {"id", "short_id", "environment", "branch", "stage", "status", "url"},
+                 "deployment": {"id", "short_id", "environment", "branch", "stage", "status", "url",
+                                "outcome", "skip"},
                  "previous": {"stage", "status"}}}      # both None for a new deployment
+
+``outcome`` is ``success``, ``failure``, ``skipped`` or ``pending`` (``_deployments.outcome_of``): a
+build Cloudflare skipped is ``skipped`` whatever its stage status says, and ``skip`` then holds its
+``reason``, ``message`` and ``superseded_by`` (the id of the deployment that superseded it, or None);
+``skip`` is None for every other deployment.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import DEP
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
     deployment_branch,
     outcome_of,
+    skip_details,
     stage_of,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import project_not_found_advice
 
 # What one poll may cost at most before the source warns: half of Cloudflare's 1,200 requests per
 # 5 minutes per user (https://developers.cloudflare.com/fundamentals/api/reference/limits/), so
@@ -33,9 +41,13 @@ QUOTA_SHARE = 600
 QUOTA_WINDOW = 300.0
 
 
-def deployment_event(project, deployment, previous=(None, None)):
-    """The event for ``deployment`` of ``project``; ``previous`` is the (stage, status) seen before."""
+def deployment_event(project, deployment, previous=(None, None), skip=None):
+    """The event for ``deployment`` of ``project``; ``previous`` is the (stage, status) seen before;
+    ``skip`` is ``_deployments.skip_details()`` of a skipped build."""
     stage, status = stage_of(deployment)
+    if skip is not None:
+        newer = skip.get("superseded_by") or {}
+        skip = {"reason": skip.get("reason"), "message": skip.get("message"), "superseded_by": newer.get("id")}
     return {
         "cfpages": {
             "project": project,
@@ -47,6 +59,8 @@ def deployment_event(project, deployment, previous=(None, None)):
                 "stage": stage,
                 "status": status,
                 "url": deployment.get("url"),
+                "outcome": outcome_of(deployment),
+                "skip": skip,
             },
             "previous": {"stage": previous[0], "status": previous[1]},
         }
@@ -97,8 +111,9 @@ class DeploymentWatcher:
             except PagesAPIError as err:
                 if first:
                     if err.is_not_found:
-                        raise ValueError("project %r does not exist in account %s (projects option)"
-                                         % (name, self.client.account_id)) from err
+                        raise ValueError("project %r does not exist in account %s (projects option). %s"
+                                         % (name, self.client.account_id,
+                                            project_not_found_advice(name, self.client.account_id))) from err
                     raise
                 self.log("polling the deployments of %s failed, trying again next poll: %s" % (name, err))
         self.polls += 1
@@ -113,8 +128,8 @@ class DeploymentWatcher:
         page = list(self.client.list_deployments(name, limit=DEPLOYMENTS_PER_PAGE))
         on_page = {d.get("id") for d in page}
         # A deployment still building that fell off the page (many new ones): read it alone.
-        for deployment_id, (_stage, _status, pending) in list(known.items()):
-            if pending and deployment_id not in on_page:
+        for deployment_id, (_stage, _status, outcome) in list(known.items()):
+            if outcome == "pending" and deployment_id not in on_page:
                 deployment = self.client.get_deployment(name, deployment_id)
                 if deployment is None:
                     del known[deployment_id]
@@ -125,8 +140,11 @@ class DeploymentWatcher:
             deployment_id = deployment.get("id")
             current = stage_of(deployment)
             before = known.get(deployment_id)
-            if not baseline and (before is None or before[:2] != current):
-                events.append(deployment_event(name, deployment, before[:2] if before else (None, None)))
-            known[deployment_id] = current + (outcome_of(deployment) == "pending",)
+            outcome = outcome_of(deployment)
+            if not baseline and (before is None or before[:2] != current or before[2] != outcome):
+                # A skipped build costs one more listing, to name the build that superseded it.
+                skip = skip_details(self.client, name, deployment) if outcome == "skipped" else None
+                events.append(deployment_event(name, deployment, before[:2] if before else (None, None), skip))
+            known[deployment_id] = current + (outcome,)
         self.seen[name] = known
         return events

@@ -36,6 +36,20 @@ FINAL_STAGE = "deploy"
 
 LOG_TAIL_LINES = 20
 
+# Deployment.skip_reason (Cloudflare API reference, Pages Deployment object): why Pages skipped a
+# build. Since 2026-08-11 a queued build that a newer build of the same branch supersedes is
+# skipped with superseded_queued_build (developers.cloudflare.com/changelog, Pages).
+SUPERSEDED = "superseded_queued_build"
+SKIP_REASONS = {
+    "commit_message": "the commit message asked to skip it ([CI Skip] or similar)",
+    "preview_deployments_disabled": "preview deployments are turned off for the project",
+    "production_deployments_disabled": "production deployments are turned off for the project",
+    "path_config": "no changed file matches the project's build watch paths",
+    "branch_config": "the project's branch settings exclude this branch",
+    "pages_to_workers_conversion": "the project is being converted to a Worker",
+    SUPERSEDED: "a newer build of the same branch superseded it while it was queued",
+}
+
 
 # --------------------------------------------------------------------------- small readers
 
@@ -102,17 +116,68 @@ def stage_of(deployment):
 def outcome_of(deployment):
     """``success``, ``failure``, ``skipped`` or ``pending`` for a deployment object.
 
-    A deployment has succeeded when its ``deploy`` stage succeeded; it has failed when any stage
-    ended in ``failure`` or ``canceled``; a build Cloudflare skipped (``is_skipped``) is final too.
+    A build Cloudflare skipped (``is_skipped``) is ``skipped`` whatever its stage says (a skipped
+    build's queued stage may read ``canceled``: it never ran, it did not fail). Otherwise a
+    deployment has succeeded when its ``deploy`` stage succeeded and has failed when any stage
+    ended in ``failure`` or ``canceled``.
     """
+    if isinstance(deployment, dict) and deployment.get("is_skipped") is True:
+        return "skipped"
     name, status = stage_of(deployment)
     if status in FAILED_STATUSES:
         return "failure"
     if name == FINAL_STAGE and status == "success":
         return "success"
-    if isinstance(deployment, dict) and deployment.get("is_skipped"):
-        return "skipped"
     return "pending"
+
+
+def skip_text(reason):
+    """What a ``skip_reason`` means, in words (an unknown one is shown as it is)."""
+    if not reason:
+        return "Cloudflare gave no reason"
+    return "%s (%s)" % (SKIP_REASONS[reason], reason) if reason in SKIP_REASONS else str(reason)
+
+
+def superseding_deployment(client, project, deployment):
+    """The deployment that superseded ``deployment`` (a build skipped as superseded_queued_build):
+    the first later deployment of its branch, in its environment, that Cloudflare did not skip; None
+    when there is none (any more). ``project`` is the project's name."""
+    branch = deployment_branch(deployment, deployment.get("production_branch"))
+    created = parse_timestamp(deployment.get("created_on"))
+    later = []
+    for other in client.list_deployments(project, env=deployment.get("environment") or None):
+        if not isinstance(other, dict) or other.get("id") == deployment.get("id"):
+            continue
+        when = parse_timestamp(other.get("created_on"))
+        if when is None or created is None or when <= created:
+            break  # newest first: the rest are older
+        if deployment_branch(other, other.get("production_branch")) == branch and other.get("is_skipped") is not True:
+            later.append(other)
+    return later[-1] if later else None
+
+
+def skip_details(client, project, deployment):
+    """What a module or event reports for a skipped build: ``reason`` (the API's ``skip_reason``),
+    ``message`` (in words) and ``superseded_by`` (:func:`summarize` of the deployment that superseded
+    it, for superseded_queued_build when it can be found; else None). None when not skipped."""
+    if not isinstance(deployment, dict) or deployment.get("is_skipped") is not True:
+        return None
+    reason = deployment.get("skip_reason")
+    newer = None
+    if reason == SUPERSEDED:
+        try:
+            newer = superseding_deployment(client, project, deployment)
+        except PagesAPIError:
+            newer = None  # the skip is the news; who superseded it is a detail
+    message = "Cloudflare skipped deployment %s: %s." % (deployment.get("id"), skip_text(reason))
+    if newer is not None:
+        message += " Deployment %s (%s) builds branch %s instead." % (
+            newer.get("id"), newer.get("url"), deployment_branch(newer, newer.get("production_branch")))
+    return {
+        "reason": reason,
+        "message": message,
+        "superseded_by": summarize(newer, newer.get("production_branch")) if newer is not None else None,
+    }
 
 
 def stage_text(deployment):

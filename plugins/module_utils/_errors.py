@@ -10,6 +10,9 @@ API call that failed (``_api.PagesAPIError``) and for an upload that cannot go o
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 
 class PagesError(Exception):
     """``message``, plus the API's ``status`` (0 when no API answer caused it) and ``errors[]``."""
@@ -57,3 +60,60 @@ def format_errors(errors):
             )
         parts.append(text)
     return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- errors users meet
+
+PROJECT_NOT_FOUND_CODE = 8000007
+# Cloudflare documents an automated anti-abuse cooldown on creating many Pages projects in an
+# account's first 48 hours, which lifts on its own and which Support cannot lift
+# (developers.cloudflare.com/pages/platform/limits/, cloudflare/cloudflare-docs#31552). Its error
+# code is not published, so the words of the answer to a project creation identify it.
+_COOLDOWN_WORDS = re.compile(
+    r"anti-?abuse|cool-?down|too many (?:new )?projects|temporar\w* (?:restrict|block|disabl|prevent)\w*",
+    re.IGNORECASE,
+)
+_PROJECT_IN_PATH = re.compile(r"/pages/projects/([^/?]+)")
+
+
+def is_create_cooldown(err):
+    """Whether ``err`` is the anti-abuse cooldown on creating projects (an answer to POST .../pages/projects)."""
+    path = getattr(err, "path", None) or ""
+    if getattr(err, "method", None) != "POST" or not path.rstrip("/").endswith("/pages/projects"):
+        return False
+    texts = [err.message] + [str(e.get("message") or "") for e in err.errors if isinstance(e, dict)]
+    return any(_COOLDOWN_WORDS.search(text) for text in texts)
+
+
+def project_in_path(err):
+    """The project name in the path of a failed API call, or None."""
+    match = _PROJECT_IN_PATH.search(getattr(err, "path", None) or "")
+    return unquote(match.group(1)) if match else None
+
+
+def create_cooldown_advice():
+    return (
+        "Cloudflare is holding back project creation in this account: an automated anti-abuse cooldown applies to "
+        "accounts that create many Pages projects in their first 48 hours. It lifts on its own and Cloudflare Support "
+        "cannot lift it: run the task again later. To avoid it, do not create a project per branch or pull request; "
+        "deploy branches as preview deployments of one project (pages_deployment with branch)."
+    )
+
+
+def project_not_found_advice(name, account_id, visible=None, more=False):
+    """What to do when the API says project ``name`` is not found (8000007) in ``account_id``: Cloudflare
+    answers the same for a project of another account (cloudflare/workers-sdk#15313). ``visible``: the
+    names of the projects the credential can see in that account (None: not read); ``more``: there are more."""
+    text = (
+        "Cloudflare answers 'Project not found' (code 8000007) for a project that is in another account too. If %r "
+        "exists (in the dashboard), set account_id to the account that holds it (the 32 hexadecimal characters after "
+        "dash.cloudflare.com/ in the project's URL), with a credential that can reach that account; a project "
+        "converted to a Worker is no longer a Pages project." % name
+    )
+    if visible is not None:
+        if visible:
+            text += " Projects this credential sees in account %s: %s%s." % (
+                account_id, ", ".join(visible), ", ..." if more else "")
+        else:
+            text += " This credential sees no Pages project in account %s." % account_id
+    return text

@@ -224,6 +224,9 @@ options:
         and in RV(log_tail).
       - A timeout fails the task too, with the deployment (its id and its current stage) in RV(deployment) and
         RV(timed_out=true); the deployment goes on in Cloudflare.
+      - A build that Cloudflare skips (C(is_skipped), for example a queued build that a newer build of the same
+        branch supersedes) is neither a failure nor a timeout; the task ends with a warning that says why, and
+        RV(build_skipped) holds the reason and the deployment that superseded it.
     type: bool
     default: true
   wait_timeout:
@@ -676,6 +679,27 @@ log_tail:
   type: list
   elements: str
   sample: ["Executing user command: npm run build", "Failed: build command exited with code 1"]
+build_skipped:
+  description:
+    - Why Cloudflare skipped the build the task waited for (its C(is_skipped) is true); the task does not fail for it.
+  returned: when a deployment that was waited for was skipped
+  type: dict
+  contains:
+    reason:
+      description:
+        - The API's C(skip_reason), for example C(superseded_queued_build) (a newer build of the same branch
+          superseded it while it was queued), C(path_config), C(branch_config), C(commit_message),
+          C(preview_deployments_disabled), C(production_deployments_disabled) or C(pages_to_workers_conversion).
+      type: str
+      sample: superseded_queued_build
+    message:
+      description: The reason in words, with the deployment that builds the branch instead when known.
+      type: str
+    superseded_by:
+      description:
+        - The deployment that superseded it (C(id), C(short_id), C(environment), C(branch), C(created_on), C(url),
+          C(aliases), C(stage)), for C(superseded_queued_build) when it can be found; C(null) otherwise.
+      type: dict
 timed_out:
   description: Whether O(wait_timeout) passed before the deployment finished.
   returned: when waiting timed out (the task fails)
@@ -831,6 +855,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     project_production_branch,
     resolve_environment,
     serves_custom_domains,
+    skip_details,
     stage_of,
     stage_text,
     summarize,
@@ -956,7 +981,9 @@ class PagesDeployment(PagesModule):
     def get_project(self, required=True):
         project = self.client.get_project(self.name)
         if project is None and required:
-            self.fail("Project %s does not exist in account %s." % (self.name, self.params["account_id"]))
+            self.fail(self.missing_project_message(
+                self.name, "Project %s does not exist in account %s." % (self.name, self.params["account_id"])
+            ))
         return project
 
     def finish(self, deployment):
@@ -986,6 +1013,11 @@ class PagesDeployment(PagesModule):
             )
         if outcome == "missing":
             self.fail("Deployment %s of project %s was deleted while waiting for it." % (deployment["id"], self.name))
+        if outcome == "skipped":
+            # Not a failure: Cloudflare chose not to build it (a newer build of the branch, watch paths...).
+            skip = skip_details(self.client, self.name, deployment)
+            self.result["build_skipped"] = skip
+            self.module.warn(skip["message"])
 
     # ------------------------------------------------------------------ state dispatch
 
@@ -1004,11 +1036,12 @@ class PagesDeployment(PagesModule):
         self.result["project_created"] = False
         if project is None:
             if not p["create_project"]:
-                self.fail(
+                self.fail(self.missing_project_message(
+                    self.name,
                     "Project %s does not exist in account %s. Create it with cfpages.cloudflare.pages_project, "
                     "or set create_project: true (with source) to create a Direct Upload project."
-                    % (self.name, p["account_id"])
-                )
+                    % (self.name, p["account_id"]),
+                ))
             if not p["source"]:
                 self.fail(
                     "Project %s does not exist, and create_project only creates Direct Upload projects: set source "

@@ -272,10 +272,11 @@ class PagesDomain(PagesModule):
             if p["state"] == "absent":
                 self._set_diff(None, None)
                 return
-            self.fail(
+            self.fail(self.missing_project_message(
+                self.project_name,
                 "Project %r does not exist in account %s; create it first (cfpages.cloudflare.pages_project)."
-                % (self.project_name, p["account_id"])
-            )
+                % (self.project_name, p["account_id"]),
+            ))
         self.subdomain = project.get("subdomain")
         current = self.client.get_domain(self.project_name, name)
         self.current = current

@@ -69,7 +69,8 @@ options:
     type: str
   logs:
     description:
-      - Also return the build log of O(deployment_id) in RV(logs).
+      - Also return the build log of O(deployment_id) in RV(logs), and whether it includes the build container's
+        logs in RV(includes_container_logs).
     type: bool
     default: false
   fail_on_missing:
@@ -289,6 +290,31 @@ domains:
     verification_data:
       description: Hostname verification, C(status) and C(error_message).
       type: dict
+includes_container_logs:
+  description:
+    - The API's C(includes_container_logs) of the build log in RV(logs) (whether it holds the build container's own
+      log lines too); C(null) when no log was read.
+  returned: always
+  type: bool
+  sample: false
+build_skipped:
+  description:
+    - When O(deployment_id) is a build Cloudflare skipped (C(is_skipped)), why; C(null) otherwise.
+  returned: always
+  type: dict
+  contains:
+    reason:
+      description: The API's C(skip_reason), for example C(superseded_queued_build).
+      type: str
+      sample: superseded_queued_build
+    message:
+      description: The reason in words, with the deployment that builds the branch instead when known.
+      type: str
+    superseded_by:
+      description:
+        - The deployment that superseded it (C(id), C(short_id), C(environment), C(branch), C(created_on), C(url),
+          C(aliases), C(stage)), for C(superseded_queued_build) when it can be found; C(null) otherwise.
+      type: dict
 logs:
   description:
     - The build log of O(deployment_id) when O(logs=true), one item per line, oldest first. Empty otherwise.
@@ -309,7 +335,11 @@ logs:
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._build_image import build_images
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import deployment_branch, stage_of
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+    deployment_branch,
+    skip_details,
+    stage_of,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff, parse_timestamp
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 
@@ -363,7 +393,10 @@ class PagesInfo(PagesModule):
 
     def execute(self):
         p = self.params
-        self.result.update(projects=[], deployments=[], domains=[], logs=[], build_image_major_version={})
+        self.result.update(
+            projects=[], deployments=[], domains=[], logs=[], build_image_major_version={},
+            includes_container_logs=None, build_skipped=None,
+        )
         if p["project_name"] is not None:
             problem = project_name_problem(p["project_name"])
             if problem:
@@ -386,10 +419,11 @@ class PagesInfo(PagesModule):
         project = self.client.get_project(name)
         if project is None:
             if p["fail_on_missing"]:
-                self.fail(
+                self.fail(self.missing_project_message(
+                    name,
                     "Project %r does not exist in account %s (set fail_on_missing: false to get empty lists instead)."
-                    % (name, p["account_id"])
-                )
+                    % (name, p["account_id"]),
+                ))
             return
         self.result["projects"] = [project]
         self.note_build_images()
@@ -405,9 +439,12 @@ class PagesInfo(PagesModule):
                     )
                 return
             self.result["deployments"] = [deployment]
+            self.result["build_skipped"] = skip_details(self.client, name, deployment)
             if p["logs"]:
-                history = self.client.get_deployment_logs(name, deployment.get("id") or p["deployment_id"])
-                self.result["logs"] = list((history or {}).get("data") or [])
+                history = self.client.get_deployment_logs(name, deployment.get("id") or p["deployment_id"]) or {}
+                self.result["logs"] = list(history.get("data") or [])
+                container = history.get("includes_container_logs")
+                self.result["includes_container_logs"] = container if isinstance(container, bool) else None
             return
 
         statuses = set(p["status"]) if p["status"] else None

@@ -76,9 +76,13 @@ options:
   source:
     description:
       - Connects the project to a GitHub or GitLab repository, so that Cloudflare builds it on every push.
-      - Can only be set when the project is created. A project created without a source (a direct-upload project)
-        cannot be connected to git later; the API does not allow it, and this module fails with an explanation
-        instead of deleting and recreating the project.
+      - On an existing project without a repository (one whose repository was disconnected) the module connects
+        it with the API's C(POST .../projects/{name}/source). Cloudflare does not connect a project created for
+        Direct Upload to git; when the API refuses, the task fails with the API's answer and never deletes and
+        recreates the project. In check mode the connection is reported as a change; only a real run learns
+        whether Cloudflare accepts it.
+      - On a project that has a repository, a different O(source) is sent as a change of the project.
+      - To disconnect the repository, set O(source_state=absent) instead.
       - Creating a git-connected project needs the Cloudflare Pages app to be installed for the repository's
         owner.
     type: dict
@@ -108,6 +112,11 @@ options:
           production_deployments_enabled:
             description: Whether pushes to the production branch are built and deployed.
             type: bool
+          deployments_enabled:
+            description:
+              - Deprecated by Cloudflare, which says to use O(source.config.production_deployments_enabled) and
+                O(source.config.preview_deployment_setting) instead. Still sent as given; the task warns.
+            type: bool
           preview_deployment_setting:
             description:
               - Which branches get preview deployments. V(custom) uses
@@ -134,6 +143,16 @@ options:
             description: Paths whose changes never start a build.
             type: list
             elements: str
+  source_state:
+    description:
+      - V(absent) disconnects the project's git repository (the API's C(DELETE .../projects/{name}/source)) when
+        it has one; the project, its settings and its deployments stay, and Cloudflare stops building it on push.
+        It cannot be combined with O(source). Reported as a change, with the repository in the diff's C(before);
+        in check mode nothing is sent.
+      - V(present) (the default) leaves a connected repository alone unless O(source) asks for another one.
+    type: str
+    choices: [present, absent]
+    default: present
   deployment_configs:
     description:
       - Settings of the C(production) and C(preview) environments, in the API's shapes, so that Cloudflare's
@@ -423,6 +442,22 @@ EXAMPLES = r"""
           preview:
             build_image_major_version: 3
 
+    - name: Stop building on push for a while (the project and its deployments stay)
+      cfpages.cloudflare.pages_project:
+        name: example-docs
+        source_state: absent
+
+    - name: Connect the repository again
+      cfpages.cloudflare.pages_project:
+        name: example-docs
+        source:
+          type: github
+          config:
+            owner: example-org
+            repo_name: example-docs
+            production_deployments_enabled: true
+            preview_deployment_setting: none
+
     - name: Purge the build cache of the git-connected project
       cfpages.cloudflare.pages_project:
         name: example-docs
@@ -665,6 +700,7 @@ class PagesProject(PagesModule):
                 web_analytics_token=dict(type="str", no_log=True),
             ),
         ),
+        source_state=dict(type="str", choices=["present", "absent"], default="present"),
         source=dict(
             type="dict",
             options=dict(
@@ -678,6 +714,7 @@ class PagesProject(PagesModule):
                         production_branch=dict(type="str"),
                         pr_comments_enabled=dict(type="bool"),
                         production_deployments_enabled=dict(type="bool"),
+                        deployments_enabled=dict(type="bool"),
                         preview_deployment_setting=dict(type="str", choices=["all", "none", "custom"]),
                         preview_branch_includes=dict(type="list", elements="str"),
                         preview_branch_excludes=dict(type="list", elements="str"),
@@ -716,6 +753,11 @@ class PagesProject(PagesModule):
             current = self.client.get_project(name)
             self.absent(name, current)
             return
+        if p["source_state"] == "absent" and p["source"] is not None:
+            self.fail(
+                "source_state: absent disconnects the project's git repository, so source cannot be set with it: "
+                "remove source from the task, or set source_state: present to connect or keep that repository."
+            )
         desired = self.build_desired()
         current = self.client.get_project(name)
         if current is None:
@@ -769,6 +811,14 @@ class PagesProject(PagesModule):
         setting = config.get("preview_deployment_setting")
         if setting is not None and setting != "custom":
             self.check_branch_filters(config, setting)
+        if "deployments_enabled" in config:
+            # Deprecated in Cloudflare's API reference (Project source config): still sent, as the task asks.
+            self.module.warn(
+                "source.config.deployments_enabled is deprecated by Cloudflare: use "
+                "source.config.production_deployments_enabled (whether pushes to the production branch are built) "
+                "and source.config.preview_deployment_setting (all, none or custom: which other branches get preview "
+                "builds) instead."
+            )
         return desired
 
     def check_env_vars(self, env_vars, where):
@@ -874,12 +924,13 @@ class PagesProject(PagesModule):
 
     def update(self, name, desired, current):
         p = self.params
+        # Connecting a repository to a project without one, and disconnecting one, have their own endpoints
+        # (POST / DELETE .../projects/{name}/source); a change of a connected source stays a PATCH.
+        source_change = None
         if "source" in desired and not current.get("source"):
-            self.fail(
-                "project %r was created for direct upload (it has no git source), and the API cannot connect it to "
-                "git later. Remove source from the task, or create a new git-connected project under another name "
-                "(this module never deletes and recreates a project)." % name
-            )
+            source_change = "connect"
+        elif p["source_state"] == "absent" and current.get("source"):
+            source_change = "disconnect"
         config = desired.get("source", {}).get("config", {})
         if "preview_deployment_setting" not in config:
             setting = ((current.get("source") or {}).get("config") or {}).get("preview_deployment_setting")
@@ -899,11 +950,13 @@ class PagesProject(PagesModule):
             ("deployment_configs", "*", "placement"),
             ("deployment_configs", "*", "limits"),
         )
+        if source_change == "connect":
+            new_source = self.source_to_connect(desired.pop("source"), current)
         patch = diff_patch(desired, current, atomic=atomic, maps=maps)
         patch.pop("name", None)
         self.warn_wrangler_owned(name, current, patch)
 
-        if patch:
+        if patch or source_change:
             self.result["changed"] = True
         if self.diff_mode:
             whole = list(atomic)
@@ -912,15 +965,62 @@ class PagesProject(PagesModule):
                 if purge:
                     whole.append((section, env, key))  # and the whole map when it is purged
             before = managed_view(self.diff_fields(current), self.diff_fields(desired), whole=tuple(whole))
-            self.set_diff(before, apply_patch(before, patch))
-        if not patch:
+            after = apply_patch(before, patch)
+            if source_change == "connect":
+                after["source"] = new_source
+            elif source_change == "disconnect":
+                before["source"] = copy.deepcopy(current["source"])
+            self.set_diff(before, after)
+        expected = copy.deepcopy(current)
+        if source_change == "connect":
+            expected["source"] = new_source
+        elif source_change == "disconnect":
+            expected.pop("source", None)
+        if not patch and not source_change:
             self.result["project"] = current
             return
         if self.check_mode:
-            self.result["project"] = apply_patch(current, patch)
+            self.result["project"] = apply_patch(expected, patch)
             return
-        project = self.client.update_project(name, patch)
-        self.result["project"] = project or apply_patch(current, patch)
+        project = None
+        if source_change:
+            project = self.change_source(name, source_change, new_source if source_change == "connect" else None)
+            expected = project or expected
+        if patch:
+            project = self.client.update_project(name, patch)
+        self.result["project"] = project or apply_patch(expected, patch)
+
+    @staticmethod
+    def source_to_connect(source, current):
+        """The body of POST .../source: the source object itself ({type, config}); the repository's
+        production branch is the project's unless the task names one."""
+        source = copy.deepcopy(source)
+        config = source.setdefault("config", {})
+        if not config.get("production_branch") and current.get("production_branch"):
+            config["production_branch"] = current["production_branch"]
+        return source
+
+    def change_source(self, name, change, source):
+        """Connect ``source`` to project ``name`` or disconnect its repository; a refusal fails the task with
+        what the API answered."""
+        try:
+            if change == "connect":
+                return self.client.connect_source(name, source)
+            return self.client.disconnect_source(name)
+        except PagesAPIError as err:
+            if change == "connect":
+                config = source.get("config") or {}
+                self.fail_api(
+                    err,
+                    "connecting project %r to %s repository %s/%s"
+                    % (name, source.get("type"), config.get("owner"), config.get("repo_name")),
+                    "Cloudflare does not connect a project created for Direct Upload to git "
+                    "(https://developers.cloudflare.com/pages/get-started/direct-upload/): if %r is one, create a "
+                    "git-connected project under another name (this module never deletes and recreates a project)."
+                    % name if 400 <= err.status < 500 else None,
+                )
+            self.fail_api(err, "disconnecting the git repository of project %r" % name)
+        return None
 
     def warn_wrangler_owned(self, name, current, patch):
         """Put the project's wrangler_config_hash values in the result, and warn when the patch

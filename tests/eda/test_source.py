@@ -71,7 +71,9 @@ def test_new_deployment_and_its_stage_changes(emu, run_source, caplog):
     assert first["previous"] == {"stage": None, "status": None}
     assert first["deployment"] == {"id": new["id"], "short_id": new["short_id"], "environment": "production",
                                    "branch": "main", "stage": first["deployment"]["stage"],
-                                   "status": first["deployment"]["status"], "url": new["url"]}
+                                   "status": first["deployment"]["status"], "url": new["url"],
+                                   "outcome": "pending", "skip": None}
+    assert last["cfpages"]["deployment"]["outcome"] == "success"
     # each event goes on from the one before it, and nothing is reported twice
     for before, after in zip(mine, mine[1:]):
         d = before["cfpages"]["deployment"]
@@ -187,3 +189,24 @@ def test_missing_project_and_rejected_token_stop_the_source(emu, source):
         asyncio.run(source["main"](asyncio.Queue(), emu.creds(api_token=wrong)))
     assert "the first poll failed" in str(err.value) and "Pages Read" in str(err.value)
     assert wrong not in str(err.value) and emu.token not in str(err.value)
+
+
+def test_a_superseded_build_is_reported_skipped_never_failed(emu, run_source):
+    emu.config(build_seconds=30)  # a build stays queued for 6 s
+    git_project(emu, "sup")
+
+    async def scenario():
+        watch = await run_source(emu.creds(projects=["sup"], interval=1))
+        await wait_polled(emu, "sup")
+        old = build(emu, "sup")
+        new = build(emu, "sup")  # while the first is queued: Pages skips the first
+        event = await watch.until(lambda e: e["deployment"]["id"] == old["id"] and e["deployment"]["outcome"] != "pending")
+        await watch.stop()
+        return old, new, event, watch.events
+
+    old, new, event, events = asyncio.run(scenario())
+    skipped = event["cfpages"]["deployment"]
+    assert skipped["outcome"] == "skipped" and skipped["stage"] == "queued"
+    assert skipped["skip"]["reason"] == "superseded_queued_build" and skipped["skip"]["superseded_by"] == new["id"]
+    assert new["id"] in skipped["skip"]["message"]
+    assert not [e for e in events if e["cfpages"]["deployment"]["outcome"] == "failure"]

@@ -41,6 +41,7 @@ _D = r"(?P<deployment>[^/]+)"
 ROUTES = [
     (_A, {"GET": "list_projects", "POST": "create_project"}),
     (_A + "/" + _P, {"GET": "get_project", "PATCH": "patch_project", "DELETE": "delete_project"}),
+    (_A + "/" + _P + "/source", {"POST": "connect_source", "DELETE": "disconnect_source"}),
     (_A + "/" + _P + "/purge_build_cache", {"POST": "purge_build_cache"}),
     (_A + "/" + _P + "/upload-token", {"GET": "upload_token"}),
     (_A + "/" + _P + "/deployments", {"GET": "list_deployments", "POST": "create_deployment"}),
@@ -128,7 +129,7 @@ class Emulator:
     def apply_config(self, values: dict) -> dict:
         allowed = {"fault_rate": float, "fault_seed": int, "jwt_ttl": float, "build_seconds": float,
                    "domain_seconds": float, "max_file_count": int, "project_delete_limit": int,
-                   "upload_seconds": float}
+                   "upload_seconds": float, "project_create_cooldown": bool}
         new = {}
         values = dict(values)
         set_limit = "rate_limit" in values
@@ -138,6 +139,11 @@ class Emulator:
                 raise ValueError(f"unknown config key {k!r}")
             if v is None and k == "fault_seed":
                 new[k] = None
+                continue
+            if allowed[k] is bool:
+                if not isinstance(v, bool):
+                    raise ValueError(f"{k} must be true or false")
+                new[k] = v
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{k} must be a number")
@@ -366,6 +372,12 @@ class Emulator:
 
     def api_patch_project(self, request, body, account, project):
         return self._project_resp(self.model.patch_project(account, project, body or {}))
+
+    def api_connect_source(self, request, body, account, project):
+        return self._project_resp(self.model.connect_source(account, project, body))
+
+    def api_disconnect_source(self, request, body, account, project):
+        return self._project_resp(self.model.disconnect_source(account, project))
 
     def api_delete_project(self, request, body, account, project):
         self.model.delete_project(account, project)

@@ -92,6 +92,18 @@ def source_change(message: str):
     return APIError(400, 8000039, message)
 
 
+# [G] status, code and text: Cloudflare documents the restriction (an automated anti-abuse cooldown on
+# creating many projects in an account's first 48 hours that lifts on its own; cloudflare-docs#31552,
+# pages/platform/limits) but not its error; the words follow the docs.
+MSG_CREATE_COOLDOWN = ("Your account is temporarily restricted from creating new Pages projects: an "
+                       "automated anti-abuse measure limits how many projects a new account creates in its "
+                       "first 48 hours. The restriction lifts on its own.")
+
+
+def create_cooldown():
+    return APIError(400, 8000101, MSG_CREATE_COOLDOWN)
+
+
 def canonical_delete():
     return APIError(400, 8000034,
                     "You cannot delete the active production deployment. Roll back to another "

@@ -18,6 +18,12 @@ from .util import branch_alias, iso, parse_json, random_alnum, today, truncate_c
 from .workerbundle import BundleError, validate_upload
 
 STAGES = ("queued", "initialize", "clone_repo", "build", "deploy")
+# Deployment.skip_reason values (Cloudflare API reference, Pages Deployment object); since
+# 2026-08-11 Pages skips a queued build that a newer build of the same branch supersedes
+# ("superseded_queued_build").
+SKIP_REASONS = ("commit_message", "preview_deployments_disabled", "production_deployments_disabled",
+                "path_config", "branch_config", "pages_to_workers_conversion", "superseded_queued_build")
+SUPERSEDED = "superseded_queued_build"
 
 # deployment_configs.<env> keys whose value is a map of NAME -> object; a null entry deletes the
 # key, a null map deletes the whole map (pages-api.md section 3.2).
@@ -46,6 +52,7 @@ class Config:
     project_delete_limit: int = 100
     upload_seconds: float = 0.0
     rate_limit: str | None = None  # "N/SECONDS" per credential (ratelimit.py); None: no limit
+    project_create_cooldown: bool = False  # POST .../projects answers the anti-abuse cooldown error
 
     def to_dict(self):
         return asdict(self)
@@ -212,6 +219,8 @@ class Model:
             raise errors.bad_request("production_branch is required.")
         if self.store.get_project(account, name):
             raise APIErrorDuplicate()
+        if self.config.project_create_cooldown:
+            raise errors.create_cooldown()
         now = self.clock()
         subdomain = f"{name}.pages.dev"
         while self.store.subdomain_taken(subdomain):
@@ -239,6 +248,7 @@ class Model:
         if body.get("source") is not None:
             self._validate_source(body["source"])
             p["source"] = self._source_with_defaults(body["source"], branch)
+            p["git"] = True  # stays a Git project when its source is disconnected
         self.store.insert_project(p)
         return p
 
@@ -287,6 +297,40 @@ class Model:
             for env in ("preview", "production"):
                 self._merge_env_config(p["deployment_configs"][env], dc.get(env),
                                        f"deployment_configs.{env}")
+        self.store.update_project(p)
+        return p
+
+    @staticmethod
+    def _is_git_project(p: dict) -> bool:
+        return bool(p.get("git") or "source" in p)
+
+    def connect_source(self, account: str, name: str, body) -> dict:
+        """POST .../projects/{name}/source: the body is the source object itself ({type, config});
+        it connects (or replaces) the repository of a Git project. A Direct Upload project cannot be
+        switched to Git (pages/configuration/direct-upload docs): 8000039 as for a PATCH."""
+        p = self.get_project(account, name)
+        if not isinstance(body, dict):
+            raise errors.bad_request("Request body must be a JSON object.")
+        if not self._is_git_project(p):
+            raise errors.source_change(
+                "A Direct Upload project cannot be connected to a Git repository. Create a new "
+                "project with a `source` instead.")
+        self._validate_source(body)
+        if not isinstance(body.get("config"), dict):
+            raise errors.bad_request("source.config is required.")
+        p["source"] = self._source_with_defaults(body, p["production_branch"])
+        p["git"] = True
+        self.store.update_project(p)
+        return p
+
+    def disconnect_source(self, account: str, name: str) -> dict:
+        """DELETE .../projects/{name}/source: the project keeps its deployments and settings and has
+        no `source` until one is connected again. A Direct Upload project has none to disconnect [G]."""
+        p = self.get_project(account, name)
+        if "source" not in p:
+            raise errors.source_change("The project has no Git repository connected.")
+        del p["source"]
+        p["git"] = True
         self.store.update_project(p)
         return p
 
@@ -394,6 +438,19 @@ class Model:
             return {"stages": stages, "latest": dict(stages[-1]), "modified": end or t0,
                     "status": "active" if status == "pending" else status, "logs": logs}
         span = d["build_seconds"] / len(STAGES)
+        skipped_at = d.get("skipped_at")
+        if skipped_at is not None and now >= skipped_at:
+            # Skipped while queued: it never ran. Stage.status in the API reference has no "skipped"
+            # (success|idle|active|failure|canceled): the queued stage ends canceled, the others stay
+            # idle, and is_skipped / skip_reason say why.
+            queued = {"name": "queued", "started_on": iso(t0), "ended_on": iso(skipped_at), "status": "canceled"}
+            stages = [queued] + [{"name": name, "started_on": None, "ended_on": None, "status": "idle"}
+                                 for name in STAGES[1:]]
+            logs = [(ts, line) for ts, line in d.get("log_plan", []) if ts <= skipped_at]
+            logs.append((skipped_at, "Skipped: a newer build of branch %s superseded this queued build"
+                         % d["branch"]))
+            return {"stages": stages, "latest": dict(queued), "modified": skipped_at, "status": "skipped",
+                    "logs": logs}
         bounds = [t0 + i * span for i in range(len(STAGES) + 1)]
         fail = d.get("fail_code")
         stages, latest, modified, status = [], None, t0, "active"
@@ -454,8 +511,8 @@ class Model:
             "build_image_major_version": d.get("build_image", build_images.DEFAULT),
             "usage_model": "bundled" if has_worker(d) else None,
             "aliases": self.aliases_of(p, d, ctx, alias),
-            "is_skipped": False,
-            "skip_reason": None,
+            "is_skipped": tl["status"] == "skipped",
+            "skip_reason": d.get("skip_reason") if tl["status"] == "skipped" else None,
             "production_branch": p["production_branch"],
             "uses_functions": d["uses_functions"],
         })
@@ -511,6 +568,7 @@ class Model:
                 d["log_lines"][-1] = "Deploying your Worker..."
         else:
             self._plan_build(p, d, now)
+            self._supersede_queued(p, d, now)
         if environment == "preview" and branch_alias(branch) is None and branch not in p["branch_aliases"]:
             p["branch_aliases"][branch] = f"branch-{random_alnum(10)}"
             self.store.update_project(p)
@@ -522,6 +580,17 @@ class Model:
             elif d.get("fail_code") is None:
                 self.store.add_canonical_event(p["id"], d["id"], now + d["build_seconds"])
         return d
+
+    def _supersede_queued(self, p: dict, new: dict, now: float):
+        """Builds of ``new``'s branch still in their queued stage are skipped: Pages builds only the
+        newest queued commit of a branch (changelog 2026-08-11; skip_reason superseded_queued_build)."""
+        for old in self.store.list_deployments(p["id"]):
+            if old["kind"] != "build" or old["branch"] != new["branch"] or old.get("skipped_at") is not None:
+                continue
+            if now < old["created_at"] + old["build_seconds"] / len(STAGES):
+                old.update(skipped_at=now, skip_reason=SUPERSEDED, fail_code=None)
+                self.store.update_deployment(old)
+                self.store.drop_canonical_events(old["id"])
 
     def _plan_build(self, p: dict, d: dict, now: float):
         bc = p.get("build_config") or {}

@@ -237,6 +237,10 @@ class Store:
         self.db.execute("INSERT INTO canonical_events (project_id, deployment_id, at) VALUES (?,?,?)",
                         (project_id, deployment_id, at))
 
+    def drop_canonical_events(self, deployment_id: str):
+        """A build that will never deploy (skipped) never becomes the live deployment."""
+        self.db.execute("DELETE FROM canonical_events WHERE deployment_id=?", (deployment_id,))
+
     def canonical_id(self, project_id: str, now: float) -> str | None:
         row = self.db.execute(
             "SELECT deployment_id FROM canonical_events WHERE project_id=? AND at<=? "

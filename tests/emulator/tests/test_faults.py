@@ -145,14 +145,18 @@ def test_config_endpoint_and_reset(start_emulator):
                      max_file_count=10)
     assert cfg == {"fault_rate": 0.25, "fault_seed": 3, "jwt_ttl": 5.0, "build_seconds": 9.0,
                    "domain_seconds": 4.0, "max_file_count": 10, "project_delete_limit": 100,
-                   "upload_seconds": 0.0, "rate_limit": None}
-    for bad in ({"nope": 1}, {"fault_rate": 2}, {"jwt_ttl": "x"}, {"fault_rate": True}):
+                   "upload_seconds": 0.0, "rate_limit": None, "project_create_cooldown": False}
+    for bad in ({"nope": 1}, {"fault_rate": 2}, {"jwt_ttl": "x"}, {"fault_rate": True},
+                {"project_create_cooldown": 1}):
         r = requests.post(emu.root_url + "/__emulator/config", json=bad)
         assert r.status_code == 400 and "error" in r.json()
-    emu.config(fault_rate=0)
+    emu.config(fault_rate=0, project_create_cooldown=True)
+    emu.config(project_create_cooldown=False)
     create_project(emu, "will-go")
+    emu.config(project_create_cooldown=True)
     body = emu.reset()
     assert body["status"] == "ok" and body["config"]["jwt_ttl"] == 77 and body["config"]["fault_rate"] == 0
+    assert body["config"]["project_create_cooldown"] is False
     assert emu.requests_log() == []
     assert ok(emu.api("GET", PROJECTS)) == []
     assert list((emu.data_dir / "assets").iterdir()) == []

@@ -120,6 +120,7 @@ class FakePagesAPI:
         self._builds = []  # what the next created deployments look like
         self._created = 0
         self._injected = []
+        self.disconnected = set()  # git projects whose repository was disconnected
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ setting up
@@ -303,6 +304,30 @@ class FakePagesAPI:
                 project[key].update(copy.deepcopy(value))
             else:
                 project[key] = copy.deepcopy(value)
+        return self._render(name)
+
+    def connect_source(self, name, source):
+        answer = self._enter("connect_source", name, copy.deepcopy(source))
+        if answer is not _NO_ANSWER:
+            return answer
+        project = self._project(name)
+        if "source" not in project and name not in self.disconnected:
+            raise api_error(400, DIRECT_UPLOAD_CANNOT_GET_SOURCE,
+                            "A Direct Upload project cannot be connected to a Git repository.", "POST", "/source")
+        project["source"] = copy.deepcopy(source)
+        self.disconnected.discard(name)
+        return self._render(name)
+
+    def disconnect_source(self, name):
+        answer = self._enter("disconnect_source", name)
+        if answer is not _NO_ANSWER:
+            return answer
+        project = self._project(name)
+        if "source" not in project:
+            raise api_error(400, DIRECT_UPLOAD_CANNOT_GET_SOURCE, "The project has no Git repository.", "DELETE",
+                            "/source")
+        del project["source"]
+        self.disconnected.add(name)  # still a git project: it can be connected again
         return self._render(name)
 
     def delete_project(self, name, missing_ok=False):

@@ -21,9 +21,12 @@ description:
     O(interval) seconds and puts one event on the queue for every new deployment and for every change of a
     deployment's latest stage (its name, such as C(build) or C(deploy), or its status, such as C(active),
     C(success) or C(failure)).
-  - "An event is C({cfpages: {project, deployment: {id, short_id, environment, branch, stage, status, url},
-    previous: {stage, status}}}); C(previous) holds what the previous poll saw, both C(null) for a new
-    deployment. It never carries a deployment's environment variables, build configuration or a credential."
+  - "An event is C({cfpages: {project, deployment: {id, short_id, environment, branch, stage, status, url,
+    outcome, skip}, previous: {stage, status}}}); C(previous) holds what the previous poll saw, both C(null) for a
+    new deployment. It never carries a deployment's environment variables, build configuration or a credential."
+  - C(outcome) is C(pending), C(success), C(failure) or C(skipped). A build Cloudflare skipped (for example a queued
+    build that a newer build of the same branch superseded) is C(skipped), never C(failure), whatever its stage
+    status says; C(skip) then holds its C(reason), C(message) and C(superseded_by) (a deployment id or C(null)).
   - Stages a deployment passes through within one O(interval) are not seen; the event goes from the stage
     seen before to the stage seen now.
   - It uses the collection's API client (plugins/module_utils), so it retries and paces itself under

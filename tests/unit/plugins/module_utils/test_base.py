@@ -148,3 +148,57 @@ def test_the_lowest_number_options_are_accepted(run_module):
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN, "timeout": 0.001,
                                      "max_retries": 0, "retry_max_wait": 0, "rate_limit_budget": 0})
     assert kind == "exit", result
+
+
+def cooldown_error():
+    # The cooldown's code is not published: the mapping keys on the answer's words to POST .../projects.
+    return _api.PagesAPIError(
+        "Your account is temporarily restricted from creating new Pages projects: an automated anti-abuse measure "
+        "limits how many projects a new account creates in its first 48 hours [code 8000101]", 400,
+        [{"code": 8000101, "message": "temporarily restricted ... anti-abuse ... first 48 hours"}],
+        "POST", "/accounts/%s/pages/projects" % ACCOUNT)
+
+
+def test_the_project_creation_cooldown_says_it_lifts_on_its_own(run_module):
+    ProbeModule.errors = [cooldown_error()]
+    kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
+    assert kind == "fail" and result["errors"][0]["code"] == 8000101
+    assert "lifts on its own" in result["msg"] and "Support cannot lift it" in result["msg"]
+    assert "preview deployments" in result["msg"]
+
+
+def test_the_same_words_elsewhere_are_not_the_cooldown(run_module):
+    err = cooldown_error()
+    err.path = "/accounts/%s/pages/projects/p/deployments" % ACCOUNT
+    ProbeModule.errors = [err]
+    kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
+    assert kind == "fail" and "lifts on its own" not in result["msg"]
+
+
+def test_project_not_found_may_be_in_another_account(run_module, monkeypatch):
+    listed = []
+
+    def list_projects(self, limit=None):
+        listed.append(limit)
+        return iter([{"name": "docs"}, {"name": "blog"}])
+
+    monkeypatch.setattr(_api.PagesClient, "list_projects", list_projects)
+    ProbeModule.errors = [_api.PagesAPIError(
+        "Project not found. The specified project name does not match any of your existing projects. [code 8000007]",
+        404, [{"code": 8000007, "message": "Project not found."}], "GET",
+        "/accounts/%s/pages/projects/shop/deployments" % ACCOUNT)]
+    kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
+    assert kind == "fail" and listed == [21]
+    assert "'shop'" in result["msg"] and "another account" in result["msg"] and "set account_id" in result["msg"]
+    assert "Projects this credential sees in account %s: docs, blog." % ACCOUNT in result["msg"]
+
+
+def test_project_not_found_advice_when_the_projects_cannot_be_read(run_module, monkeypatch):
+    def list_projects(self, limit=None):
+        raise _api.PagesAPIError("Authentication error", 403, [{"code": 10000, "message": "Authentication error"}])
+
+    monkeypatch.setattr(_api.PagesClient, "list_projects", list_projects)
+    ProbeModule.errors = [_api.PagesAPIError("Project not found.", 404, [{"code": 8000007, "message": "x"}],
+                                             "GET", "/accounts/%s/pages/projects/shop" % ACCOUNT)]
+    kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
+    assert kind == "fail" and "another account" in result["msg"] and "credential sees" not in result["msg"]

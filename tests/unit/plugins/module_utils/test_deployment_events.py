@@ -74,7 +74,8 @@ def test_events_hold_the_named_fields_only_and_deleted_deployments_are_forgotten
     events = watcher.poll()
     assert [e["cfpages"]["deployment"]["id"] for e in events] == ["d001", "d002"]  # oldest first
     assert set(events[0]["cfpages"]["deployment"]) == {"id", "short_id", "environment", "branch", "stage", "status",
-                                                       "url"}
+                                                       "url", "outcome", "skip"}
+    assert events[0]["cfpages"]["deployment"]["outcome"] == "success" and events[0]["cfpages"]["deployment"]["skip"] is None
     fake.deployments = [dep(1)]  # d002 deleted while building
     assert watcher.poll() == [] and "d002" not in watcher.seen["site"]
 
@@ -95,3 +96,38 @@ def test_a_later_poll_logs_errors_and_goes_on_the_first_raises():
 def test_requests_per_window():
     assert requests_per_window(3, 30, False) == 30
     assert requests_per_window(12, 1, True) == (12 + 2) * 300
+
+
+def test_a_skipped_build_is_an_event_of_its_own_never_a_failure():
+    fake = FakeClient()
+    watcher = DeploymentWatcher(autospec_client(fake), ["site"])
+    queued = dep(1, "queued", "active")
+    fake.deployments = [queued]
+    assert watcher.poll() == []
+    newer = dep(2, "queued", "active")
+    # the API reference's Stage.status has no "skipped": the queued stage of a skipped build ends canceled
+    queued.update(latest_stage={"name": "queued", "status": "canceled"}, is_skipped=True,
+                  skip_reason="superseded_queued_build")
+    fake.deployments = [newer, queued]
+    events = {e["cfpages"]["deployment"]["id"]: e["cfpages"]["deployment"] for e in watcher.poll()}
+    skipped = events["d001"]
+    assert skipped["outcome"] == "skipped" and skipped["status"] == "canceled"
+    assert skipped["skip"]["reason"] == "superseded_queued_build" and skipped["skip"]["superseded_by"] == "d002"
+    assert "superseded" in skipped["skip"]["message"] and "d002" in skipped["skip"]["message"]
+    assert events["d002"]["outcome"] == "pending" and events["d002"]["skip"] is None
+    fake.deployments = [dep(3), newer, queued]
+    assert [e["cfpages"]["deployment"]["id"] for e in watcher.poll()] == ["d003"]  # the skip is reported once
+
+
+def test_a_listed_project_not_found_may_be_in_another_account():
+    class Missing(FakeClient):
+        def list_deployments(self, project, env=None, limit=None):
+            raise PagesAPIError("Project not found.", 404, [{"code": 8000007, "message": "Project not found."}],
+                                "GET", "/accounts/x/pages/projects/shop/deployments")
+
+    client = autospec_client(Missing())
+    client.account_id = Missing.account_id
+    watcher = DeploymentWatcher(client, ["shop"])
+    with pytest.raises(ValueError, match="project 'shop' does not exist in account 0+ .projects option.") as err:
+        watcher.poll()
+    assert "in another account too" in str(err.value) and "set account_id" in str(err.value)

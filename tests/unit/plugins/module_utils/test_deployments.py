@@ -572,3 +572,59 @@ def test_execute_prune_runs_a_few_deletions_at_once():
     deleted, skipped, failed = D.execute_prune(client, "site", planned)
     assert ids(deleted) == ["d%02d" % i for i in range(12)]  # reported in plan order
     assert 1 < peak[0] <= D.BULK_WORKERS
+
+
+def skipped(ident, days_ago, reason="superseded_queued_build", branch="main"):
+    d = dep(ident, "production", branch, days_ago, status="canceled", stage="queued")
+    d.update(is_skipped=True, skip_reason=reason)
+    return d
+
+
+def test_a_skipped_build_is_skipped_whatever_its_stage_says():
+    # Stage.status has no "skipped" in the API reference; a skipped build's queued stage may end canceled.
+    assert D.outcome_of(skipped("s1", 0)) == "skipped"
+    assert D.outcome_of(dict(skipped("s1", 0), latest_stage={"name": "queued", "status": "failure"})) == "skipped"
+    assert D.outcome_of(dict(skipped("s1", 0), is_skipped=False)) == "failure"
+
+
+class Lister:
+    def __init__(self, deployments):
+        self.deployments = deployments  # newest first
+        self.calls = []
+
+    def list_deployments(self, project, env=None, limit=None):
+        self.calls.append((project, env))
+        return iter(self.deployments)
+
+
+def test_skip_details_name_the_build_that_superseded_it():
+    old = skipped("old00000", 3)
+    also_skipped = skipped("mid00000", 2)
+    other_branch = dep("feat0000", "production", "feat", 1.5)
+    newer = dep("new00000", "production", "main", 1, status="active", stage="build")
+    newest = dep("last0000", "production", "main", 0.5, status="active", stage="queued")
+    client = Lister([newest, newer, other_branch, also_skipped, old, dep("older000", "production", "main", 9)])
+    details = D.skip_details(autospec_client(client), "site", old)
+    assert details["reason"] == "superseded_queued_build"
+    assert details["superseded_by"]["id"] == "new00000"  # the first later one of the branch that was not skipped
+    assert "superseded it while it was queued" in details["message"] and "new00000" in details["message"]
+    assert client.calls == [("site", "production")]
+
+
+def test_skip_details_of_other_reasons_and_of_builds_that_ran():
+    client = Lister([])
+    details = D.skip_details(autospec_client(client), "site", skipped("p1", 0, reason="path_config"))
+    assert details["reason"] == "path_config" and details["superseded_by"] is None and client.calls == []
+    assert "watch paths" in details["message"]
+    assert "pages_to_workers_conversion" in D.skip_details(client, "site", skipped("p1", 0, "pages_to_workers_conversion"))["message"]
+    assert "brand_new_reason" in D.skip_details(client, "site", skipped("p1", 0, "brand_new_reason"))["message"]
+    assert D.skip_details(client, "site", dep("ran", "production", "main", 0)) is None
+
+
+def test_skip_details_when_the_listing_fails():
+    class Failing:
+        def list_deployments(self, project, env=None, limit=None):
+            raise PagesAPIError("connection failed", 0, [], "GET", "/x")
+
+    details = D.skip_details(autospec_client(Failing()), "site", skipped("old", 1))
+    assert details["reason"] == "superseded_queued_build" and details["superseded_by"] is None

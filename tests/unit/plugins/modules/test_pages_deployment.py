@@ -331,6 +331,28 @@ def test_git_build_timeout_returns_the_id_and_stage(run_module, api):
     assert "it is at stage build (active)" in result["msg"]
 
 
+def test_a_skipped_build_is_neither_a_failure_nor_a_timeout(run_module, api, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
+    newer = fake_deployment("newer-0001", stage=("build", "active"), created_on="2026-09-01T00:00:05Z")
+    seed(api, newer, source=GIT)
+    # Stage.status has no "skipped" in the API reference: the queued stage of a skipped build ends canceled.
+    api.expect_build(stages=[("queued", "active"), ("queued", "canceled")], is_skipped=True,
+                     skip_reason="superseded_queued_build")
+    status, result = run_module(pages_deployment.main, args(branch="main", wait_timeout=30))
+    assert status == "exit", result
+    assert result["changed"] is True and "timed_out" not in result and "log_tail" not in result
+    skip = result["build_skipped"]
+    assert skip["reason"] == "superseded_queued_build" and skip["superseded_by"]["id"] == "newer-0001"
+    assert len(warnings) == 1 and "skipped deployment new-build-0001" in warnings[0] and "newer-0001" in warnings[0]
+
+
+def test_a_build_that_ran_has_no_build_skipped(run_module, api):
+    seed(api, source=GIT)
+    status, result = run_module(pages_deployment.main, args(branch="main"))
+    assert status == "exit" and "build_skipped" not in result
+
+
 # --------------------------------------------------------------------------- present: git builds
 
 

@@ -258,6 +258,30 @@ def test_deployment_id_and_logs(run_module, api):
     assert not [c for c in api.calls if c[0] == "list_deployments"]
 
 
+def test_logs_come_with_includes_container_logs(run_module, api):
+    project(api)
+    deployments(api, deployment(0))
+    api.logs[("site", "dep-000")] = {"total": 1, "includes_container_logs": True, "data": [{"line": "a", "ts": "t1"}]}
+    kind, result = run(run_module, project_name="site", deployment_id="dep-000", logs=True)
+    assert kind == "exit" and result["includes_container_logs"] is True and result["build_skipped"] is None
+    kind, result = run(run_module, project_name="site", deployment_id="dep-000")
+    assert kind == "exit" and result["includes_container_logs"] is None  # no log read
+
+
+def test_a_skipped_deployment_says_why(run_module, api):
+    project(api)
+    skipped = deployment(0)
+    skipped.update(is_skipped=True, skip_reason="superseded_queued_build",
+                   latest_stage={"name": "queued", "status": "canceled"})
+    newer = deployment(1)
+    newer["created_on"] = "2027-01-01T00:00:00Z"
+    deployments(api, newer, skipped)
+    kind, result = run(run_module, project_name="site", deployment_id=skipped["id"])
+    assert kind == "exit", result
+    assert result["build_skipped"]["reason"] == "superseded_queued_build"
+    assert result["build_skipped"]["superseded_by"]["id"] == newer["id"]
+
+
 def test_deployment_id_without_logs_reads_no_log(run_module, api):
     project(api)
     deployments(api, deployment(0))

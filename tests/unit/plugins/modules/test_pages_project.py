@@ -379,12 +379,65 @@ def test_every_binding_map_shape_is_accepted(run_module, api):
 # =========================================================================== source
 
 
-def test_source_on_a_direct_upload_project_fails_before_any_change(run_module, api):
+def test_source_on_a_direct_upload_project_says_what_the_api_answered(run_module, api):
     api.seed_project("site")
     kind, result = run(run_module, source={"type": "github", "config": {"owner": "o", "repo_name": "r"}})
     assert kind == "fail"
-    assert "created for direct upload" in result["msg"] and "never deletes and recreates" in result["msg"]
-    assert api.mutations() == []
+    assert [c[0] for c in api.mutations()] == ["connect_source"]  # the API decides, and the task says its answer
+    assert "connecting project 'site' to github repository o/r failed" in result["msg"]
+    assert "A Direct Upload project cannot be connected to a Git repository. [code 8000039]" in result["msg"]
+    assert "never deletes and recreates" in result["msg"] and result["errors"][0]["code"] == 8000039
+    assert "source" not in api.projects["site"]
+
+
+GIT = {"type": "github", "config": {"owner": "o", "repo_name": "r", "production_branch": "main"}}
+
+
+def test_disconnect_and_connect_again(run_module, api):
+    api.seed_project("site", source=GIT)
+    kind, result = run(run_module, check=True, diff=True, source_state="absent")
+    assert kind == "exit" and result["changed"] is True and api.mutations() == []
+    assert result["diff"]["before"]["source"]["config"]["repo_name"] == "r" and "source" not in result["diff"]["after"]
+    assert "source" not in result["project"]
+    kind, result = run(run_module, source_state="absent")
+    assert kind == "exit" and result["changed"] is True and "source" not in result["project"]
+    assert [c[0] for c in api.mutations()] == ["disconnect_source"] and "source" not in api.projects["site"]
+    assert run(run_module, source_state="absent")[1]["changed"] is False  # nothing left to disconnect
+    assert len(api.mutations()) == 1
+
+    wanted = {"type": "github", "config": {"owner": "o", "repo_name": "r", "preview_deployment_setting": "none"}}
+    kind, result = run(run_module, check=True, diff=True, source=wanted)
+    assert kind == "exit" and result["changed"] is True and len(api.mutations()) == 1
+    assert "source" not in result["diff"]["before"] and result["diff"]["after"]["source"]["config"]["repo_name"] == "r"
+    kind, result = run(run_module, source=wanted, build_config={"build_command": "make"})
+    assert kind == "exit" and result["changed"] is True
+    connect, patch = api.mutations()[1:]
+    # POST .../source takes the source object itself; the repository builds the project's production branch
+    assert connect == ("connect_source", "site", {"type": "github", "config": {
+        "owner": "o", "repo_name": "r", "preview_deployment_setting": "none", "production_branch": "main"}})
+    assert patch[0] == "update_project" and patch[2] == {"build_config": {"build_command": "make"}}
+    assert result["project"]["source"]["config"]["preview_deployment_setting"] == "none"
+    assert run(run_module, source=wanted, build_config={"build_command": "make"})[1]["changed"] is False
+
+
+def test_source_state_absent_cannot_come_with_a_source(run_module, api):
+    api.seed_project("site", source=GIT)
+    kind, result = run(run_module, source_state="absent", source=GIT)
+    assert kind == "fail" and "source_state: absent" in result["msg"] and api.calls == []
+
+
+def test_deployments_enabled_is_deprecated(run_module, api, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
+    api.seed_project("site", source=GIT)
+    kind, result = run(run_module, source={"type": "github", "config": {"deployments_enabled": False}})
+    assert kind == "exit", result
+    warning = [w for w in warnings if "deployments_enabled is deprecated" in w]
+    assert warning and "production_deployments_enabled" in warning[0] and "preview_deployment_setting" in warning[0]
+    assert sent(api) == {"source": {"type": "github", "config": {"deployments_enabled": False}}}
+    warnings.clear()
+    run(run_module, source={"type": "github", "config": {"production_deployments_enabled": False}})
+    assert not any("deprecated" in w for w in warnings)
 
 
 def test_source_change_on_a_git_project_sends_the_source(run_module, api):
