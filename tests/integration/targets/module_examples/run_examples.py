@@ -117,6 +117,8 @@ def extra_vars(module, config):
         "cloudflare_api_key": config.get("cfpages_api_key"),
     }
     values.update({k: v for k, v in config.items() if k.startswith("cfpages_")})
+    # The integration targets' directory: a setup may reuse another target's fixture instead of a copy.
+    values["module_examples_targets_dir"] = os.path.dirname(HERE)
     vars_file = os.path.join(HERE, "vars", module + ".yml")
     if os.path.exists(vars_file):
         with open(vars_file) as handle:
