@@ -327,6 +327,12 @@ def _check_environments(a, project):
             a.maps(key, key, "Runtime")
 
 
+def _rules(value):
+    """A branch or path rule list, empty when it is the default (none, or ``["*"]``: everything)."""
+    rules = list(value or [])
+    return [] if rules == ["*"] else rules
+
+
 def _check_builds(a, project, deployments):
     source = project.get("source") or {}
     build_config = project.get("build_config") or {}
@@ -340,14 +346,16 @@ def _check_builds(a, project, deployments):
             "Builds"), {"type": source.get("type"), "production_branch": config.get("production_branch")})
         a.maps("git builds", "Workers Builds", "Builds")
         setting = config.get("preview_deployment_setting")
-        includes, excludes = config.get("preview_branch_includes") or [], config.get("preview_branch_excludes") or []
+        # ["*"] is what the API answers for "every branch" and "every path", as it does for no rule at all.
+        includes = _rules(config.get("preview_branch_includes"))
+        excludes = _rules(config.get("preview_branch_excludes"))
         if setting in ("none", "custom") or includes or excludes or config.get(
                 "production_deployments_enabled", config.get("deployments_enabled", True)) is False:
             a.step("branch_controls", "branch deploy controls (preview_deployment_setting %s) are only partly "
                    "available in Workers Builds: non-production branch builds are on or off (compatibility matrix, "
                    "row \"Branch Deploy Controls\")" % setting,
                    {"preview_deployment_setting": setting, "includes": includes, "excludes": excludes})
-        paths = {"path_includes": config.get("path_includes") or [], "path_excludes": config.get("path_excludes") or []}
+        paths = {"path_includes": _rules(config.get("path_includes")), "path_excludes": _rules(config.get("path_excludes"))}
         if paths["path_includes"] or paths["path_excludes"]:
             a.step("build_watch_paths", "set the same build watch paths in Workers Builds (compatibility matrix, row "
                    "\"Build Watch Paths\")", paths)

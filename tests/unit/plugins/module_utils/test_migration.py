@@ -139,7 +139,8 @@ def test_code_seen_by_the_api_runs_first_on_every_path():
 
 def test_git_builds_hooks_and_aliases_are_steps():
     p = project(source={"type": "github", "config": {"owner": "o", "repo_name": "r", "production_branch": "main",
-                                                     "preview_deployment_setting": "all"}},
+                                                     "preview_deployment_setting": "all", "preview_branch_includes": ["*"],
+                                                     "path_includes": ["*"], "path_excludes": []}},
                 build_config={"build_command": "npm run build", "destination_dir": "dist"})
     deployments = [
         {"id": "a", "environment": "production", "deployment_trigger": {"type": "deploy_hook", "metadata": {"branch": "main"}}},
