@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -127,8 +128,17 @@ def _run(cmd, cwd, env, log):
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(map(str, cmd))}  (in {cwd})\n")
         out.flush()
-        proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, check=False)
+        # A process group of its own: a build can leave a runtime behind (SvelteKit's build starts workerd
+        # through wrangler's platform proxy and exits without stopping it), which is ended with the group.
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait()
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     if proc.returncode:
         tail = "\n".join(Path(log).read_text(errors="replace").splitlines()[-40:])
         raise BuildError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}) in {cwd}:\n{tail}")
