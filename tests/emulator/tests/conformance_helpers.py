@@ -54,12 +54,25 @@ def wrangler_or_skip():
     pytest.skip(reason)
 
 
-def wrangler_env(home: Path, **extra) -> dict:
+def wrangler_lane_command(lane) -> list:
+    """``[node, wrangler.js]`` of a wrangler lane (environments.wrangler_lane). Missing: the test
+    skips on a developer machine and FAILS in CI (``CI=true``)."""
+    try:
+        return [str(p) for p in envs.wrangler_lane(lane)]
+    except envs.SetupError as err:
+        if in_ci():
+            pytest.fail(f"CI=true and {err}")
+        pytest.skip(str(err))
+
+
+def wrangler_env(home: Path, node=None, **extra) -> dict:
     """The environment wrangler runs in for the tests: no metrics, no error reports, no update
-    check, non-interactive, a private HOME so no developer configuration leaks in."""
+    check, non-interactive, a private HOME so no developer configuration leaks in. With ``node``
+    (a lane's), its directory comes first on PATH: whatever wrangler starts as `node` is the same one."""
     (home / ".config").mkdir(parents=True, exist_ok=True)
+    path = os.environ.get("PATH", "/usr/bin:/bin")
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": os.pathsep.join((str(Path(node).parent), path)) if node else path,
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "WRANGLER_SEND_METRICS": "false",

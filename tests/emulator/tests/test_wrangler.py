@@ -14,7 +14,6 @@ HOME so no developer config leaks in.
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -27,8 +26,8 @@ from conformance_helpers import (
     asset_hash,
     envs,
     host_of,
-    in_ci,
     wrangler_env,
+    wrangler_lane_command,
 )
 
 # A site with the awkward cases: nested dirs, a non-ASCII name, no extension, an empty file, binary
@@ -50,26 +49,14 @@ HEADERS_FILE = b"/*\n  X-Conformance: wrangler\n/nested/*\n  X-Nested: yes\n"
 REDIRECTS_FILE = b"/old-page /nested/deeper/page.html 301\n"
 
 
-def _lane_or_skip(lane):
-    """[node, wrangler.js] of the lane."""
-    try:
-        return [str(p) for p in envs.wrangler_lane(lane)]
-    except envs.SetupError as err:
-        if in_ci():
-            pytest.fail(f"CI=true and {err}")
-        pytest.skip(str(err))
-
-
 @pytest.fixture(params=envs.wrangler_lanes_chosen())
 def wrangler(request, emu, tmp_path):
     """run(*args) runs wrangler of this lane (request.param) against the emulator."""
-    command = _lane_or_skip(request.param)
+    command = wrangler_lane_command(request.param)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    # the lane's node first: whatever wrangler starts with `node` gets the same one
-    env = wrangler_env(tmp_path / "home", CLOUDFLARE_API_BASE_URL=emu.base_url,
-                       CLOUDFLARE_API_TOKEN=emu.token, CLOUDFLARE_ACCOUNT_ID=emu.account, TMPDIR=str(tmp_path),
-                       PATH=os.pathsep.join((str(Path(command[0]).parent), os.environ.get("PATH", "/usr/bin:/bin"))))
+    env = wrangler_env(tmp_path / "home", command[0], CLOUDFLARE_API_BASE_URL=emu.base_url,
+                       CLOUDFLARE_API_TOKEN=emu.token, CLOUDFLARE_ACCOUNT_ID=emu.account, TMPDIR=str(tmp_path))
 
     def run(*args, ok=True, timeout=120, env_override=None, input_text=None):
         run_env = dict(env)

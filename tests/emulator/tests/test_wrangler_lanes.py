@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conformance_helpers import REPO_ROOT, envs, in_ci
+from conformance_helpers import REPO_ROOT, envs, wrangler_env, wrangler_lane_command
 from wrangler_capture import Recorder, differences, transcript
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -74,33 +74,15 @@ def _write(root: Path, files: dict) -> Path:
     return root
 
 
-def _command(lane):
-    try:
-        return [str(p) for p in envs.wrangler_lane(lane)]
-    except envs.SetupError as err:
-        if in_ci():
-            pytest.fail(f"CI=true and {err}")
-        pytest.skip(str(err))
-
-
-def _wrangler_env(home: Path, base_url: str, token: str, account: str, node: str) -> dict:
-    return {
-        "PATH": os.pathsep.join((str(Path(node).parent), os.environ.get("PATH", "/usr/bin:/bin"))),
-        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "TMPDIR": str(home),
-        "CLOUDFLARE_API_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": token, "CLOUDFLARE_ACCOUNT_ID": account,
-        "WRANGLER_SEND_METRICS": "false", "WRANGLER_SEND_ERROR_REPORTS": "false", "CI": "true",
-        "NO_COLOR": "1", "FORCE_COLOR": "0", "WRANGLER_HIDE_BANNER": "true",
-    }
-
-
 def _scenario(emulator, lane, work: Path) -> dict:
     """{step: transcript} of the scenario run by the lane's wrangler against a reset emulator."""
-    command = _command(lane)
+    command = wrangler_lane_command(lane)
     emulator.reset()
     recorder = Recorder(emulator.root_url, "/client/v4")
     home = work / "home"
     (home / ".config").mkdir(parents=True, exist_ok=True)
-    env = _wrangler_env(home, recorder.base_url, emulator.token, emulator.account, command[0])
+    env = wrangler_env(home, command[0], TMPDIR=str(home), CLOUDFLARE_API_BASE_URL=recorder.base_url,
+                       CLOUDFLARE_API_TOKEN=emulator.token, CLOUDFLARE_ACCOUNT_ID=emulator.account)
     static = _write(work / "static", STATIC)
     worker = _write(work / "worker", WORKER)
     fn = _write(work / "fn", FUNCTIONS)
