@@ -1,4 +1,4 @@
-"""Write plugins/module_utils/_mime_types.py (the table _content_types.py looks types up in) from
+"""Write plugins/module_utils/_upload/mime_types.py (the table _upload/content_types.py looks types up in) from
 mime@3's published database.
 
 wrangler sends each asset's content type as ``mime.getType(path)`` of the npm package ``mime``
@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MIME_DIR = REPO / "tests" / "emulator" / "node_modules" / "mime"
-OUTPUT = REPO / "plugins" / "module_utils" / "_mime_types.py"
+OUTPUT = REPO / "plugins" / "module_utils" / "_upload" / "mime_types.py"
 PREFIX = "module.exports = "
 
 HEADER = '''\

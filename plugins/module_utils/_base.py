@@ -14,7 +14,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import (
     AUTH_CODES,
     DEFAULT_BASE_URL,
     HAS_REQUESTS,
@@ -23,14 +23,14 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import build_diff
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
-    PROJECT_NOT_FOUND_CODE,
+    PROJECT_NOT_FOUND,
     PagesError,
     create_cooldown_advice,
     is_create_cooldown,
     project_in_path,
     project_not_found_advice,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import DEFAULT_BUDGET
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import DEFAULT_BUDGET
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._results import prepare_result
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
     CREDENTIAL_OPTIONS,
@@ -224,7 +224,7 @@ class PagesModule:
         "not found" that may be in another account. None for any other error."""
         if is_create_cooldown(err):
             return create_cooldown_advice()
-        if err.has_code(PROJECT_NOT_FOUND_CODE):
+        if err.has_code(PROJECT_NOT_FOUND):
             name = project_in_path(err) or self.params.get("project_name") or "the project"
             return project_not_found_advice(name, self.params["account_id"], *self.visible_projects())
         return None

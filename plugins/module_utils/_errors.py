@@ -4,9 +4,10 @@
 
 # PRIVATE to the collection: not a public API, may change without notice.
 
-"""The base of every error the collection raises, so that a module fails the same way for an
-API call that failed (``_api.PagesAPIError``) and for an upload that cannot go on
-(``_site.UploadError``): ``PagesModule.fail_api()`` turns either into ``fail_json``."""
+"""Every exception class of the collection, in one hierarchy under :class:`PagesError`, so that a
+module fails the same way for an API call that failed (``PagesAPIError``) and for an upload that
+cannot go on (``UploadError``): ``PagesModule.fail_api()`` turns either into ``fail_json``. Also
+Cloudflare's error codes the collection acts on, and the advice for the errors users meet."""
 
 from __future__ import annotations
 
@@ -64,7 +65,6 @@ def format_errors(errors):
 
 # --------------------------------------------------------------------------- errors users meet
 
-PROJECT_NOT_FOUND_CODE = 8000007
 # Cloudflare documents an automated anti-abuse cooldown on creating many Pages projects in an
 # account's first 48 hours, which lifts on its own and which Support cannot lift
 # (developers.cloudflare.com/pages/platform/limits/, cloudflare/cloudflare-docs#31552). Its error
@@ -117,3 +117,101 @@ def project_not_found_advice(name, account_id, visible=None, more=False):
         else:
             text += " This credential sees no Pages project in account %s." % account_id
     return text
+
+
+# The API's not-found codes (a bare 404 is a wrong URL, see ROUTE_MISS_CODES).
+PROJECT_NOT_FOUND = 8000007
+DEPLOYMENT_NOT_FOUND = 8000009
+DOMAIN_NOT_FOUND = 8000021
+# Cloudflare's answers for a path it cannot route (a wrong api_base_url, a malformed account id):
+# 7003 "Could not route to ..., perhaps your object identifier is invalid?" and 7000 "No route for that URI".
+ROUTE_MISS_CODES = frozenset((7000, 7003))
+
+
+class PagesAPIError(PagesError):
+    """A failed API call: HTTP status (0 when no response came) and Cloudflare's ``errors[]``."""
+
+    def __init__(self, message, status=0, errors=None, method=None, path=None, body_excerpt=None):
+        self.method = method
+        self.path = path
+        self.body_excerpt = body_excerpt
+        super().__init__(message, status, errors)
+
+    @property
+    def is_not_found(self):
+        """The API said a project, deployment or domain does not exist (a bare 404 is a wrong URL)."""
+        return self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
+
+    @property
+    def is_route_miss(self):
+        """Nothing answers at this URL: a 404 without a Pages not-found code, or Cloudflare's 7003/7000."""
+        return self.has_code(*ROUTE_MISS_CODES) or (self.status == 404 and not self.is_not_found)
+
+    def __str__(self):
+        where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
+        status = " (HTTP %s)" % self.status if self.status else ""
+        return "%s%s%s" % (where, self.message, status)
+
+
+class RateLimitBudgetSpent(PagesAPIError):
+    """Waiting for the rate limit would pass ``rate_limit_budget``: nothing was sent."""
+
+
+class BudgetSpent(Exception):
+    """The next wait for the rate limit would pass the task's ``rate_limit_budget``.
+
+    ``PagesClient`` turns it into a ``PagesAPIError`` (HTTP 429) naming the request.
+    """
+
+
+class BulkStopped(PagesAPIError):
+    """A bulk run stopped part-way: the budget was spent or the task was interrupted.
+
+    ``done``, ``failures`` and ``not_attempted`` say what happened to each item (see :func:`run_bulk`).
+    """
+
+    def __init__(self, message, status, done, failures, not_attempted):
+        super().__init__(message, status)
+        self.done = done
+        self.failures = failures
+        self.not_attempted = not_attempted
+
+
+class UploadError(PagesError):
+    """A direct upload cannot go on; the message names the offending paths, or the count and the
+    limit. ``status`` and ``errors`` carry the API's answer when an API call was the cause."""
+
+    def to_result(self):
+        # Only what an API answer gave: a scan error has neither.
+        return dict((key, value) for key, value in super().to_result().items() if value)
+
+
+class FileCountError(UploadError):
+    """The site has more files than a deployment may have."""
+
+
+class UploadCancelled(Exception):
+    """Raised while a bucket body is read after the upload was cancelled (SIGINT)."""
+
+
+class PruneStopped(PagesAPIError):
+    """A prune stopped part-way (rate-limit budget spent, Ctrl-C): ``deleted``, ``skipped``,
+    ``failed`` as from :func:`execute_prune`, and ``remaining``, the planned deletions never attempted.
+    Running the prune again resumes: the plan deletes oldest first, so the rules choose the rest again."""
+
+    def __init__(self, message, status, deleted, skipped, failed, remaining):
+        super().__init__(message, status)
+        self.deleted, self.skipped, self.failed, self.remaining = deleted, skipped, failed, remaining
+
+
+class BranchCleanupRefused(ValueError):
+    """The branch is not a preview branch (its deployments are production deployments), or empty."""
+
+
+class WorkerError(UploadError):
+    """A worker, its routes or its Functions build cannot be deployed; raised before any request.
+    An :class:`UploadError`, so the engine and the module handle it like any refused site."""
+
+
+class LocalBuildError(ValueError):
+    """The local build cannot be read; the message names the option or file."""

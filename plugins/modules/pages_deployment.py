@@ -834,11 +834,13 @@ prune:
     failed: []
 """
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._branch_cleanup import BranchCleanup, BranchCleanupRefused
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.branch_cleanup import BranchCleanup
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BranchCleanupRefused
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import NEW_OBJECT
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     ALIASED_DELETE_CODE,
     PRODUCTION,
     BranchDeployments,
@@ -861,10 +863,12 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     summarize,
     wait_for_deployment,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._interrupt import SigintFlag
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.interrupt import SigintFlag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as _assets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as _site
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
 
 
 class PagesDeployment(PagesModule):
@@ -1156,7 +1160,7 @@ class PagesDeployment(PagesModule):
         """``err`` of the first deploy to the project this task created, saying what is left. The
         project's own file limit is known only from its upload token, which needs the project: when
         the site is over it, the (empty) project is deleted again."""
-        if isinstance(err, _site.FileCountError):
+        if isinstance(err, ERR.FileCountError):
             try:
                 self.client.delete_project(self.name)
             except PagesAPIError as delete_err:

@@ -167,9 +167,9 @@ validation_retried:
   sample: false
 """
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._poll import MISSING, TIMEOUT, poll_until
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.poll import MISSING, TIMEOUT, poll_until
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import hostname_problem, project_name_problem
 
 DOMAIN_UNAVAILABLE = 8000018

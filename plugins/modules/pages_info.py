@@ -334,8 +334,8 @@ logs:
 """
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._build_image import build_images
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.build_image import build_images
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     deployment_branch,
     skip_details,
     stage_of,

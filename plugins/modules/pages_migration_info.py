@@ -193,10 +193,11 @@ projects:
       type: str
 """
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration import assess
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration_build import LocalBuildError, read_local_build
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.assess import assess
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.local_build import read_local_build
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 
 

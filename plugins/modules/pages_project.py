@@ -598,14 +598,15 @@ from datetime import date
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import DEPLOYMENT_NOT_FOUND, PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import DEPLOYMENT_NOT_FOUND, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._build_image import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.build_image import (
     build_image_problem,
     build_images,
     end_of_life_warning,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._bulk import BulkStopped, run_bulk
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bulk import run_bulk
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BulkStopped
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
     apply_patch,
     diff_patch,

@@ -94,7 +94,7 @@ def seed(emulator, deployments):
 
 
 def plan(client, keep):
-    from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deployments as D
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import lifecycle as D
 
     project = client.get_project(PROJECT)
     deployments = list(client.list_deployments(PROJECT))
@@ -103,8 +103,8 @@ def plan(client, keep):
 
 
 def run_ours(emulator, keep, budget):
-    from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deployments as D
-    from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import lifecycle as D
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 
     client = PagesClient(account_id=ACCOUNT, api_token=TOKEN, base_url=emulator.base_url, rate_limit_budget=budget)
     start = time.monotonic()
@@ -115,7 +115,7 @@ def run_ours(emulator, keep, budget):
 
 
 def run_naive(emulator, keep):
-    from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 
     # The same plan (computed without a limit first, so only the deletion loop is compared).
     emulator.config(rate_limit=None)

@@ -252,8 +252,8 @@ class Emulator:
 
 ENGINE_SNIPPET = r"""
 import json, sys
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import DeployRequest, DirectUpload
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_deploy import DeployRequest, DirectUpload
 base, token, account, project, source = sys.argv[1:6]
 client = PagesClient(account_id=account, api_token=token, base_url=base)
 out = DirectUpload(client, DeployRequest(project, source, branch="main")).run()

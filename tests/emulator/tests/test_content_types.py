@@ -43,7 +43,8 @@ def upload_engine(tmp_path_factory):
     os.symlink(REPO, root / "ansible_collections" / "cfpages" / "cloudflare")
     sys.path.insert(0, str(root))
     try:
-        from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types, _mime_types
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import content_types as _content_types
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import mime_types as _mime_types
         yield _content_types, _mime_types
     finally:
         sys.path.remove(str(root))

@@ -97,7 +97,7 @@ def run_module(monkeypatch):
 @pytest.fixture
 def clock(monkeypatch):
     """A :class:`Clock` that every wait of the collection (``_poll.poll_until``) uses."""
-    from ansible_collections.cfpages.cloudflare.plugins.module_utils import _poll
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import poll as _poll
 
     fake = Clock()
     monkeypatch.setattr(_poll, "time", fake)

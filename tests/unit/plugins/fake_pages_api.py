@@ -22,11 +22,10 @@ import copy
 import threading
 from datetime import datetime, timezone
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import DEPLOYMENTS_PER_PAGE, PROJECT_EXISTS
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
     DEPLOYMENT_NOT_FOUND,
-    DEPLOYMENTS_PER_PAGE,
     DOMAIN_NOT_FOUND,
-    PROJECT_EXISTS,
     PROJECT_NOT_FOUND,
     PagesAPIError,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from unittest.mock import create_autospec
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 
 
 class Clock:

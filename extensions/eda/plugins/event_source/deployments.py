@@ -139,8 +139,11 @@ def _collection_module_utils():
             sys.path.insert(0, root)
     try:
         # pylint: disable=import-outside-toplevel
-        from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api, _base, _deployment_events, _validate
-        from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import WaitBudget
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import api as _api
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import events as _deployment_events
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils import _validate
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import WaitBudget
     except ImportError as err:
         raise ImportError(
             "cfpages.cloudflare.deployments needs the cfpages.cloudflare collection installed "

@@ -14,9 +14,11 @@ import os
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets as A
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as UB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as A
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock, autospec_client
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
@@ -112,23 +114,23 @@ def files(*sizes):
 
 
 def test_a_bucket_holds_at_most_40_mib_of_files():
-    buckets = A.plan_buckets(files(*[30 * MiB] * 3), concurrency=1, min_buckets=1)
+    buckets = UB.plan_buckets(files(*[30 * MiB] * 3), concurrency=1, min_buckets=1)
     assert [b.size for b in buckets] == [30 * MiB] * 3
-    buckets = A.plan_buckets(files(*[20 * MiB] * 3), concurrency=1, min_buckets=1)
+    buckets = UB.plan_buckets(files(*[20 * MiB] * 3), concurrency=1, min_buckets=1)
     assert sorted(b.size for b in buckets) == [20 * MiB, 40 * MiB]
-    buckets = A.plan_buckets(files(*[20 * MiB] * 4), concurrency=1, min_buckets=1)
+    buckets = UB.plan_buckets(files(*[20 * MiB] * 4), concurrency=1, min_buckets=1)
     assert [b.size for b in buckets] == [40 * MiB, 40 * MiB]
 
 
 def test_an_upload_is_split_into_buckets_of_at_least_1_mib():
     # 5 MiB: five buckets; one byte more needs a sixth.
-    assert len(A.plan_buckets(files(*[512 * 1024] * 10), concurrency=3)) == 5
-    assert len(A.plan_buckets(files(*[512 * 1024] * 10 + [1]), concurrency=3)) == 6
+    assert len(UB.plan_buckets(files(*[512 * 1024] * 10), concurrency=3)) == 5
+    assert len(UB.plan_buckets(files(*[512 * 1024] * 10 + [1]), concurrency=3)) == 6
 
 
 def test_a_big_upload_gets_four_buckets_per_concurrent_request():
-    assert len(A.plan_buckets(files(*[MiB] * 40), concurrency=3)) == 12
-    assert len(A.plan_buckets(files(*[MiB] * 40), concurrency=2)) == 8
+    assert len(UB.plan_buckets(files(*[MiB] * 40), concurrency=3)) == 12
+    assert len(UB.plan_buckets(files(*[MiB] * 40), concurrency=2)) == 8
 
 
 # --------------------------------------------------------------------------- around an upload
@@ -144,12 +146,12 @@ def test_every_file_that_changed_or_vanished_before_the_upload_is_named(tmp_path
     mtime_ns = os.stat(str(tmp_path / "c.txt")).st_mtime_ns
     write(tmp_path, "c.txt", "c")
     os.utime(str(tmp_path / "c.txt"), ns=(mtime_ns, mtime_ns))
-    with pytest.raises(S.UploadError) as err:
-        A._check_unchanged(scan.files)  # pylint: disable=protected-access
+    with pytest.raises(ERR.UploadError) as err:
+        UB._check_unchanged(scan.files)  # pylint: disable=protected-access
     assert str(err.value).startswith("3 files changed or disappeared since the site was hashed: /a.txt, /b.txt, /c.txt;")
     os.remove(str(tmp_path / "c.txt"))
-    with pytest.raises(S.UploadError) as err:
-        A._check_unchanged(scan.files[3:] + scan.files[:1])  # pylint: disable=protected-access
+    with pytest.raises(ERR.UploadError) as err:
+        UB._check_unchanged(scan.files[3:] + scan.files[:1])  # pylint: disable=protected-access
     assert str(err.value).startswith("1 file changed or disappeared since the site was hashed: /a.txt;")
 
 
@@ -165,7 +167,7 @@ def test_a_check_missing_answer_that_is_not_a_list_is_an_upload_error(tmp_path):
     write(tmp_path, "index.html", "hi")
     scan = S.scan_site(str(tmp_path))
     token = A.UploadToken(autospec_client(Tokens(lambda n: "jwt")), "site")
-    with pytest.raises(S.UploadError, match=r"check-missing answered \{'hashes': 1\} instead of a list of hashes"):
+    with pytest.raises(ERR.UploadError, match=r"check-missing answered \{'hashes': 1\} instead of a list of hashes"):
         A.missing_hashes(autospec_client(CheckMissing({"hashes": 1})), token, scan)
     wanted = scan.files[0].hash
     assert A.missing_hashes(autospec_client(CheckMissing([wanted, 7, "other"])), token, scan) == [wanted]
@@ -195,7 +197,7 @@ def test_a_failed_bucket_is_named_by_its_place_in_the_upload(tmp_path, concurren
     scan = S.scan_site(str(tmp_path))
     token = A.UploadToken(autospec_client(Tokens(lambda n: "jwt")), "site")
     client = RefusingUploads()
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         A.upload_missing(client, token, scan, scan.unique_hashes(), concurrency=concurrency, max_bucket_files=1)
     assert "failed to upload 1 files (bucket 1/3, " in str(err.value) and "refused [code 8000099]" in str(err.value)
     assert err.value.status == 400 and client.uploads == 1

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api, _base
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import api as _api
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
 GLOBAL_KEY = "key-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
@@ -80,7 +82,7 @@ def test_account_id_is_required(run_module):
 
 
 def test_api_errors_become_failures_with_status_errors_and_auth_advice(run_module):
-    ProbeModule.errors = [_api.PagesAPIError(
+    ProbeModule.errors = [ERR.PagesAPIError(
         "Authentication error [code 10000]", 403, [{"code": 10000, "message": "Authentication error"}], "GET", "/accounts/x"
     )]
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
@@ -92,14 +94,14 @@ def test_api_errors_become_failures_with_status_errors_and_auth_advice(run_modul
 
 
 def test_non_auth_errors_have_no_auth_advice(run_module):
-    ProbeModule.errors = [_api.PagesAPIError("Project not found. [code 8000007]", 404, [{"code": 8000007, "message": "x"}])]
+    ProbeModule.errors = [ERR.PagesAPIError("Project not found. [code 8000007]", 404, [{"code": 8000007, "message": "x"}])]
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
     assert kind == "fail" and "Cloudflare Pages: Edit" not in result["msg"]
 
 
 @pytest.mark.parametrize("status, codes", [(401, []), (403, []), (400, [{"code": 9109, "message": "Unauthorized"}])])
 def test_a_rejected_credential_is_recognised_by_status_or_by_code(run_module, status, codes):
-    ProbeModule.errors = [_api.PagesAPIError("refused", status, codes, "GET", "/accounts/x")]
+    ProbeModule.errors = [ERR.PagesAPIError("refused", status, codes, "GET", "/accounts/x")]
     kind, result = run_module(main, {"name": "p", "account_id": ACCOUNT, "api_token": TOKEN})
     assert kind == "fail" and "Cloudflare Pages: Edit" in result["msg"]
 
@@ -152,7 +154,7 @@ def test_the_lowest_number_options_are_accepted(run_module):
 
 def cooldown_error():
     # The cooldown's code is not published: the mapping keys on the answer's words to POST .../projects.
-    return _api.PagesAPIError(
+    return ERR.PagesAPIError(
         "Your account is temporarily restricted from creating new Pages projects: an automated anti-abuse measure "
         "limits how many projects a new account creates in its first 48 hours [code 8000101]", 400,
         [{"code": 8000101, "message": "temporarily restricted ... anti-abuse ... first 48 hours"}],
@@ -183,7 +185,7 @@ def test_project_not_found_may_be_in_another_account(run_module, monkeypatch):
         return iter([{"name": "docs"}, {"name": "blog"}])
 
     monkeypatch.setattr(_api.PagesClient, "list_projects", list_projects)
-    ProbeModule.errors = [_api.PagesAPIError(
+    ProbeModule.errors = [ERR.PagesAPIError(
         "Project not found. The specified project name does not match any of your existing projects. [code 8000007]",
         404, [{"code": 8000007, "message": "Project not found."}], "GET",
         "/accounts/%s/pages/projects/shop/deployments" % ACCOUNT)]
@@ -195,10 +197,10 @@ def test_project_not_found_may_be_in_another_account(run_module, monkeypatch):
 
 def test_project_not_found_advice_when_the_projects_cannot_be_read(run_module, monkeypatch):
     def list_projects(self, limit=None):
-        raise _api.PagesAPIError("Authentication error", 403, [{"code": 10000, "message": "Authentication error"}])
+        raise ERR.PagesAPIError("Authentication error", 403, [{"code": 10000, "message": "Authentication error"}])
 
     monkeypatch.setattr(_api.PagesClient, "list_projects", list_projects)
-    ProbeModule.errors = [_api.PagesAPIError("Project not found.", 404, [{"code": 8000007, "message": "x"}],
+    ProbeModule.errors = [ERR.PagesAPIError("Project not found.", 404, [{"code": 8000007, "message": "x"}],
                                              "GET", "/accounts/%s/pages/projects/shop" % ACCOUNT)]
     kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
     assert kind == "fail" and "another account" in result["msg"] and "credential sees" not in result["msg"]

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._build_image import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.build_image import (
     build_image_problem,
     build_images,
     end_of_life_warning,

@@ -11,9 +11,9 @@ import copy
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deploy_config as C
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import settings as C
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as U
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.module_utils.test_upload import FakePages, make_client
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
@@ -216,7 +216,7 @@ def deploy(pages, site, check_mode=False, **options):
     return engine.run(check_mode=check_mode)
 
 
-pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 
 
 def test_a_changed_variable_redeploys_the_same_files_once(tmp_path, pages):

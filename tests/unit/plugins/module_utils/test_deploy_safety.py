@@ -12,13 +12,15 @@ import threading
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets as A
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks import INDEX_MARKER
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as A
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.site_checks import INDEX_MARKER
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
-pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 
 
 def write(root, rel, content=b"x"):
@@ -52,7 +54,7 @@ def test_links_out_of_the_site_are_followed_with_one_warning_per_target(tmp_path
 def test_inside_refuses_links_out_of_the_site_without_walking_them(tmp_path):
     site = outside_tree(tmp_path)
     os.symlink("/", os.path.join(site, "everything"))  # never walked: the scan would take ages
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         S.scan_site(site, follow_symlinks="inside")
     message = str(err.value)
     for link in ("/one.pem", "/sub/two.pem", "/linked", "/everything -> /"):
@@ -85,14 +87,14 @@ def test_unreadable_file_is_named(tmp_path):
     write(tmp_path, "index.html")
     path = unreadable_file(tmp_path)
     for workers in (1, 4):
-        with pytest.raises(S.UploadError) as err:
+        with pytest.raises(ERR.UploadError) as err:
             S.scan_site(str(tmp_path), workers=workers)
         assert str(err.value).startswith("cannot read %s: " % path) and "Errno" not in str(err.value)
 
 
 def test_empty_site_is_refused_unless_allowed(tmp_path):
     write(tmp_path, "_headers", b"/*\n  X-A: 1\n")
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         U.DirectUpload(None, U.DeployRequest("p", str(tmp_path))).scan()
     assert "no files" in str(err.value) and "allow_empty: true" in str(err.value)
     scan = U.DirectUpload(None, U.DeployRequest("p", str(tmp_path), allow_empty=True)).scan()
@@ -107,7 +109,7 @@ def test_names_with_control_characters_are_refused_backslashes_warned(tmp_path):
     scan = U.DirectUpload(None, U.DeployRequest("p", str(tmp_path))).scan()
     assert any("/back\\slash.txt" in w for w in scan.warnings)
     write(tmp_path, "new\nline.txt")
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         U.DirectUpload(None, U.DeployRequest("p", str(tmp_path))).scan()
     assert "/new\\nline.txt" in str(err.value)
 
@@ -160,7 +162,7 @@ def test_a_cancelled_upload_starts_no_more_buckets(tmp_path, concurrency):
     scan = S.scan_site(str(tmp_path))
     cancel = threading.Event()
     client = CancellingClient(cancel, after=2)
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         A.upload_missing(client, Token(), scan, scan.unique_hashes(), concurrency=concurrency,
                          max_bucket_files=1, cancel=cancel)
     assert client.uploads < 12 and client.uploads <= 2 + concurrency
@@ -175,6 +177,6 @@ def test_a_bucket_body_is_cut_off_when_cancelled(tmp_path):
     body = A.BucketBody(scan.files, cancel)
     assert body.read(1024)
     cancel.set()
-    with pytest.raises(A.UploadCancelled):
+    with pytest.raises(ERR.UploadCancelled):
         while body.read(65536):
             pass

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployment_events import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.events import (
     DeploymentWatcher,
     requests_per_window,
 )

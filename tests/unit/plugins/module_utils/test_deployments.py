@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _deployments as D
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import lifecycle as D
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import autospec_client
 
 NOW = datetime(2026, 9, 30, 12, 0, 0, tzinfo=timezone.utc)
@@ -541,7 +542,7 @@ def test_execute_prune_stops_when_the_budget_is_spent_and_says_what_is_left():
     planned = [dict(D.summarize(dep(name, "preview", "x", 9 - i)), reason="r", force=False)
                for i, name in enumerate("abcdef")]
     client = FakeClient(errors={"c": RateLimitBudgetSpent("stopped to stay within rate_limit_budget", 429)})
-    with pytest.raises(D.PruneStopped) as info:
+    with pytest.raises(ERR.PruneStopped) as info:
         D.execute_prune(client, "site", planned, workers=1)
     stopped = info.value
     assert ids(stopped.deleted) == ["a", "b"]

@@ -13,11 +13,12 @@ import time
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _hash_cache as HC
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hash_cache as HC
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
-pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 
 OLD_NS = 1_600_000_000 * 10**9  # 2020: safely older than any scan
 
@@ -56,7 +57,7 @@ class CountingHash:
 
     def __init__(self, monkeypatch):
         self.read = []
-        real = S.hash_file
+        real = UH.hash_file
 
         def counting(abspath, extension, size=None):
             self.read.append(os.path.basename(abspath))
@@ -161,7 +162,7 @@ def test_racy_entry_is_not_trusted(site, cache_dir, monkeypatch):
     counter = CountingHash(monkeypatch)
     second = scan(site, cache_dir)
     assert "racy.txt" in counter.read
-    assert second.manifest["/racy.txt"] == S.hash_bytes(b"version-2", "txt")
+    assert second.manifest["/racy.txt"] == UH.hash_bytes(b"version-2", "txt")
 
 
 def test_racy_margin(site, cache_dir):
@@ -298,7 +299,7 @@ def test_two_sites_share_a_directory(tmp_path, cache_dir):
     scan(one, cache_dir)
     scan(two, cache_dir)
     assert scan(one, cache_dir).cache_hits == 1
-    assert scan(two, cache_dir).manifest["/x.txt"] == S.hash_bytes(b"two", "txt")
+    assert scan(two, cache_dir).manifest["/x.txt"] == UH.hash_bytes(b"two", "txt")
 
 
 def _scan_many(args):

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _hash_cache as HC
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _hash_cache_cleanup as CL
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hash_cache as HC
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hash_cache_cleanup as CL
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
 DAY = 24 * 60 * 60
@@ -76,7 +77,7 @@ def test_errors_ignored(cache_dir, monkeypatch):
     assert CL.remove_unused_caches(str(cache_dir / "missing"), now=NOW) == 0
 
 
-@pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+@pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 def test_engine_cleans_the_default_directory_only(tmp_path, monkeypatch):
     monkeypatch.setattr(HC, "RACY_MARGIN_NS", 0)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -98,7 +99,7 @@ def test_engine_cleans_the_default_directory_only(tmp_path, monkeypatch):
     assert os.path.exists(scan.cache.path)
 
 
-@pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+@pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 def test_a_used_cache_is_kept_fresh(tmp_path, monkeypatch):
     """A no-op rerun writes nothing, but it touches a cache file older than a day: used means not removed."""
     monkeypatch.setattr(HC, "RACY_MARGIN_NS", 0)

@@ -10,17 +10,15 @@ import json
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.assess import (
     assess,
     environment_differences,
     run_worker_first,
     wrangler_config,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration_build import (
-    LocalBuildError,
-    read_local_build,
-)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.local_build import read_local_build
 from ansible_collections.cfpages.cloudflare.plugins.modules.pages_migration_info import ZoneLookup, zone_candidates
 
 SAME = {"compatibility_date": "2026-01-15", "compatibility_flags": [], "env_vars": None, "usage_model": "standard"}

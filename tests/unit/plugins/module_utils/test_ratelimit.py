@@ -11,9 +11,11 @@ import threading
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _ratelimit
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient, RateLimitBudgetSpent
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import Pacer, WaitBudget
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import ratelimit as _ratelimit
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import Pacer, WaitBudget
 
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.module_utils.test_api import ACCOUNT, TOKEN, FakeSession, fail, ok
 
@@ -133,7 +135,7 @@ def test_a_429_blocks_for_retry_after_and_is_charged_once_for_all_threads():
 def test_a_wait_the_budget_cannot_cover_is_not_started():
     pacer, clock, _lines = make_pacer(budget=120)
     pacer.throttled_for("api", 300.0)
-    with pytest.raises(_ratelimit.BudgetSpent) as info:
+    with pytest.raises(ERR.BudgetSpent) as info:
         pacer.before_request("api", "DELETE /a")
     assert clock.sleeps == []
     text = str(info.value)

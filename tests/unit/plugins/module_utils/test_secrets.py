@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _secrets
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
 from ansible_collections.cfpages.cloudflare.plugins.modules.pages_project import secret_values
 

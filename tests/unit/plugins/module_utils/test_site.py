@@ -12,10 +12,12 @@ import os
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
-pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 
 MiB = 1024 * 1024
 
@@ -46,7 +48,7 @@ def test_glob_edge_cases(pattern, path, expected):
 
 
 def test_an_invalid_glob_is_named():
-    with pytest.raises(S.UploadError, match=r"invalid exclude pattern '\[z-a\]': bad character range z-a"):
+    with pytest.raises(ERR.UploadError, match=r"invalid exclude pattern '\[z-a\]': bad character range z-a"):
         S.compile_glob("[z-a]")
 
 
@@ -60,17 +62,17 @@ def scan_of(*sizes):
 
 def test_a_file_of_exactly_25_mib_is_allowed():
     S.preflight(scan_of(25 * MiB, 1))
-    with pytest.raises(S.UploadError, match=r"; 1 file too large: /f00 \(25\.0 MiB\)\. Exclude them"):
+    with pytest.raises(ERR.UploadError, match=r"; 1 file too large: /f00 \(25\.0 MiB\)\. Exclude them"):
         S.preflight(scan_of(25 * MiB + 1))
 
 
 def test_too_large_files_are_counted_and_at_most_50_named():
-    with pytest.raises(S.UploadError, match=r"; 2 files are too large: /f00 \(30\.0 MiB\), /f01 \(30\.0 MiB\)\. "):
+    with pytest.raises(ERR.UploadError, match=r"; 2 files are too large: /f00 \(30\.0 MiB\), /f01 \(30\.0 MiB\)\. "):
         S.preflight(scan_of(30 * MiB, 30 * MiB))
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         S.preflight(scan_of(*[26 * MiB] * 50))
     assert "/f49 (26.0 MiB). Exclude" in str(err.value) and "more" not in str(err.value)
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         S.preflight(scan_of(*[26 * MiB] * 52))
     assert "/f49 (26.0 MiB) and 2 more. Exclude" in str(err.value) and "/f50" not in str(err.value)
 
@@ -120,7 +122,7 @@ def test_at_most_20_undecodable_names_are_listed(tmp_path):
     for i in range(21):
         with open(os.path.join(os.fsencode(str(tmp_path)), b"bad-\xff%02d" % i), "wb"):
             pass
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         S.scan_site(str(tmp_path))
     assert str(err.value).startswith("file names must be valid UTF-8; rename or exclude: ")
     assert str(err.value).count("bad-") == 20
@@ -141,6 +143,6 @@ def test_a_site_file_shows_what_it_is():
 def test_a_file_that_grows_while_it_is_hashed_fails_the_scan(tmp_path, monkeypatch, workers):
     path = write(tmp_path, "index.html", "hi")
     monkeypatch.setattr(S, "hash_file", lambda abspath, extension, size=None: ("h", size + 1))
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         S.scan_site(str(tmp_path), workers=workers)
     assert str(err.value) == "%s changed while it was being hashed; run again" % path

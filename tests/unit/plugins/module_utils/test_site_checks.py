@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import signal
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site_checks as C
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._interrupt import SigintFlag
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import site_checks as C
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.interrupt import SigintFlag
 
 
 class File:

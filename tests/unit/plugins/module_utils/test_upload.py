@@ -20,13 +20,16 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets as A
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _content_types as CT
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _site as S
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload as U
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _upload_pacing as P
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesClient
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as UB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as A
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import content_types as CT
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pacing as P
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
@@ -34,7 +37,7 @@ ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "tok-unit-test-0123456789"
 BASE = "https://api.example.test/client/v4"
 
-pytestmark = pytest.mark.skipif(not S.HAS_BLAKE3, reason="blake3 is not installed")
+pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -249,23 +252,23 @@ VECTORS = [
 
 @pytest.mark.parametrize("rel,content,expected", VECTORS)
 def test_hash_vectors(tmp_path, rel, content, expected):
-    assert S.hash_bytes(content, S.extension_of(rel)) == expected
+    assert UH.hash_bytes(content, UH.extension_of(rel)) == expected
     path = write(tmp_path, rel, content)
-    assert S.hash_file(path, S.extension_of(rel)) == (expected, len(content))
+    assert UH.hash_file(path, UH.extension_of(rel)) == (expected, len(content))
 
 
-@pytest.mark.parametrize("size", [0, 1, 2, 3, S._CHUNK - 1, S._CHUNK, S._CHUNK + 1, 2 * S._CHUNK + 2, 3 * S._CHUNK + 5])
+@pytest.mark.parametrize("size", [0, 1, 2, 3, UH._CHUNK - 1, UH._CHUNK, UH._CHUNK + 1, 2 * UH._CHUNK + 2, 3 * UH._CHUNK + 5])
 def test_streamed_hash_equals_whole_file_hash(tmp_path, size):
     content = random.Random(size).randbytes(size)
     path = write(tmp_path, "f.bin", content)
-    assert S.hash_file(path, "bin") == (S.hash_bytes(content, "bin"), size)
+    assert UH.hash_file(path, "bin") == (UH.hash_bytes(content, "bin"), size)
 
 
 def test_multithreaded_blake3_for_big_files_gives_the_same_hash(tmp_path, monkeypatch):
-    monkeypatch.setattr(S, "_BLAKE3_THREADS_FROM", 1)
-    content = random.Random(7).randbytes(S._CHUNK * 2 + 11)
+    monkeypatch.setattr(UH, "_BLAKE3_THREADS_FROM", 1)
+    content = random.Random(7).randbytes(UH._CHUNK * 2 + 11)
     path = write(tmp_path, "big.wasm", content)
-    assert S.hash_file(path, "wasm", len(content))[0] == S.hash_bytes(content, "wasm")
+    assert UH.hash_file(path, "wasm", len(content))[0] == UH.hash_bytes(content, "wasm")
 
 
 @pytest.mark.parametrize("name,ext", [
@@ -273,7 +276,7 @@ def test_multithreaded_blake3_for_big_files_gives_the_same_hash(tmp_path, monkey
     ("..foo", "foo"), (".a.b", "b"), ("...", ""), ("a..b", "b"), ("ünï.tXt", "tXt"),
 ])
 def test_extension_like_node_extname(name, ext):
-    assert S.extension_of(name) == ext
+    assert UH.extension_of(name) == ext
 
 
 # --------------------------------------------------------------------------- content types
@@ -352,10 +355,10 @@ def test_scan_applies_wranglers_ignore_rules(tmp_path):
 
 
 def test_scan_missing_or_bad_source(tmp_path):
-    with pytest.raises(S.UploadError, match="does not exist"):
+    with pytest.raises(ERR.UploadError, match="does not exist"):
         S.scan_site(str(tmp_path / "nope"))
     write(tmp_path, "file", "x")
-    with pytest.raises(S.UploadError, match="not a directory"):
+    with pytest.raises(ERR.UploadError, match="not a directory"):
         S.scan_site(str(tmp_path / "file"))
 
 
@@ -370,7 +373,7 @@ def test_undecodable_file_name_is_named(tmp_path):
     write(tmp_path, "ok.txt", "x")
     with open(os.path.join(os.fsencode(str(tmp_path)), b"bad\xff.txt"), "wb") as handle:
         handle.write(b"x")
-    with pytest.raises(S.UploadError, match=r"valid UTF-8.*bad\\xff\.txt"):
+    with pytest.raises(ERR.UploadError, match=r"valid UTF-8.*bad\\xff\.txt"):
         S.scan_site(str(tmp_path))
 
 
@@ -420,7 +423,7 @@ def test_exclude_applies_to_special_files_and_rejects_empty_patterns(tmp_path):
     write(tmp_path, "_redirects", "/a /b")
     write(tmp_path, "index.html", "x")
     assert S.scan_site(str(tmp_path), exclude=["_redirects"]).special == {}
-    with pytest.raises(S.UploadError, match="invalid exclude pattern"):
+    with pytest.raises(ERR.UploadError, match="invalid exclude pattern"):
         S.scan_site(str(tmp_path), exclude=["/"])
 
 
@@ -451,8 +454,8 @@ def fake_scan(sizes, special=None):
 
 
 def test_preflight_names_every_file_over_25_mib():
-    scan = fake_scan([S.MAX_ASSET_SIZE, S.MAX_ASSET_SIZE + 1, 10, 95 * S.MiB])
-    with pytest.raises(S.UploadError) as caught:
+    scan = fake_scan([S.MAX_ASSET_SIZE, S.MAX_ASSET_SIZE + 1, 10, 95 * UH.MiB])
+    with pytest.raises(ERR.UploadError) as caught:
         S.preflight(scan, 100)
     message = str(caught.value)
     assert "25 MiB" in message and "/f1.bin" in message and "/f3.bin (95.0 MiB)" in message
@@ -463,7 +466,7 @@ def test_preflight_file_count_against_the_limit():
     scan = fake_scan([1] * 11)
     S.preflight(scan, 11)
     S.preflight(scan, None)
-    with pytest.raises(S.UploadError, match=r"11 files .* at most 10"):
+    with pytest.raises(ERR.UploadError, match=r"11 files .* at most 10"):
         S.preflight(scan, 10)
 
 
@@ -474,7 +477,7 @@ def test_oversized_files_are_not_hashed_and_fail_preflight(tmp_path):
     write(tmp_path, "ok.txt", "x")
     scan = S.scan_site(str(tmp_path))
     assert [f.hash for f in scan.files if f.path == "/big.pack"] == [None]
-    with pytest.raises(S.UploadError, match="/big.pack"):
+    with pytest.raises(ERR.UploadError, match="/big.pack"):
         S.preflight(scan)
 
 
@@ -482,7 +485,7 @@ def test_nothing_is_uploaded_when_preflight_fails(tmp_path, fake, client):
     write(tmp_path, "a.txt", "a")
     write(tmp_path, "b.txt", "b")
     fake.max_file_count = 1
-    with pytest.raises(S.UploadError, match="2 files .* at most 1"):
+    with pytest.raises(ERR.UploadError, match="2 files .* at most 1"):
         deploy_directory(client, "site", str(tmp_path))
     assert not fake.calls_to("upload") and not fake.calls_to("check_missing")
     assert not fake.calls_to("create_deployment")
@@ -493,9 +496,9 @@ def test_nothing_is_uploaded_when_preflight_fails(tmp_path, fake, client):
 
 def test_bucket_bounds_and_balance():
     rng = random.Random(3)
-    files = [S.SiteFile("/f%05d" % i, "/x", rng.choice([0, 10, 5000, 300000, 3 * S.MiB])) for i in range(5000)]
-    max_bytes, max_files = 8 * S.MiB, 700
-    buckets = A.plan_buckets(files, max_bytes=max_bytes, max_files=max_files, min_buckets=3)
+    files = [S.SiteFile("/f%05d" % i, "/x", rng.choice([0, 10, 5000, 300000, 3 * UH.MiB])) for i in range(5000)]
+    max_bytes, max_files = 8 * UH.MiB, 700
+    buckets = UB.plan_buckets(files, max_bytes=max_bytes, max_files=max_files, min_buckets=3)
     placed = [f.path for b in buckets for f in b.files]
     assert sorted(placed) == sorted(f.path for f in files)
     for bucket in buckets:
@@ -504,7 +507,7 @@ def test_bucket_bounds_and_balance():
     assert len(buckets) >= -(-sum(f.size for f in files) // max_bytes)
     # Balanced: the least-filled bucket takes the next file, so the sizes stay within 1 MiB...
     sizes = [bucket.size for bucket in buckets]
-    assert max(sizes) - min(sizes) <= S.MiB
+    assert max(sizes) - min(sizes) <= UH.MiB
     # ...and no bucket is wasted: no two of them would fit in one.
     smallest = sorted(buckets, key=lambda b: b.size)[:2]
     assert sum(b.size for b in smallest) > max_bytes or sum(len(b.files) for b in smallest) > max_files
@@ -512,27 +515,27 @@ def test_bucket_bounds_and_balance():
 
 def test_buckets_small_sites_spread_over_the_workers_and_big_files_alone():
     files = [S.SiteFile("/f%d" % i, "/x", 100) for i in range(9)]
-    assert [len(b.files) for b in A.plan_buckets(files, min_buckets=3)] == [3, 3, 3]
-    assert len(A.plan_buckets(files[:2], min_buckets=3)) == 2
+    assert [len(b.files) for b in UB.plan_buckets(files, min_buckets=3)] == [3, 3, 3]
+    assert len(UB.plan_buckets(files[:2], min_buckets=3)) == 2
     big = [S.SiteFile("/big", "/x", 50), S.SiteFile("/small", "/x", 5)]
-    buckets = A.plan_buckets(big, max_bytes=40, max_files=10)
+    buckets = UB.plan_buckets(big, max_bytes=40, max_files=10)
     assert sorted([f.path for f in b.files] for b in buckets) == [["/big"], ["/small"]]
-    assert A.plan_buckets([], min_buckets=3) == []
+    assert UB.plan_buckets([], min_buckets=3) == []
 
 
 def test_default_bucket_bounds_hold_for_2000_files_and_40_mib():
     files = [S.SiteFile("/f%d" % i, "/x", 1) for i in range(4001)]
-    assert [len(b.files) for b in A.plan_buckets(files)] == [1334, 1334, 1333]  # 3 buckets, balanced
-    files = [S.SiteFile("/f%d" % i, "/x", 10 * S.MiB) for i in range(9)]
-    assert all(b.size <= 40 * S.MiB for b in A.plan_buckets(files))
+    assert [len(b.files) for b in UB.plan_buckets(files)] == [1334, 1334, 1333]  # 3 buckets, balanced
+    files = [S.SiteFile("/f%d" % i, "/x", 10 * UH.MiB) for i in range(9)]
+    assert all(b.size <= 40 * UH.MiB for b in UB.plan_buckets(files))
 
 
 def test_bucket_body_is_streamed_json_of_exact_length(tmp_path):
-    contents = {"a.html": b"<p>a</p>", "b/c.png": random.Random(1).randbytes(S._CHUNK + 4), "e": b""}
+    contents = {"a.html": b"<p>a</p>", "b/c.png": random.Random(1).randbytes(UH._CHUNK + 4), "e": b""}
     files = []
     for rel, content in contents.items():
         path = write(tmp_path, rel, content)
-        files.append(S.SiteFile("/" + rel, path, len(content), hash=S.hash_bytes(content, S.extension_of(rel))))
+        files.append(S.SiteFile("/" + rel, path, len(content), hash=UH.hash_bytes(content, UH.extension_of(rel))))
     body = A.BucketBody(files)
     raw = b""
     while True:
@@ -554,7 +557,7 @@ def test_bucket_body_refuses_a_file_that_changed(tmp_path):
     path = write(tmp_path, "a.txt", "abc")
     body = A.BucketBody([S.SiteFile("/a.txt", path, 3, hash="0" * 32)])
     write(tmp_path, "a.txt", "abcdef")
-    with pytest.raises(S.UploadError, match="changed since it was hashed"):
+    with pytest.raises(ERR.UploadError, match="changed since it was hashed"):
         body.read()
 
 
@@ -670,7 +673,7 @@ def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, clien
     original = S.scan_site(site).files[0]
     content = open(original.abspath, "rb").read()
     write(tmp_path, "dup/copy.bin", content)  # other extension: another hash
-    write(tmp_path, "dup/copy." + S.extension_of(original.path), content)  # same hash as the original
+    write(tmp_path, "dup/copy." + UH.extension_of(original.path), content)  # same hash as the original
     scan = S.scan_site(site)
     token = A.UploadToken(client, "site")
     missing = A.missing_hashes(client, token, scan)
@@ -743,7 +746,7 @@ def test_resume_after_a_partial_upload(tmp_path, fake, client):
         return None
 
     fake.faults["upload"] = [broken_bucket]
-    with pytest.raises(S.UploadError) as caught:
+    with pytest.raises(ERR.UploadError) as caught:
         A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=10)
     assert "running again uploads only the missing ones" in str(caught.value)
     assert caught.value.status == 500
@@ -815,7 +818,7 @@ def test_gateway_timeouts_still_give_up(tmp_path, fake):
     token = A.UploadToken(client, "site")
     missing = A.missing_hashes(client, token, scan)
     fake.faults["upload"] = [gateway_timeouts(100)]
-    with pytest.raises(S.UploadError) as caught:
+    with pytest.raises(ERR.UploadError) as caught:
         A.upload_missing(client, token, scan, missing, concurrency=1)
     assert caught.value.status == 524
     # four uncounted gateway errors, the fifth counts as retry 1/1, the sixth gives up
@@ -828,7 +831,7 @@ def test_gateway_backoff_respects_retry_max_wait(tmp_path, fake):
     scan = S.scan_site(deployed_site(tmp_path, 3))
     token = A.UploadToken(client, "site")
     fake.faults["upload"] = [gateway_timeouts(100)]
-    with pytest.raises(S.UploadError) as caught:
+    with pytest.raises(ERR.UploadError) as caught:
         A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan), concurrency=1)
     assert "retry_max_wait" in str(caught.value)
     assert len(fake.calls_to("upload")) == 3  # waits of ~5.5 and ~10.5 s fit in 20 s, ~21 s does not
@@ -853,7 +856,7 @@ def test_after_a_gateway_timeout_buckets_go_one_at_a_time():
 
 def test_bucket_read_timeout_scales_with_its_size(tmp_path, fake, client):
     write(tmp_path, "small.bin", b"x" * 1000)
-    write(tmp_path, "big.bin", os.urandom(3 * S.MiB))
+    write(tmp_path, "big.bin", os.urandom(3 * UH.MiB))
     scan = S.scan_site(str(tmp_path))
     token = A.UploadToken(client, "site")
     A.upload_missing(client, token, scan, A.missing_hashes(client, token, scan), concurrency=1,
@@ -880,7 +883,7 @@ def test_changed_file_is_detected_before_upload(tmp_path, fake, client):
     missing = A.missing_hashes(client, token, scan)
     with open(scan.files[0].abspath, "ab") as handle:
         handle.write(b"more")
-    with pytest.raises(S.UploadError, match="changed or disappeared"):
+    with pytest.raises(ERR.UploadError, match="changed or disappeared"):
         A.upload_missing(client, token, scan, missing)
     assert not fake.calls_to("upload")
 
@@ -892,7 +895,7 @@ def test_file_rewritten_with_the_same_size_is_detected_before_upload(tmp_path, f
     missing = A.missing_hashes(client, token, scan)
     target = scan.files[0]
     os.utime(target.abspath, ns=(target.mtime_ns + 10**9, target.mtime_ns + 10**9))
-    with pytest.raises(S.UploadError, match="changed or disappeared"):
+    with pytest.raises(ERR.UploadError, match="changed or disappeared"):
         A.upload_missing(client, token, scan, missing)
     assert not fake.calls_to("upload")
 
@@ -919,7 +922,7 @@ def test_file_rewritten_during_the_upload_is_not_sent_under_its_old_hash(tmp_pat
         return None
 
     fake.faults["upload"] = [rewrite_the_rest]
-    with pytest.raises(S.UploadError, match="modified during the upload"):
+    with pytest.raises(ERR.UploadError, match="modified during the upload"):
         A.upload_missing(client, token, scan, missing, concurrency=1, max_bucket_files=2)
     assert rewritten and not set(rewritten) & set(fake.assets)
     assert not fake.calls_to("upsert_hashes")
@@ -940,9 +943,9 @@ def test_the_first_failed_bucket_stops_the_remaining_ones(tmp_path, fake, client
         return None
 
     fake.faults["upload"] = [fail_first_slow_others]
-    with pytest.raises(S.UploadError, match="refused"):
+    with pytest.raises(ERR.UploadError, match="refused"):
         A.upload_missing(client, token, scan, missing, concurrency=2, max_bucket_files=1)
-    buckets = len(A.plan_buckets(A.files_to_send(scan, missing), 2, A.MAX_BUCKET_BYTES, 1))
+    buckets = len(UB.plan_buckets(UB.files_to_send(scan, missing), 2, UB.MAX_BUCKET_BYTES, 1))
     assert buckets == len(missing) >= 9
     assert len(fake.calls_to("upload")) <= 3 < buckets
     assert not fake.calls_to("upsert_hashes")
@@ -1042,7 +1045,7 @@ def test_check_mode_for_a_missing_project(tmp_path, fake, client):
     result = deploy_directory(client, "site", site, check_mode=True)
     assert result["changed"] and result["upload"]["uploaded"] == 4
     assert "project site does not exist: every file would be uploaded" in result["warnings"]
-    with pytest.raises(S.UploadError, match="does not exist"):
+    with pytest.raises(ERR.UploadError, match="does not exist"):
         deploy_directory(client, "site", site)
 
 
@@ -1100,7 +1103,7 @@ def test_sigint_before_the_upload_changes_nothing(tmp_path, fake, client):
     cancel = threading.Event()
     cancel.set()
     engine = U.DirectUpload(client, U.DeployRequest("site", site), cancel=cancel)
-    with pytest.raises(S.UploadError) as err:
+    with pytest.raises(ERR.UploadError) as err:
         engine.run()
     assert str(err.value) == "Interrupted (SIGINT) after the site was scanned; nothing was uploaded or changed."
     assert [c[2] for c in fake.calls] == []
@@ -1114,11 +1117,11 @@ def test_the_manifest_keeps_non_ascii_paths_as_they_are(tmp_path):
 
 def test_bucket_plan_splits_big_uploads_for_overlap_but_not_small_ones():
     files = [S.SiteFile("/f%d" % i, "/x", 12000) for i in range(5000)]  # 60 MB
-    buckets = A.plan_buckets(files, concurrency=3)
-    assert len(buckets) == 3 * A.BUCKETS_PER_WORKER
+    buckets = UB.plan_buckets(files, concurrency=3)
+    assert len(buckets) == 3 * UB.BUCKETS_PER_WORKER
     assert max(b.size for b in buckets) - min(b.size for b in buckets) <= 12000
-    assert len(A.plan_buckets(files[:50], concurrency=3)) == 1  # 600 kB: one request
-    assert len(A.plan_buckets(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each
+    assert len(UB.plan_buckets(files[:50], concurrency=3)) == 1  # 600 kB: one request
+    assert len(UB.plan_buckets(files[:200], concurrency=3)) == 3  # 2.4 MB: at least 1 MiB each
 
 
 # --------------------------------------------------------------------------- full-stack sites
@@ -1162,7 +1165,7 @@ def test_excluded_worker_is_not_sent(tmp_path, fake, client):
 
 def test_bad_worker_is_refused_before_any_request(tmp_path, fake, client):
     write(tmp_path, "_worker.js/index.js", 'import x from "./missing.js";\n')
-    with pytest.raises(S.UploadError, match=r'index.js:1: import "./missing.js"'):
+    with pytest.raises(ERR.UploadError, match=r'index.js:1: import "./missing.js"'):
         deploy_directory(client, "site", str(tmp_path))
     assert fake.calls == []
 
@@ -1237,6 +1240,6 @@ def test_worker_importing_files_outside_it_is_bundled_by_wrangler_and_idempotent
     write(kit, "output/server/index.js", "export const s = 2;\n")
     assert deploy()["changed"]  # a file outside source changed what is deployed
     calls = len(fake.calls)
-    with pytest.raises(S.UploadError, match=r'_worker.js:1: import "../output/server/index.js" \(points above'):
+    with pytest.raises(ERR.UploadError, match=r'_worker.js:1: import "../output/server/index.js" \(points above'):
         deploy(worker_bundle="never")
     assert len(fake.calls) == calls  # refused before any request

@@ -13,9 +13,10 @@ import os
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _js_imports as J
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _routes as R
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import js_imports as J
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import routes as R
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 BOUNDARY = "----formdata-undici-012345678901"
@@ -66,7 +67,7 @@ def test_directory_modules_names_types_and_order_as_wrangler(tmp_path):
 
 def test_directory_without_index_js_is_refused(tmp_path):
     write(tmp_path / "_worker.js", "main.js", "export default {}")
-    with pytest.raises(WB.WorkerError, match=r"has no index\.js"):
+    with pytest.raises(ERR.WorkerError, match=r"has no index\.js"):
         WB.collect_directory(str(tmp_path / "_worker.js"))
 
 
@@ -146,7 +147,7 @@ def test_parse_bundle_round_trip_and_errors():
         (b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nx\r\n", "not a complete"),
         (WB.encode_bundle(modules, BOUNDARY).replace(b'"metadata"', b'"meta"'), "no metadata"),
     ):
-        with pytest.raises(WB.WorkerError, match=message):
+        with pytest.raises(ERR.WorkerError, match=message):
             WB.bundle_from_blob(bad)
 
 
@@ -176,7 +177,7 @@ def test_unresolved_imports_are_named_with_file_line_and_specifier(tmp_path):
     write(root, "lib/a.js", "export * from '../shared.mjs';\nexport { b } from './b.js'\nimport x from 'node:buffer'")
     write(root, "shared.mjs", "import up from '../../outside.js'; export const s = 1")
     bundle = WB.collect_directory(str(root))
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         WB.check_imports(bundle)
     message = caught.value.message
     assert "3 unresolved imports" in message
@@ -197,7 +198,7 @@ def test_resolved_imports_pass_including_wasm_and_text(tmp_path):
 
 def test_single_file_worker_with_a_relative_import_is_refused(tmp_path):
     path = write(tmp_path, "_worker.js", "import x from './chunk.js'\nexport default {}")
-    with pytest.raises(WB.WorkerError, match=r"_worker\.js:1: import \"\./chunk\.js\".*single-file _worker\.js cannot import"):
+    with pytest.raises(ERR.WorkerError, match=r"_worker\.js:1: import \"\./chunk\.js\".*single-file _worker\.js cannot import"):
         WB.check_imports(WB.collect_file(path))
 
 
@@ -208,10 +209,10 @@ def test_size_limits(monkeypatch):
     warnings = WB.check_size(bundle)
     assert len(warnings) == 1 and "Workers Free plan" in warnings[0]
     monkeypatch.setattr(WB, "WORKER_GZIP_LIMIT_PAID", 2000)
-    with pytest.raises(WB.WorkerError, match=r"at most 10 MiB compressed.*workers/platform/limits"):
+    with pytest.raises(ERR.WorkerError, match=r"at most 10 MiB compressed.*workers/platform/limits"):
         WB.check_size(bundle)
     monkeypatch.setattr(WB, "MAX_BUNDLE_BYTES", 100)
-    with pytest.raises(WB.WorkerError, match=r"up to 25 MiB"):
+    with pytest.raises(ERR.WorkerError, match=r"up to 25 MiB"):
         WB.check_size(bundle)
 
 
@@ -312,7 +313,7 @@ def test_valid_routes_are_returned_parsed():
     ('{"version": NaN, "include": ["/*"], "exclude": []}', "not valid JSON (NaN is not a JSON value)"),
 ])
 def test_invalid_routes_name_the_problem(content, problem):
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         R.validate_routes(content, "/site/_routes.json")
     assert caught.value.message.startswith("invalid /site/_routes.json: ")
     assert problem in caught.value.message
@@ -336,13 +337,13 @@ def test_a_rule_nested_near_the_parsers_limit_is_named_without_a_recursion_error
     # Printing the rule back in the message recurses too, and may pass the limit the parser kept within.
     depth = deepest_parsable_nesting() - 5
     content = '{"version": 1, "include": ' + "[" * depth + "]" * depth + ', "exclude": []}'
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         R.validate_routes(content, "/site/_routes.json")
     assert caught.value.message.startswith('invalid /site/_routes.json: every rule must be a string; "include" has ')
 
 
 def test_routes_limits_count_utf16_units_like_javascript():
     R.validate_routes(routes(include=["/" + "\U0001F600" * 49]))  # 1 + 98 UTF-16 units
-    with pytest.raises(WB.WorkerError, match="101 characters"):
+    with pytest.raises(ERR.WorkerError, match="101 characters"):
         R.validate_routes(routes(include=["/" + "\U0001F600" * 50]))
     R.validate_routes(routes(include=["/r%d" % i for i in range(50)], exclude=["/e%d" % i for i in range(50)]))

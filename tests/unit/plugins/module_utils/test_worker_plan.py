@@ -15,9 +15,10 @@ import sys
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _functions_build as F
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_plan as P
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import functions_build as F
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import plan as P
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 # Writes a bundle with wrangler's random names, the generated routes and the routing config;
@@ -111,12 +112,12 @@ def test_find_wrangler_on_path_or_as_given(wrangler, tmp_path, monkeypatch):
     assert F.find_wrangler("/f", wrangler.exe) == wrangler.exe
     assert F.find_wrangler("/f", "wrangler") == wrangler.exe
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         F.find_wrangler("/p/functions")
     message = caught.value.message
     assert "Pages Functions in /p/functions must be compiled by wrangler, but wrangler was not found on PATH" in message
     assert "npm install --global wrangler" in message and 'functions_dir: ""' in message
-    with pytest.raises(WB.WorkerError, match="wrangler_executable /nope/wrangler is not an executable file"):
+    with pytest.raises(ERR.WorkerError, match="wrangler_executable /nope/wrangler is not an executable file"):
         F.find_wrangler("/f", "/nope/wrangler")
 
 
@@ -164,7 +165,7 @@ def test_no_routes_is_none_and_a_failed_build_shows_wranglers_output(wrangler, p
     assert F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run) is None
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "1")
     monkeypatch.setenv("FAKE_WRANGLER_SAY", "\x1b[31mX [ERROR] Could not resolve \"./missing.js\"\x1b[0m")
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         F.build_functions(str(project / "functions"), str(project / "public"), wrangler.exe, run)
     assert "exit status 1" in caught.value.message
     assert 'X [ERROR] Could not resolve "./missing.js"' in caught.value.message  # colours stripped
@@ -217,14 +218,14 @@ def test_worker_file_plan_and_functions_beside_it_are_ignored_with_a_warning(pro
 
 def test_bad_worker_input_is_refused(tmp_path):
     write(tmp_path / "a", "_worker.js/main.js", "export default {}")
-    with pytest.raises(WB.WorkerError, match="has no index.js"):
+    with pytest.raises(ERR.WorkerError, match="has no index.js"):
         P.plan_worker(str(tmp_path / "a"), run_command=run)
     write(tmp_path / "b", "_worker.js/index.js", "import x from './gone.js'")
-    with pytest.raises(WB.WorkerError, match=r'index.js:1: import "./gone.js"'):
+    with pytest.raises(ERR.WorkerError, match=r'index.js:1: import "./gone.js"'):
         P.plan_worker(str(tmp_path / "b"), run_command=run)
     write(tmp_path / "c", "_worker.js/index.js", "export default {}")
     write(tmp_path / "c", "_routes.json", json.dumps({"version": 1, "include": [], "exclude": []}))
-    with pytest.raises(WB.WorkerError, match="at least one rule"):
+    with pytest.raises(ERR.WorkerError, match="at least one rule"):
         P.plan_worker(str(tmp_path / "c"), run_command=run)
 
 
@@ -252,10 +253,10 @@ def test_functions_dir_option(project, wrangler, tmp_path, monkeypatch):
     write(other, "hello.js", "export function onRequest() { return new Response('hi') }")
     P.plan_worker(str(project / "public"), functions_dir=str(other), run_command=run)
     assert wrangler.calls()["args"][3] == str(other)
-    with pytest.raises(WB.WorkerError, match="functions_dir /no/such/dir is not a directory"):
+    with pytest.raises(ERR.WorkerError, match="functions_dir /no/such/dir is not a directory"):
         P.plan_worker(str(project / "public"), functions_dir="/no/such/dir", run_command=run)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(WB.WorkerError, match="wrangler was not found on PATH"):
+    with pytest.raises(ERR.WorkerError, match="wrangler was not found on PATH"):
         P.plan_worker(str(project / "public"), run_command=run)
     assert P.plan_worker(str(project / "public"), wrangler_executable=wrangler.exe, run_command=run).mode == "functions"
 
@@ -268,7 +269,7 @@ def test_functions_without_routes_deploy_static_with_a_warning(project, wrangler
 
 def test_inspect_site_checks_without_building(project, wrangler):
     write(project, "public/_routes.json", "{broken")
-    with pytest.raises(WB.WorkerError, match="not valid JSON"):
+    with pytest.raises(ERR.WorkerError, match="not valid JSON"):
         P.inspect_site(str(project / "public"))
     write(project, "public/_routes.json", json.dumps({"version": 1, "include": ["/api/*"], "exclude": []}))
     code = P.inspect_site(str(project / "public"))
@@ -279,15 +280,15 @@ def test_inspect_site_checks_without_building(project, wrangler):
 
 
 def test_functions_need_a_command_runner(project, wrangler):
-    with pytest.raises(WB.WorkerError, match="needs a command runner"):
+    with pytest.raises(ERR.WorkerError, match="needs a command runner"):
         P.inspect_site(str(project / "public")).plan()
 
 
 def test_source_must_be_a_directory_before_functions_are_looked_for(project):
     # functions/ beside a file would otherwise ask for wrangler
-    with pytest.raises(WB.WorkerError, match="is not a directory"):
+    with pytest.raises(ERR.WorkerError, match="is not a directory"):
         P.inspect_site(str(project / "public" / "index.html"))
-    with pytest.raises(WB.WorkerError, match="does not exist"):
+    with pytest.raises(ERR.WorkerError, match="does not exist"):
         P.inspect_site(str(project / "nope"))
 
 
@@ -366,7 +367,7 @@ def test_always_bundles_a_directory_without_sourcemap(tmp_path, wrangler):
 
 
 def test_never_refuses_as_before_and_says_what_would_bundle_it(svelte, wrangler):
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         P.inspect_site(str(svelte / "cloudflare"), worker_bundle="never")
     message = caught.value.message
     assert "the worker has 2 unresolved imports" in message
@@ -377,21 +378,21 @@ def test_never_refuses_as_before_and_says_what_would_bundle_it(svelte, wrangler)
 
 def test_auto_without_wrangler_names_the_option_before_anything_runs(svelte, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         P.inspect_site(str(svelte / "cloudflare"))
     message = caught.value.message
     assert "_worker.js imports 2 files that are not part of it" in message
     assert '_worker.js:1 "../output/server/index.js"' in message
     assert "wrangler was not found on PATH" in message and "set wrangler_executable" in message
-    with pytest.raises(WB.WorkerError, match="wrangler_executable /nope/wrangler is not an executable file"):
+    with pytest.raises(ERR.WorkerError, match="wrangler_executable /nope/wrangler is not an executable file"):
         P.inspect_site(str(svelte / "cloudflare"), wrangler_executable="/nope/wrangler")
-    with pytest.raises(WB.WorkerError, match=r"worker_bundle: always\).*wrangler was not found"):
+    with pytest.raises(ERR.WorkerError, match=r"worker_bundle: always\).*wrangler was not found"):
         P.inspect_site(str(svelte / "cloudflare"), worker_bundle="always")
 
 
 def test_auto_refuses_an_import_of_a_file_that_does_not_exist_without_running_wrangler(tmp_path, wrangler):
     write(tmp_path / "site", "_worker.js", 'import x from "../gone.js"; export default {}')
-    with pytest.raises(WB.WorkerError, match=r'import "../gone.js" \(points above the bundle\'s root\)'):
+    with pytest.raises(ERR.WorkerError, match=r'import "../gone.js" \(points above the bundle\'s root\)'):
         P.inspect_site(str(tmp_path / "site"))
     assert not os.path.exists(os.environ["FAKE_WRANGLER_RECORD"])
 
@@ -399,18 +400,18 @@ def test_auto_refuses_an_import_of_a_file_that_does_not_exist_without_running_wr
 def test_a_failed_bundling_shows_wranglers_output(svelte, wrangler, monkeypatch):
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "1")
     monkeypatch.setenv("FAKE_WRANGLER_SAY", "X [ERROR] Could not resolve \"svelte\"")
-    with pytest.raises(WB.WorkerError) as caught:
+    with pytest.raises(ERR.WorkerError) as caught:
         P.plan_worker(str(svelte / "cloudflare"), run_command=run)
     assert "wrangler could not bundle" in caught.value.message and "exit status 1" in caught.value.message
     assert 'Could not resolve "svelte"' in caught.value.message
     monkeypatch.setenv("FAKE_WRANGLER_EXIT", "0")
     monkeypatch.setenv("FAKE_WRANGLER_NO_OUTPUT", "1")
-    with pytest.raises(WB.WorkerError, match="wrote no bundle"):
+    with pytest.raises(ERR.WorkerError, match="wrote no bundle"):
         P.plan_worker(str(svelte / "cloudflare"), run_command=run)
 
 
 def test_worker_bundle_choices_are_checked():
-    with pytest.raises(WB.WorkerError, match="worker_bundle must be one of auto, always, never"):
+    with pytest.raises(ERR.WorkerError, match="worker_bundle must be one of auto, always, never"):
         P._choose_bundling(P.SiteCode("/x"), WB.WorkerBundle("file", [WB.WorkerModule("_worker.js", "esm", b"")]),
                            "/x/_worker.js", "sometimes", None)
 

@@ -16,9 +16,11 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _assets, _site, _upload
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import Pacer, WaitBudget
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as _assets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import Pacer, WaitBudget
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import deployment as fake_deployment
 
@@ -715,7 +717,7 @@ def test_first_deploy_over_the_new_projects_limit_deletes_it_or_says_what_is_lef
     (tmp_path / "index.html").write_text("hi")
     if delete_fails:
         api.inject("delete_project", error=PagesAPIError("boom", 500, [], "DELETE", "/x"))
-    engine.error = _site.FileCountError("the site has 1 files but this project's deployments may have at most 0.")
+    engine.error = ERR.FileCountError("the site has 1 files but this project's deployments may have at most 0.")
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and ("delete_project", "site") in api.calls
     if delete_fails:

@@ -11,7 +11,7 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.modules.test_pages_deployment import (
     args,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _api
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_domain
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import domain
 
@@ -206,7 +206,7 @@ def test_missing_project_present_fails(run_module, api, clock):
 
 
 def test_unavailable_domain_advice(run_module, api, clock):
-    api.inject("add_domain", error=_api.PagesAPIError(
+    api.inject("add_domain", error=ERR.PagesAPIError(
         "Domain is unavailable [code 8000018]", 400, [{"code": 8000018, "message": "Domain is unavailable"}], "POST", "/x"
     ))
     kind, result = run(run_module)
@@ -217,7 +217,7 @@ def test_unavailable_domain_advice(run_module, api, clock):
 
 
 def test_other_add_errors_name_the_action(run_module, api, clock):
-    api.inject("add_domain", error=_api.PagesAPIError(
+    api.inject("add_domain", error=ERR.PagesAPIError(
         "Invalid domain [code 8000019]", 400, [{"code": 8000019, "message": "Invalid"}], "POST", "/x"))
     kind, result = run(run_module)
     assert kind == "fail" and result["msg"].startswith("Adding www.example.com to project 'site' failed")
@@ -305,6 +305,6 @@ def test_absent_race_with_someone_else(run_module, api, clock):
 
 def test_absent_other_errors_fail(run_module, api, clock):
     api.seed_domain("site", NAME)
-    api.inject("delete_domain", error=_api.PagesAPIError("Authentication error [code 10000]", 403, [{"code": 10000, "message": "x"}]))
+    api.inject("delete_domain", error=ERR.PagesAPIError("Authentication error [code 10000]", 403, [{"code": 10000, "message": "x"}]))
     kind, result = run(run_module, state="absent")
     assert kind == "fail" and "Cloudflare Pages: Edit" in result["msg"]

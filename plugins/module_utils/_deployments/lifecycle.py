@@ -14,13 +14,12 @@ deployment, the build-log tail, finding the live deployment of a branch). Nothin
 
 from __future__ import annotations
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import (
-    DEPLOYMENT_NOT_FOUND,
-    PagesAPIError,
-    found_envelope,
-)
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._bulk import BULK_WORKERS, BulkStopped, run_bulk
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._poll import DONE, poll_until
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PruneStopped
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import found_envelope
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import DEPLOYMENT_NOT_FOUND, PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bulk import BULK_WORKERS, run_bulk
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BulkStopped
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.poll import DONE, poll_until
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import parse_timestamp
 
 PRODUCTION = "production"
@@ -347,16 +346,6 @@ def plan_prune(
 
     delete.reverse()  # oldest first
     return {"kept": kept, "delete": delete, "skipped": skipped}
-
-
-class PruneStopped(PagesAPIError):
-    """A prune stopped part-way (rate-limit budget spent, Ctrl-C): ``deleted``, ``skipped``,
-    ``failed`` as from :func:`execute_prune`, and ``remaining``, the planned deletions never attempted.
-    Running the prune again resumes: the plan deletes oldest first, so the rules choose the rest again."""
-
-    def __init__(self, message, status, deleted, skipped, failed, remaining):
-        super().__init__(message, status)
-        self.deleted, self.skipped, self.failed, self.remaining = deleted, skipped, failed, remaining
 
 
 def execute_prune(client, project, planned, log=None, workers=BULK_WORKERS):

@@ -9,8 +9,8 @@ deploy`` does, uploading only what the account does not have yet (``docs/upload-
 
 A :class:`DeployRequest` is built once from the task's options. :meth:`DirectUpload.prepare`
 makes a :class:`DeployPlan` without changing anything: it scans the site and checks its limits
-(``_site``), compares its digest with what the branch serves, and asks check-missing
-(``_assets``). :meth:`DirectUpload.apply` uploads the missing files and creates the deployment;
+(``scan``), compares its digest with what the branch serves, and asks check-missing
+(``pages_assets``). :meth:`DirectUpload.apply` uploads the missing files and creates the deployment;
 a retry after an ambiguous failure first looks for the deployment
 (:meth:`_deployments.BranchDeployments.created_since`), so it is never created twice.
 
@@ -19,7 +19,7 @@ Idempotence: the form's ``commit_message`` ends with a trailer line ``cfpages-di
 manifest and the special files). The API stores the message in
 ``deployment_trigger.metadata.commit_message``, so a later run reads back what is live on the
 branch and reports no change when the digests are equal -- and when the live deployment was
-made with the configuration its environment has now (``_deploy_config``: a site with code runs
+made with the configuration its environment has now (``settings``: a site with code runs
 with the environment variables, bindings and settings of the moment its deployment was created).
 """
 
@@ -31,39 +31,41 @@ import json
 import re
 from dataclasses import dataclass
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._assets import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets import (
     UPLOAD_CONCURRENCY,
-    UploadToken,
     files_to_send,
-    missing_hashes,
     plan_buckets,
     upload_counts,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import (
+    UploadToken,
+    missing_hashes,
     upload_missing,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deploy_config import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.settings import (
     UNCHANGED,
     ConfigComparison,
     deploy_reason,
     environment_config,
     settings_line,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     FAILED_STATUSES,
     BranchDeployments,
     stage_of,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import cache_summary
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hash_cache import cache_summary
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import (
     SPECIAL_FILES,
     WORKER_FILES,
-    UploadError,
     _Excluder,
     format_mib,
     preflight,
     scan_site,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_plan import inspect_site
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code.plan import inspect_site
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.site_checks import (
     INDEX_MARKER,
     empty_site_message,
     file_name_problems,
@@ -71,7 +73,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks im
     is_empty_site,
     lost_index_warning,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._interrupt import SigintFlag
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.interrupt import SigintFlag
 
 #: The API keeps at most 384 UTF-8 bytes of a commit message.
 MAX_COMMIT_MESSAGE_BYTES = 384
@@ -199,7 +201,7 @@ class DeployRequest:
     """What one direct-upload deploy asks for: ``project``, ``source`` (the site directory),
     ``branch`` (None: the production branch), the commit fields, ``exclude`` globs, ``force``
     (deploy even when the branch serves this site), ``force_upload`` (skip check-missing),
-    ``follow_symlinks`` (``"all"``/True, ``"inside"``, False: see ``_site.scan_site``), ``allow_empty``
+    ``follow_symlinks`` (``"all"``/True, ``"inside"``, False: see ``scan.scan_site``), ``allow_empty``
     (deploy a site without files), ``concurrency`` (upload requests at once), ``workers`` (hashing threads),
     ``hash_cache`` (the hash cache's directory; None: the default one; False: none)."""
 
@@ -241,8 +243,8 @@ class DeployPlan:
     ``unchanged`` (the branch already serves this site), ``token`` and ``missing`` (hashes to
     upload), ``worker`` (the ``WorkerPlan``) and ``digest`` (the site's and the worker's,
     :func:`deploy_digest`); ``config`` (the configuration of the environment ``branch`` deploys
-    to), ``configuration`` (a ``_deploy_config.ConfigComparison`` with the live deployment, for a
-    site with code that has one; else None) and ``reason`` (``_deploy_config.REASONS``)."""
+    to), ``configuration`` (a ``settings.ConfigComparison`` with the live deployment, for a
+    site with code that has one; else None) and ``reason`` (``settings.REASONS``)."""
 
     def __init__(self, scan, project_info, branch, concurrency, worker):
         self.scan = scan
@@ -317,7 +319,7 @@ class DirectUpload:
         self._code = code  # a SiteCode the caller already inspected
 
     def inspect(self):
-        """The site's code (``_worker_plan.SiteCode``), checked once, without a request: the
+        """The site's code (``plan.SiteCode``), checked once, without a request: the
         ``_worker.js`` bundle, ``_routes.json``, and wrangler when there are Functions to build.
         ``exclude`` applies to ``_worker.js`` and ``_routes.json`` too."""
         if self._code is None:

@@ -8,7 +8,7 @@
 
 """Content types by lower-case extension, as mime@3.0.0 ``getType`` answers them.
 
-wrangler sends this type for every asset it uploads; ``_content_types.content_type_of`` applies
+wrangler sends this type for every asset it uploads; ``content_types.content_type_of`` applies
 mime@3's path rules. The facts come from the npm package mime 3.0.0
 (https://www.npmjs.com/package/mime/v/3.0.0), files ``types/standard.js`` and
 ``types/other.js``; 1173 extensions.

@@ -10,7 +10,7 @@ The rules are Cloudflare's migration guide and its compatibility matrix,
 https://developers.cloudflare.com/workers/static-assets/migration-guides/migrate-from-pages/
 (sections cited by their headings in each finding's message). :func:`assess` turns the project,
 its recent deployments, its custom domains (with what the zones API said of each) and, when given,
-the local build (``_migration_build.LocalBuild``) into one report item: the verdict, the blockers,
+the local build (``local_build.LocalBuild``) into one report item: the verdict, the blockers,
 the steps, what could not be judged, the feature mapping and a Wrangler configuration.
 """
 

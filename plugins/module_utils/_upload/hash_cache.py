@@ -31,7 +31,10 @@ import tempfile
 import time
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache_cleanup import mark_used, remove_unused_caches
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hash_cache_cleanup import (
+    mark_used,
+    remove_unused_caches,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import COLLECTION_VERSION
 
 #: Version of the file's layout; a cache of another version is ignored (1: lists of numbers).
@@ -184,7 +187,7 @@ def open_cache(setting, root):
 
 
 def cache_summary(scan):
-    """One progress line about the hash cache of ``scan`` (a ``_site.SiteScan``)."""
+    """One progress line about the hash cache of ``scan`` (a ``scan.SiteScan``)."""
     cache = scan.cache
     line = "hash cache %s: %d of %d files unchanged" % (cache.path, scan.cache_hits, len(scan.files))
     if cache.ignored:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_bundle import WorkerError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import WorkerError
 
 ROUTES_VERSION = 1
 MAX_RULES = 100

@@ -17,24 +17,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BulkStopped
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, RateLimitBudgetSpent
 
 # Deletions in flight at once: enough to hide the round-trip time, few enough that a burst
 # never overshoots the pacer's reserve.
 BULK_WORKERS = 4
-
-
-class BulkStopped(PagesAPIError):
-    """A bulk run stopped part-way: the budget was spent or the task was interrupted.
-
-    ``done``, ``failures`` and ``not_attempted`` say what happened to each item (see :func:`run_bulk`).
-    """
-
-    def __init__(self, message, status, done, failures, not_attempted):
-        super().__init__(message, status)
-        self.done = done
-        self.failures = failures
-        self.not_attempted = not_attempted
 
 
 def run_bulk(items, action, workers=BULK_WORKERS, pacer=None):

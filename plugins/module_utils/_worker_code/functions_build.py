@@ -39,10 +39,8 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_bundle import (
-    WorkerError,
-    bundle_from_blob,
-)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import WorkerError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code.bundle import bundle_from_blob
 
 WRANGLER = "wrangler"
 #: wrangler's EXIT_CODE_FUNCTIONS_NO_ROUTES_ERROR.

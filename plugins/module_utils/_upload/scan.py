@@ -15,38 +15,23 @@ and the file count allowed by the upload token, before anything is uploaded.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
 import stat
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._content_types import content_type_of
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._site_checks import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB, _require_blake3, extension_of, hash_file
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import content_type_of
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.site_checks import (
     outside_link_warnings,
     outside_links_refused,
     unreadable,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._hash_cache import open_cache, stat_key
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hash_cache import open_cache, stat_key
 
-try:
-    import blake3 as _blake3
-
-    HAS_BLAKE3 = True
-    BLAKE3_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
-    _blake3 = None
-    HAS_BLAKE3 = False
-    BLAKE3_IMPORT_ERROR = traceback.format_exc()
-
-
-# --------------------------------------------------------------------------- limits
-
-MiB = 1024 * 1024
 
 #: Pages refuses files above 25 MiB; exactly 25 MiB is allowed (wrangler's MAX_ASSET_SIZE,
 #: packages/wrangler/src/pages/constants.ts).
@@ -54,116 +39,14 @@ MAX_ASSET_SIZE = 25 * MiB
 
 #: Files of the site root that are sent as form fields of the deployment, not as assets.
 SPECIAL_FILES = ("_headers", "_redirects")
-#: The site's code: never assets, sent as the worker (``_worker_plan``).
+#: The site's code: never assets, sent as the worker (``plan``).
 WORKER_FILES = ("_routes.json", "_worker.js")
 # wrangler's ignore list (packages/wrangler/src/pages/validate.ts): these names only at the top level...
 _TOP_LEVEL_IGNORED = frozenset(SPECIAL_FILES + WORKER_FILES + ("functions", ".wrangler"))
 # ...and these at any depth ("**/name" in minimatch, which never lets ** cross a dot-directory).
 _ANY_DEPTH_IGNORED = frozenset((".DS_Store", "node_modules", ".git"))
-
-# Raw bytes read per step while hashing or uploading: a multiple of 3, so that base64 of the
-# chunks concatenates to base64 of the whole file.
-_CHUNK = 3 * 256 * 1024
-# Files at least this big are hashed by blake3 with several threads.
-_BLAKE3_THREADS_FROM = 8 * MiB
 # Files hashed per task of the thread pool.
 _HASH_BATCH = 32
-
-
-class UploadError(PagesError):
-    """A direct upload cannot go on; the message names the offending paths, or the count and the
-    limit. ``status`` and ``errors`` carry the API's answer when an API call was the cause."""
-
-    def to_result(self):
-        # Only what an API answer gave: a scan error has neither.
-        return dict((key, value) for key, value in super().to_result().items() if value)
-
-
-class FileCountError(UploadError):
-    """The site has more files than a deployment may have."""
-
-
-# --------------------------------------------------------------------------- hashing and types
-
-
-def extension_of(name):
-    """The extension without its dot, as Node's ``path.extname(name).substring(1)``:
-    ``a.tar.gz`` -> ``gz``, ``.DS_Store`` -> ``''``, ``foo.`` -> ``''``; case is kept."""
-    name = name.rsplit("/", 1)[-1]
-    dot = name.rfind(".")
-    if dot <= 0 or name == "..":
-        return ""
-    return name[dot + 1:]
-
-
-def _require_blake3():
-    if not HAS_BLAKE3:
-        raise UploadError("the blake3 Python library is required for direct uploads (pip install blake3)")
-
-
-def hash_bytes(content, extension):
-    """The asset key of ``content`` for a file with ``extension`` (no dot)."""
-    _require_blake3()
-    digest = _blake3.blake3(base64.b64encode(content))
-    digest.update(extension.encode("utf-8"))
-    return digest.hexdigest()[:32]
-
-
-class Base64Stream:
-    """base64 of a file, produced in pieces while the file is read ``_CHUNK`` bytes at a time (a
-    multiple of 3, the odd bytes carried over), so the whole file is never in memory.
-
-    Iterate once. ``bytes_read`` counts the raw bytes read; with ``limit``, reading stops as
-    soon as more than ``limit`` bytes were read (the file grew), and the rest is not encoded.
-    """
-
-    def __init__(self, abspath, limit=None):
-        self.abspath = abspath
-        self.limit = limit
-        self.bytes_read = 0
-
-    def __iter__(self):
-        carry = b""
-        with open(self.abspath, "rb") as handle:
-            while True:
-                chunk = handle.read(_CHUNK)
-                if not chunk:
-                    break
-                self.bytes_read += len(chunk)
-                if self.limit is not None and self.bytes_read > self.limit:
-                    return
-                if carry:
-                    chunk = carry + chunk
-                cut = len(chunk) - len(chunk) % 3
-                carry = chunk[cut:]
-                if cut:
-                    yield base64.b64encode(chunk[:cut] if cut < len(chunk) else chunk)
-        if carry:
-            yield base64.b64encode(carry)
-
-
-def hash_file(abspath, extension, size=None):
-    """:func:`hash_bytes` of a file, streamed (:class:`Base64Stream` feeds blake3), so the whole
-    file is never in memory. Returns ``(hash, bytes_read)``."""
-    _require_blake3()
-    if size is not None and size < _CHUNK:
-        # The common case, a small file: one read, no chunking.
-        fd = os.open(abspath, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            content = os.read(fd, size + 1)
-            if len(content) <= size:
-                return hash_bytes(content, extension), len(content)
-        finally:
-            os.close(fd)
-    if size is not None and size >= _BLAKE3_THREADS_FROM:
-        digest = _blake3.blake3(max_threads=_blake3.blake3.AUTO)
-    else:
-        digest = _blake3.blake3()
-    stream = Base64Stream(abspath)
-    for piece in stream:
-        digest.update(piece)
-    digest.update(extension.encode("utf-8"))
-    return digest.hexdigest()[:32], stream.bytes_read
 
 
 # --------------------------------------------------------------------------- exclude globs
@@ -266,7 +149,7 @@ class SiteFile:
         self.mtime_ns = mtime_ns
         self.hash = hash
         self._content_type = content_type
-        self.stat_key = stat_key  # _hash_cache.stat_key() of the file, for the hash cache
+        self.stat_key = stat_key  # hash_cache.stat_key() of the file, for the hash cache
 
     @property
     def content_type(self):
@@ -464,7 +347,7 @@ def default_workers():
 def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_cache=False):
     """Walk ``source_dir`` and hash every file (see the module docstring for the rules).
 
-    ``hash_cache`` is the ``hash_cache`` setting (:func:`_hash_cache.open_cache`; the default,
+    ``hash_cache`` is the ``hash_cache`` setting (:func:`hash_cache.open_cache`; the default,
     False, hashes every file); the scan's ``cache_hits``/``cache_misses`` count its lookups.
 
     Symbolic links are followed (as wrangler does), to files and to directories, also outside

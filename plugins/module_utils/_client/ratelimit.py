@@ -24,6 +24,7 @@ raises :class:`BudgetSpent` at once instead of sleeping part of it.
 
 from __future__ import annotations
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BudgetSpent
 import math
 import re
 import threading
@@ -66,13 +67,6 @@ def _number(params, name):
     except (KeyError, TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-class BudgetSpent(Exception):
-    """The next wait for the rate limit would pass the task's ``rate_limit_budget``.
-
-    ``PagesClient`` turns it into a ``PagesAPIError`` (HTTP 429) naming the request.
-    """
 
 
 class WaitBudget:

@@ -33,8 +33,9 @@ import secrets
 import stat
 import zlib
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _js_imports, _json
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._site import UploadError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import WorkerError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import js_imports as _js_imports
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 
 MiB = 1024 * 1024
 
@@ -61,11 +62,6 @@ MODULE_RULES = (
 )
 CONTENT_TYPES = dict((rule[0], rule[1]) for rule in MODULE_RULES)
 MODULE_TYPES = dict((rule[1], rule[0]) for rule in MODULE_RULES)
-
-
-class WorkerError(UploadError):
-    """A worker, its routes or its Functions build cannot be deployed; raised before any request.
-    An :class:`UploadError`, so the engine and the module handle it like any refused site."""
 
 
 class WorkerModule:
@@ -315,7 +311,7 @@ def bundle_from_blob(blob, mode="functions", root=None):
 
 class UnresolvedImport:
     """A relative specifier of ``module`` (a :class:`WorkerModule`) that names no module of the
-    bundle: ``found`` (the ``_js_imports.StaticImport``), ``target`` (the module name it
+    bundle: ``found`` (the ``js_imports.StaticImport``), ``target`` (the module name it
     resolves to, or None above the bundle's root) and ``on_disk`` (the file it names, when one
     exists beside the module's own file: a bundler could inline it)."""
 

@@ -16,7 +16,8 @@ moves to the next-newest one, which an unforced delete would then be refused for
 
 from __future__ import annotations
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BranchCleanupRefused
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     PREVIEW,
     BranchDeployments,
     apply_prune,
@@ -24,10 +25,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments im
     plan_prune,
     project_production_branch,
 )
-
-
-class BranchCleanupRefused(ValueError):
-    """The branch is not a preview branch (its deployments are production deployments), or empty."""
 
 
 def plan_branch_cleanup(view):

@@ -9,12 +9,12 @@
 
 1. ``SOURCE/_worker.js`` (a file or a directory) is advanced mode; Functions are then ignored.
    ``worker_bundle`` says how it is sent: ``never`` as ``--no-bundle`` sends it (made in Python,
-   :mod:`._worker_bundle`), ``always`` bundled by wrangler as ``pages deploy`` bundles it by
-   default (:func:`._functions_build.build_worker`), ``auto`` (the default) bundled only when it
+   :mod:`.bundle`), ``always`` bundled by wrangler as ``pages deploy`` bundles it by
+   default (:func:`.functions_build.build_worker`), ``auto`` (the default) bundled only when it
    imports files that are not modules of it (SvelteKit's ``_worker.js`` imports
    ``../output/server/index.js``), so a self-contained worker needs no Node.js.
 2. Otherwise Pages Functions, when there is a Functions directory: compiled by wrangler
-   (:mod:`._functions_build`); a directory without routes deploys without Functions, with a warning.
+   (:mod:`.functions_build`); a directory without routes deploys without Functions, with a warning.
 3. Otherwise no worker.
 
 ``_routes.json`` of the site goes with a worker only (validated first, :mod:`._routes`); without
@@ -29,8 +29,10 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _functions_build, _routes
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _worker_bundle as WB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import functions_build as _functions_build
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import routes as _routes
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
 
 ROUTES = "_routes.json"
 FILE_CONTENT_TYPE = "application/octet-stream"  # wrangler sends these files without a type
@@ -97,7 +99,7 @@ def resolve_functions_dir(source_dir, functions_dir):
     if functions_dir == "":
         return None, True
     if not os.path.isdir(functions_dir):
-        raise WB.WorkerError(
+        raise ERR.WorkerError(
             "functions_dir %s is not a directory (set functions_dir: \"\" to deploy without Functions)" % functions_dir
         )
     return os.path.abspath(functions_dir), True
@@ -129,12 +131,12 @@ class SiteCode:
     def plan(self, compatibility_date=None, compatibility_flags=(), log=None, run_command=None):
         """The :class:`WorkerPlan`; builds the Functions (with the compatibility date and flags of
         the environment deployed to, ``run_command`` as in
-        :func:`._functions_build.build_functions`) when there are any. Raises :class:`WorkerError`."""
+        :func:`.functions_build.build_functions`) when there are any. Raises :class:`WorkerError`."""
         log = log or (lambda line: None)
         warnings = list(self.warnings)
         if self.bundle_with is not None:
             if run_command is None:
-                raise WB.WorkerError("bundling _worker.js needs a command runner (AnsibleModule.run_command)")
+                raise ERR.WorkerError("bundling _worker.js needs a command runner (AnsibleModule.run_command)")
             built, digest = _functions_build.build_worker(
                 self.source_dir, self.mode == "directory", self.bundle_with, run_command, compatibility_date,
                 compatibility_flags, log=log,
@@ -148,7 +150,7 @@ class SiteCode:
         if self.mode != "functions":
             return WorkerPlan(warnings=warnings)
         if run_command is None:
-            raise WB.WorkerError("building Pages Functions needs a command runner (AnsibleModule.run_command)")
+            raise ERR.WorkerError("building Pages Functions needs a command runner (AnsibleModule.run_command)")
         built = _functions_build.build_functions(
             self.functions_dir, self.source_dir, self.wrangler, run_command, compatibility_date, compatibility_flags,
             log=log,
@@ -172,15 +174,15 @@ def _choose_bundling(code, bundle, worker_path, worker_bundle, wrangler_executab
     ``code.bundle``, or ``code.bundle_with`` (wrangler must exist). Raises :class:`WorkerError`."""
     unresolved = WB.unresolved_imports(bundle)
     if worker_bundle not in WORKER_BUNDLE_CHOICES:
-        raise WB.WorkerError("worker_bundle must be one of %s, not %s" % (", ".join(WORKER_BUNDLE_CHOICES), worker_bundle))
+        raise ERR.WorkerError("worker_bundle must be one of %s, not %s" % (", ".join(WORKER_BUNDLE_CHOICES), worker_bundle))
     if worker_bundle == "never" or (worker_bundle == "auto" and not unresolved):
         if unresolved:
             try:
                 WB.check_imports(bundle, unresolved=unresolved)
-            except WB.WorkerError as err:
+            except ERR.WorkerError as err:
                 if not any(item.on_disk for item in unresolved):
                     raise
-                raise WB.WorkerError(err.message + (
+                raise ERR.WorkerError(err.message + (
                     " worker_bundle is never; worker_bundle: auto bundles it with wrangler, as wrangler pages deploy "
                     "does without --no-bundle."))
         code.bundle = bundle
@@ -199,7 +201,7 @@ def _choose_bundling(code, bundle, worker_path, worker_bundle, wrangler_executab
         why = "is to be bundled (worker_bundle: always)"
     wrangler = _functions_build.which_wrangler(wrangler_executable)
     if wrangler is None:
-        raise WB.WorkerError(_functions_build.missing_bundler_message(worker_path, why, wrangler_executable))
+        raise ERR.WorkerError(_functions_build.missing_bundler_message(worker_path, why, wrangler_executable))
     code.bundle_with = wrangler
 
 
@@ -210,9 +212,9 @@ def inspect_site(source_dir, functions_dir=None, wrangler_executable=None, skip=
     ``_routes.json`` (validated when it will be sent). Names in ``skip`` (``_worker.js``,
     ``_routes.json``: excluded by the task) are left out. Raises :class:`WorkerError`."""
     if not source_dir or not os.path.exists(source_dir):
-        raise WB.WorkerError("source directory %s does not exist" % source_dir)
+        raise ERR.WorkerError("source directory %s does not exist" % source_dir)
     if not os.path.isdir(source_dir):
-        raise WB.WorkerError("source %s is not a directory" % source_dir)
+        raise ERR.WorkerError("source %s is not a directory" % source_dir)
     source_dir = os.path.abspath(source_dir)
     code = SiteCode(source_dir)
     worker_path = os.path.join(source_dir, WB.WORKER_NAME)

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 # mime@3's whole table (generated; tools/generate_content_types.py).
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._mime_types import MIME_TYPES
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.mime_types import MIME_TYPES
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 

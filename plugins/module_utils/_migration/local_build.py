@@ -18,8 +18,10 @@ import json
 import os
 import re
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_plan import resolve_functions_dir
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_bundle import WORKER_NAME, WorkerError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code.plan import resolve_functions_dir
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import WorkerError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code.bundle import WORKER_NAME
 
 ROUTES = "_routes.json"
 HEADERS = "_headers"
@@ -28,10 +30,6 @@ REDIRECTS = "_redirects"
 # (https://developers.cloudflare.com/pages/configuration/early-hints/).
 LINK_HEADER_RE = re.compile(r"^\s+link\s*:", re.IGNORECASE | re.MULTILINE)
 MAX_SMALL_FILE = 1024 * 1024  # _headers, _redirects and _routes.json are small by Pages' own limits
-
-
-class LocalBuildError(ValueError):
-    """The local build cannot be read; the message names the option or file."""
 
 
 class LocalBuild:

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: cfpages.cloudflare contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# PRIVATE to the collection: not a public API, may change without notice.
+
 """Build images: ``deployment_configs.<env>.build_image_major_version`` of a project.
 
 Cloudflare builds git-connected projects in build image v1, v2 or v3, chosen per environment; v3

@@ -17,7 +17,7 @@ source runs it in a thread. An event holds the few fields below, never the deplo
                                 "outcome", "skip"},
                  "previous": {"stage", "status"}}}      # both None for a new deployment
 
-``outcome`` is ``success``, ``failure``, ``skipped`` or ``pending`` (``_deployments.outcome_of``): a
+``outcome`` is ``success``, ``failure``, ``skipped`` or ``pending`` (``lifecycle.outcome_of``): a
 build Cloudflare skipped is ``skipped`` whatever its stage status says, and ``skip`` then holds its
 ``reason``, ``message`` and ``superseded_by`` (the id of the deployment that superseded it, or None);
 ``skip`` is None for every other deployment.
@@ -25,8 +25,9 @@ build Cloudflare skipped is ``skipped`` whatever its stage status says, and ``sk
 
 from __future__ import annotations
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._api import DEPLOYMENTS_PER_PAGE, PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import DEPLOYMENTS_PER_PAGE
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     deployment_branch,
     outcome_of,
     skip_details,
@@ -43,7 +44,7 @@ QUOTA_WINDOW = 300.0
 
 def deployment_event(project, deployment, previous=(None, None), skip=None):
     """The event for ``deployment`` of ``project``; ``previous`` is the (stage, status) seen before;
-    ``skip`` is ``_deployments.skip_details()`` of a skipped build."""
+    ``skip`` is ``lifecycle.skip_details()`` of a skipped build."""
     stage, status = stage_of(deployment)
     if skip is not None:
         newer = skip.get("superseded_by") or {}

@@ -19,20 +19,21 @@ import time
 import traceback
 from urllib.parse import quote
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND, PROJECT_NOT_FOUND, PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError, format_errors
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._retry_timing import backoff_delay, parse_retry_after
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._ratelimit import (
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import format_errors
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.retry_timing import (
+    backoff_delay,
+    parse_retry_after,
+)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import (
     DEFAULT_BUDGET,
-    BudgetSpent,
     Pacer,
     WaitBudget,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secret
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import (
-    COLLECTION_NAME,
-    COLLECTION_VERSION,
-)
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 try:
     import requests
@@ -59,43 +60,8 @@ LOG_PAGE_SIZE = 10000000
 TRANSIENT_CODES = frozenset((971, 8000000, 10046))
 # The upload JWT is missing, wrong or expired: fetch a new one and send again.
 JWT_EXPIRED_CODE = 8000013
-PROJECT_NOT_FOUND = 8000007
-DEPLOYMENT_NOT_FOUND = 8000009
-DOMAIN_NOT_FOUND = 8000021
 PROJECT_EXISTS = 8000002
-# Cloudflare's answers for a path it cannot route (a wrong api_base_url, a malformed account id):
-# 7003 "Could not route to ..., perhaps your object identifier is invalid?" and 7000 "No route for that URI".
-ROUTE_MISS_CODES = frozenset((7000, 7003))
 AUTH_CODES = frozenset((6003, 6111, 6103, 9106, 9109, 10000, 1000))
-
-
-class PagesAPIError(PagesError):
-    """A failed API call: HTTP status (0 when no response came) and Cloudflare's ``errors[]``."""
-
-    def __init__(self, message, status=0, errors=None, method=None, path=None, body_excerpt=None):
-        self.method = method
-        self.path = path
-        self.body_excerpt = body_excerpt
-        super().__init__(message, status, errors)
-
-    @property
-    def is_not_found(self):
-        """The API said a project, deployment or domain does not exist (a bare 404 is a wrong URL)."""
-        return self.has_code(PROJECT_NOT_FOUND, DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND)
-
-    @property
-    def is_route_miss(self):
-        """Nothing answers at this URL: a 404 without a Pages not-found code, or Cloudflare's 7003/7000."""
-        return self.has_code(*ROUTE_MISS_CODES) or (self.status == 404 and not self.is_not_found)
-
-    def __str__(self):
-        where = "%s %s: " % (self.method, self.path) if self.method and self.path else ""
-        status = " (HTTP %s)" % self.status if self.status else ""
-        return "%s%s%s" % (where, self.message, status)
-
-
-class RateLimitBudgetSpent(PagesAPIError):
-    """Waiting for the rate limit would pass ``rate_limit_budget``: nothing was sent."""
 
 
 def success_envelope(result):
