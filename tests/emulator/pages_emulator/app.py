@@ -66,6 +66,8 @@ ROUTES = [
     # Workers scripts with static assets (workers_scripts.py)
     (_W + "/subdomain", {"GET": "wk_get_subdomain", "PUT": "wk_put_subdomain"}),
     (_W + "/scripts", {"GET": "wk_list_scripts"}),
+    (_W + "/services/" + _S, {"GET": "wk_get_service"}),
+    (_W + "/workers/" + _S, {"GET": "wk_get_worker"}),
     (_W + "/scripts/" + _S, {"GET": "wk_get_script", "PUT": "wk_put_script", "DELETE": "wk_delete_script"}),
     (_W + "/scripts/" + _S + "/assets-upload-session", {"POST": "wk_upload_session"}),
     (_W + "/assets/upload", {"POST": "wk_assets_upload"}),
@@ -424,6 +426,12 @@ class Emulator:
     def api_wk_list_scripts(self, request, body, account):
         ws = self.workers_scripts
         return json_response(envelope([ws.render_script(s) for s in ws.scripts_of(account)]))
+
+    def api_wk_get_service(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.service(account, script)))
+
+    def api_wk_get_worker(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.worker(account, script)))
 
     def api_wk_get_script(self, request, body, account, script):
         data, ctype = self.workers_scripts.script_content(self.workers_scripts.get(account, script))

@@ -578,6 +578,28 @@ class WorkersScripts:
                 "tail_consumers": s["settings"]["tail_consumers"] or None, "placement_mode": None,
                 "deployment_id": v.get("id"), "startup_time_ms": 1}
 
+    def service(self, account, name):
+        """GET .../workers/services/{name}: the service wrangler reads the script's tag from before a
+        deploy (workers-sdk deploy-helpers ``validate-worker-props.ts``); an unknown one answers
+        10090, which wrangler takes for "not deployed yet" (``worker-not-found-error.ts``)."""
+        s = self._load(account, name)
+        if s is None:
+            raise APIError(404, 10090, "This Worker does not exist on your account.")  # code [E], text [G]
+        script = self.render_script(s)
+        script.update({"tags": s["settings"]["tags"] or None})
+        return {"id": name, "default_environment": {"environment": "production", "created_on": s["created_on"],
+                                                    "modified_on": s["modified_on"], "script": script},
+                "created_on": s["created_on"], "modified_on": s["modified_on"]}
+
+    def worker(self, account, name):
+        """GET .../workers/workers/{name} (the API's newer "Workers" resource; wrangler >= 4.1xx
+        reads the workers.dev toggle from its ``subdomain``): the Worker's non-versioned state."""
+        s = self.get(account, name)
+        return {"id": s["tag"], "name": name, "created_on": s["created_on"], "updated_on": s["modified_on"],
+                "logpush": s["settings"]["logpush"], "observability": s["settings"]["observability"],
+                "subdomain": dict(s["subdomain"]), "tags": s["settings"]["tags"],
+                "tail_consumers": s["settings"]["tail_consumers"]}
+
     def script_content(self, s):
         """GET .../scripts/{name}: the current version's modules as multipart/form-data (the raw
         content, as the API answers), or an empty body for an assets-only Worker."""
