@@ -119,6 +119,20 @@ def test_assets_first_then_the_worker(emu):
         "/wrapped": (200, "wrapped:<h1>about</h1>")}
 
 
+@pytest.mark.parametrize("date, flags, navigation_gets", [
+    ("2025-06-01", [], "<h1>home</h1>"),                 # on by default from 2025-04-01
+    ("2025-01-01", [], "worker:/nope"),
+    ("2025-01-01", ["assets_navigation_prefers_asset_serving"], "<h1>home</h1>"),
+    ("2025-06-01", ["assets_navigation_has_no_effect"], "worker:/nope"),
+])
+def test_navigation_requests_prefer_not_found_handling(emu, date, flags, navigation_gets):
+    deploy_worker(emu, "app", SITE, modules=WORKER, config={"not_found_handling": "single-page-application"},
+                  compatibility_date=date, compatibility_flags=flags)
+    host = host_of(emu, "app")
+    assert emu.site(host, "/nope", headers={"Sec-Fetch-Mode": "navigate"}).text == navigation_gets
+    assert emu.site(host, "/nope", headers={"Sec-Fetch-Mode": "cors"}).text == "worker:/nope"
+
+
 def test_run_worker_first_true(emu):
     host = _site(emu, "app", {"run_worker_first": True}, modules=WORKER,
                  bindings=[{"type": "assets", "name": "STATIC"}])
