@@ -154,7 +154,8 @@ class Emulator:
     def apply_config(self, values: dict) -> dict:
         allowed = {"fault_rate": float, "fault_seed": int, "jwt_ttl": float, "build_seconds": float,
                    "domain_seconds": float, "max_file_count": int, "project_delete_limit": int,
-                   "upload_seconds": float, "project_create_cooldown": bool}
+                   "upload_seconds": float, "project_create_cooldown": bool,
+                   "workers_jwt_ttl": float}
         new = {}
         values = dict(values)
         set_limit = "rate_limit" in values

@@ -43,7 +43,6 @@ BUCKET_MAX_BYTES = 40 * 1024 * 1024
 BUCKET_MAX_FILES = 2000
 SCRIPT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")  # [G] 63 chars (a DNS label)
 HASH_RE = re.compile(r"^[0-9a-f]{32}$")
-COMPLETION_TTL = 3600   # "This completion token is valid for 1 hour." (direct-upload docs)
 NULL_CONTENT_TYPE = "application/null"   # "to avoid sending a Content-Type header" (direct-upload docs)
 AUTHOR_EMAIL = "dev@cfpages-emulator.example"
 # Binding types the emulator runs (others are stored and listed but not provided to the Worker).
@@ -154,9 +153,12 @@ class WorkersScripts:
         return self._load(row["account"], labels[0]) if row else None
 
     # ------------------------------------------------------------------ asset upload
-    def _jwt(self, claims, ttl):
-        now = int(self.clock())
-        return jwtutil.encode({**claims, "iat": now, "exp": now + int(ttl), "jti": uuid.uuid4().hex}, self.jwt_secret)
+    def _jwt(self, claims):
+        """An upload or completion token: both are "valid for one hour" (direct-upload docs);
+        ``workers_jwt_ttl`` of POST /__emulator/config shortens it for expiry tests."""
+        now = self.clock()
+        return jwtutil.encode({**claims, "iat": int(now), "exp": round(now + self.config.workers_jwt_ttl, 3),
+                               "jti": uuid.uuid4().hex}, self.jwt_secret)
 
     def _session(self, session_id):
         row = self.store.db.execute("SELECT * FROM workers_asset_sessions WHERE id=?", (session_id,)).fetchone()
@@ -192,7 +194,7 @@ class WorkersScripts:
                               (session_id, account, name, json.dumps(data)))
         claims = {"account_id": account, "script_name": name, "session": session_id}
         if not missing:
-            return {"jwt": self._jwt({**claims, "kind": "completion"}, COMPLETION_TTL), "buckets": []}
+            return {"jwt": self._jwt({**claims, "kind": "completion"}), "buckets": []}
         buckets, current, size = [], [], 0
         for h in sorted(missing, key=lambda h: -sizes[h]):
             if current and (size + sizes[h] > BUCKET_MAX_BYTES or len(current) >= BUCKET_MAX_FILES):
@@ -201,7 +203,7 @@ class WorkersScripts:
             current.append(h)
             size += sizes[h]
         buckets.append(current)
-        return {"jwt": self._jwt({**claims, "kind": "upload"}, self.config.jwt_ttl), "buckets": buckets}
+        return {"jwt": self._jwt({**claims, "kind": "upload"}), "buckets": buckets}
 
     def upload_claims(self, token):
         try:
@@ -238,7 +240,7 @@ class WorkersScripts:
             self.store.put_asset(target, name, raw, "" if ctype in (None, "", NULL_CONTENT_TYPE) else ctype)
         if self.store.known_hashes(target, session["missing"]) >= wanted:
             return 201, {"jwt": self._jwt({"account_id": account, "script_name": claims["script_name"],
-                                           "session": claims["session"], "kind": "completion"}, COMPLETION_TTL)}
+                                           "session": claims["session"], "kind": "completion"})}
         return 202, {}
 
     def _completed_manifest(self, account, token):

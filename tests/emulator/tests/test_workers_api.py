@@ -65,6 +65,19 @@ def test_upload_needs_the_session_jwt_base64_and_the_session_hashes(emu):
     assert error_of(_upload(emu, session["jwt"], {"f" * 32: b"x"}))[0] == 400
 
 
+def test_tokens_expire(emu):
+    session = ok(_session(emu, "site", manifest_of(SITE)))
+    claims = json.loads(base64.urlsafe_b64decode(session["jwt"].split(".")[1] + "=="))
+    assert 3599 <= claims["exp"] - claims["iat"] <= 3601     # "valid for one hour"
+    emu.config(workers_jwt_ttl=0.5)
+    short = ok(_session(emu, "site", manifest_of(SITE)))
+    import time
+    time.sleep(0.7)
+    h = short["buckets"][0][0]
+    assert error_of(_upload(emu, short["jwt"], {h: b"x"})) == (
+        401, 10001, "Authentication error: the assets upload token is expired.")
+
+
 def test_manifest_is_validated_before_anything_is_stored(emu):
     good = {"hash": "a" * 32, "size": 1}
     for manifest, words in [({"index.html": good}, "start with '/'"),
