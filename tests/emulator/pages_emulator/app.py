@@ -357,6 +357,10 @@ class Emulator:
             parts = await self.read_parts(request)
             if name == "wk_assets_upload":
                 entry["keys"] = [part_name for part_name, _, _ in parts]
+            if name in ("wk_put_script", "wk_upload_version"):
+                error = await self.workers.check_upload(parts)
+                if error:   # Cloudflare refuses a script that fails at start-up, with the runtime's message
+                    raise workers_scripts.invalid(error, 10021)
             return parts
         if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache", "deploy_hook"):
             return None
@@ -871,7 +875,10 @@ class Emulator:
             return workers_assets.can_fetch(
                 method=request.method, host=host, raw_path=raw_path, query=query, config=cfg,
                 exists=self._worker_exists(script, version), redirects_text=cfg.get("_redirects") or "",
-                static_routing=isinstance(cfg.get("run_worker_first"), list))
+                static_routing=isinstance(cfg.get("run_worker_first"), list),
+                navigation=request.headers.get("Sec-Fetch-Mode") == "navigate"
+                and workers_assets.navigation_prefers_assets(version.get("compatibility_date"),
+                                                             version.get("compatibility_flags")))
 
         if workers_assets.route_to_worker(has_worker=has_worker, run_worker_first=cfg.get("run_worker_first"),
                                           path=serving.url_pathname(raw_path), can_fetch_assets=can_fetch):

@@ -131,6 +131,21 @@ def test_script_metadata_is_validated(emu):
     assert error_of(r)[0] == 400   # JSON is not a script upload
 
 
+def test_a_script_that_fails_at_start_up_is_refused(emu):
+    jwt, _ = upload_assets(emu, "app", SITE)
+    broken = {"index.js": b"throw new Error('boom at start');\nexport default {};"}
+    status, code, message = error_of(put_script(emu, "app", metadata(jwt), broken))
+    assert (status, code) == (400, 10021) and "boom at start" in message
+    syntax = {"index.js": b"export default { async fetch( { };"}
+    assert error_of(put_script(emu, "app", metadata(jwt), syntax))[:2] == (400, 10021)
+    assert error_of(emu.api("GET", "/accounts/{a}/workers/scripts/app/settings"))[:2] == (404, 10007)
+    ok(put_script(emu, "app", metadata(jwt), CODE))
+    status, code, _ = error_of(put_script(emu, "app", metadata(jwt), broken,
+                                          path="/accounts/{a}/workers/scripts/app/versions"))
+    assert (status, code) == (400, 10021)
+    assert len(ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/versions"))["items"]) == 1
+
+
 def test_versions_deployments_and_rollback(emu):
     first = deploy_worker(emu, "app", SITE, modules=CODE, bindings=[{"type": "plain_text", "name": "V", "text": "1"}])
     v1 = first["deployment_id"]
