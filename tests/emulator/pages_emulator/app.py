@@ -893,7 +893,7 @@ class Emulator:
         return lambda path: manifest.get(path)
 
     def serve_worker_assets(self, request, account, script_name, version_id):
-        script = self.workers_scripts._load(account, script_name)
+        script = self.workers_scripts.find(account, script_name)
         version = next((v for v in (script or {}).get("versions", []) if v["id"] == version_id), None)
         if version is None or not version.get("assets"):
             return web.Response(status=404)

@@ -94,13 +94,14 @@ class WorkersScripts:
             self.store.db.execute(f"DELETE FROM {table}")
 
     # ------------------------------------------------------------------ storage
-    def _load(self, account, name):
+    def find(self, account, name):
+        """The script, or None."""
         row = self.store.db.execute("SELECT data FROM workers_scripts WHERE account=? AND name=?",
                                     (account, name)).fetchone()
         return json.loads(row["data"]) if row else None
 
     def get(self, account, name):
-        s = self._load(account, name)
+        s = self.find(account, name)
         if s is None:
             raise script_not_found()
         return s
@@ -150,7 +151,7 @@ class WorkersScripts:
         if len(labels) != 2:
             return None
         row = self.store.db.execute("SELECT account FROM workers_subdomains WHERE subdomain=?", (labels[1],)).fetchone()
-        return self._load(row["account"], labels[0]) if row else None
+        return self.find(row["account"], labels[0]) if row else None
 
     # ------------------------------------------------------------------ asset upload
     def _jwt(self, claims):
@@ -398,7 +399,7 @@ class WorkersScripts:
     def put_script(self, account, name, parts):
         if not SCRIPT_NAME_RE.match(name):
             raise invalid(f"Invalid Worker name {name!r}.", 10016)  # [G]
-        s = self._load(account, name) or self._empty_script(account, name)
+        s = self.find(account, name) or self._empty_script(account, name)
         v = self._new_version(account, name, parts, s)
         v["annotations"].setdefault("workers/triggered_by", "upload")
         s["versions"].insert(0, v)
@@ -530,10 +531,14 @@ class WorkersScripts:
 
     @staticmethod
     def _patch_plain(s, values):
+        """Keys given are replaced; ``null`` empties a list and leaves ``logpush``/``observability``."""
         for key in ("logpush", "tags", "tail_consumers", "observability", "streaming_tail_consumers"):
-            if key in values:
-                s["settings"][key] = values[key] if values[key] is not None else (
-                    [] if key != "logpush" and key != "observability" else s["settings"].get(key))
+            if key not in values:
+                continue
+            if values[key] is not None:
+                s["settings"][key] = values[key]
+            elif key not in ("logpush", "observability"):
+                s["settings"][key] = []
 
     # ------------------------------------------------------------------ workers.dev toggle
     def get_script_subdomain(self, account, name):
@@ -584,7 +589,7 @@ class WorkersScripts:
         """GET .../workers/services/{name}: the service wrangler reads the script's tag from before a
         deploy (workers-sdk deploy-helpers ``validate-worker-props.ts``); an unknown one answers
         10090, which wrangler takes for "not deployed yet" (``worker-not-found-error.ts``)."""
-        s = self._load(account, name)
+        s = self.find(account, name)
         if s is None:
             raise APIError(404, 10090, "This Worker does not exist on your account.")  # code [E], text [G]
         script = self.render_script(s)

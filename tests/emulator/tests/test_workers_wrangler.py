@@ -50,6 +50,10 @@ METADATA_KEYS = {"main_module", "bindings", "compatibility_date", "compatibility
                  "keep_assets", "annotations", "code_update_strategy", "observability", "placement",
                  "tail_consumers", "logpush", "limits"}
 ASSET_CONFIG_KEYS = {"html_handling", "not_found_handling", "run_worker_first", "_headers", "_redirects"}
+# The part types wrangler gives the files (mime's type, "; charset=utf-8" on text/*, application/null
+# when mime has none: workers-shared utils/helpers.ts getContentType, deploy-helpers assets.ts).
+UPLOAD_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+                ".json": "application/json"}
 # Reads of a Worker that does not exist yet: 404 with the codes wrangler takes for "not deployed yet".
 EXPECTED_404 = ("/workers/services/", "/secrets", "/deployments", "/settings")
 
@@ -174,9 +178,7 @@ def test_the_emulator_accepts_what_wrangler_sends(lane_deploys, lane):
                 path = by_hash[part["name"]]
                 assert part["filename"] == part["name"]
                 assert base64.b64decode(part["data"]) == PUBLIC[path[1:]]
-                expected_type = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                                 ".svg": "image/svg+xml", ".json": "application/json"}.get(Path(path).suffix,
-                                                                                          "application/null")
+                expected_type = UPLOAD_TYPES.get(Path(path).suffix, "application/null")
                 assert part["content_type"] == expected_type, (path, part["content_type"])
         (script,) = [r for r in rows if r["method"] in ("PUT", "POST") and (
             r["path"].endswith("/workers/scripts/" + ("full-site" if worker else "static-site"))
