@@ -179,6 +179,17 @@ def test_versions_deployments_and_rollback(emu):
     assert {emu.site(host, "/api").text[:3] for _ in range(40)} == {"v=1", "v=2"}
 
 
+def test_annotations_round_trip(emu):
+    jwt, _ = upload_assets(emu, "app", SITE)
+    script = ok(put_script(emu, "app", metadata(jwt, annotations={"workers/tag": "fp-1", "workers/message": "m"}), CODE))
+    version = ok(emu.api("GET", f"/accounts/{{a}}/workers/scripts/app/versions/{script['deployment_id']}"))
+    assert version["annotations"] == {"workers/tag": "fp-1", "workers/message": "m", "workers/triggered_by": "upload"}
+    dep = ok(emu.api("POST", "/accounts/{a}/workers/scripts/app/deployments", json={
+        "strategy": "percentage", "versions": [{"version_id": version["id"], "percentage": 100}],
+        "annotations": {"workers/message": "rollback"}}))
+    assert dep["annotations"] == {"workers/message": "rollback"}
+
+
 def test_secrets_are_write_only_and_reach_the_worker(emu):
     deploy_worker(emu, "app", SITE, modules=CODE, bindings=[{"type": "plain_text", "name": "V", "text": "1"}])
     host = host_of(emu, "app")
