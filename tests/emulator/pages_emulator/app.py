@@ -30,6 +30,7 @@ from .zones import ZoneError, Zones
 from . import workers_scripts
 from .workers_scripts import WorkersScripts
 
+NO_CONTENT_TYPE = "cfpages_no_content_type"   # response state: send no Content-Type at all
 WK_MULTIPART = ("wk_put_script", "wk_upload_version", "wk_patch_settings", "wk_assets_upload")
 
 API_PREFIX = "/client/v4"
@@ -912,6 +913,8 @@ class Emulator:
             load=lambda h: (self.store.get_blob(row(h)["blob"]) or b"") if row(h) else b"",
             redirects_text=cfg.get("_redirects") or "", headers_text=cfg.get("_headers") or "")
         resp = web.Response(status=answer.status, body=answer.body if request.method != "HEAD" else None)
+        if "Content-Type" not in answer.headers:   # uploaded as application/null: send none
+            resp[NO_CONTENT_TYPE] = True
         for name, value in answer.headers.items():
             resp.headers[name] = value
         return resp
@@ -946,7 +949,15 @@ class Emulator:
         return resp
 
 
+async def _drop_default_content_type(request, response):
+    """aiohttp gives every body a Content-Type (application/octet-stream) while it prepares the
+    headers; an asset uploaded with ``application/null`` is served without one (direct-upload docs)."""
+    if response.get(NO_CONTENT_TYPE):
+        response.headers.pop("Content-Type", None)
+
+
 def make_app(emulator: Emulator) -> web.Application:
     app = web.Application(client_max_size=512 * 1024 * 1024)
+    app.on_response_prepare.append(_drop_default_content_type)
     app.router.add_route("*", "/{tail:.*}", emulator.handle)
     return app
