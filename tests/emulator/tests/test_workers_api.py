@@ -47,6 +47,8 @@ def test_upload_answers_202_until_the_last_file_then_201_with_the_completion_tok
     assert r.status_code == 202 and "jwt" not in r.json()["result"]
     r = _upload(emu, session["jwt"], {h: by_hash[h] for h in hashes[1:]})
     assert r.status_code == 201, r.text
+    logged = [e.get("keys") for e in emu.requests_log() if e["path"].endswith("/workers/assets/upload")]
+    assert logged == [hashes[:1], hashes[1:]]      # what a test counts uploads by
     completion = r.json()["result"]["jwt"]
     script = ok(put_script(emu, "site", metadata(completion, main=None)))
     assert script["has_assets"] is True and script["has_modules"] is False
