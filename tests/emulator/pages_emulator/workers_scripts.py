@@ -47,6 +47,7 @@ NULL_CONTENT_TYPE = "application/null"   # "to avoid sending a Content-Type head
 AUTHOR_EMAIL = "dev@cfpages-emulator.example"
 # Binding types the emulator runs (others are stored and listed but not provided to the Worker).
 TEXT_BINDINGS = ("plain_text", "secret_text")
+SECRET_TYPES = ("secret_text", "secret_key")
 
 # --- errors: codes wrangler keys on are [E]; the others are [G] (README "Workers scripts")
 MSG_SCRIPT_NOT_FOUND = "This Worker does not exist on your account."  # [E] wrangler worker-not-found-error.ts
@@ -361,8 +362,12 @@ class WorkersScripts:
             if kind in TEXT_BINDINGS and not isinstance(b.get("text"), str):
                 raise invalid(f"Binding {name!r} ({kind}) needs a string `text`.")
             out.append(dict(b))
+        # Secrets stay with the Worker across uploads unless one of the same name is given (wrangler
+        # 4.86 uploads a version without keep_bindings and its users' secrets persist; deleting a
+        # secret is DELETE .../secrets/{name}) [I]; other kept types only with keep_bindings.
+        keep = set(keep_types) | set(SECRET_TYPES)
         for b in prev.values():
-            if b["type"] in keep_types and b["name"] not in names:
+            if b["type"] in keep and b["name"] not in names:
                 out.append(b)
         return out
 

@@ -210,6 +210,13 @@ def test_secrets_are_write_only_and_reach_the_worker(emu):
     ok(put_script(emu, "app", metadata(jwt, bindings=[{"type": "plain_text", "name": "V", "text": "2"}],
                                        keep_bindings=["secret_text"]), CODE))
     assert emu.site(host, "/api").text == "v=2 s=hunter2"
+    # ... and one that does not (wrangler 4.86): secrets stay with the Worker all the same
+    ok(put_script(emu, "app", metadata(jwt, bindings=[{"type": "plain_text", "name": "V", "text": "3"}]), CODE,
+                  path="/accounts/{a}/workers/scripts/app/versions"))
+    latest = ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/versions"))["items"][0]
+    assert {"name": "S", "type": "secret_text"} in latest["resources"]["bindings"]
+    ok(put_script(emu, "app", metadata(jwt, bindings=[{"type": "plain_text", "name": "V", "text": "4"}]), CODE))
+    assert emu.site(host, "/api").text == "v=4 s=hunter2"
     ok(emu.api("DELETE", "/accounts/{a}/workers/scripts/app/secrets/S"))
     assert ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/secrets")) == []
     assert error_of(emu.api("GET", "/accounts/{a}/workers/scripts/app/secrets/S"))[0] == 404
