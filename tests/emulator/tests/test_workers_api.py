@@ -220,7 +220,7 @@ def test_secrets_are_write_only_and_reach_the_worker(emu):
     ok(emu.api("DELETE", "/accounts/{a}/workers/scripts/app/secrets/S"))
     assert ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/secrets")) == []
     assert error_of(emu.api("GET", "/accounts/{a}/workers/scripts/app/secrets/S"))[0] == 404
-    assert emu.site(host, "/api").text == "v=2 s=undefined"
+    assert emu.site(host, "/api").text == "v=4 s=undefined"
 
 
 def test_settings_and_script_settings(emu):
