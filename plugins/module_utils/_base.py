@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -32,6 +31,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import 
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import DEFAULT_BUDGET
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._results import prepare_result
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import escaped_forms
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
     CREDENTIAL_OPTIONS,
     account_id_problem,
@@ -90,19 +90,6 @@ class _SecretAwareModule(AnsibleModule):
     def fail_json(self, *args, **kwargs):  # pylint: disable=arguments-differ
         self._hide_secret_values()
         super().fail_json(*args, **kwargs)
-
-
-def escaped_forms(values):
-    """The other spellings of each secret that an error text may carry: its ``repr()`` and JSON forms
-    (a newline shown as backslash-n) and the value without surrounding whitespace."""
-    forms = set()
-    for value in list(values):
-        if not isinstance(value, str):
-            continue
-        for form in (repr(value)[1:-1], json.dumps(value)[1:-1], value.strip()):
-            if form and form != value and len(form) >= 4:
-                forms.add(form)
-    return forms
 
 
 # The number options of common_argument_spec: (option, minimum, whether the minimum itself is refused).

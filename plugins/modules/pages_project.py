@@ -619,11 +619,11 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate impor
     text_field_problem,
     variable_name_problem,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_ENV_TYPE, register_secrets
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENVIRONMENTS = ("production", "preview")
-ENV_TYPES = ("plain_text", "secret_text")
+ENV_TYPES = ("plain_text", SECRET_ENV_TYPE)
 
 # The value shape of each binding map, as an argument spec (validated with Ansible's own validator).
 BINDING_SHAPES = {
@@ -1061,9 +1061,9 @@ class PagesProject(PagesModule):
             for var_name, entry in env_vars.items():
                 existing = have.get(var_name)
                 if (
-                    entry["type"] == "secret_text"
+                    entry["type"] == SECRET_ENV_TYPE
                     and isinstance(existing, dict)
-                    and existing.get("type") == "secret_text"
+                    and existing.get("type") == SECRET_ENV_TYPE
                 ):
                     env_vars[var_name] = copy.deepcopy(existing)
         return desired

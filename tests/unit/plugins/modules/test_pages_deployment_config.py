@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_MASK
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import deployment
 
