@@ -232,6 +232,12 @@ class PagesModule:
         lead = lead or "Project %r does not exist in account %s." % (name, account)
         return "%s %s" % (lead, project_not_found_advice(name, account, *self.visible_projects()))
 
+    def _mark_as_changed(self, changed=True):
+        """Say whether the task changes (or, in check mode, would change) something: the one writer of
+        the result's ``changed`` (hcloud's name). ``changed=False`` takes it back, e.g. when a delete
+        found the object already gone or another run created it first."""
+        self.result["changed"] = bool(changed)
+
     def set_diff(self, before, after):
         """The task's diff (in diff mode): :func:`_compare.build_diff` of two plain objects, None
         for "does not exist"; :data:`_compare.NEW_OBJECT` stands for what only a real run creates."""

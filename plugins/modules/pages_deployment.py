@@ -1079,11 +1079,13 @@ class PagesDeployment(PagesModule):
         p = self.params
         body = {"name": self.name, "production_branch": p["production_branch"] or p["branch"] or "main"}
         if self.check_mode:
-            self.result["project_created"] = self.result["changed"] = True
+            self.result["project_created"] = True
+            self._mark_as_changed()
             return None
         project, created = self.client.create_project_or_existing(body)
         # created is False when another run created it in between: go on as if it had been there
-        self.result["project_created"] = self.result["changed"] = created
+        self.result["project_created"] = created
+        self._mark_as_changed(created)
         return project
 
     def live_state(self, project, branch):
@@ -1140,7 +1142,7 @@ class PagesDeployment(PagesModule):
         # values are blank in both: set_diff masks them).
         configuration = outcome.get("configuration") or {}
         if outcome.get("changed"):
-            self.result["changed"] = True
+            self._mark_as_changed()
             after = {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT}
             if configuration:
                 before = dict(before, configuration=configuration["before"])
@@ -1168,7 +1170,8 @@ class PagesDeployment(PagesModule):
                     "%s Project %s was created by this task to read that limit from its upload token and is left "
                     "empty: deleting it failed (%s)." % (err.message, self.name, delete_err)
                 )
-            self.result["project_created"] = self.result["changed"] = False
+            self.result["project_created"] = False
+            self._mark_as_changed(False)
             return _upload.UploadError(
                 "%s Project %s, created by this task to read that limit from its upload token, was deleted again: "
                 "nothing was left behind." % (err.message, self.name)
@@ -1197,7 +1200,7 @@ class PagesDeployment(PagesModule):
             self.set_diff(before, before)
             self.finish(live)
             return
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.set_diff(before, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
@@ -1249,13 +1252,13 @@ class PagesDeployment(PagesModule):
             aliased = is_newest_of_branch(self.client, project, deployment)
         if aliased and not p["force"]:
             self.fail(self.aliased_message(deployment, project))
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.set_diff(summarize(deployment, project_production_branch(project)), None)
         if self.check_mode:
             return
         try:
             deleted = self.client.delete_deployment(self.name, deployment["id"], force=p["force"], missing_ok=True)
-            self.result["changed"] = deleted
+            self._mark_as_changed(deleted)
         except PagesAPIError as err:
             if err.has_code(ALIASED_DELETE_CODE):
                 self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
@@ -1323,7 +1326,7 @@ class PagesDeployment(PagesModule):
         if current == target["id"]:
             self.result["deployment"] = target
             return
-        self.result["changed"] = True
+        self._mark_as_changed()
         if self.check_mode:
             self.result["deployment"] = target
             return
@@ -1338,7 +1341,7 @@ class PagesDeployment(PagesModule):
         original = self.client.get_deployment(self.name, p["deployment_id"])
         if original is None:
             self.fail("Deployment %s does not exist in project %s." % (p["deployment_id"], self.name))
-        self.result["changed"] = True
+        self._mark_as_changed()
         production_branch = project_production_branch(project)
         branch = deployment_branch(original, production_branch)
         self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": NEW_OBJECT})
@@ -1374,7 +1377,7 @@ class PagesDeployment(PagesModule):
         before = sorted(d.get("id") for d in deployments)
         applied, stopped = apply_prune(self.client, self.name, plan, self.check_mode, log=self.debug)
         report.update(applied)
-        self.result["changed"] = bool(report["deleted"])
+        self._mark_as_changed(report["deleted"])
         gone = set(d["id"] for d in report["deleted"])
         self.set_diff({"deployments": before}, {"deployments": [i for i in before if i not in gone]})
         if stopped is not None:

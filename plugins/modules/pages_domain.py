@@ -291,7 +291,7 @@ class PagesDomain(PagesModule):
         if current is None:
             self._set_diff(None, None)
             return
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.result["domain"] = current
         self._set_diff(current, None)
         if self.check_mode:
@@ -307,19 +307,19 @@ class PagesDomain(PagesModule):
             self.result["validation_retried"] = False
         if current is None:
             if self.check_mode:
-                self.result["changed"] = True
+                self._mark_as_changed()
                 self.result["domain"] = {"name": self.name}
                 self._set_diff(None, {"name": self.name, "status": "initializing"})
                 return
             domain = self._add()
-            self.result["changed"] = True
+            self._mark_as_changed()
         else:
             domain = current
             if self.check_mode:
                 self.result["domain"] = domain
                 if wait and domain.get("status") in RETRYABLE:
                     # A real run would retry validation.
-                    self.result["changed"] = True
+                    self._mark_as_changed()
                     self._set_diff(domain, dict(domain, status="initializing"))
                 else:
                     self._set_diff(domain, domain)
@@ -365,7 +365,7 @@ class PagesDomain(PagesModule):
                 if retried:
                     self._fail_validation(domain, "failed validation again (status %r)" % status, True)
                 retried.append(True)
-                self.result["changed"] = True
+                self._mark_as_changed()
                 self.result["validation_retried"] = True
                 try:
                     patched = self.client.retry_domain_validation(self.project_name, self.name)

@@ -767,7 +767,7 @@ class PagesProject(PagesModule):
             self.update(name, desired, current)
         self.result["build_image_major_version"] = build_images(self.result.get("project"))
         if p["purge_build_cache"]:
-            self.result["changed"] = True
+            self._mark_as_changed()
             self.result["build_cache_purged"] = False
             if not self.check_mode:
                 self.client.purge_build_cache(name)
@@ -909,7 +909,7 @@ class PagesProject(PagesModule):
         config = desired.get("source", {}).get("config", {})
         if "preview_deployment_setting" not in config:
             self.check_branch_filters(config, "all")  # the API's default
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.set_diff(None, self.diff_fields(desired))
         if self.check_mode:
             self.result["project"] = desired
@@ -917,7 +917,7 @@ class PagesProject(PagesModule):
         project, created = self.client.create_project_or_existing(desired)
         if not created:
             # Another run created it between our read and our POST: go on as if it had been there.
-            self.result["changed"] = False
+            self._mark_as_changed(False)
             self.result.pop("diff", None)
             self.update(name, desired, project)
             return
@@ -958,7 +958,7 @@ class PagesProject(PagesModule):
         self.warn_wrangler_owned(name, current, patch)
 
         if patch or source_change:
-            self.result["changed"] = True
+            self._mark_as_changed()
         if self.diff_mode:
             whole = list(atomic)
             for (section, env, key), purge in maps.items():
@@ -1091,7 +1091,8 @@ class PagesProject(PagesModule):
         if not p["force"]:
             if not self.check_mode:
                 self.delete_project(name)
-            self.result.update(changed=True, project={})
+            self._mark_as_changed()
+            self.result["project"] = {}
             return
 
         # force: collect everything first, then delete (deleting while paging would skip items).
@@ -1101,14 +1102,15 @@ class PagesProject(PagesModule):
         # The live production deployment goes with the project; the API may refuse to delete it alone.
         deployments = [d for d in deployments if d != canonical]
         if self.check_mode:
-            self.result.update(changed=True, project={}, removed_domains=domains, deleted_deployments=deployments)
+            self._mark_as_changed()
+            self.result.update(project={}, removed_domains=domains, deleted_deployments=deployments)
             return
         # From here on, a failure reports what was already removed (and so changed=true).
         self.result.update(removed_domains=[], deleted_deployments=[])
         for domain in domains:
             try:
                 if self.client.delete_domain(name, domain, missing_ok=True):
-                    self.result["changed"] = True
+                    self._mark_as_changed()
                     self.result["removed_domains"].append(domain)
             except PagesAPIError as err:
                 self.fail_api(
@@ -1123,14 +1125,16 @@ class PagesProject(PagesModule):
                 pacer=getattr(self.client, "pacer", None),
             )
         except BulkStopped as stopped:
-            self.result["changed"] = self.result["changed"] or bool(stopped.done)
+            if stopped.done:
+                self._mark_as_changed()
             self.result["deleted_deployments"] = list(stopped.done)
             self.fail_api(
                 stopped, "deleting the deployments of project %r" % name,
                 "%d of %d deployments were deleted, %d not attempted; the project was not deleted. Run the task "
                 "again to resume." % (len(stopped.done), len(deployments), len(stopped.not_attempted)),
             )
-        self.result["changed"] = self.result["changed"] or bool(done)
+        if done:
+            self._mark_as_changed()
         self.result["deleted_deployments"] = list(done)
         for deployment_id, err in failures:
             if err.has_code(DEPLOYMENT_NOT_FOUND):
@@ -1140,7 +1144,8 @@ class PagesProject(PagesModule):
                 refused.append("%s (%s)" % (deployment_id, err.message))
         hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""
         self.delete_project(name, hint)
-        self.result.update(changed=True, project={})
+        self._mark_as_changed()
+        self.result["project"] = {}
 
     def delete_project(self, name, hint=""):
         try:

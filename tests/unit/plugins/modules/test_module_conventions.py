@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: cfpages.cloudflare contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Conventions every module keeps, checked on their sources and classes."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base
+
+MODULES_DIR = pathlib.Path(_base.__file__).resolve().parents[1] / "modules"
+MODULE_FILES = sorted(MODULES_DIR.glob("*.py"))
+
+
+def _is_changed(node):
+    return isinstance(node, ast.Constant) and node.value == "changed"
+
+
+def changed_writes(source):
+    """The line numbers where ``source`` writes a ``changed`` key itself: ``x["changed"] = ...``,
+    ``x.update(changed=...)`` or ``exit_json(changed=...)``, ``{"changed": ...}``, ``x.setdefault("changed", ...)``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)) and _is_changed(node.slice):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call):
+            if any(keyword.arg == "changed" for keyword in node.keywords):
+                lines.append(node.lineno)
+            elif node.args and _is_changed(node.args[0]) and getattr(node.func, "attr", None) in ("setdefault", "__setitem__"):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Dict) and any(_is_changed(key) for key in node.keys):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_scan_finds_every_way_of_writing_changed():
+    source = (
+        'r["changed"] = True\n'
+        "r.update(changed=False, x=1)\n"
+        'r = {"changed": True}\n'
+        'r.setdefault("changed", True)\n'
+        'a = r["changed"] = b\n'
+        'if r["changed"]:\n    pass\n'  # a read is fine
+        "self._mark_as_changed()\n"
+    )
+    assert changed_writes(source) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.name)
+def test_modules_set_changed_only_through_mark_as_changed(path):
+    """``changed`` is the base's to write (``PagesModule._mark_as_changed``), as in hetzner.hcloud."""
+    assert changed_writes(path.read_text(encoding="utf-8")) == []
+
+
+def test_mark_as_changed_is_the_one_writer_in_the_base():
+    tree = ast.parse(pathlib.Path(_base.__file__).read_text(encoding="utf-8"))
+    writers = set()
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef) and changed_writes(ast.unparse(func)):
+            writers.add(func.name)
+    # __init__ starts the result with changed=False; everything else goes through the method.
+    assert writers == {"__init__", "_mark_as_changed"}
