@@ -36,6 +36,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate impor
     CREDENTIAL_OPTIONS,
     account_id_problem,
     credential_problem,
+    misplaced_options_problem,
     number_problem,
 )
 
@@ -149,6 +150,12 @@ class PagesModule:
 
     argument_spec = {}
     module_kwargs = {}
+    # Modules with a ``state`` option say beside argument_spec which option is valid in which state:
+    # ``{option: states}`` for every option (see ``_validate.misplaced_options_problem``). An option set
+    # in another state is refused, naming it, before any request; a module whose documentation says
+    # such options are ignored sets ``refuse_misplaced_options = False``.
+    option_states = None
+    refuse_misplaced_options = True
 
     def __init__(self):
         spec = common_argument_spec()
@@ -244,11 +251,20 @@ class PagesModule:
         if self.diff_mode:
             self.result["diff"] = build_diff(before, after)
 
+    def check_option_states(self):
+        """Fail when the task sets an option that ``option_states`` does not allow in its state."""
+        if not self.option_states or not self.refuse_misplaced_options:
+            return
+        problem = misplaced_options_problem(self.params, self.argument_spec, self.option_states, self.params["state"])
+        if problem:
+            self.fail(problem)
+
     def execute(self):
         raise NotImplementedError
 
     def run(self):
         try:
+            self.check_option_states()
             self.execute()
         except PagesError as err:
             self.fail_api(err)

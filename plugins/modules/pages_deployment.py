@@ -871,10 +871,13 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
 
 
+ALL_STATES = ("present", "absent", "rolled_back", "retried", "pruned")
+
+
 class PagesDeployment(PagesModule):
     argument_spec = dict(
         project_name=dict(type="str", required=True, aliases=["project"]),
-        state=dict(type="str", default="present", choices=["present", "absent", "rolled_back", "retried", "pruned"]),
+        state=dict(type="str", default="present", choices=list(ALL_STATES)),
         source=dict(type="path"),
         exclude=dict(type="list", elements="str", default=[]),
         functions_dir=dict(type="path"),
@@ -909,6 +912,37 @@ class PagesDeployment(PagesModule):
         ],
     )
 
+    # Which option is valid in which state ("present with source": a direct upload). The base refuses an
+    # option set in any other state, naming it, before any request; every option of argument_spec is here.
+    option_states = dict(
+        project_name=ALL_STATES,
+        state=ALL_STATES,
+        source=("present",),
+        exclude=("present with source",),
+        functions_dir=ALL_STATES,
+        wrangler_executable=ALL_STATES,
+        worker_bundle=ALL_STATES,
+        force_upload=("present",),
+        hash_cache=("present with source",),
+        branch=("present", "absent", "pruned"),
+        commit_hash=("present",),
+        commit_message=("present",),
+        commit_dirty=("present",),
+        environment=("present", "pruned"),
+        deployment_id=("absent", "rolled_back", "retried"),
+        force=ALL_STATES,
+        wait=ALL_STATES,
+        wait_timeout=ALL_STATES,
+        create_project=("present",),
+        production_branch=("present",),
+        keep=("pruned",),
+        keep_per_branch=("pruned",),
+        older_than=("pruned",),
+        delete_aliased=("pruned",),
+        allow_empty=("present with source",),
+        follow_symlinks=("present with source",),
+    )
+
     # ------------------------------------------------------------------ helpers
 
     @property
@@ -919,40 +953,12 @@ class PagesDeployment(PagesModule):
         self.module.debug(line)
 
     def check_options(self):
+        """What the table of options by state (checked by the base before this) cannot say."""
         p = self.params
-        state = p["state"]
         problem = project_name_problem(p["project_name"])
         if problem:
             self.fail(problem)
-        misplaced = []
-        for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
-            if state != "present" and p[option] not in (None, False):
-                misplaced.append(option)
-        for option in ("keep", "keep_per_branch", "older_than", "delete_aliased"):
-            if state != "pruned" and p[option] not in (None, False):
-                misplaced.append(option)
-        if state in ("present", "pruned") and p["deployment_id"] is not None:
-            misplaced.append("deployment_id")
-        for option in ("branch", "environment", "production_branch"):
-            if state not in ("present", "pruned") and p[option] is not None and (state, option) != ("absent", "branch"):
-                misplaced.append(option)
-        if state == "pruned" and p["production_branch"] is not None:
-            misplaced.append("production_branch")
-        for option in ("commit_hash",):
-            if state != "present" and p[option] is not None:
-                misplaced.append(option)
-        if p["exclude"] and not p["source"]:
-            misplaced.append("exclude")
-        for option, default in (("allow_empty", False), ("follow_symlinks", "all")):
-            if p[option] != default and not p["source"]:
-                misplaced.append(option)
-        if p["hash_cache"] is not None and not p["source"]:
-            misplaced.append("hash_cache")
-        if misplaced:
-            self.fail("%s cannot be used with state=%s%s." % (
-                ", ".join(sorted(set(misplaced))), state,
-                "" if state != "present" or p["source"] else " without source"))
-        if state == "absent" and p["branch"] is not None:
+        if p["state"] == "absent" and p["branch"] is not None:
             if p["deployment_id"] is not None:
                 self.fail("state=absent takes either deployment_id (one deployment) or branch (all of a preview branch's "
                           "deployments), not both.")

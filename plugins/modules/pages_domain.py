@@ -250,6 +250,16 @@ class PagesDomain(PagesModule):
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
     )
+    # Which option is valid in which state. wait and wait_timeout are ignored with state=absent (a
+    # removal is not waited for), so that a task can flip state and keep the rest.
+    option_states = dict(
+        project_name=("present", "absent"),
+        name=("present", "absent"),
+        state=("present", "absent"),
+        wait=("present",),
+        wait_timeout=("present",),
+    )
+    refuse_misplaced_options = False
 
     def execute(self):
         p = self.params

@@ -741,6 +741,23 @@ class PagesProject(PagesModule):
     # The environment variable maps are free-form dicts, so no_log cannot mark their secret values:
     # they are hidden through secret_values, and the module does not write its arguments to syslog.
     module_kwargs = dict(no_log=True, secret_values=secret_values)
+    # Which option is valid in which state. Options of the other state are ignored, as their documentation
+    # says ("Ignored with state=..."), so that a task can flip state and keep the rest.
+    option_states = dict(
+        name=("present", "absent"),
+        state=("present", "absent"),
+        production_branch=("present",),
+        build_config=("present",),
+        source_state=("present",),
+        source=("present",),
+        deployment_configs=("present",),
+        purge_env_vars=("present",),
+        purge_bindings=("present",),
+        update_secrets=("present",),
+        force=("absent",),
+        purge_build_cache=("present",),
+    )
+    refuse_misplaced_options = False
 
     # ------------------------------------------------------------------ entry point
 

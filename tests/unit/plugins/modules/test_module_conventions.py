@@ -65,3 +65,39 @@ def test_mark_as_changed_is_the_one_writer_in_the_base():
             writers.add(func.name)
     # __init__ starts the result with changed=False; everything else goes through the method.
     assert writers == {"__init__", "_mark_as_changed"}
+
+
+def module_classes():
+    from ansible_collections.cfpages.cloudflare.plugins.modules import (
+        pages_deployment,
+        pages_domain,
+        pages_info,
+        pages_migration_info,
+        pages_project,
+    )
+
+    for module in (pages_deployment, pages_domain, pages_info, pages_migration_info, pages_project):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, _base.PagesModule) and value is not _base.PagesModule:
+                yield value
+
+
+WITH_STATES = [cls for cls in module_classes() if "state" in cls.argument_spec]
+
+
+def test_the_modules_with_states_are_found():
+    assert sorted(cls.__name__ for cls in WITH_STATES) == ["PagesDeployment", "PagesDomain", "PagesProject"]
+
+
+@pytest.mark.parametrize("cls", WITH_STATES, ids=lambda c: c.__name__)
+def test_every_option_is_in_the_table_of_options_by_state(cls):
+    """A new option has one more place to edit, and this test names it."""
+    assert cls.option_states is not None
+    assert sorted(cls.option_states) == sorted(cls.argument_spec)
+    states = set(cls.argument_spec["state"]["choices"])
+    for option, valid_in in cls.option_states.items():
+        assert valid_in, option
+        for entry in valid_in:
+            state, _sep, needs = entry.partition(" with ")
+            assert state in states, (option, entry)
+            assert not needs or needs in cls.argument_spec, (option, entry)
