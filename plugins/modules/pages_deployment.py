@@ -863,11 +863,8 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.li
     summarize,
     wait_for_deployment,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.interrupt import SigintFlag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as _assets
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as _site
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
 
 
@@ -1041,7 +1038,7 @@ class PagesDeployment(PagesModule):
     def state_present(self):
         p = self.params
         # The site's code (worker, routes, wrangler for Functions) is checked before any request.
-        self.site_code = self.inspect_site_code() if p["source"] else None
+        self.engine = self.direct_upload() if p["source"] else None
         project = self.get_project(required=False)
         self.result["project_created"] = False
         if project is None:
@@ -1072,18 +1069,31 @@ class PagesDeployment(PagesModule):
         else:
             self.present_build(project, production_branch)
 
-    def inspect_site_code(self):
+    def direct_upload(self):
+        """The upload engine for this task's one deploy request, with the site's code checked (no request)."""
+        self.progress = []
+        verbose = self.module._verbosity >= 1
+
+        def log(line):
+            self.debug(line)
+            if verbose:
+                self.progress.append(line)
+
+        engine = _upload.DirectUpload(
+            self.client, _upload.DeployRequest.from_options(self.params), log=log, run_command=self.run_wrangler
+        )
         try:
-            return _upload.DirectUpload(None, _upload.DeployRequest.from_options(self.params, self.params["branch"])).inspect()
+            engine.inspect()
         except _upload.UploadError as err:
             self.fail_api(err)
+        return engine
 
     def run_wrangler(self, argv, cwd, environ_update):
         return self.module.run_command(argv, cwd=cwd, environ_update=environ_update)
 
     def create_project(self):
         p = self.params
-        body = {"name": self.name, "production_branch": p["production_branch"] or p["branch"] or "main"}
+        body = {"name": self.name, "production_branch": self.engine.request.production_branch}
         if self.check_mode:
             self.result["project_created"] = True
             self._mark_as_changed()
@@ -1099,43 +1109,21 @@ class PagesDeployment(PagesModule):
         return live, {"branch": branch, "deployment_id": live.get("id") if live else None}
 
     def present_upload(self, project, production_branch):
-        p = self.params
-        branch = p["branch"] or production_branch
-        progress = []
-        verbose = self.module._verbosity >= 1
-
-        def log(line):
-            self.debug(line)
-            if verbose:
-                progress.append(line)
-
-        if self.diff_mode and project is not None:
-            live = find_live_deployment(self.client, project, branch)
-            before = {"branch": branch, "deployment_id": live.get("id") if live else None}
-        else:
-            before = {"branch": branch, "deployment_id": None}
-        # SIGINT (Ctrl-C) stops the upload between buckets instead of being ignored (see _interrupt).
-        with SigintFlag() as interrupted:
-            engine = _upload.DirectUpload(
-                self.client, _upload.DeployRequest.from_options(p, branch), log=log,
-                run_command=self.run_wrangler, code=self.site_code, cancel=interrupted,
+        branch = self.params["branch"] or production_branch
+        if self.module._verbosity >= 1:
+            self.result["progress"] = self.progress  # filled as the engine goes, so a failure shows it too
+        # One call: the engine checks the site (before creating a missing project), plans, and applies
+        # unless in check mode; SIGINT (Ctrl-C) stops it between buckets (see interrupt).
+        try:
+            outcome = self.engine.run(
+                project_info=project, check_mode=self.check_mode,
+                create_project=self.create_project if project is None else None,
             )
-            if verbose:
-                self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
-            created = False
-            if project is None:
-                # Nothing to compare with: scan and check first (sizes, names, an empty site, the most files
-                # any plan allows), so that a site the API would refuse fails before the project is created.
-                try:
-                    _site.preflight(engine.scan(), _assets.MAX_FILE_COUNT_ANY_PLAN, "the most any Pages plan allows")
-                except _upload.UploadError as err:
-                    self.fail_api(err)
-                project = self.create_project()
-                created = project is not None and self.result["project_created"]
-            try:
-                outcome = engine.run(project_info=project, check_mode=self.check_mode)
-            except _upload.UploadError as err:
-                self.fail_api(self.first_deploy_failed(err) if created else err)
+        except _upload.UploadError as err:
+            created = self.result["project_created"] and not self.check_mode
+            self.fail_api(self.first_deploy_failed(err) if created else err)
+        serving = outcome.get("serving")
+        before = {"branch": branch, "deployment_id": serving.get("id") if serving else None}
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
