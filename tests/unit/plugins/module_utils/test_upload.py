@@ -1243,3 +1243,50 @@ def test_worker_importing_files_outside_it_is_bundled_by_wrangler_and_idempotent
     with pytest.raises(ERR.UploadError, match=r'_worker.js:1: import "../output/server/index.js" \(points above'):
         deploy(worker_bundle="never")
     assert len(fake.calls) == calls  # refused before any request
+
+
+# --------------------------------------------------------------------------- the core's bucket loop (any backend)
+
+
+def _buckets(count, files_each=2):
+    files = [S.SiteFile("/f%02d" % i, "/x", 10) for i in range(count * files_each)]
+    return UB.plan_buckets(files, concurrency=count, min_buckets=count, max_files=files_each)
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_send_buckets_sends_each_bucket_once_through_the_backends_callable(concurrency):
+    buckets = _buckets(5)
+    sent, lines = [], []
+    done = UB.send_buckets(buckets, sent.append, concurrency, log=lines.append)
+    assert sorted(map(id, sent)) == sorted(map(id, buckets)) == sorted(map(id, done))
+    assert len(lines) == 5 and all(line.startswith("uploaded bucket ") for line in lines)
+
+
+def test_send_buckets_stops_at_the_first_failure_and_names_the_bucket():
+    buckets = _buckets(4)
+    sent = []
+
+    def send(bucket):
+        sent.append(bucket)
+        raise ERR.PagesAPIError("bad gateway", 502, [{"code": 1, "message": "x"}], "POST", "/upload")
+
+    with pytest.raises(ERR.UploadError) as info:
+        UB.send_buckets(buckets, send, 1)
+    assert len(sent) == 1  # nothing after the failure started
+    assert "failed to upload 2 files (bucket 1/4" in info.value.message and "bad gateway" in info.value.message
+    assert info.value.status == 502
+
+
+def test_send_buckets_starts_nothing_once_cancelled_and_says_what_was_sent():
+    buckets = _buckets(3)
+    flag = threading.Event()
+    sent = []
+
+    def send(bucket):
+        sent.append(bucket)
+        flag.set()  # SIGINT arrives while the first bucket is sent
+
+    with pytest.raises(ERR.UploadError) as info:
+        UB.send_buckets(buckets, send, 1, cancel=flag)
+    assert len(sent) == 1
+    assert "after uploading 1 of 3 buckets (2 of 6 files)" in info.value.message
