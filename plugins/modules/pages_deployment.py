@@ -1092,7 +1092,6 @@ class PagesDeployment(PagesModule):
         return self.module.run_command(argv, cwd=cwd, environ_update=environ_update)
 
     def create_project(self):
-        p = self.params
         body = {"name": self.name, "production_branch": self.engine.request.production_branch}
         if self.check_mode:
             self.result["project_created"] = True

@@ -57,6 +57,7 @@ options:
       - Set it to V(false) when the DNS record that validation needs is created by a later task; add the
         domain first, create the record from RV(domain), then run this module again with O(wait=true).
       - Not waited on in check mode.
+      - Ignored with O(state=absent).
     type: bool
     default: true
   wait_timeout:
@@ -64,6 +65,7 @@ options:
       - The most seconds to wait for C(active) when O(wait=true); the task fails after that with the current
         status and validation data.
       - Certificate issuance usually takes a few minutes, and longer when DNS records were just changed.
+      - Ignored with O(state=absent).
     type: int
     default: 600
 notes:

@@ -48,10 +48,12 @@ options:
     description:
       - The branch whose deployments are production deployments; all other branches deploy to preview.
       - Required to create a project.
+      - Ignored with O(state=absent).
     type: str
   build_config:
     description:
       - How Cloudflare builds a git-connected project.
+      - Ignored with O(state=absent).
     type: dict
     suboptions:
       build_command:
@@ -85,6 +87,7 @@ options:
       - To disconnect the repository, set O(source_state=absent) instead.
       - Creating a git-connected project needs the Cloudflare Pages app to be installed for the repository's
         owner.
+      - Ignored with O(state=absent).
     type: dict
     suboptions:
       type:
@@ -150,6 +153,7 @@ options:
         It cannot be combined with O(source). Reported as a change, with the repository in the diff's C(before);
         in check mode nothing is sent.
       - V(present) (the default) leaves a connected repository alone unless O(source) asks for another one.
+      - Ignored with O(state=absent).
     type: str
     choices: [present, absent]
     default: present
@@ -168,6 +172,7 @@ options:
         O(purge_env_vars=true) (for O(deployment_configs.production.env_vars)) or O(purge_bindings=true) (for
         the binding maps) removes them; purging applies only to maps the task sets, so to remove every
         entry of a map set it to V({}) with purging on.
+      - Ignored with O(state=absent).
     type: dict
     suboptions:
       production:
@@ -274,6 +279,7 @@ options:
       - Remove the environment variables that the task does not list, in each O(deployment_configs.production.env_vars)
         or O(deployment_configs.preview.env_vars) map the task sets.
       - Environments and maps the task does not set are left alone.
+      - Ignored with O(state=absent).
     type: bool
     default: false
   purge_bindings:
@@ -281,6 +287,7 @@ options:
       - Remove the bindings that the task does not list, in each binding map the task sets (for example
         O(deployment_configs.production.kv_namespaces)).
       - Binding maps the task does not set are left alone; set a map to V({}) to remove all its bindings.
+      - Ignored with O(state=absent).
     type: bool
     default: false
   update_secrets:
@@ -290,6 +297,7 @@ options:
         and reports no change.
       - V(always) sends every C(secret_text) variable the task lists, and so always reports a change when the task
         lists one.
+      - Ignored with O(state=absent).
     type: str
     choices: [on_create, always]
     default: on_create

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -101,3 +102,24 @@ def test_every_option_is_in_the_table_of_options_by_state(cls):
             state, _sep, needs = entry.partition(" with ")
             assert state in states, (option, entry)
             assert not needs or needs in cls.argument_spec, (option, entry)
+
+
+def _documentation(cls):
+    import sys
+
+    import yaml
+
+    return yaml.safe_load(sys.modules[cls.__module__].DOCUMENTATION)
+
+
+@pytest.mark.parametrize("cls", [c for c in WITH_STATES if not c.refuse_misplaced_options], ids=lambda c: c.__name__)
+def test_options_a_state_ignores_say_so_in_their_documentation(cls):
+    """Where a module ignores an option in a state (instead of refusing it), the table and the option's
+    documentation agree: "Ignored with O(state=X)." for each state outside its entry, and only those."""
+    states = cls.argument_spec["state"]["choices"]
+    options = _documentation(cls)["options"]
+    for option, valid_in in cls.option_states.items():
+        ignored = [s for s in states if s not in valid_in]
+        text = " ".join(options[option]["description"])
+        said = sorted(set(re.findall(r"Ignored with O\(state=(\w+)\)", text)))
+        assert said == sorted(ignored), option
