@@ -1290,3 +1290,30 @@ def test_send_buckets_starts_nothing_once_cancelled_and_says_what_was_sent():
         UB.send_buckets(buckets, send, 1, cancel=flag)
     assert len(sent) == 1
     assert "after uploading 1 of 3 buckets (2 of 6 files)" in info.value.message
+
+
+# --------------------------------------------------------------------------- one entry: run() with a project to create
+
+
+def test_run_checks_a_site_for_a_new_project_before_creating_it(fake, tmp_path, monkeypatch):
+    for name in ("index.html", "a.html", "b.html"):
+        write(tmp_path, name, name.encode())
+    monkeypatch.setattr(U, "MAX_FILE_COUNT_ANY_PLAN", 2)
+    created = []
+    engine = U.DirectUpload(make_client(fake), U.DeployRequest("site", str(tmp_path), hash_cache=False))
+    with pytest.raises(ERR.FileCountError) as info:
+        engine.run(create_project=lambda: created.append(1))
+    assert "3 files" in info.value.message and "the most any Pages plan allows" in info.value.message
+    assert created == [] and fake.calls == []
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_run_creates_a_missing_project_then_plans_and_deploys_in_one_call(fake, tmp_path, check_mode):
+    write(tmp_path, "index.html", b"hi")
+    engine = U.DirectUpload(make_client(fake), U.DeployRequest("site", str(tmp_path), hash_cache=False,
+                                                               production_branch="main"))
+    out = engine.run(check_mode=check_mode, create_project=lambda: None if check_mode else fake.project)
+    assert out["changed"] and out["branch"] == "main" and out["upload"]["uploaded"] == 1
+    assert not fake.calls_to("get_project")  # the caller knew it did not exist
+    assert len(fake.calls_to("create_deployment")) == (0 if check_mode else 1)
+    assert engine.cancel is None  # the SIGINT flag run() installed is gone
