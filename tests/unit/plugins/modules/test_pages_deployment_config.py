@@ -27,8 +27,8 @@ def outcome(monkeypatch, pages_api, tmp_path):
     """Project ``site`` with a live deployment; DirectUpload.run answers ``outcome`` (a dict to fill)."""
     pages_api.seed_project("site")
     live = pages_api.seed_deployment("site", "live-0001", live=True)
-    answer = {"deployment": live, "serving": live, "upload": {"files": 1, "bytes": 1, "uploaded": 0, "uploaded_bytes": 0,
-                                             "skipped": 1, "buckets": 0}, "worker": {"mode": "file"}}
+    answer = {"deployment": live, "serving": live, "worker": {"mode": "file"},
+              "upload": {"files": 1, "bytes": 1, "uploaded": 0, "uploaded_bytes": 0, "skipped": 1, "buckets": 0}}
 
     def run(self, project_info=None, check_mode=False, create_project=None):
         return answer
