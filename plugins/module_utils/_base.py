@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -32,10 +31,12 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import 
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import DEFAULT_BUDGET
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._results import prepare_result
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import escaped_forms
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
     CREDENTIAL_OPTIONS,
     account_id_problem,
     credential_problem,
+    misplaced_options_problem,
     number_problem,
 )
 
@@ -90,19 +91,6 @@ class _SecretAwareModule(AnsibleModule):
     def fail_json(self, *args, **kwargs):  # pylint: disable=arguments-differ
         self._hide_secret_values()
         super().fail_json(*args, **kwargs)
-
-
-def escaped_forms(values):
-    """The other spellings of each secret that an error text may carry: its ``repr()`` and JSON forms
-    (a newline shown as backslash-n) and the value without surrounding whitespace."""
-    forms = set()
-    for value in list(values):
-        if not isinstance(value, str):
-            continue
-        for form in (repr(value)[1:-1], json.dumps(value)[1:-1], value.strip()):
-            if form and form != value and len(form) >= 4:
-                forms.add(form)
-    return forms
 
 
 # The number options of common_argument_spec: (option, minimum, whether the minimum itself is refused).
@@ -162,6 +150,12 @@ class PagesModule:
 
     argument_spec = {}
     module_kwargs = {}
+    # Modules with a ``state`` option say beside argument_spec which option is valid in which state:
+    # ``{option: states}`` for every option (see ``_validate.misplaced_options_problem``). An option set
+    # in another state is refused, naming it, before any request; a module whose documentation says
+    # such options are ignored sets ``refuse_misplaced_options = False``.
+    option_states = None
+    refuse_misplaced_options = True
 
     def __init__(self):
         spec = common_argument_spec()
@@ -245,17 +239,32 @@ class PagesModule:
         lead = lead or "Project %r does not exist in account %s." % (name, account)
         return "%s %s" % (lead, project_not_found_advice(name, account, *self.visible_projects()))
 
+    def _mark_as_changed(self, changed=True):
+        """Say whether the task changes (or, in check mode, would change) something: the one writer of
+        the result's ``changed`` (hcloud's name). ``changed=False`` takes it back, e.g. when a delete
+        found the object already gone or another run created it first."""
+        self.result["changed"] = bool(changed)
+
     def set_diff(self, before, after):
         """The task's diff (in diff mode): :func:`_compare.build_diff` of two plain objects, None
         for "does not exist"; :data:`_compare.NEW_OBJECT` stands for what only a real run creates."""
         if self.diff_mode:
             self.result["diff"] = build_diff(before, after)
 
+    def check_option_states(self):
+        """Fail when the task sets an option that ``option_states`` does not allow in its state."""
+        if not self.option_states or not self.refuse_misplaced_options:
+            return
+        problem = misplaced_options_problem(self.params, self.argument_spec, self.option_states, self.params["state"])
+        if problem:
+            self.fail(problem)
+
     def execute(self):
         raise NotImplementedError
 
     def run(self):
         try:
+            self.check_option_states()
             self.execute()
         except PagesError as err:
             self.fail_api(err)

@@ -4,7 +4,7 @@
 
 # PRIVATE to the collection: not a public API, may change without notice.
 
-"""Normalise, compare, patch, diff and mask API objects.
+"""Normalise, compare, patch and diff API objects (secrets in a diff are masked by ``_secrets``).
 
 Vocabulary used by every function here:
 
@@ -29,22 +29,10 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secret
-
-# What a secret value is replaced with in results, diffs and messages. It is the text Ansible
-# itself puts in place of no_log values, so users see one marker for "hidden".
-SECRET_MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-# In a diff's ``after``: a secret that this task sends (new, or re-sent with update_secrets=always).
-SECRET_CHANGED_MASK = SECRET_MASK + " (new value)"
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import mask_secrets, mask_secrets_against
 
 # In a diff's ``after``: the id (or other server-made value) of an object only a real run creates.
 NEW_OBJECT = "(new)"
-
-# Keys whose (non-empty) value is a secret wherever they appear.
-SECRET_KEYS = frozenset(("web_analytics_token",))
-# Keys holding maps of environment variables ``{NAME: {"type": ..., "value": ...}}``.
-ENV_VARS_KEYS = frozenset(("env_vars",))
-SECRET_ENV_TYPE = "secret_text"
 
 # Values the API returns for "not set", by key, besides None, "", [] and {}.
 # ``"*"`` (every branch / every path) is what the API fills in when no filter is set.
@@ -52,73 +40,6 @@ DEFAULT_UNSET_EQUIVALENTS = {
     "preview_branch_includes": (["*"],),
     "path_includes": (["*"],),
 }
-
-_NO_REF = object()  # mask without comparing to a "before" object
-_ABSENT = object()  # compared to a "before" object that lacks this key
-
-
-# --------------------------------------------------------------------------- masking
-
-
-def mask_secrets(obj, mask=SECRET_MASK):
-    """Return a deep copy of ``obj`` (any JSON-like value) with every secret replaced by ``mask``.
-
-    Secrets are, at any depth (so a project, a deployment, a list of either, or a patch body):
-
-    * the ``value`` of each entry of an ``env_vars`` map whose ``type`` is ``secret_text``
-      (replaced even when the API sent ``""``, since the variable does hold a secret);
-    * the value of a ``web_analytics_token`` key, when it is not ``None`` or ``""`` (an unset
-      token stays visibly unset).
-
-    Plain-text variables and everything else are copied unchanged. ``obj`` is not modified.
-    """
-    return _mask(obj, _NO_REF, mask)
-
-
-def _mask(obj, ref, mask):
-    if isinstance(obj, dict):
-        out = {}
-        for key, value in obj.items():
-            sub_ref = _child(ref, key)
-            if key in SECRET_KEYS and value not in (None, ""):
-                out[key] = _mask_value(register_secret(value), sub_ref, mask)
-            elif key in ENV_VARS_KEYS and isinstance(value, dict):
-                out[key] = {
-                    name: _mask_env_var(entry, _child(sub_ref, name), mask) for name, entry in value.items()
-                }
-            else:
-                out[key] = _mask(value, sub_ref, mask)
-        return out
-    if isinstance(obj, (list, tuple)):
-        # List items have no stable identity to compare with a "before" list.
-        return [_mask(item, _NO_REF, mask) for item in obj]
-    return copy.deepcopy(obj)
-
-
-def _child(ref, key):
-    if ref is _NO_REF:
-        return _NO_REF
-    if isinstance(ref, dict) and key in ref:
-        return ref[key]
-    return _ABSENT
-
-
-def _mask_value(value, ref, mask):
-    if ref is _NO_REF or ref == value:
-        return mask
-    return SECRET_CHANGED_MASK
-
-
-def _mask_env_var(entry, ref, mask):
-    if not isinstance(entry, dict):
-        return _mask(entry, _NO_REF, mask)
-    out = _mask(entry, _NO_REF, mask)
-    if entry.get("type") == SECRET_ENV_TYPE and "value" in entry:
-        ref_value = _child(ref, "value") if ref is not _NO_REF else _NO_REF
-        if ref is not _NO_REF and isinstance(ref, dict) and ref.get("type") != SECRET_ENV_TYPE:
-            ref_value = _ABSENT  # was plain text (or absent): the secret is new
-        out["value"] = _mask_value(entry["value"], ref_value, mask)
-    return out
 
 
 # --------------------------------------------------------------------------- normalising
@@ -311,13 +232,13 @@ def build_diff(before, after):
     """Ansible's ``diff`` result: ``{"before": ..., "after": ...}``, secrets masked.
 
     ``before`` and ``after`` are plain objects (``None`` for "does not exist", shown as ``""`` as
-    Ansible's diff callback expects). Secrets are masked with :data:`SECRET_MASK`; a secret in
+    Ansible's diff callback expects). Secrets are masked with :data:`_secrets.SECRET_MASK`; a secret in
     ``after`` whose value differs from the one at the same place in ``before`` (or that
-    ``before`` lacks) is shown as :data:`SECRET_CHANGED_MASK`, so a diff tells that a secret will
+    ``before`` lacks) is shown as :data:`_secrets.SECRET_CHANGED_MASK`, so a diff tells that a secret will
     be sent without showing it. The API returns secrets as ``""``, so a secret a task sends
     always shows as changed.
     """
     return {
         "before": "" if before is None else mask_secrets(before),
-        "after": "" if after is None else _mask(after, _ABSENT if before is None else before, SECRET_MASK),
+        "after": "" if after is None else mask_secrets_against(after, before),
     }

@@ -15,7 +15,7 @@ that skipped its shaping, and the RETURN docs of all four modules describe one s
 
 from __future__ import annotations
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import mask_secrets
 
 
 def project_result(project):

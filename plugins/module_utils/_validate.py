@@ -145,3 +145,40 @@ def text_field_problem(value, where):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "%s must be a string, not %s." % (where, type(value).__name__)
     return None
+
+
+def option_is_set(value, spec):
+    """Whether a task set an option: not None, not its default, and not ``false`` for a flag (a flag
+    written ``false`` asks for what leaving it out asks for)."""
+    if value is None or value == spec.get("default"):
+        return False
+    return not (spec.get("type") == "bool" and value is False)
+
+
+def misplaced_options_problem(params, argument_spec, option_states, state):
+    """The message for the options that ``params`` sets outside the states ``option_states`` allows, or None.
+
+    ``option_states`` maps every option of ``argument_spec`` to the states it is valid in. A state may
+    be qualified: ``"present with source"`` is state=present with the ``source`` option set, and an
+    option valid only there is refused with state=present without it ("... without source").
+    """
+    misplaced, lacking = [], set()
+    for option, states in option_states.items():
+        if not option_is_set(params.get(option), argument_spec[option]):
+            continue
+        needed = set()
+        for entry in states:
+            name, _sep, needs = entry.partition(" with ")
+            if name != state:
+                continue
+            if not needs or option_is_set(params.get(needs), argument_spec[needs]):
+                break
+            needed.add(needs)
+        else:
+            misplaced.append(option)
+            lacking.update(needed)
+    if not misplaced:
+        return None
+    return "%s cannot be used with state=%s%s." % (
+        ", ".join(sorted(misplaced)), state, "".join(" without %s" % needs for needs in sorted(lacking))
+    )

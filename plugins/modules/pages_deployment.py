@@ -835,10 +835,9 @@ prune:
 """
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BranchCleanupRefused, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.branch_cleanup import BranchCleanup
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BranchCleanupRefused
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import NEW_OBJECT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     ALIASED_DELETE_CODE,
@@ -863,18 +862,18 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.li
     summarize,
     wait_for_deployment,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.interrupt import SigintFlag
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as _assets
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as _site
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
+
+
+ALL_STATES = ("present", "absent", "rolled_back", "retried", "pruned")
 
 
 class PagesDeployment(PagesModule):
     argument_spec = dict(
         project_name=dict(type="str", required=True, aliases=["project"]),
-        state=dict(type="str", default="present", choices=["present", "absent", "rolled_back", "retried", "pruned"]),
+        state=dict(type="str", default="present", choices=list(ALL_STATES)),
         source=dict(type="path"),
         exclude=dict(type="list", elements="str", default=[]),
         functions_dir=dict(type="path"),
@@ -909,6 +908,37 @@ class PagesDeployment(PagesModule):
         ],
     )
 
+    # Which option is valid in which state ("present with source": a direct upload). The base refuses an
+    # option set in any other state, naming it, before any request; every option of argument_spec is here.
+    option_states = dict(
+        project_name=ALL_STATES,
+        state=ALL_STATES,
+        source=("present",),
+        exclude=("present with source",),
+        functions_dir=ALL_STATES,
+        wrangler_executable=ALL_STATES,
+        worker_bundle=ALL_STATES,
+        force_upload=("present",),
+        hash_cache=("present with source",),
+        branch=("present", "absent", "pruned"),
+        commit_hash=("present",),
+        commit_message=("present",),
+        commit_dirty=("present",),
+        environment=("present", "pruned"),
+        deployment_id=("absent", "rolled_back", "retried"),
+        force=ALL_STATES,
+        wait=ALL_STATES,
+        wait_timeout=ALL_STATES,
+        create_project=("present",),
+        production_branch=("present",),
+        keep=("pruned",),
+        keep_per_branch=("pruned",),
+        older_than=("pruned",),
+        delete_aliased=("pruned",),
+        allow_empty=("present with source",),
+        follow_symlinks=("present with source",),
+    )
+
     # ------------------------------------------------------------------ helpers
 
     @property
@@ -919,40 +949,12 @@ class PagesDeployment(PagesModule):
         self.module.debug(line)
 
     def check_options(self):
+        """What the table of options by state (checked by the base before this) cannot say."""
         p = self.params
-        state = p["state"]
         problem = project_name_problem(p["project_name"])
         if problem:
             self.fail(problem)
-        misplaced = []
-        for option in ("source", "create_project", "force_upload", "commit_message", "commit_dirty"):
-            if state != "present" and p[option] not in (None, False):
-                misplaced.append(option)
-        for option in ("keep", "keep_per_branch", "older_than", "delete_aliased"):
-            if state != "pruned" and p[option] not in (None, False):
-                misplaced.append(option)
-        if state in ("present", "pruned") and p["deployment_id"] is not None:
-            misplaced.append("deployment_id")
-        for option in ("branch", "environment", "production_branch"):
-            if state not in ("present", "pruned") and p[option] is not None and (state, option) != ("absent", "branch"):
-                misplaced.append(option)
-        if state == "pruned" and p["production_branch"] is not None:
-            misplaced.append("production_branch")
-        for option in ("commit_hash",):
-            if state != "present" and p[option] is not None:
-                misplaced.append(option)
-        if p["exclude"] and not p["source"]:
-            misplaced.append("exclude")
-        for option, default in (("allow_empty", False), ("follow_symlinks", "all")):
-            if p[option] != default and not p["source"]:
-                misplaced.append(option)
-        if p["hash_cache"] is not None and not p["source"]:
-            misplaced.append("hash_cache")
-        if misplaced:
-            self.fail("%s cannot be used with state=%s%s." % (
-                ", ".join(sorted(set(misplaced))), state,
-                "" if state != "present" or p["source"] else " without source"))
-        if state == "absent" and p["branch"] is not None:
+        if p["state"] == "absent" and p["branch"] is not None:
             if p["deployment_id"] is not None:
                 self.fail("state=absent takes either deployment_id (one deployment) or branch (all of a preview branch's "
                           "deployments), not both.")
@@ -1035,7 +1037,7 @@ class PagesDeployment(PagesModule):
     def state_present(self):
         p = self.params
         # The site's code (worker, routes, wrangler for Functions) is checked before any request.
-        self.site_code = self.inspect_site_code() if p["source"] else None
+        self.engine = self.direct_upload() if p["source"] else None
         project = self.get_project(required=False)
         self.result["project_created"] = False
         if project is None:
@@ -1066,24 +1068,38 @@ class PagesDeployment(PagesModule):
         else:
             self.present_build(project, production_branch)
 
-    def inspect_site_code(self):
+    def direct_upload(self):
+        """The upload engine for this task's one deploy request, with the site's code checked (no request)."""
+        self.progress = []
+        verbose = self.module._verbosity >= 1
+
+        def log(line):
+            self.debug(line)
+            if verbose:
+                self.progress.append(line)
+
+        engine = _upload.DirectUpload(
+            self.client, _upload.DeployRequest.from_options(self.params), log=log, run_command=self.run_wrangler
+        )
         try:
-            return _upload.DirectUpload(None, _upload.DeployRequest.from_options(self.params, self.params["branch"])).inspect()
+            engine.inspect()
         except _upload.UploadError as err:
             self.fail_api(err)
+        return engine
 
     def run_wrangler(self, argv, cwd, environ_update):
         return self.module.run_command(argv, cwd=cwd, environ_update=environ_update)
 
     def create_project(self):
-        p = self.params
-        body = {"name": self.name, "production_branch": p["production_branch"] or p["branch"] or "main"}
+        body = {"name": self.name, "production_branch": self.engine.request.production_branch}
         if self.check_mode:
-            self.result["project_created"] = self.result["changed"] = True
+            self.result["project_created"] = True
+            self._mark_as_changed()
             return None
         project, created = self.client.create_project_or_existing(body)
         # created is False when another run created it in between: go on as if it had been there
-        self.result["project_created"] = self.result["changed"] = created
+        self.result["project_created"] = created
+        self._mark_as_changed(created)
         return project
 
     def live_state(self, project, branch):
@@ -1091,43 +1107,21 @@ class PagesDeployment(PagesModule):
         return live, {"branch": branch, "deployment_id": live.get("id") if live else None}
 
     def present_upload(self, project, production_branch):
-        p = self.params
-        branch = p["branch"] or production_branch
-        progress = []
-        verbose = self.module._verbosity >= 1
-
-        def log(line):
-            self.debug(line)
-            if verbose:
-                progress.append(line)
-
-        if self.diff_mode and project is not None:
-            live = find_live_deployment(self.client, project, branch)
-            before = {"branch": branch, "deployment_id": live.get("id") if live else None}
-        else:
-            before = {"branch": branch, "deployment_id": None}
-        # SIGINT (Ctrl-C) stops the upload between buckets instead of being ignored (see _interrupt).
-        with SigintFlag() as interrupted:
-            engine = _upload.DirectUpload(
-                self.client, _upload.DeployRequest.from_options(p, branch), log=log,
-                run_command=self.run_wrangler, code=self.site_code, cancel=interrupted,
+        branch = self.params["branch"] or production_branch
+        if self.module._verbosity >= 1:
+            self.result["progress"] = self.progress  # filled as the engine goes, so a failure shows it too
+        # One call: the engine checks the site (before creating a missing project), plans, and applies
+        # unless in check mode; SIGINT (Ctrl-C) stops it between buckets (see interrupt).
+        try:
+            outcome = self.engine.run(
+                project_info=project, check_mode=self.check_mode,
+                create_project=self.create_project if project is None else None,
             )
-            if verbose:
-                self.result["progress"] = progress  # filled as the engine goes, so a failure shows it too
-            created = False
-            if project is None:
-                # Nothing to compare with: scan and check first (sizes, names, an empty site, the most files
-                # any plan allows), so that a site the API would refuse fails before the project is created.
-                try:
-                    _site.preflight(engine.scan(), _assets.MAX_FILE_COUNT_ANY_PLAN, "the most any Pages plan allows")
-                except _upload.UploadError as err:
-                    self.fail_api(err)
-                project = self.create_project()
-                created = project is not None and self.result["project_created"]
-            try:
-                outcome = engine.run(project_info=project, check_mode=self.check_mode)
-            except _upload.UploadError as err:
-                self.fail_api(self.first_deploy_failed(err) if created else err)
+        except _upload.UploadError as err:
+            created = self.result["project_created"] and not self.check_mode
+            self.fail_api(self.first_deploy_failed(err) if created else err)
+        serving = outcome.get("serving")
+        before = {"branch": branch, "deployment_id": serving.get("id") if serving else None}
         for warning in outcome.get("warnings") or []:
             self.module.warn(warning)
         upload = dict(outcome.get("upload") or {})
@@ -1140,7 +1134,7 @@ class PagesDeployment(PagesModule):
         # values are blank in both: set_diff masks them).
         configuration = outcome.get("configuration") or {}
         if outcome.get("changed"):
-            self.result["changed"] = True
+            self._mark_as_changed()
             after = {"branch": branch, "deployment_id": deployment.get("id") if deployment else NEW_OBJECT}
             if configuration:
                 before = dict(before, configuration=configuration["before"])
@@ -1168,7 +1162,8 @@ class PagesDeployment(PagesModule):
                     "%s Project %s was created by this task to read that limit from its upload token and is left "
                     "empty: deleting it failed (%s)." % (err.message, self.name, delete_err)
                 )
-            self.result["project_created"] = self.result["changed"] = False
+            self.result["project_created"] = False
+            self._mark_as_changed(False)
             return _upload.UploadError(
                 "%s Project %s, created by this task to read that limit from its upload token, was deleted again: "
                 "nothing was left behind." % (err.message, self.name)
@@ -1197,7 +1192,7 @@ class PagesDeployment(PagesModule):
             self.set_diff(before, before)
             self.finish(live)
             return
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.set_diff(before, {"branch": branch, "deployment_id": NEW_OBJECT})
         if self.check_mode:
             self.result["deployment"] = None
@@ -1249,13 +1244,13 @@ class PagesDeployment(PagesModule):
             aliased = is_newest_of_branch(self.client, project, deployment)
         if aliased and not p["force"]:
             self.fail(self.aliased_message(deployment, project))
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.set_diff(summarize(deployment, project_production_branch(project)), None)
         if self.check_mode:
             return
         try:
             deleted = self.client.delete_deployment(self.name, deployment["id"], force=p["force"], missing_ok=True)
-            self.result["changed"] = deleted
+            self._mark_as_changed(deleted)
         except PagesAPIError as err:
             if err.has_code(ALIASED_DELETE_CODE):
                 self.fail(self.aliased_message(deployment, project), status=err.status, errors=err.errors)
@@ -1323,7 +1318,7 @@ class PagesDeployment(PagesModule):
         if current == target["id"]:
             self.result["deployment"] = target
             return
-        self.result["changed"] = True
+        self._mark_as_changed()
         if self.check_mode:
             self.result["deployment"] = target
             return
@@ -1338,7 +1333,7 @@ class PagesDeployment(PagesModule):
         original = self.client.get_deployment(self.name, p["deployment_id"])
         if original is None:
             self.fail("Deployment %s does not exist in project %s." % (p["deployment_id"], self.name))
-        self.result["changed"] = True
+        self._mark_as_changed()
         production_branch = project_production_branch(project)
         branch = deployment_branch(original, production_branch)
         self.set_diff({"branch": branch, "deployment_id": original["id"]}, {"branch": branch, "deployment_id": NEW_OBJECT})
@@ -1374,7 +1369,7 @@ class PagesDeployment(PagesModule):
         before = sorted(d.get("id") for d in deployments)
         applied, stopped = apply_prune(self.client, self.name, plan, self.check_mode, log=self.debug)
         report.update(applied)
-        self.result["changed"] = bool(report["deleted"])
+        self._mark_as_changed(report["deleted"])
         gone = set(d["id"] for d in report["deleted"])
         self.set_diff({"deployments": before}, {"deployments": [i for i in before if i not in gone]})
         if stopped is not None:

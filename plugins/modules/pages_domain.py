@@ -57,6 +57,7 @@ options:
       - Set it to V(false) when the DNS record that validation needs is created by a later task; add the
         domain first, create the record from RV(domain), then run this module again with O(wait=true).
       - Not waited on in check mode.
+      - Ignored with O(state=absent).
     type: bool
     default: true
   wait_timeout:
@@ -64,6 +65,7 @@ options:
       - The most seconds to wait for C(active) when O(wait=true); the task fails after that with the current
         status and validation data.
       - Certificate issuance usually takes a few minutes, and longer when DNS records were just changed.
+      - Ignored with O(state=absent).
     type: int
     default: 600
 notes:
@@ -250,6 +252,16 @@ class PagesDomain(PagesModule):
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
     )
+    # Which option is valid in which state. wait and wait_timeout are ignored with state=absent (a
+    # removal is not waited for), so that a task can flip state and keep the rest.
+    option_states = dict(
+        project_name=("present", "absent"),
+        name=("present", "absent"),
+        state=("present", "absent"),
+        wait=("present",),
+        wait_timeout=("present",),
+    )
+    refuse_misplaced_options = False
 
     def execute(self):
         p = self.params
@@ -291,7 +303,7 @@ class PagesDomain(PagesModule):
         if current is None:
             self._set_diff(None, None)
             return
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.result["domain"] = current
         self._set_diff(current, None)
         if self.check_mode:
@@ -307,19 +319,19 @@ class PagesDomain(PagesModule):
             self.result["validation_retried"] = False
         if current is None:
             if self.check_mode:
-                self.result["changed"] = True
+                self._mark_as_changed()
                 self.result["domain"] = {"name": self.name}
                 self._set_diff(None, {"name": self.name, "status": "initializing"})
                 return
             domain = self._add()
-            self.result["changed"] = True
+            self._mark_as_changed()
         else:
             domain = current
             if self.check_mode:
                 self.result["domain"] = domain
                 if wait and domain.get("status") in RETRYABLE:
                     # A real run would retry validation.
-                    self.result["changed"] = True
+                    self._mark_as_changed()
                     self._set_diff(domain, dict(domain, status="initializing"))
                 else:
                     self._set_diff(domain, domain)
@@ -365,7 +377,7 @@ class PagesDomain(PagesModule):
                 if retried:
                     self._fail_validation(domain, "failed validation again (status %r)" % status, True)
                 retried.append(True)
-                self.result["changed"] = True
+                self._mark_as_changed()
                 self.result["validation_retried"] = True
                 try:
                     patched = self.client.retry_domain_validation(self.project_name, self.name)

@@ -193,10 +193,9 @@ projects:
       type: str
 """
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.assess import assess
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.local_build import read_local_build
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
 

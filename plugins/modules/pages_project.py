@@ -48,10 +48,12 @@ options:
     description:
       - The branch whose deployments are production deployments; all other branches deploy to preview.
       - Required to create a project.
+      - Ignored with O(state=absent).
     type: str
   build_config:
     description:
       - How Cloudflare builds a git-connected project.
+      - Ignored with O(state=absent).
     type: dict
     suboptions:
       build_command:
@@ -85,6 +87,7 @@ options:
       - To disconnect the repository, set O(source_state=absent) instead.
       - Creating a git-connected project needs the Cloudflare Pages app to be installed for the repository's
         owner.
+      - Ignored with O(state=absent).
     type: dict
     suboptions:
       type:
@@ -150,6 +153,7 @@ options:
         It cannot be combined with O(source). Reported as a change, with the repository in the diff's C(before);
         in check mode nothing is sent.
       - V(present) (the default) leaves a connected repository alone unless O(source) asks for another one.
+      - Ignored with O(state=absent).
     type: str
     choices: [present, absent]
     default: present
@@ -168,6 +172,7 @@ options:
         O(purge_env_vars=true) (for O(deployment_configs.production.env_vars)) or O(purge_bindings=true) (for
         the binding maps) removes them; purging applies only to maps the task sets, so to remove every
         entry of a map set it to V({}) with purging on.
+      - Ignored with O(state=absent).
     type: dict
     suboptions:
       production:
@@ -274,6 +279,7 @@ options:
       - Remove the environment variables that the task does not list, in each O(deployment_configs.production.env_vars)
         or O(deployment_configs.preview.env_vars) map the task sets.
       - Environments and maps the task does not set are left alone.
+      - Ignored with O(state=absent).
     type: bool
     default: false
   purge_bindings:
@@ -281,6 +287,7 @@ options:
       - Remove the bindings that the task does not list, in each binding map the task sets (for example
         O(deployment_configs.production.kv_namespaces)).
       - Binding maps the task does not set are left alone; set a map to V({}) to remove all its bindings.
+      - Ignored with O(state=absent).
     type: bool
     default: false
   update_secrets:
@@ -290,6 +297,7 @@ options:
         and reports no change.
       - V(always) sends every C(secret_text) variable the task lists, and so always reports a change when the task
         lists one.
+      - Ignored with O(state=absent).
     type: str
     choices: [on_create, always]
     default: on_create
@@ -598,7 +606,11 @@ from datetime import date
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import DEPLOYMENT_NOT_FOUND, PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    BulkStopped,
+    DEPLOYMENT_NOT_FOUND,
+    PagesAPIError,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.build_image import (
     build_image_problem,
@@ -606,7 +618,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.bu
     end_of_life_warning,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bulk import run_bulk
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BulkStopped
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import (
     apply_patch,
     diff_patch,
@@ -619,11 +630,11 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate impor
     text_field_problem,
     variable_name_problem,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_ENV_TYPE, register_secrets
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ENVIRONMENTS = ("production", "preview")
-ENV_TYPES = ("plain_text", "secret_text")
+ENV_TYPES = ("plain_text", SECRET_ENV_TYPE)
 
 # The value shape of each binding map, as an argument spec (validated with Ansible's own validator).
 BINDING_SHAPES = {
@@ -741,6 +752,23 @@ class PagesProject(PagesModule):
     # The environment variable maps are free-form dicts, so no_log cannot mark their secret values:
     # they are hidden through secret_values, and the module does not write its arguments to syslog.
     module_kwargs = dict(no_log=True, secret_values=secret_values)
+    # Which option is valid in which state. Options of the other state are ignored, as their documentation
+    # says ("Ignored with state=..."), so that a task can flip state and keep the rest.
+    option_states = dict(
+        name=("present", "absent"),
+        state=("present", "absent"),
+        production_branch=("present",),
+        build_config=("present",),
+        source_state=("present",),
+        source=("present",),
+        deployment_configs=("present",),
+        purge_env_vars=("present",),
+        purge_bindings=("present",),
+        update_secrets=("present",),
+        force=("absent",),
+        purge_build_cache=("present",),
+    )
+    refuse_misplaced_options = False
 
     # ------------------------------------------------------------------ entry point
 
@@ -767,7 +795,7 @@ class PagesProject(PagesModule):
             self.update(name, desired, current)
         self.result["build_image_major_version"] = build_images(self.result.get("project"))
         if p["purge_build_cache"]:
-            self.result["changed"] = True
+            self._mark_as_changed()
             self.result["build_cache_purged"] = False
             if not self.check_mode:
                 self.client.purge_build_cache(name)
@@ -909,7 +937,7 @@ class PagesProject(PagesModule):
         config = desired.get("source", {}).get("config", {})
         if "preview_deployment_setting" not in config:
             self.check_branch_filters(config, "all")  # the API's default
-        self.result["changed"] = True
+        self._mark_as_changed()
         self.set_diff(None, self.diff_fields(desired))
         if self.check_mode:
             self.result["project"] = desired
@@ -917,7 +945,7 @@ class PagesProject(PagesModule):
         project, created = self.client.create_project_or_existing(desired)
         if not created:
             # Another run created it between our read and our POST: go on as if it had been there.
-            self.result["changed"] = False
+            self._mark_as_changed(False)
             self.result.pop("diff", None)
             self.update(name, desired, project)
             return
@@ -958,7 +986,7 @@ class PagesProject(PagesModule):
         self.warn_wrangler_owned(name, current, patch)
 
         if patch or source_change:
-            self.result["changed"] = True
+            self._mark_as_changed()
         if self.diff_mode:
             whole = list(atomic)
             for (section, env, key), purge in maps.items():
@@ -1061,9 +1089,9 @@ class PagesProject(PagesModule):
             for var_name, entry in env_vars.items():
                 existing = have.get(var_name)
                 if (
-                    entry["type"] == "secret_text"
+                    entry["type"] == SECRET_ENV_TYPE
                     and isinstance(existing, dict)
-                    and existing.get("type") == "secret_text"
+                    and existing.get("type") == SECRET_ENV_TYPE
                 ):
                     env_vars[var_name] = copy.deepcopy(existing)
         return desired
@@ -1091,7 +1119,8 @@ class PagesProject(PagesModule):
         if not p["force"]:
             if not self.check_mode:
                 self.delete_project(name)
-            self.result.update(changed=True, project={})
+            self._mark_as_changed()
+            self.result["project"] = {}
             return
 
         # force: collect everything first, then delete (deleting while paging would skip items).
@@ -1101,14 +1130,15 @@ class PagesProject(PagesModule):
         # The live production deployment goes with the project; the API may refuse to delete it alone.
         deployments = [d for d in deployments if d != canonical]
         if self.check_mode:
-            self.result.update(changed=True, project={}, removed_domains=domains, deleted_deployments=deployments)
+            self._mark_as_changed()
+            self.result.update(project={}, removed_domains=domains, deleted_deployments=deployments)
             return
         # From here on, a failure reports what was already removed (and so changed=true).
         self.result.update(removed_domains=[], deleted_deployments=[])
         for domain in domains:
             try:
                 if self.client.delete_domain(name, domain, missing_ok=True):
-                    self.result["changed"] = True
+                    self._mark_as_changed()
                     self.result["removed_domains"].append(domain)
             except PagesAPIError as err:
                 self.fail_api(
@@ -1123,14 +1153,16 @@ class PagesProject(PagesModule):
                 pacer=getattr(self.client, "pacer", None),
             )
         except BulkStopped as stopped:
-            self.result["changed"] = self.result["changed"] or bool(stopped.done)
+            if stopped.done:
+                self._mark_as_changed()
             self.result["deleted_deployments"] = list(stopped.done)
             self.fail_api(
                 stopped, "deleting the deployments of project %r" % name,
                 "%d of %d deployments were deleted, %d not attempted; the project was not deleted. Run the task "
                 "again to resume." % (len(stopped.done), len(deployments), len(stopped.not_attempted)),
             )
-        self.result["changed"] = self.result["changed"] or bool(done)
+        if done:
+            self._mark_as_changed()
         self.result["deleted_deployments"] = list(done)
         for deployment_id, err in failures:
             if err.has_code(DEPLOYMENT_NOT_FOUND):
@@ -1140,7 +1172,8 @@ class PagesProject(PagesModule):
                 refused.append("%s (%s)" % (deployment_id, err.message))
         hint = "The API refused to delete these deployments: %s." % "; ".join(refused) if refused else ""
         self.delete_project(name, hint)
-        self.result.update(changed=True, project={})
+        self._mark_as_changed()
+        self.result["project"] = {}
 
     def delete_project(self, name, hint=""):
         try:

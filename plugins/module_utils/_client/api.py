@@ -20,14 +20,15 @@ import traceback
 from urllib.parse import quote
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    BudgetSpent,
     DEPLOYMENT_NOT_FOUND,
     DOMAIN_NOT_FOUND,
-    PROJECT_NOT_FOUND,
+    format_errors,
     PagesAPIError,
+    PROJECT_NOT_FOUND,
     RateLimitBudgetSpent,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import format_errors
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.retry_timing import (
     backoff_delay,
     parse_retry_after,
@@ -37,7 +38,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelim
     Pacer,
     WaitBudget,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import register_secret
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 

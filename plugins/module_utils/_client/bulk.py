@@ -17,8 +17,11 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BulkStopped
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    BulkStopped,
+    PagesAPIError,
+    RateLimitBudgetSpent,
+)
 
 # Deletions in flight at once: enough to hide the round-trip time, few enough that a burst
 # never overshoots the pacer's reserve.

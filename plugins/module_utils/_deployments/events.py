@@ -26,14 +26,13 @@ build Cloudflare skipped is ``skipped`` whatever its stage status says, and ``sk
 from __future__ import annotations
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import DEPLOYMENTS_PER_PAGE
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, project_not_found_advice
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.lifecycle import (
     deployment_branch,
     outcome_of,
     skip_details,
     stage_of,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import project_not_found_advice
 
 # What one poll may cost at most before the source warns: half of Cloudflare's 1,200 requests per
 # 5 minutes per user (https://developers.cloudflare.com/fundamentals/api/reference/limits/), so

@@ -14,11 +14,14 @@ deployment, the build-log tail, finding the live deployment of a branch). Nothin
 
 from __future__ import annotations
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PruneStopped
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    BulkStopped,
+    DEPLOYMENT_NOT_FOUND,
+    PagesAPIError,
+    PruneStopped,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import found_envelope
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import DEPLOYMENT_NOT_FOUND, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bulk import BULK_WORKERS, run_bulk
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BulkStopped
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.poll import DONE, poll_until
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import parse_timestamp
 

@@ -41,7 +41,8 @@ import hashlib
 import json
 import re
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_ENV_TYPE, normalise
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import normalise
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_ENV_TYPE
 
 #: Fields of a deployment object that say which configuration it was made with.
 SHOWN_FIELDS = ("env_vars", "compatibility_date", "compatibility_flags")

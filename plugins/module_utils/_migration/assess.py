@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_ENV_TYPE
+
 GUIDE = "https://developers.cloudflare.com/workers/static-assets/migration-guides/migrate-from-pages/"
 
 # Pages binding maps -> (Wrangler configuration key, the binding's fields there). A field maps a
@@ -55,7 +57,7 @@ def env_var_view(config):
     for name, entry in sorted((config.get("env_vars") or {}).items()):
         if not isinstance(entry, dict):
             continue
-        if entry.get("type") == "secret_text":
+        if entry.get("type") == SECRET_ENV_TYPE:
             secrets.append(name)
         else:
             plain[name] = entry.get("value")

@@ -18,9 +18,8 @@ import json
 import os
 import re
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError, WorkerError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code.plan import resolve_functions_dir
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import WorkerError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code.bundle import WORKER_NAME
 
 ROUTES = "_routes.json"

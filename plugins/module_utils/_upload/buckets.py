@@ -4,16 +4,25 @@
 
 # PRIVATE to the collection: not a public API, may change without notice.
 
-"""Backend-neutral bucket planning: which files go in which upload request, so that concurrent
-requests share the work evenly, each stays under the request-size bounds, and a file that changed
-since it was hashed is caught before anything is sent."""
+"""Backend-neutral buckets: which files go in which upload request, so that concurrent requests
+share the work evenly, each stays under the request-size bounds, and a file that changed since it
+was hashed is caught before anything is sent; and :func:`send_buckets`, the loop that sends them a
+few at a time, stops on the first failure or on SIGINT, and says what was sent. A backend gives it
+a callable that sends one bucket (the Pages backend: a JSON body, ``pages_assets.upload_missing``)."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadError
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, UploadCancelled, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import format_mib
+
 #: Bucket bounds, in raw file bytes and files: a 40 MiB bucket is a ~53.4 MiB JSON body
 #: (base64 inflates by 4/3), the same bounds as wrangler (packages/wrangler/src/pages/constants.ts),
 #: under Cloudflare's 100 MB body limit.
@@ -127,3 +136,74 @@ def files_to_send(scan, missing):
             out.append(f)
             wanted.discard(f.hash)
     return out
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def send_buckets(buckets, send, concurrency=UPLOAD_CONCURRENCY, cancel=None, log=None, pacer=None):
+    """Send each of ``buckets`` with ``send(bucket)``, ``concurrency`` at a time; return the buckets sent.
+
+    ``send`` makes one request (its body is the backend's business) and raises
+    :class:`PagesAPIError` when it fails after the client's retries, or :class:`UploadCancelled`
+    when ``cancel`` cut its body off. ``pacer`` (a ``pacing.UploadPacer``, optional) is entered
+    around each send. The first failure stops every bucket not yet started and raises
+    :class:`UploadError` naming the bucket; once ``cancel`` (anything with ``is_set()``, e.g. a
+    SIGINT flag) is set, no bucket starts and :class:`UploadError` says what was sent. Either way
+    what was uploaded stays, so a re-run sends only the rest. One ``log`` line per bucket.
+    """
+    log = log or (lambda line: None)
+    stop = threading.Event()
+    total = len(buckets)
+    done = []
+
+    def send_one(index, bucket):
+        if stop.is_set() or (cancel is not None and cancel.is_set()):
+            return None
+        started = time.monotonic()
+        try:
+            with pacer if pacer is not None else contextlib.nullcontext():
+                send(bucket)
+        except UploadCancelled:
+            return None
+        except PagesAPIError as err:
+            stop.set()
+            raise UploadError(
+                "failed to upload %d files (bucket %d/%d, %s, e.g. %s): %s. Files already uploaded are kept: "
+                "running again uploads only the missing ones."
+                % (len(bucket.files), index + 1, total, format_mib(bucket.size), bucket.files[0].path, err),
+                err.status,
+                err.errors,
+            )
+        except BaseException:
+            stop.set()
+            raise
+        log(
+            "uploaded bucket %d/%d: %d files, %s in %.2fs"
+            % (index + 1, total, len(bucket.files), format_mib(bucket.size), time.monotonic() - started)
+        )
+        done.append(bucket)
+        return len(bucket.files)
+
+    if total == 1 or concurrency <= 1:
+        for index, bucket in enumerate(buckets):
+            send_one(index, bucket)
+    elif total:
+        with ThreadPoolExecutor(max_workers=min(concurrency, total)) as pool:
+            futures = [pool.submit(send_one, i, b) for i, b in enumerate(buckets)]
+            first_error = None
+            for future in futures:
+                try:
+                    future.result()
+                except Exception as err:  # pylint: disable=broad-exception-caught
+                    if first_error is None:
+                        first_error = err
+            if first_error is not None:
+                raise first_error
+    if cancel is not None and cancel.is_set():
+        raise UploadError(
+            "Interrupted (SIGINT) after uploading %d of %d buckets (%d of %d files); no deployment was created. "
+            "Files already uploaded are kept: running the task again uploads only the missing ones."
+            % (len(done), total, sum(len(b.files) for b in done), sum(len(b.files) for b in buckets))
+        )
+    return done

@@ -22,9 +22,12 @@ import json
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadCancelled
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    PagesAPIError,
+    UploadCancelled,
+    UploadError,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets import (
     MAX_BUCKET_BYTES,
     MAX_BUCKET_FILES,
@@ -32,13 +35,11 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     _check_unchanged,
     files_to_send,
     plan_buckets,
+    send_buckets,
     upload_counts,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import format_mib
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 
 # --------------------------------------------------------------------------- limits and tunables
@@ -274,80 +275,31 @@ def upload_missing(
     Returns the counts ``files, bytes, uploaded, uploaded_bytes, skipped, buckets`` plus
     ``warnings`` (a list; a failed ``upsert-hashes`` only warns, as in wrangler). One ``log``
     line per bucket. A bucket that still fails after the client's retries raises
-    :class:`UploadError`; what was uploaded stays, so a re-run sends only the rest. After a gateway
+    :class:`UploadError`; what was uploaded stays, so a re-run sends only the rest (the loop is the
+    core's :func:`buckets.send_buckets`; this backend's part is the JSON bucket body). After a gateway
     timeout (524) the rest goes one bucket at a time, with wrangler's longer backoff
     (:mod:`_upload_pacing`); each bucket's read timeout grows with its size.
     """
-    log = log or (lambda line: None)
     send = files_to_send(scan, missing)
     buckets = plan_buckets(send, concurrency, max_bucket_bytes, max_bucket_files)
     _check_unchanged(send)
-    stop = threading.Event()
-    total = len(buckets)
-    done = []
     pacer = UploadPacer(concurrency, log)
 
-    def upload(index, bucket):
-        if stop.is_set() or (cancel is not None and cancel.is_set()):
-            return None
-        started = time.monotonic()
+    def send_bucket(bucket):
         length = body_length(bucket.files)
-        try:
-            with pacer:
-                client.request(
-                    "POST",
-                    "/pages/assets/upload",
-                    data=lambda: BucketBody(bucket.files, cancel, length),
-                    content_type="application/json",
-                    idempotent=True,
-                    jwt_provider=token.provider(),
-                    timeout=bucket_timeout(client.timeout, length),
-                    gateway_backoff=pacer.gateway_backoff,
-                )
-        except UploadCancelled:
-            return None
-        except PagesAPIError as err:
-            stop.set()
-            raise UploadError(
-                "failed to upload %d files (bucket %d/%d, %s, e.g. %s): %s. Files already uploaded are kept: "
-                "running again uploads only the missing ones."
-                % (len(bucket.files), index + 1, total, format_mib(bucket.size), bucket.files[0].path, err),
-                err.status,
-                err.errors,
-            )
-        except BaseException:
-            stop.set()
-            raise
-        log(
-            "uploaded bucket %d/%d: %d files, %s in %.2fs"
-            % (index + 1, total, len(bucket.files), format_mib(bucket.size), time.monotonic() - started)
-        )
-        done.append(bucket)
-        return len(bucket.files)
-
-    if total == 1 or concurrency <= 1:
-        for index, bucket in enumerate(buckets):
-            upload(index, bucket)
-    elif total:
-        with ThreadPoolExecutor(max_workers=min(concurrency, total)) as pool:
-            futures = [pool.submit(upload, i, b) for i, b in enumerate(buckets)]
-            first_error = None
-            for future in futures:
-                try:
-                    future.result()
-                except Exception as err:  # pylint: disable=broad-exception-caught
-                    if first_error is None:
-                        first_error = err
-            if first_error is not None:
-                raise first_error
-    if cancel is not None and cancel.is_set():
-        raise UploadError(
-            "Interrupted (SIGINT) after uploading %d of %d buckets (%d of %d files); no deployment was created. "
-            "Files already uploaded are kept: running the task again uploads only the missing ones."
-            % (len(done), total, sum(len(b.files) for b in done), len(send))
+        client.request(
+            "POST",
+            "/pages/assets/upload",
+            data=lambda: BucketBody(bucket.files, cancel, length),
+            content_type="application/json",
+            idempotent=True,
+            jwt_provider=token.provider(),
+            timeout=bucket_timeout(client.timeout, length),
+            gateway_backoff=pacer.gateway_backoff,
         )
 
-    counts = upload_counts(scan, send, total)
+    send_buckets(buckets, send_bucket, concurrency, cancel=cancel, log=log, pacer=pacer)
+    counts = upload_counts(scan, send, len(buckets))
     counts["warnings"] = []
     hashes = scan.unique_hashes()
     if hashes:

@@ -7,11 +7,13 @@
 """The direct-upload flow: deploy a built site to a Pages project the way ``wrangler pages
 deploy`` does, uploading only what the account does not have yet (``docs/upload-engine.md``).
 
-A :class:`DeployRequest` is built once from the task's options. :meth:`DirectUpload.prepare`
+A :class:`DeployRequest` is built once from the task's options, and :meth:`DirectUpload.run` is the
+one entry a module calls: it plans, then applies unless in check mode. :meth:`DirectUpload.prepare`
 makes a :class:`DeployPlan` without changing anything: it scans the site and checks its limits
-(``scan``), compares its digest with what the branch serves, and asks check-missing
-(``pages_assets``). :meth:`DirectUpload.apply` uploads the missing files and creates the deployment;
-a retry after an ambiguous failure first looks for the deployment
+(``scan``; for a project that does not exist yet, the most files any plan allows), compares its
+digest with what the branch serves (asked once: :class:`_deployments.BranchDeployments`), and asks
+check-missing (``pages_assets``). :meth:`DirectUpload.apply` uploads the missing files and creates the
+deployment; a retry after an ambiguous failure first looks for the deployment
 (:meth:`_deployments.BranchDeployments.created_since`), so it is never created twice.
 
 Idempotence: the form's ``commit_message`` ends with a trailer line ``cfpages-digest: <hex>``
@@ -38,6 +40,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     upload_counts,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import (
+    MAX_FILE_COUNT_ANY_PLAN,
     UploadToken,
     missing_hashes,
     upload_missing,
@@ -199,7 +202,8 @@ def serves(deployment, digest):
 @dataclass(frozen=True)
 class DeployRequest:
     """What one direct-upload deploy asks for: ``project``, ``source`` (the site directory),
-    ``branch`` (None: the production branch), the commit fields, ``exclude`` globs, ``force``
+    ``branch`` (None: the production branch), ``production_branch`` (the production branch of a project
+    that does not exist yet: the one it is created with), the commit fields, ``exclude`` globs, ``force``
     (deploy even when the branch serves this site), ``force_upload`` (skip check-missing),
     ``follow_symlinks`` (``"all"``/True, ``"inside"``, False: see ``scan.scan_site``), ``allow_empty``
     (deploy a site without files), ``concurrency`` (upload requests at once), ``workers`` (hashing threads),
@@ -222,12 +226,15 @@ class DeployRequest:
     wrangler_executable: str | None = None
     worker_bundle: str = "auto"
     hash_cache: str | bool | None = None
+    production_branch: str | None = None
 
     @classmethod
-    def from_options(cls, options, branch):
-        """The request of a ``pages_deployment`` task (its module options) deploying to ``branch``."""
+    def from_options(cls, options):
+        """The request of a ``pages_deployment`` task (its module options)."""
         return cls(
-            options["project_name"], options["source"], branch=branch, commit_hash=options["commit_hash"],
+            options["project_name"], options["source"], branch=options["branch"],
+            production_branch=options["production_branch"] or options["branch"] or "main",
+            commit_hash=options["commit_hash"],
             commit_message=options["commit_message"], commit_dirty=options["commit_dirty"],
             exclude=options["exclude"], force=options["force"], force_upload=options["force_upload"],
             functions_dir=options.get("functions_dir"), wrangler_executable=options.get("wrangler_executable"),
@@ -239,7 +246,8 @@ class DeployRequest:
 
 class DeployPlan:
     """What :meth:`DirectUpload.apply` would do: ``project_info`` (None: the project does not
-    exist), ``branch``, ``view`` (its :class:`BranchDeployments`) and ``live`` (what it serves),
+    exist), ``branch``, ``view`` (its :class:`BranchDeployments`), ``serving`` (the deployment that serves
+    the branch now) and ``live`` (what it serves, or the deployment in progress that will serve this site),
     ``unchanged`` (the branch already serves this site), ``token`` and ``missing`` (hashes to
     upload), ``worker`` (the ``WorkerPlan``) and ``digest`` (the site's and the worker's,
     :func:`deploy_digest`); ``config`` (the configuration of the environment ``branch`` deploys
@@ -255,6 +263,7 @@ class DeployPlan:
         self.digest = deploy_digest(scan.digest, worker.digest)
         self.warnings = list(scan.warnings) + list(worker.warnings)
         self.view = None
+        self.serving = None
         self.live = None
         self.unchanged = False
         self.token = None
@@ -282,7 +291,8 @@ class DeployPlan:
         """The engine's answer: ``changed``; ``deployment`` (the created one, the live one when
         unchanged, else None); ``upload`` (counts: ``files, bytes, uploaded, uploaded_bytes,
         skipped, buckets, hash_cache_hits``); ``worker`` (``mode, modules, bytes``); ``scan``;
-        ``branch``; ``digest``; ``warnings`` (strings); ``reason`` (why it deploys, or
+        ``branch``; ``serving`` (the deployment that served the branch before, for a diff's ``before``;
+        None for none or no project); ``digest``; ``warnings`` (strings); ``reason`` (why it deploys, or
         ``unchanged``); ``configuration_changes`` (what differs from the live deployment's
         configuration) and ``configuration`` (``{before, after}`` of the compared fields, secret
         values blank; None when not compared)."""
@@ -295,6 +305,7 @@ class DeployPlan:
             "worker": self.worker.summary(),
             "scan": self.scan,
             "branch": self.branch,
+            "serving": self.serving,
             "digest": self.digest,
             "warnings": self.warnings,
             "reason": self.reason,
@@ -367,24 +378,37 @@ class DirectUpload:
             self._scan = scan
         return self._scan
 
-    def prepare(self, project_info=None):
+    def check_new_site(self):
+        """Every check of the site that needs no project, with the most files any Pages plan allows as
+        the limit: run before a project is created for it, so that a site the API would refuse fails
+        first (a project's own limit is known only from its upload token)."""
+        self.inspect()
+        scan = self.scan()
+        preflight(scan, MAX_FILE_COUNT_ANY_PLAN, "the most any Pages plan allows")
+        self._stop_if_cancelled("after the site was scanned; nothing was uploaded or changed")
+        return scan
+
+    def prepare(self, project_info=None, exists=True):
         """The plan: scan, preflight, compare with what the branch serves (unchanged when it carries
         the same site digest and, for a site with code, was made with the environment's configuration
         as it is now; unless ``force``), then the upload token, the file count limit and check-missing.
-        ``project_info`` (the project object) saves its GET; the comparison makes no other request."""
+        ``project_info`` (the project object) saves its GET, and ``exists=False`` says there is none;
+        what the branch serves is listed at most once."""
         r = self.request
         self.inspect()
         scan = self.scan()
         self._stop_if_cancelled("after the site was scanned; nothing was uploaded or changed")
-        info = project_info if project_info is not None else self.client.get_project(r.project)
-        branch = r.branch or (info or {}).get("production_branch")
+        info = project_info if project_info is not None or not exists else self.client.get_project(r.project)
+        branch = r.branch or (info or {}).get("production_branch") or r.production_branch
         plan = DeployPlan(scan, info, branch, r.concurrency, self.worker_plan(info, branch))
         if info is None:
+            self.check_new_site()
             plan.reason = deploy_reason(None, False, False)
             plan.missing = scan.unique_hashes()
             plan.warnings.append("project %s does not exist: every file would be uploaded" % r.project)
             return plan
         plan.view = BranchDeployments(self.client, dict(info, name=r.project), plan.branch)
+        plan.serving = plan.view.live()
         plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, plan.digest))
         production = plan.branch == info.get("production_branch")
         lost_index = lost_index_warning(scan, info.get("canonical_deployment") if production else None, production)
@@ -439,7 +463,20 @@ class DirectUpload:
         self.log("created deployment %s" % ((deployment or {}).get("id"),))
         return plan.result(deployment, counts)
 
-    def run(self, project_info=None, check_mode=False):
-        """:meth:`prepare`, then :meth:`apply` unless ``check_mode`` (which reports what would be uploaded)."""
-        plan = self.prepare(project_info)
-        return plan.result() if check_mode else self.apply(plan)
+    def run(self, project_info=None, check_mode=False, create_project=None):
+        """The one entry for a deploy: :meth:`prepare`, then :meth:`apply` unless ``check_mode`` (which
+        reports what would be uploaded). ``create_project`` (a callable returning the project it creates,
+        None in check mode) is for a project that does not exist yet: it is called once the site passed
+        :meth:`check_new_site`. Unless the caller gave ``cancel``, SIGINT stops the run between steps."""
+        with contextlib.ExitStack() as stack:
+            if self.cancel is None:
+                self.cancel = stack.enter_context(SigintFlag())
+                stack.callback(setattr, self, "cancel", None)
+            if project_info is None and create_project is not None:
+                self.check_new_site()
+                project_info = create_project()
+                if project_info is None:
+                    plan = self.prepare(exists=False)
+                    return plan.result() if check_mode else self.apply(plan)
+            plan = self.prepare(project_info)
+            return plan.result() if check_mode else self.apply(plan)

@@ -30,9 +30,11 @@ import hashlib
 import os
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import functions_build as _functions_build
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import routes as _routes
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import (
+    bundle as WB,
+    functions_build as _functions_build,
+    routes as _routes,
+)
 
 ROUTES = "_routes.json"
 FILE_CONTENT_TYPE = "application/octet-stream"  # wrangler sends these files without a type

@@ -18,7 +18,9 @@ answer, or something that happens just before the call, like another run deletin
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import threading
 from datetime import datetime, timezone
 
@@ -36,7 +38,7 @@ from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Cloc
 MAP_KEYS = ("env_vars",) + tuple(BINDING_MAPS)
 # Calls that change nothing (everything else counts as a mutation).
 READS = ("get_project", "list_projects", "list_deployments", "get_deployment", "get_deployment_logs",
-         "list_domains", "get_domain", "get_upload_token")
+         "list_domains", "get_domain", "get_upload_token", ("assets_request", "check-missing"))
 CANNOT_DELETE_LIVE = 8000034
 CANNOT_DELETE_ALIASED = 8000035
 TOO_MANY_DEPLOYMENTS = 8000076
@@ -120,6 +122,7 @@ class FakePagesAPI:
         self._created = 0
         self._injected = []
         self.disconnected = set()  # git projects whose repository was disconnected
+        self.assets = set()  # hashes of the account's uploaded assets
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ setting up
@@ -191,7 +194,7 @@ class FakePagesAPI:
     # ------------------------------------------------------------------ looking at what happened
 
     def mutations(self):
-        return [c for c in self.calls if c[0] not in READS]
+        return [c for c in self.calls if c[0] not in READS and c[:2] not in READS]
 
     def called(self, method):
         return [c for c in self.calls if c[0] == method]
@@ -451,6 +454,28 @@ class FakePagesAPI:
         if answer is not _NO_ANSWER:
             return answer
         return copy.deepcopy(self.logs.get((project, deployment_id), {"total": 0, "data": []}))
+
+    # assets (the direct upload's read-only steps: the upload token and check-missing)
+
+    def get_upload_token(self, name):
+        answer = self._enter("get_upload_token", name)
+        if answer is not _NO_ANSWER:
+            return answer
+        self._project(name)
+        claims = json.dumps({"max_file_count_allowed": 20000}).encode("ascii")
+        return "e30.%s.unsigned" % base64.urlsafe_b64encode(claims).decode("ascii").rstrip("=")
+
+    def assets_request(self, endpoint, body, jwt_provider):
+        answer = self._enter("assets_request", endpoint)
+        if answer is not _NO_ANSWER:
+            return answer
+        jwt_provider(False)
+        if endpoint == "check-missing":
+            return [h for h in body["hashes"] if h not in self.assets]
+        if endpoint == "upsert-hashes":
+            self.assets.update(body["hashes"])
+            return True
+        raise AssertionError("the fake has no assets endpoint %r" % endpoint)
 
     # domains
 

@@ -17,11 +17,12 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import api as _api
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import retry_timing as _retry_timing
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import (
+    api as _api,
+    retry_timing as _retry_timing,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, PagesError
 
 TOKEN = "tok-3f9a1c0e7b5d4a2f8e6c1b0a9d8e7f6a5b4c3d2e"
 GLOBAL_KEY = "key-0a1b2c3d4e5f60718293a4b5c6d7e8f9"

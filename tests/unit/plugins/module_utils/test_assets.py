@@ -15,9 +15,11 @@ import os
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as UB
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as A
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import (
+    buckets as UB,
+    pages_assets as A,
+    scan as S,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock, autospec_client
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base, _errors as ERR, _secrets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import api as _api
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"
 GLOBAL_KEY = "key-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
@@ -121,12 +120,12 @@ def test_rate_limit_waits_are_reported_from_one_v(run_module, verbosity, reporte
 
 
 def test_the_escaped_forms_of_a_secret_are_its_repr_json_and_stripped_spellings():
-    assert _base.escaped_forms(["  s3cr3t\n"]) == {"  s3cr3t\\n", "s3cr3t"}
-    assert _base.escaped_forms(['quo"te']) == {'quo\\"te'}
+    assert _secrets.escaped_forms(["  s3cr3t\n"]) == {"  s3cr3t\\n", "s3cr3t"}
+    assert _secrets.escaped_forms(['quo"te']) == {'quo\\"te'}
     # Four characters are enough to be worth hiding; shorter forms would hide ordinary text.
-    assert _base.escaped_forms([" abcd "]) == {"abcd"}
-    assert _base.escaped_forms([" abc "]) == set()
-    assert _base.escaped_forms(["plain", 5, None]) == set()
+    assert _secrets.escaped_forms([" abcd "]) == {"abcd"}
+    assert _secrets.escaped_forms([" abc "]) == set()
+    assert _secrets.escaped_forms(["plain", 5, None]) == set()
 
 
 @pytest.mark.parametrize("option, value, message", [

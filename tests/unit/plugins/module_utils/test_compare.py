@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils import _compare as c
+from ansible_collections.cfpages.cloudflare.plugins.module_utils import _compare as c, _secrets as s
 
 SECRET = "s3cr3t-value-0f5e8a2b7c4d9e1f"
 TOKEN = "wa-token-7d2c9b4e1f6a3d8c5b0e"
@@ -49,15 +49,15 @@ def project(**over):
 
 def test_mask_secrets_masks_secret_env_vars_and_token_at_any_depth():
     original = project()
-    masked = c.mask_secrets(original)
+    masked = s.mask_secrets(original)
     prod = masked["deployment_configs"]["production"]["env_vars"]
-    assert prod["SECRET"] == {"type": "secret_text", "value": c.SECRET_MASK}  # masked even when ""
+    assert prod["SECRET"] == {"type": "secret_text", "value": s.SECRET_MASK}  # masked even when ""
     assert prod["PLAIN"] == {"type": "plain_text", "value": "visible"}
-    assert masked["build_config"]["web_analytics_token"] == c.SECRET_MASK
+    assert masked["build_config"]["web_analytics_token"] == s.SECRET_MASK
     assert masked["build_config"]["web_analytics_tag"] == "tag-1"
     # a deployment nested in the project (and its own env_vars / build_config)
-    assert masked["latest_deployment"]["env_vars"]["SECRET"]["value"] == c.SECRET_MASK
-    assert masked["latest_deployment"]["build_config"]["web_analytics_token"] == c.SECRET_MASK
+    assert masked["latest_deployment"]["env_vars"]["SECRET"]["value"] == s.SECRET_MASK
+    assert masked["latest_deployment"]["build_config"]["web_analytics_token"] == s.SECRET_MASK
     text = json.dumps(masked)
     assert SECRET not in text and TOKEN not in text
 
@@ -65,27 +65,27 @@ def test_mask_secrets_masks_secret_env_vars_and_token_at_any_depth():
 def test_mask_secrets_is_a_deep_copy_and_leaves_its_argument_alone():
     original = project()
     before = copy.deepcopy(original)
-    masked = c.mask_secrets(original)
+    masked = s.mask_secrets(original)
     assert original == before
     masked["deployment_configs"]["production"]["env_vars"]["PLAIN"]["value"] = "changed"
     assert original["deployment_configs"]["production"]["env_vars"]["PLAIN"]["value"] == "visible"
 
 
 def test_mask_secrets_keeps_unset_tokens_visible_and_handles_lists_and_scalars():
-    assert c.mask_secrets({"web_analytics_token": None}) == {"web_analytics_token": None}
-    assert c.mask_secrets({"web_analytics_token": ""}) == {"web_analytics_token": ""}
+    assert s.mask_secrets({"web_analytics_token": None}) == {"web_analytics_token": None}
+    assert s.mask_secrets({"web_analytics_token": ""}) == {"web_analytics_token": ""}
     items = [{"env_vars": {"X": {"type": "secret_text", "value": "abc"}}}, "text", 3, None]
-    assert c.mask_secrets(items) == [{"env_vars": {"X": {"type": "secret_text", "value": c.SECRET_MASK}}}, "text", 3, None]
-    assert c.mask_secrets(None) is None
+    assert s.mask_secrets(items) == [{"env_vars": {"X": {"type": "secret_text", "value": s.SECRET_MASK}}}, "text", 3, None]
+    assert s.mask_secrets(None) is None
     # env_vars null, an entry without value, and a deleted (None) entry in a patch body
-    assert c.mask_secrets({"env_vars": None}) == {"env_vars": None}
-    assert c.mask_secrets({"env_vars": {"A": {"type": "secret_text"}, "B": None}}) == {
+    assert s.mask_secrets({"env_vars": None}) == {"env_vars": None}
+    assert s.mask_secrets({"env_vars": {"A": {"type": "secret_text"}, "B": None}}) == {
         "env_vars": {"A": {"type": "secret_text"}, "B": None}
     }
 
 
 def test_mask_secrets_custom_mask():
-    assert c.mask_secrets({"web_analytics_token": "x"}, mask="***") == {"web_analytics_token": "***"}
+    assert s.mask_secrets({"web_analytics_token": "x"}, mask="***") == {"web_analytics_token": "***"}
 
 
 # --------------------------------------------------------------------------- normalise / compare
@@ -251,10 +251,10 @@ def test_build_diff_create_and_delete_use_empty_side():
     after = {"name": "site", "deployment_configs": {"production": {"env_vars": {"S": {"type": "secret_text", "value": SECRET}}}}}
     diff = c.build_diff(None, after)
     assert diff["before"] == ""
-    assert diff["after"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == c.SECRET_CHANGED_MASK
+    assert diff["after"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == s.SECRET_CHANGED_MASK
     gone = c.build_diff(after, None)
     assert gone["after"] == ""
-    assert gone["before"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == c.SECRET_MASK
+    assert gone["before"]["deployment_configs"]["production"]["env_vars"]["S"]["value"] == s.SECRET_MASK
     assert SECRET not in json.dumps(diff) + json.dumps(gone)
 
 
@@ -287,11 +287,11 @@ def test_build_diff_marks_only_secrets_that_are_sent():
     )
     diff = c.build_diff(before, after)
     env = diff["after"]["deployment_configs"]["production"]["env_vars"]
-    assert env["KEPT"]["value"] == c.SECRET_MASK
-    assert env["SENT"]["value"] == c.SECRET_CHANGED_MASK
-    assert env["WAS_PLAIN"]["value"] == c.SECRET_CHANGED_MASK  # same text, but now a secret
-    assert diff["after"]["build_config"]["web_analytics_token"] == c.SECRET_CHANGED_MASK
-    assert diff["before"]["build_config"]["web_analytics_token"] == c.SECRET_MASK
+    assert env["KEPT"]["value"] == s.SECRET_MASK
+    assert env["SENT"]["value"] == s.SECRET_CHANGED_MASK
+    assert env["WAS_PLAIN"]["value"] == s.SECRET_CHANGED_MASK  # same text, but now a secret
+    assert diff["after"]["build_config"]["web_analytics_token"] == s.SECRET_CHANGED_MASK
+    assert diff["before"]["build_config"]["web_analytics_token"] == s.SECRET_MASK
     assert diff["before"]["deployment_configs"]["production"]["env_vars"]["WAS_PLAIN"]["value"] == "p"
     text = json.dumps(diff)
     assert SECRET not in text and TOKEN not in text
@@ -300,4 +300,4 @@ def test_build_diff_marks_only_secrets_that_are_sent():
 def test_build_diff_unchanged_token_keeps_plain_mask():
     before = {"build_config": {"web_analytics_token": TOKEN}}
     diff = c.build_diff(before, copy.deepcopy(before))
-    assert diff["before"] == diff["after"] == {"build_config": {"web_analytics_token": c.SECRET_MASK}}
+    assert diff["before"] == diff["after"] == {"build_config": {"web_analytics_token": s.SECRET_MASK}}

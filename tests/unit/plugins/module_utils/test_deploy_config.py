@@ -11,9 +11,8 @@ import copy
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH, pages_deploy as U
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import settings as C
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as U
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.module_utils.test_upload import FakePages, make_client
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 

@@ -13,10 +13,12 @@ import threading
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as A
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as U
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import (
+    hashing as UH,
+    pages_assets as A,
+    pages_deploy as U,
+    scan as S,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.site_checks import INDEX_MARKER
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 

@@ -13,9 +13,11 @@ import time
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hash_cache as HC
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import (
+    hash_cache as HC,
+    hashing as UH,
+    scan as S,
+)
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
 pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")

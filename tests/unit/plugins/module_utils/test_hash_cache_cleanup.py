@@ -11,10 +11,12 @@ import time
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hash_cache as HC
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hash_cache_cleanup as CL
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import (
+    hash_cache as HC,
+    hash_cache_cleanup as CL,
+    hashing as UH,
+    scan as S,
+)
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write as write_file
 
 DAY = 24 * 60 * 60

@@ -10,14 +10,13 @@ import json
 
 import pytest
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.assess import (
     assess,
     environment_differences,
     run_worker_first,
     wrangler_config,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import LocalBuildError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._migration.local_build import read_local_build
 from ansible_collections.cfpages.cloudflare.plugins.modules.pages_migration_info import ZoneLookup, zone_candidates
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _results
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_MASK
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_MASK
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import deployment, domain
 
 SECRET = "s3cr3t-value-0b1c2d3e4f5a6b7c8d9e"

@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _secrets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import mask_secrets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import mask_secrets
 from ansible_collections.cfpages.cloudflare.plugins.modules.pages_project import secret_values
 
 try:
@@ -82,3 +82,20 @@ def test_core_masks_what_was_registered(monkeypatch):
     monkeypatch.setattr(client, "get", lambda path, **kw: {"jwt": JWT})
     client.get_upload_token("site")
     assert JWT not in core_mask("token: %s" % JWT)
+
+
+def test_the_secret_rules_live_only_in_secrets_py():
+    """One home for secrets: no other plugin file spells the mask or the secret type itself."""
+    import pathlib
+
+    plugins = pathlib.Path(_secrets.__file__).resolve().parents[1]
+    home = pathlib.Path(_secrets.__file__).resolve()
+    copies = []
+    for path in sorted(plugins.rglob("*.py")):
+        if path.resolve() == home:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for spelling in ('"%s"' % _secrets.SECRET_MASK, '"%s"' % _secrets.SECRET_ENV_TYPE, "def mask_secrets", "SECRET_KEYS ="):
+            if spelling in text:
+                copies.append("%s: %s" % (path.relative_to(plugins), spelling))
+    assert copies == []

@@ -13,8 +13,7 @@ import os
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH, scan as S
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 pytestmark = pytest.mark.skipif(not UH.HAS_BLAKE3, reason="blake3 is not installed")

@@ -21,13 +21,15 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as UB
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import hashing as UH
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as A
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import content_types as CT
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as S
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as U
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pacing as P
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import (
+    buckets as UB,
+    content_types as CT,
+    hashing as UH,
+    pacing as P,
+    pages_assets as A,
+    pages_deploy as U,
+    scan as S,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
@@ -1243,3 +1245,77 @@ def test_worker_importing_files_outside_it_is_bundled_by_wrangler_and_idempotent
     with pytest.raises(ERR.UploadError, match=r'_worker.js:1: import "../output/server/index.js" \(points above'):
         deploy(worker_bundle="never")
     assert len(fake.calls) == calls  # refused before any request
+
+
+# --------------------------------------------------------------------------- the core's bucket loop (any backend)
+
+
+def _buckets(count, files_each=2):
+    files = [S.SiteFile("/f%02d" % i, "/x", 10) for i in range(count * files_each)]
+    return UB.plan_buckets(files, concurrency=count, min_buckets=count, max_files=files_each)
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_send_buckets_sends_each_bucket_once_through_the_backends_callable(concurrency):
+    buckets = _buckets(5)
+    sent, lines = [], []
+    done = UB.send_buckets(buckets, sent.append, concurrency, log=lines.append)
+    assert sorted(map(id, sent)) == sorted(map(id, buckets)) == sorted(map(id, done))
+    assert len(lines) == 5 and all(line.startswith("uploaded bucket ") for line in lines)
+
+
+def test_send_buckets_stops_at_the_first_failure_and_names_the_bucket():
+    buckets = _buckets(4)
+    sent = []
+
+    def send(bucket):
+        sent.append(bucket)
+        raise ERR.PagesAPIError("bad gateway", 502, [{"code": 1, "message": "x"}], "POST", "/upload")
+
+    with pytest.raises(ERR.UploadError) as info:
+        UB.send_buckets(buckets, send, 1)
+    assert len(sent) == 1  # nothing after the failure started
+    assert "failed to upload 2 files (bucket 1/4" in info.value.message and "bad gateway" in info.value.message
+    assert info.value.status == 502
+
+
+def test_send_buckets_starts_nothing_once_cancelled_and_says_what_was_sent():
+    buckets = _buckets(3)
+    flag = threading.Event()
+    sent = []
+
+    def send(bucket):
+        sent.append(bucket)
+        flag.set()  # SIGINT arrives while the first bucket is sent
+
+    with pytest.raises(ERR.UploadError) as info:
+        UB.send_buckets(buckets, send, 1, cancel=flag)
+    assert len(sent) == 1
+    assert "after uploading 1 of 3 buckets (2 of 6 files)" in info.value.message
+
+
+# --------------------------------------------------------------------------- one entry: run() with a project to create
+
+
+def test_run_checks_a_site_for_a_new_project_before_creating_it(fake, tmp_path, monkeypatch):
+    for name in ("index.html", "a.html", "b.html"):
+        write(tmp_path, name, name.encode())
+    monkeypatch.setattr(U, "MAX_FILE_COUNT_ANY_PLAN", 2)
+    created = []
+    engine = U.DirectUpload(make_client(fake), U.DeployRequest("site", str(tmp_path), hash_cache=False))
+    with pytest.raises(ERR.FileCountError) as info:
+        engine.run(create_project=lambda: created.append(1))
+    assert "3 files" in info.value.message and "the most any Pages plan allows" in info.value.message
+    assert created == [] and fake.calls == []
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_run_creates_a_missing_project_then_plans_and_deploys_in_one_call(fake, tmp_path, check_mode):
+    write(tmp_path, "index.html", b"hi")
+    engine = U.DirectUpload(make_client(fake), U.DeployRequest("site", str(tmp_path), hash_cache=False,
+                                                               production_branch="main"))
+    out = engine.run(check_mode=check_mode, create_project=lambda: None if check_mode else fake.project)
+    assert out["changed"] and out["branch"] == "main" and out["upload"]["uploaded"] == 1
+    assert not fake.calls_to("get_project")  # the caller knew it did not exist
+    assert len(fake.calls_to("create_deployment")) == (0 if check_mode else 1)
+    assert engine.cancel is None  # the SIGINT flag run() installed is gone

@@ -14,9 +14,11 @@ import os
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import js_imports as J
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import routes as R
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import (
+    bundle as WB,
+    js_imports as J,
+    routes as R,
+)
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 BOUNDARY = "----formdata-undici-012345678901"

@@ -16,9 +16,11 @@ import sys
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import functions_build as F
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import plan as P
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import (
+    bundle as WB,
+    functions_build as F,
+    plan as P,
+)
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 # Writes a bundle with wrangler's random names, the generated routes and the routing config;

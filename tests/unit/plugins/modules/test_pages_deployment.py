@@ -17,7 +17,6 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_assets as _assets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import Pacer, WaitBudget
@@ -57,16 +56,25 @@ def api(pages_api):
 
 @pytest.fixture
 def engine(monkeypatch):
-    """Replace DirectUpload.run; ``engine.result`` is what it returns, ``engine.calls`` what it got: the
-    DeployRequest's fields plus ``project_info``, ``check_mode`` and ``scan`` (the scan made before)."""
+    """Replace DirectUpload.run after its checks of a site for a new project (and that project's
+    creation); ``engine.result`` is what it returns, ``engine.calls`` what it got: the DeployRequest's
+    fields plus ``project_info``, ``check_mode`` and ``scan`` (the scan made before)."""
 
     class Engine:
         calls = []
+        built = 0
         result = None
         error = None
 
     class Recorder(_upload.DirectUpload):
-        def run(self, project_info=None, check_mode=False):
+        def __init__(self, *args, **kwargs):
+            Engine.built += 1
+            super().__init__(*args, **kwargs)
+
+        def run(self, project_info=None, check_mode=False, create_project=None):
+            if project_info is None and create_project is not None:
+                self.check_new_site()
+                project_info = create_project()
             Engine.calls.append(dict(dataclasses.asdict(self.request), project_info=project_info, check_mode=check_mode, scan=self._scan))
             if Engine.error is not None:
                 raise Engine.error
@@ -74,6 +82,7 @@ def engine(monkeypatch):
 
     monkeypatch.setattr(_upload, "DirectUpload", Recorder)
     Engine.calls = []
+    Engine.built = 0
     return Engine
 
 
@@ -140,7 +149,7 @@ def test_create_project_in_check_mode_creates_nothing(run_module, api, engine, t
     assert api.mutations() == []
     assert engine.calls[0]["check_mode"] is True
     assert engine.calls[0]["project_info"] is None
-    assert engine.calls[0]["branch"] == "prod"
+    assert engine.calls[0]["branch"] is None and engine.calls[0]["production_branch"] == "prod"
 
 
 def test_worker_bundle_reaches_the_engine_and_defaults_to_auto(run_module, api, engine, tmp_path):
@@ -164,6 +173,8 @@ def test_create_project_then_deploy(run_module, api, engine, tmp_path):
     assert engine.calls[0]["project_info"]["name"] == "site"
     # The scan made to check the site before creating the project is re-used, not made again.
     assert [f.path for f in engine.calls[0]["scan"].files] == ["/index.html"]
+    # One engine, one call into it: the checks before the create, the create, the plan and the deploy.
+    assert engine.built == 1 and len(engine.calls) == 1
     assert result["environment"] == "production"
 
 
@@ -226,7 +237,8 @@ def test_unchanged_upload(run_module, api, engine, tmp_path):
     assert result["diff"]["before"] == result["diff"]["after"]
     assert api.mutations() == []
     call = engine.calls[0]
-    assert call["branch"] == "main" and call["force"] is False and call["force_upload"] is False
+    assert call["branch"] is None  # the engine deploys to the project's production branch
+    assert call["force"] is False and call["force_upload"] is False
     assert call["check_mode"] is False
 
 
@@ -247,7 +259,7 @@ def test_engine_gets_every_option(run_module, api, engine, tmp_path):
 def test_check_mode_upload_returns_counts_and_no_deployment(run_module, api, engine, tmp_path):
     live = deployment("live-0001")
     seed(api, live, canonical="live-0001")
-    engine.result = {"changed": True, "deployment": None, "upload": counts(3, 1)}
+    engine.result = {"changed": True, "deployment": None, "upload": counts(3, 1), "serving": live}
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), _ansible_check_mode=True,
                                                             _ansible_diff=True))
     assert status == "exit" and result["changed"]
@@ -269,7 +281,7 @@ def test_upload_error_fails_with_api_details(run_module, api, engine, tmp_path):
 def test_progress_lines_with_verbosity(run_module, api, engine, tmp_path, monkeypatch):
     seed(api)
 
-    def run(self, project_info=None, check_mode=False):
+    def run(self, project_info=None, check_mode=False, create_project=None):
         self.log("uploaded bucket 1/1")
         return {"changed": True, "deployment": deployment("d3"), "upload": counts()}
 
@@ -706,7 +718,7 @@ def test_create_project_checks_the_name_before_any_request(run_module, api, engi
 def test_create_project_refuses_more_files_than_any_plan_allows_before_creating(run_module, api, engine, tmp_path, monkeypatch):
     for name in ("index.html", "a.html", "b.html"):
         (tmp_path / name).write_text(name)
-    monkeypatch.setattr(_assets, "MAX_FILE_COUNT_ANY_PLAN", 2)
+    monkeypatch.setattr(_upload, "MAX_FILE_COUNT_ANY_PLAN", 2)
     status, result = run_module(pages_deployment.main, args(source=str(tmp_path), create_project=True))
     assert status == "fail" and "3 files" in result["msg"] and "the most any Pages plan allows" in result["msg"]
     assert api.mutations() == [] and engine.calls == []
@@ -762,3 +774,25 @@ def test_git_build_reports_the_commit_built_and_warns_when_it_is_not_the_one_ask
     api.expect_build(commit_hash="c" * 40)
     status, result = run_module(pages_deployment.main, args(commit_hash="c" * 40))
     assert result["built_commit_hash"] == "c" * 40 and len(warnings) == 1
+
+
+# --------------------------------------------------------------------------- one live lookup per run (issue 25)
+
+
+@pytest.mark.parametrize("same_site", [True, False], ids=["unchanged", "changed-check-mode"])
+def test_an_upload_to_a_preview_branch_with_diff_lists_the_branch_once(run_module, api, tmp_path, same_site):
+    """The real engine against the fake API: "what is live on this branch" is asked once, for the
+    diff's before and the engine's no-op check alike."""
+    (tmp_path / "index.html").write_text("hi")
+    digest = _upload.DirectUpload(None, _upload.DeployRequest("site", str(tmp_path), hash_cache=False)).scan().digest
+    trailer = _upload.trailer_line(digest if same_site else "0" * 64)
+    seed(api, deployment("live-0001"), deployment("feat-0001", env="preview", branch="feat", commit_message=trailer),
+         canonical="live-0001")
+    status, result = run_module(pages_deployment.main, args(
+        source=str(tmp_path), branch="feat", hash_cache=False, _ansible_diff=True, _ansible_check_mode=not same_site))
+    assert status == "exit", result
+    assert result["changed"] is not same_site
+    assert result["diff"]["before"]["deployment_id"] == "feat-0001"
+    assert result["upload"]["files"] == 1
+    assert len(api.called("list_deployments")) == 1
+    assert api.mutations() == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_MASK
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import deployment
 
@@ -27,10 +27,10 @@ def outcome(monkeypatch, pages_api, tmp_path):
     """Project ``site`` with a live deployment; DirectUpload.run answers ``outcome`` (a dict to fill)."""
     pages_api.seed_project("site")
     live = pages_api.seed_deployment("site", "live-0001", live=True)
-    answer = {"deployment": live, "upload": {"files": 1, "bytes": 1, "uploaded": 0, "uploaded_bytes": 0,
-                                             "skipped": 1, "buckets": 0}, "worker": {"mode": "file"}}
+    answer = {"deployment": live, "serving": live, "worker": {"mode": "file"},
+              "upload": {"files": 1, "bytes": 1, "uploaded": 0, "uploaded_bytes": 0, "skipped": 1, "buckets": 0}}
 
-    def run(self, project_info=None, check_mode=False):
+    def run(self, project_info=None, check_mode=False, create_project=None):
         return answer
 
     monkeypatch.setattr(_upload.DirectUpload, "run", run)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _time
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_MASK
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_info
 
 TOKEN = "tok-5b1d9e7c3a2f4e6d8c0b1a2f3e4d5c6b7a8f9e0d"

@@ -14,8 +14,7 @@ import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._compare import SECRET_CHANGED_MASK, SECRET_MASK
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import HAS_SECRET_MASKING
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import HAS_SECRET_MASKING, SECRET_CHANGED_MASK, SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.modules import pages_project
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fake_pages_api import api_error
 
