@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import __version__, cache, errors, jwtutil, ratelimit, serving
+from . import __version__, cache, errors, jwtutil, ratelimit, serving, workers_assets
 from .backdate import BackdateError, backdate
 from .branch_heads import BranchHeadError, set_branch_head
 from .deployhooks import HOOK_PATH, DeployHooks
@@ -27,6 +27,10 @@ from .store import Store
 from .util import parse_json
 from .workers import Workers
 from .zones import ZoneError, Zones
+from . import workers_scripts
+from .workers_scripts import WorkersScripts
+
+WK_MULTIPART = ("wk_put_script", "wk_upload_version", "wk_patch_settings", "wk_assets_upload")
 
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("429", "500", "502", "503", "524", "drop")
@@ -38,6 +42,8 @@ LOG_PAGE_DEFAULT = 5
 _P = r"(?P<project>[^/]+)"
 _A = r"/accounts/(?P<account>[^/]+)/pages/projects"
 _D = r"(?P<deployment>[^/]+)"
+_W = r"/accounts/(?P<account>[^/]+)/workers"
+_S = r"(?P<script>[^/]+)"
 ROUTES = [
     (_A, {"GET": "list_projects", "POST": "create_project"}),
     (_A + "/" + _P, {"GET": "get_project", "PATCH": "patch_project", "DELETE": "delete_project"}),
@@ -57,6 +63,24 @@ ROUTES = [
     ("/pages/assets/upsert-hashes", {"POST": "assets_upsert_hashes"}),
     (HOOK_PATH + "(?P<hook>[^/]+)", {"POST": "deploy_hook"}),
     ("/zones", {"GET": "list_zones"}),
+    # Workers scripts with static assets (workers_scripts.py)
+    (_W + "/subdomain", {"GET": "wk_get_subdomain", "PUT": "wk_put_subdomain"}),
+    (_W + "/scripts", {"GET": "wk_list_scripts"}),
+    (_W + "/services/" + _S, {"GET": "wk_get_service"}),
+    (_W + "/workers/" + _S, {"GET": "wk_get_worker"}),
+    (_W + "/scripts/" + _S, {"GET": "wk_get_script", "PUT": "wk_put_script", "DELETE": "wk_delete_script"}),
+    (_W + "/scripts/" + _S + "/assets-upload-session", {"POST": "wk_upload_session"}),
+    (_W + "/assets/upload", {"POST": "wk_assets_upload"}),
+    (_W + "/scripts/" + _S + "/settings", {"GET": "wk_get_settings", "PATCH": "wk_patch_settings"}),
+    (_W + "/scripts/" + _S + "/script-settings", {"GET": "wk_get_script_settings",
+                                                  "PATCH": "wk_patch_script_settings"}),
+    (_W + "/scripts/" + _S + "/versions", {"GET": "wk_list_versions", "POST": "wk_upload_version"}),
+    (_W + "/scripts/" + _S + "/versions/(?P<version>[^/]+)", {"GET": "wk_get_version"}),
+    (_W + "/scripts/" + _S + "/deployments", {"GET": "wk_list_deployments", "POST": "wk_create_deployment"}),
+    (_W + "/scripts/" + _S + "/deployments/(?P<deployment>[^/]+)", {"GET": "wk_get_deployment"}),
+    (_W + "/scripts/" + _S + "/secrets", {"GET": "wk_list_secrets", "PUT": "wk_put_secret"}),
+    (_W + "/scripts/" + _S + "/secrets/(?P<secret>[^/]+)", {"GET": "wk_get_secret", "DELETE": "wk_delete_secret"}),
+    (_W + "/scripts/" + _S + "/subdomain", {"GET": "wk_get_script_subdomain", "POST": "wk_post_script_subdomain"}),
 ]
 ROUTES = [(re.compile("^" + rx + "/?$"), methods) for rx, methods in ROUTES]
 TOKEN_RE = re.compile(r"^Bearer ([A-Za-z0-9._~+/=-]+)$")
@@ -124,12 +148,14 @@ class Emulator:
         self.cache = cache.CacheStore(clock)      # the Cache API of deployed workers, in memory
         self.deploy_hooks = DeployHooks(self.store)
         self.zones = Zones(self.store, clock)
+        self.workers_scripts = WorkersScripts(self.store, self.config, clock, self.jwt_secret)
 
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
         allowed = {"fault_rate": float, "fault_seed": int, "jwt_ttl": float, "build_seconds": float,
                    "domain_seconds": float, "max_file_count": int, "project_delete_limit": int,
-                   "upload_seconds": float, "project_create_cooldown": bool}
+                   "upload_seconds": float, "project_create_cooldown": bool,
+                   "workers_jwt_ttl": float}
         new = {}
         values = dict(values)
         set_limit = "rate_limit" in values
@@ -165,6 +191,7 @@ class Emulator:
         self.store.wipe()
         self.deploy_hooks.reset()
         self.zones.reset()
+        self.workers_scripts.reset()
         self.request_log.clear()
         for k, v in self.startup_config.to_dict().items():
             setattr(self.config, k, v)
@@ -179,9 +206,14 @@ class Emulator:
             kind, ident = target
             if kind == "assets":
                 return self.serve_assets(request, ident)
+            if kind == "wassets":   # a Worker's assets binding (env.<binding>.fetch)
+                return self.serve_worker_assets(request, *ident.split("/", 2))
             if kind == "cache":
                 return await self.serve_cache(request, ident)
             return await self.workers.bindings.handle(kind, ident, request)
+        host = (request.host or "").strip().lower().rsplit(":", 1)[0].rstrip(".")
+        if host.endswith(".workers.dev"):
+            return await self.serve_worker_site(request, host)
         site = self.resolve_site(request.host)
         if site is not None:
             return await self.serve_site(request, site, path)
@@ -260,6 +292,11 @@ class Emulator:
         try:
             if name.startswith("assets_"):
                 params["claims"] = self.auth_jwt(request)
+            elif name == "wk_assets_upload":  # the upload session's JWT is its only credential
+                m_tok = TOKEN_RE.match((request.headers.get("Authorization") or "").strip())
+                if not m_tok:
+                    raise workers_scripts.assets_jwt_error("missing")
+                params["claims"] = self.workers_scripts.upload_claims(m_tok.group(1))
             elif name == "deploy_hook":  # the hook's secret id is its only credential
                 pass
             else:
@@ -316,6 +353,11 @@ class Emulator:
     async def read_body(self, request, name, entry):
         if name == "create_deployment":
             return await self.read_form(request)
+        if name in WK_MULTIPART:
+            parts = await self.read_parts(request)
+            if name == "wk_assets_upload":
+                entry["keys"] = [part_name for part_name, _, _ in parts]
+            return parts
         if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache", "deploy_hook"):
             return None
         raw = await request.read()
@@ -354,6 +396,125 @@ class Emulator:
         elif (await request.read()).strip():
             raise errors.bad_request("Request body must be multipart/form-data.")
         return fields
+
+    async def read_parts(self, request) -> list:
+        """A multipart/form-data body as [(part name, content type, bytes)] (Workers uploads)."""
+        if request.content_type != "multipart/form-data":
+            raise workers_scripts.invalid("The request body must be multipart/form-data.")
+        parts = []
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name is None:
+                    continue
+                ctype = part.headers.get("Content-Type")
+                parts.append((part.name, ctype, bytes(await part.read())))
+        except (ValueError, AssertionError, RuntimeError) as e:
+            raise workers_scripts.invalid(f"Malformed multipart/form-data body: {e}") from None
+        return parts
+
+    # Workers scripts (workers_scripts.py)
+    @staticmethod
+    def _by_name(parts) -> dict:
+        return {name: (ctype, data) for name, ctype, data in parts}
+
+    def api_wk_get_subdomain(self, request, body, account):
+        return json_response(envelope({"subdomain": self.workers_scripts.subdomain(account)}))
+
+    def api_wk_put_subdomain(self, request, body, account):
+        return json_response(envelope(self.workers_scripts.set_subdomain(account, body)))
+
+    def api_wk_list_scripts(self, request, body, account):
+        ws = self.workers_scripts
+        return json_response(envelope([ws.render_script(s) for s in ws.scripts_of(account)]))
+
+    def api_wk_get_service(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.service(account, script)))
+
+    def api_wk_get_worker(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.worker(account, script)))
+
+    def api_wk_get_script(self, request, body, account, script):
+        data, ctype = self.workers_scripts.script_content(self.workers_scripts.get(account, script))
+        return web.Response(body=data, headers={"Content-Type": ctype})
+
+    def api_wk_put_script(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.put_script(account, script, self._by_name(body))))
+
+    def api_wk_delete_script(self, request, body, account, script):
+        self.workers_scripts.delete_script(account, script)
+        return json_response(envelope(None))
+
+    def api_wk_upload_session(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.upload_session(account, script, body)))
+
+    def api_wk_assets_upload(self, request, body, account, claims):
+        status, result = self.workers_scripts.upload(account, claims, body,
+                                                     request.query.get("base64", "").lower() == "true")
+        return json_response(envelope(result), status)
+
+    def api_wk_get_settings(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.get_settings(account, script)))
+
+    def api_wk_patch_settings(self, request, body, account, script):
+        parts = self._by_name(body)
+        if "settings" not in parts:
+            raise workers_scripts.invalid("The request needs a `settings` part (multipart/form-data).")
+        try:
+            settings = parse_json(parts["settings"][1])
+        except ValueError:
+            raise workers_scripts.invalid("The `settings` part is not valid JSON.") from None
+        return json_response(envelope(self.workers_scripts.patch_settings(account, script, settings)))
+
+    def api_wk_get_script_settings(self, request, body, account, script):
+        return json_response(envelope(dict(self.workers_scripts.get(account, script)["settings"])))
+
+    def api_wk_patch_script_settings(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.patch_script_settings(account, script, body)))
+
+    def api_wk_list_versions(self, request, body, account, script):
+        ws = self.workers_scripts
+        items = [ws.render_version(v) for v in ws.get(account, script)["versions"]]
+        chunk, info = paginate(request, items, 10, 100)   # [G] page sizes
+        return json_response(envelope({"items": chunk}, info))
+
+    def api_wk_upload_version(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.upload_version(account, script, self._by_name(body))))
+
+    def api_wk_get_version(self, request, body, account, script, version):
+        ws = self.workers_scripts
+        return json_response(envelope(ws.render_version(ws.find_version(ws.get(account, script), version))))
+
+    def api_wk_list_deployments(self, request, body, account, script):
+        return json_response(envelope({"deployments": self.workers_scripts.get(account, script)["deployments"]}))
+
+    def api_wk_get_deployment(self, request, body, account, script, deployment):
+        for d in self.workers_scripts.get(account, script)["deployments"]:
+            if d["id"] == deployment:
+                return json_response(envelope(d))
+        raise workers_scripts.deployment_not_found()
+
+    def api_wk_create_deployment(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.create_deployment(account, script, body)))
+
+    def api_wk_list_secrets(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.list_secrets(account, script)))
+
+    def api_wk_put_secret(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.put_secret(account, script, body)))
+
+    def api_wk_get_secret(self, request, body, account, script, secret):
+        return json_response(envelope(self.workers_scripts.get_secret(account, script, secret)))
+
+    def api_wk_delete_secret(self, request, body, account, script, secret):
+        self.workers_scripts.delete_secret(account, script, secret)
+        return json_response(envelope(None))
+
+    def api_wk_get_script_subdomain(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.get_script_subdomain(account, script)))
+
+    def api_wk_post_script_subdomain(self, request, body, account, script):
+        return json_response(envelope(self.workers_scripts.set_script_subdomain(account, script, body)))
 
     def _project_resp(self, p):
         return json_response(envelope(self.model.render_project(p)))
@@ -672,6 +833,80 @@ class Emulator:
         for name, value in headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 resp.headers.add(name, value)
+        return resp
+
+    # ------------------------------------------------------------------ Workers sites
+    def _worker_version(self, script):
+        """The version that answers a request: one of the newest deployment's, by its percentages."""
+        deployments = script["deployments"]
+        if not deployments:
+            return None
+        pick, acc = random.uniform(0, 100), 0.0
+        chosen = deployments[0]["versions"][-1]
+        for item in deployments[0]["versions"]:
+            acc += item["percentage"]
+            if pick < acc:
+                chosen = item
+                break
+        return next((v for v in script["versions"] if v["id"] == chosen["version_id"]), None)
+
+    async def serve_worker_site(self, request, host):
+        """``<script>.<account subdomain>.workers.dev``: the router of Workers static assets
+        (workers_assets.py), then the assets or the Worker (workerd)."""
+        script = self.workers_scripts.script_for_host(host)
+        if script is None or not script["subdomain"]["enabled"]:
+            # [G] text: Cloudflare answers its own error page for an unknown or disabled workers.dev host
+            return web.Response(text="Not found: no Worker is served on workers.dev at this host.\n", status=404)
+        version = self._worker_version(script)
+        if version is None:
+            return web.Response(text="This Worker has no deployment.\n", status=404)
+        assets = version.get("assets")
+        raw_path, _, query = request.raw_path.partition("?")
+        has_worker = bool(version.get("main_module"))
+        cfg = (assets or {}).get("config") or {}
+
+        def can_fetch():
+            if not assets:
+                return False
+            return workers_assets.can_fetch(
+                method=request.method, host=host, raw_path=raw_path, query=query, config=cfg,
+                exists=self._worker_exists(script, version), redirects_text=cfg.get("_redirects") or "",
+                static_routing=isinstance(cfg.get("run_worker_first"), list))
+
+        if workers_assets.route_to_worker(has_worker=has_worker, run_worker_first=cfg.get("run_worker_first"),
+                                          path=serving.url_pathname(raw_path), can_fetch_assets=can_fetch):
+            if not self.workers.runtime.enabled:
+                return web.Response(status=501, text="The emulator runs without workerd: "
+                                    f"{self.workers.runtime.reason}\n")
+            return await self.workers.forward_script(request, script, version)
+        return self.serve_worker_assets(request, script["account"], script["name"], version["id"])
+
+    def _worker_exists(self, script, version):
+        manifest = (version.get("assets") or {}).get("manifest") or {}
+        return lambda path: manifest.get(path)
+
+    def serve_worker_assets(self, request, account, script_name, version_id):
+        script = self.workers_scripts._load(account, script_name)
+        version = next((v for v in (script or {}).get("versions", []) if v["id"] == version_id), None)
+        if version is None or not version.get("assets"):
+            return web.Response(status=404)
+        cfg = version["assets"].get("config") or {}
+        store_account = self.workers_scripts.asset_account(account)
+
+        def row(h):
+            return self.store.get_asset(store_account, h)
+
+        host = request.host.rsplit(":", 1)[0].lower()
+        raw_path, _, query = request.raw_path.partition("?")
+        answer = workers_assets.serve(
+            method=request.method, host=host, raw_path=raw_path, query=query, request_headers=request.headers,
+            config=cfg, exists=self._worker_exists(script, version),
+            content_type_of=lambda h: (row(h)["content_type"] or None) if row(h) else None,
+            load=lambda h: (self.store.get_blob(row(h)["blob"]) or b"") if row(h) else b"",
+            redirects_text=cfg.get("_redirects") or "", headers_text=cfg.get("_headers") or "")
+        resp = web.Response(status=answer.status, body=answer.body if request.method != "HEAD" else None)
+        for name, value in answer.headers.items():
+            resp.headers[name] = value
         return resp
 
     def serve_static(self, request, d):

@@ -53,6 +53,7 @@ class Config:
     upload_seconds: float = 0.0
     rate_limit: str | None = None  # "N/SECONDS" per credential (ratelimit.py); None: no limit
     project_create_cooldown: bool = False  # POST .../projects answers the anti-abuse cooldown error
+    workers_jwt_ttl: float = 3600.0  # Workers asset upload and completion tokens: "valid for one hour"
 
     def to_dict(self):
         return asdict(self)

@@ -36,6 +36,10 @@ class WorkerSpec:
     cache_scope: str = ""                                 # whose caches the Cache API reaches (the project)
     service_address: str = ""                             # host:port of the emulator
     service_secret: str = ""                              # proves a SERVICE_HEADER came from workerd
+    # the assets binding: Pages always binds ASSETS to the deployment; a Worker names its own binding
+    # (or has none) and its assets are reached as "wassets:<account>/<script>/<version>"
+    assets_binding: str | None = "ASSETS"
+    assets_target: tuple = ()                             # (kind, id); default ("assets", deployment_id)
 
 
 def capnp_text(value: str) -> str:
@@ -84,7 +88,7 @@ export default typeof handler === "function" ? handler : {
       return await handler.fetch(request, full, context);
     } catch (e) {
       if (e instanceof NotEmulated) return new Response(e.message + "\\n", { status: 501 });
-      if (passThrough) return env.ASSETS.fetch(request);
+      if (passThrough && env.ASSETS) return env.ASSETS.fetch(request);
       throw e;
     }
   },
@@ -122,12 +126,16 @@ def write_config(directory: Path, specs: list[WorkerSpec]) -> tuple[Path, dict]:
         for j, (var, value) in enumerate(sorted(spec.text_vars.items())):
             (wdir / f"v{j}").write_text(value)
             bindings.append(f'(name = {capnp_text(var)}, text = embed "w{i}/v{j}")')
-        externals = [("assets", "assets", spec.deployment_id)]
+        externals = []
+        if spec.assets_binding:
+            kind, ident = spec.assets_target or ("assets", spec.deployment_id)
+            externals.append(("assets", kind, ident))
         if spec.cache_scope:
             # caches.default / caches.open(): workerd speaks its cache protocol to this service
             # (pages_emulator/cache.py); the cache key is the URL, scheme included.
             externals.append(("cache", "cache", spec.cache_scope))
-        bindings.append(f'(name = "ASSETS", service = "{name}-assets")')
+        if spec.assets_binding:
+            bindings.append(f'(name = {capnp_text(spec.assets_binding)}, service = "{name}-assets")')
         for j, (var, namespace) in enumerate(sorted(spec.kv.items())):
             externals.append((f"kv{j}", "kv", namespace))
             bindings.append(f'(name = {capnp_text(var)}, kvNamespace = "{name}-kv{j}")')

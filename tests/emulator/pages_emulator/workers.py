@@ -325,6 +325,7 @@ class Workers:
         self.emulator_address = None      # host:port, set once the server listens
         self.tasks: set = set()
         self._routes_cache: dict = {}
+        self.script_versions: set = set()   # Workers script versions given to the runtime
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         if not self.runtime.enabled:
             self.log(f"pages emulator: workers are NOT executed: {reason}")
@@ -439,17 +440,47 @@ class Workers:
             return None
         secret, _, rest = value.partition(":")
         kind, _, ident = rest.partition(":")
-        if not secrets.compare_digest(secret, self.service_secret) or kind not in ("assets", "kv", "d1", "cache"):
+        if not secrets.compare_digest(secret, self.service_secret) or kind not in (
+                "assets", "wassets", "kv", "d1", "cache"):
             return None
         return kind, ident
 
-    async def forward(self, request, d: dict):
+    async def script_spec(self, script: dict, version: dict) -> WorkerSpec:
+        """The WorkerSpec of a Workers script version (workers_scripts.py): its modules, its
+        plain_text / secret_text bindings as text, its assets binding under the name it chose."""
+        modules = [Module(m["name"], m["kind"], self.store.get_blob(m["blob"]) or b"") for m in version["modules"]]
+        date = version.get("compatibility_date") or "2021-11-02"
+        newest = await self.runtime.newest_date()
+        run_date = newest if newest and date > newest else date
+        flags = runtime_flags(date, run_date, version.get("compatibility_flags") or [])
+        text_vars, missing, assets_binding = {}, {}, None
+        for b in version.get("bindings") or []:
+            if b["type"] in ("plain_text", "secret_text"):
+                text_vars[b["name"]] = str(b.get("text", ""))
+            elif b["type"] == "json":
+                text_vars[b["name"]] = json.dumps(b.get("json"))   # [G] given as its JSON text
+            elif b["type"] == "assets":
+                assets_binding = b["name"]
+            else:
+                missing[b["name"]] = b["type"]
+        self.script_versions.add(version["id"])
+        return WorkerSpec(version["id"], WorkerCode(version["main_module"], modules, {}), run_date, flags,
+                          text_vars=text_vars, missing_bindings=missing, cache_scope=f"worker:{script['name']}",
+                          service_address=self.emulator_address or "127.0.0.1:9",
+                          service_secret=self.service_secret, assets_binding=assets_binding,
+                          assets_target=("wassets", f"{script['account']}/{script['name']}/{version['id']}"))
+
+    async def forward_script(self, request, script: dict, version: dict):
+        return await self.forward(request, version, spec=lambda: self.script_spec(script, version))
+
+    async def forward(self, request, d: dict, spec=None):
         from aiohttp import ClientSession, ClientTimeout, web
         from multidict import CIMultiDict
 
         try:
             port = self.runtime.loaded_port(d["id"]) or await self.runtime.port_for(
-                await self.spec_for(d), lambda dep_id: self.store.get_deployment(dep_id) is not None)
+                await (spec() if spec else self.spec_for(d)),
+                lambda dep_id: dep_id in self.script_versions or self.store.get_deployment(dep_id) is not None)
         except StartError as e:
             return web.Response(status=502, text=f"The emulator could not start the worker: {e}\n")
         internal = (SERVICE_HEADER.lower(), CF_BLOB.lower())
