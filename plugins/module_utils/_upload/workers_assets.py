@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import MAX_ASSET_SIZE, ScanRules, format_mib
 
@@ -111,8 +112,9 @@ def read_special(scan):
 
 
 def part_type(site_file):
-    """The multipart part's type: the type the file is served with, or ``application/null`` for none."""
-    return site_file.content_type or NO_CONTENT_TYPE
+    """The multipart part's type: the type the file is served with (wrangler's for Workers, not the
+    Pages one of ``SiteFile.content_type``), or ``application/null`` for none."""
+    return workers_content_type_of(site_file.path) or NO_CONTENT_TYPE
 
 
 def bucket_parts(files):
