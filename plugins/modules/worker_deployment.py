@@ -165,7 +165,7 @@ EXAMPLES = r"""
 - name: Deploy a static site to a Worker
   cfpages.cloudflare.worker_deployment:
     name: docs-site
-    assets: dist
+    assets: public
     compatibility_date: "2025-06-01"
     assets_config:
       not_found_handling: 404-page
@@ -413,11 +413,11 @@ class WorkerDeployment(PagesModule):
                 self.fail("bindings.%s must be a map of binding name to its fields." % kind)
             for bname, value in sorted(entries.items()):
                 where = "bindings.%s.%s" % (kind, bname)
+                if bname in names or bname == ASSETS_BINDING:
+                    self.fail("%s: the name %s is used twice (vars, secrets, the assets binding ASSETS)." % (where, bname))
                 problem = variable_name_problem(bname, "bindings.%s" % kind, "binding")
                 if problem:
                     self.fail(problem)
-                if bname in names or bname == ASSETS_BINDING:
-                    self.fail("%s: the name %s is used twice (vars, secrets, the assets binding ASSETS)." % (where, bname))
                 names.add(bname)
                 value = {} if value is None else value
                 if not isinstance(value, dict):
