@@ -27,9 +27,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     details:
-      - Check mode hashes the files and reads the Worker; it sends no request that changes anything (not even the
-        upload session, so it cannot say which files Cloudflare lacks: RV(upload) gives the files and bytes of the
-        site, RV(changes) which parts would change).
+      - Check mode hashes the files and reads the Worker; it sends no request that changes anything, not even the
+        upload session, so it cannot say which files Cloudflare lacks. RV(upload) gives the files and bytes of the
+        site, RV(changes) which parts would change.
   diff_mode:
     details:
       - The diff shows the configuration (compatibility date and flags, variables, bindings, secret names with their
@@ -45,7 +45,7 @@ options:
       - V(present) makes sure the Worker serves O(assets) with the code and configuration given (a new version,
         deployed to all traffic, when anything differs).
       - V(absent) deletes the Worker, with its versions, deployments and secrets.
-      - V(rolled_back) deploys an earlier version to all traffic: O(version_id), or the version before the one
+      - V(rolled_back) deploys an earlier version to all traffic, O(version_id), or the version before the one
         deployed now with O(version_id=previous).
     type: str
     choices: [present, absent, rolled_back]
@@ -154,7 +154,7 @@ options:
     default: auto
 notes:
   - The token needs C(Workers Scripts Edit) on the account.
-  - The file limits are checked before any request: at most 100,000 files (the paid plans'; the Free plan's 20,000 is
+  - The file limits are checked before any request, at most 100,000 files (the paid plans'; the Free plan's 20,000 is
     enforced by Cloudflare) and 25 MiB a file (U(https://developers.cloudflare.com/workers/platform/limits/#static-assets)).
 seealso:
   - module: cfpages.cloudflare.pages_migration_info
