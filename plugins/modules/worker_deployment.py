@@ -20,7 +20,7 @@ description:
   - "A deployment carries, in its version's C(workers/message) annotation, digests of the assets, the code and the
     configuration; a rerun with the same files and settings reads the Worker and changes nothing."
 author:
-  - cfpages.cloudflare contributors
+  - cfpages maintainers (@cfpages)
 extends_documentation_fragment:
   - cfpages.cloudflare.auth
   - cfpages.cloudflare.attributes
@@ -384,8 +384,8 @@ class WorkerDeployment(PagesModule):
         config = p["assets_config"] or {}
         rwf = config.get("run_worker_first")
         if rwf is not None and not isinstance(rwf, bool):
-            if not isinstance(rwf, list) or not rwf or not all(isinstance(r, str) and r.lstrip("!").startswith("/")
-                                                              for r in rwf):
+            rules_ok = isinstance(rwf, list) and rwf and all(isinstance(r, str) and r.lstrip("!").startswith("/") for r in rwf)
+            if not rules_ok:
                 self.fail("assets_config.run_worker_first must be true, false, or a list of rules starting with / or !/.")
             if not any(not r.startswith("!") for r in rwf):
                 self.fail("assets_config.run_worker_first needs at least one rule that is not negated (!/...).")
