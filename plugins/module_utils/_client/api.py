@@ -19,7 +19,13 @@ import time
 import traceback
 from urllib.parse import quote
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import DEPLOYMENT_NOT_FOUND, DOMAIN_NOT_FOUND, PROJECT_NOT_FOUND, PagesAPIError, RateLimitBudgetSpent
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    DEPLOYMENT_NOT_FOUND,
+    DOMAIN_NOT_FOUND,
+    PROJECT_NOT_FOUND,
+    PagesAPIError,
+    RateLimitBudgetSpent,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import format_errors
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.retry_timing import (

@@ -25,7 +25,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadCancelled
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets import MAX_BUCKET_BYTES, MAX_BUCKET_FILES, UPLOAD_CONCURRENCY, _check_unchanged, files_to_send, plan_buckets, upload_counts
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets import (
+    MAX_BUCKET_BYTES,
+    MAX_BUCKET_FILES,
+    UPLOAD_CONCURRENCY,
+    _check_unchanged,
+    files_to_send,
+    plan_buckets,
+    upload_counts,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadError

@@ -23,7 +23,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB, _require_blake3, extension_of, hash_file
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import (
+    MiB,
+    _require_blake3,
+    extension_of,
+    hash_file,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import content_type_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.site_checks import (
     outside_link_warnings,

@@ -141,7 +141,9 @@ def _collection_module_utils():
         # pylint: disable=import-outside-toplevel
         from ansible_collections.cfpages.cloudflare.plugins.module_utils._client import api as _api
         from ansible_collections.cfpages.cloudflare.plugins.module_utils import _base
-        from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import events as _deployment_events
+        from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments import (
+            events as _deployment_events,
+        )
         from ansible_collections.cfpages.cloudflare.plugins.module_utils import _validate
         from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import WaitBudget
     except ImportError as err:

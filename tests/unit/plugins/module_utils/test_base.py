@@ -201,6 +201,6 @@ def test_project_not_found_advice_when_the_projects_cannot_be_read(run_module, m
 
     monkeypatch.setattr(_api.PagesClient, "list_projects", list_projects)
     ProbeModule.errors = [ERR.PagesAPIError("Project not found.", 404, [{"code": 8000007, "message": "x"}],
-                                             "GET", "/accounts/%s/pages/projects/shop" % ACCOUNT)]
+                                            "GET", "/accounts/%s/pages/projects/shop" % ACCOUNT)]
     kind, result = run_module(main, {"name": "p", "api_token": TOKEN, "account_id": ACCOUNT})
     assert kind == "fail" and "another account" in result["msg"] and "credential sees" not in result["msg"]

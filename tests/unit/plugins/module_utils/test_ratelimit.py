@@ -17,7 +17,13 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api imp
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import RateLimitBudgetSpent
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.ratelimit import Pacer, WaitBudget
 
-from ansible_collections.cfpages.cloudflare.tests.unit.plugins.module_utils.test_api import ACCOUNT, TOKEN, FakeSession, fail, ok
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.module_utils.test_api import (
+    ACCOUNT,
+    TOKEN,
+    FakeSession,
+    fail,
+    ok,
+)
 
 
 class FakeClock:

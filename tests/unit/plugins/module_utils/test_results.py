@@ -93,7 +93,12 @@ def test_prepare_result_adds_no_key_and_keeps_missing_lists_missing():
 
 
 def test_every_object_key_a_module_documents_is_shaped():
-    from ansible_collections.cfpages.cloudflare.plugins.modules import pages_deployment, pages_domain, pages_info, pages_project
+    from ansible_collections.cfpages.cloudflare.plugins.modules import (
+        pages_deployment,
+        pages_domain,
+        pages_info,
+        pages_project,
+    )
 
     import yaml
 
