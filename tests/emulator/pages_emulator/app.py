@@ -30,6 +30,7 @@ from .zones import ZoneError, Zones
 from . import workers_scripts
 from .workers_scripts import WorkersScripts
 
+NO_CONTENT_TYPE = "cfpages_no_content_type"   # response state: send no Content-Type at all
 WK_MULTIPART = ("wk_put_script", "wk_upload_version", "wk_patch_settings", "wk_assets_upload")
 
 API_PREFIX = "/client/v4"
@@ -357,6 +358,10 @@ class Emulator:
             parts = await self.read_parts(request)
             if name == "wk_assets_upload":
                 entry["keys"] = [part_name for part_name, _, _ in parts]
+            if name in ("wk_put_script", "wk_upload_version"):
+                error = await self.workers.check_upload(parts)
+                if error:   # Cloudflare refuses a script that fails at start-up, with the runtime's message
+                    raise workers_scripts.invalid(error, 10021)
             return parts
         if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache", "deploy_hook"):
             return None
@@ -871,7 +876,10 @@ class Emulator:
             return workers_assets.can_fetch(
                 method=request.method, host=host, raw_path=raw_path, query=query, config=cfg,
                 exists=self._worker_exists(script, version), redirects_text=cfg.get("_redirects") or "",
-                static_routing=isinstance(cfg.get("run_worker_first"), list))
+                static_routing=isinstance(cfg.get("run_worker_first"), list),
+                navigation=request.headers.get("Sec-Fetch-Mode") == "navigate"
+                and workers_assets.navigation_prefers_assets(version.get("compatibility_date"),
+                                                             version.get("compatibility_flags")))
 
         if workers_assets.route_to_worker(has_worker=has_worker, run_worker_first=cfg.get("run_worker_first"),
                                           path=serving.url_pathname(raw_path), can_fetch_assets=can_fetch):
@@ -886,7 +894,7 @@ class Emulator:
         return lambda path: manifest.get(path)
 
     def serve_worker_assets(self, request, account, script_name, version_id):
-        script = self.workers_scripts._load(account, script_name)
+        script = self.workers_scripts.find(account, script_name)
         version = next((v for v in (script or {}).get("versions", []) if v["id"] == version_id), None)
         if version is None or not version.get("assets"):
             return web.Response(status=404)
@@ -905,6 +913,8 @@ class Emulator:
             load=lambda h: (self.store.get_blob(row(h)["blob"]) or b"") if row(h) else b"",
             redirects_text=cfg.get("_redirects") or "", headers_text=cfg.get("_headers") or "")
         resp = web.Response(status=answer.status, body=answer.body if request.method != "HEAD" else None)
+        if "Content-Type" not in answer.headers:   # uploaded as application/null: send none
+            resp[NO_CONTENT_TYPE] = True
         for name, value in answer.headers.items():
             resp.headers[name] = value
         return resp
@@ -939,7 +949,15 @@ class Emulator:
         return resp
 
 
+async def _drop_default_content_type(request, response):
+    """aiohttp gives every body a Content-Type (application/octet-stream) while it prepares the
+    headers; an asset uploaded with ``application/null`` is served without one (direct-upload docs)."""
+    if response.get(NO_CONTENT_TYPE):
+        response.headers.pop("Content-Type", None)
+
+
 def make_app(emulator: Emulator) -> web.Application:
     app = web.Application(client_max_size=512 * 1024 * 1024)
+    app.on_response_prepare.append(_drop_default_content_type)
     app.router.add_route("*", "/{tail:.*}", emulator.handle)
     return app

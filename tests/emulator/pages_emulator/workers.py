@@ -24,7 +24,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .bindings import LocalBindings
-from .workerbundle import BundleError, Module, WorkerCode, parse_routes, worker_code
+from .workerbundle import MODULE_KINDS, BundleError, Module, WorkerCode, parse_routes, worker_code
 from .workerdconfig import CF_BLOB, FORWARDED_PROTO, SERVICE_HEADER, WorkerSpec, write_config
 
 DEFAULT_WORKERD = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "workerd"
@@ -469,6 +469,47 @@ class Workers:
                           service_address=self.emulator_address or "127.0.0.1:9",
                           service_secret=self.service_secret, assets_binding=assets_binding,
                           assets_target=("wassets", f"{script['account']}/{script['name']}/{version['id']}"))
+
+    async def check_upload(self, parts: list) -> str | None:
+        """Start a Workers script upload's code alone, as Cloudflare validates a script when it is
+        uploaded (a script that throws at start-up is refused with 10021 and the runtime's message).
+        None when it starts, when there is no code, or when the upload is malformed (the API
+        handler answers that) or workerd is not available."""
+        if not self.runtime.enabled:
+            return None
+        by_name = {name: (ctype, data) for name, ctype, data in parts}
+        try:
+            meta = json.loads(by_name.get("metadata", (None, b""))[1])
+        except ValueError:
+            return None
+        main = meta.get("main_module") if isinstance(meta, dict) else None
+        if not isinstance(main, str) or main not in by_name:
+            return None
+        modules = []
+        for name, (ctype, data) in by_name.items():
+            kind = MODULE_KINDS.get((ctype or "").split(";")[0].strip().lower())
+            if name != "metadata" and kind:
+                modules.append(Module(name, kind, data))
+        modules.sort(key=lambda m: m.name != main)
+        date = meta.get("compatibility_date") if isinstance(meta.get("compatibility_date"), str) else "2021-11-02"
+        flags = [f for f in meta.get("compatibility_flags") or [] if isinstance(f, str)]
+        newest = await self.runtime.newest_date()
+        run_date = newest if newest and date > newest else date
+        text_vars, missing, assets_binding = {}, {}, None
+        for b in meta.get("bindings") or []:
+            if not isinstance(b, dict) or not isinstance(b.get("name"), str):
+                return None
+            if b.get("type") in ("plain_text", "secret_text", "json", "inherit"):
+                text_vars[b["name"]] = ""
+            elif b.get("type") == "assets":
+                assets_binding = b["name"]
+            else:
+                missing[b["name"]] = str(b.get("type"))
+        spec = WorkerSpec("upload-check", WorkerCode(main, modules, {}), run_date,
+                          runtime_flags(date, run_date, flags), text_vars=text_vars, missing_bindings=missing,
+                          service_address="127.0.0.1:9", service_secret=self.service_secret,
+                          assets_binding=assets_binding, assets_target=("wassets", "check"))
+        return await self.runtime.check(spec)
 
     async def forward_script(self, request, script: dict, version: dict):
         return await self.forward(request, version, spec=lambda: self.script_spec(script, version))

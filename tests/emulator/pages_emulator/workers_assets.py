@@ -231,10 +231,26 @@ def _intent(method, host, raw_path, query, config, exists, redirects):
     return intent
 
 
-def can_fetch(*, method, host, raw_path, query, config, exists, redirects_text, static_routing) -> bool:
+# From this compatibility date (or with the flag), a browser navigation (Sec-Fetch-Mode: navigate)
+# that no asset matches gets not_found_handling rather than the Worker (asset-worker
+# compatibility-flags.ts; developers.cloudflare.com/workers/static-assets/routing/ "navigation requests").
+NAVIGATION_FLAG, NAVIGATION_FLAG_OFF, NAVIGATION_DEFAULT_ON = (
+    "assets_navigation_prefers_asset_serving", "assets_navigation_has_no_effect", "2025-04-01")
+
+
+def navigation_prefers_assets(compatibility_date, compatibility_flags) -> bool:
+    flags = compatibility_flags or []
+    if NAVIGATION_FLAG in flags:
+        return True
+    return NAVIGATION_FLAG_OFF not in flags and (compatibility_date or "2021-11-02") >= NAVIGATION_DEFAULT_ON
+
+
+def can_fetch(*, method, host, raw_path, query, config, exists, redirects_text, static_routing,
+              navigation=False) -> bool:
     """asset-worker ``canFetch``: would the assets answer this request? ``not_found_handling`` only
-    counts when ``run_worker_first`` is a list of rules (has_static_routing)."""
-    if not static_routing:
+    counts when ``run_worker_first`` is a list of rules (has_static_routing), or for a navigation
+    request when the Worker's compatibility prefers assets for those (``navigation``)."""
+    if not (static_routing or navigation):
         config = dict(config, not_found_handling="none")
     return _intent(method, host, raw_path, query, config, exists, parse_redirects(redirects_text)) is not NO_INTENT
 
@@ -258,6 +274,8 @@ def serve(*, method, host, raw_path, query, request_headers, config, exists, con
             headers.set("Content-Type", ctype)
         if "Authorization" not in request_headers and "Range" not in request_headers:
             headers.set("Cache-Control", CACHE_CONTROL_BROWSER)
+        # the asset worker reports its cache's state; the emulator's store always has the asset
+        headers.set("CF-Cache-Status", "HIT")
         strong = f'"{h}"'
         if request_headers.get("If-None-Match", "") in (strong, f"W/{strong}"):
             answer = Answer(304, headers)

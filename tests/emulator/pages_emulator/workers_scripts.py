@@ -47,6 +47,7 @@ NULL_CONTENT_TYPE = "application/null"   # "to avoid sending a Content-Type head
 AUTHOR_EMAIL = "dev@cfpages-emulator.example"
 # Binding types the emulator runs (others are stored and listed but not provided to the Worker).
 TEXT_BINDINGS = ("plain_text", "secret_text")
+SECRET_TYPES = ("secret_text", "secret_key")
 
 # --- errors: codes wrangler keys on are [E]; the others are [G] (README "Workers scripts")
 MSG_SCRIPT_NOT_FOUND = "This Worker does not exist on your account."  # [E] wrangler worker-not-found-error.ts
@@ -94,13 +95,14 @@ class WorkersScripts:
             self.store.db.execute(f"DELETE FROM {table}")
 
     # ------------------------------------------------------------------ storage
-    def _load(self, account, name):
+    def find(self, account, name):
+        """The script, or None."""
         row = self.store.db.execute("SELECT data FROM workers_scripts WHERE account=? AND name=?",
                                     (account, name)).fetchone()
         return json.loads(row["data"]) if row else None
 
     def get(self, account, name):
-        s = self._load(account, name)
+        s = self.find(account, name)
         if s is None:
             raise script_not_found()
         return s
@@ -150,7 +152,7 @@ class WorkersScripts:
         if len(labels) != 2:
             return None
         row = self.store.db.execute("SELECT account FROM workers_subdomains WHERE subdomain=?", (labels[1],)).fetchone()
-        return self._load(row["account"], labels[0]) if row else None
+        return self.find(row["account"], labels[0]) if row else None
 
     # ------------------------------------------------------------------ asset upload
     def _jwt(self, claims):
@@ -360,8 +362,12 @@ class WorkersScripts:
             if kind in TEXT_BINDINGS and not isinstance(b.get("text"), str):
                 raise invalid(f"Binding {name!r} ({kind}) needs a string `text`.")
             out.append(dict(b))
+        # Secrets stay with the Worker across uploads unless one of the same name is given (wrangler
+        # 4.86 uploads a version without keep_bindings and its users' secrets persist; deleting a
+        # secret is DELETE .../secrets/{name}) [I]; other kept types only with keep_bindings.
+        keep = set(keep_types) | set(SECRET_TYPES)
         for b in prev.values():
-            if b["type"] in keep_types and b["name"] not in names:
+            if b["type"] in keep and b["name"] not in names:
                 out.append(b)
         return out
 
@@ -398,7 +404,7 @@ class WorkersScripts:
     def put_script(self, account, name, parts):
         if not SCRIPT_NAME_RE.match(name):
             raise invalid(f"Invalid Worker name {name!r}.", 10016)  # [G]
-        s = self._load(account, name) or self._empty_script(account, name)
+        s = self.find(account, name) or self._empty_script(account, name)
         v = self._new_version(account, name, parts, s)
         v["annotations"].setdefault("workers/triggered_by", "upload")
         s["versions"].insert(0, v)
@@ -530,10 +536,14 @@ class WorkersScripts:
 
     @staticmethod
     def _patch_plain(s, values):
+        """Keys given are replaced; ``null`` empties a list and leaves ``logpush``/``observability``."""
         for key in ("logpush", "tags", "tail_consumers", "observability", "streaming_tail_consumers"):
-            if key in values:
-                s["settings"][key] = values[key] if values[key] is not None else (
-                    [] if key != "logpush" and key != "observability" else s["settings"].get(key))
+            if key not in values:
+                continue
+            if values[key] is not None:
+                s["settings"][key] = values[key]
+            elif key not in ("logpush", "observability"):
+                s["settings"][key] = []
 
     # ------------------------------------------------------------------ workers.dev toggle
     def get_script_subdomain(self, account, name):
@@ -584,7 +594,7 @@ class WorkersScripts:
         """GET .../workers/services/{name}: the service wrangler reads the script's tag from before a
         deploy (workers-sdk deploy-helpers ``validate-worker-props.ts``); an unknown one answers
         10090, which wrangler takes for "not deployed yet" (``worker-not-found-error.ts``)."""
-        s = self._load(account, name)
+        s = self.find(account, name)
         if s is None:
             raise APIError(404, 10090, "This Worker does not exist on your account.")  # code [E], text [G]
         script = self.render_script(s)

@@ -47,6 +47,8 @@ def test_upload_answers_202_until_the_last_file_then_201_with_the_completion_tok
     assert r.status_code == 202 and "jwt" not in r.json()["result"]
     r = _upload(emu, session["jwt"], {h: by_hash[h] for h in hashes[1:]})
     assert r.status_code == 201, r.text
+    logged = [e.get("keys") for e in emu.requests_log() if e["path"].endswith("/workers/assets/upload")]
+    assert logged == [hashes[:1], hashes[1:]]      # what a test counts uploads by
     completion = r.json()["result"]["jwt"]
     script = ok(put_script(emu, "site", metadata(completion, main=None)))
     assert script["has_assets"] is True and script["has_modules"] is False
@@ -131,6 +133,21 @@ def test_script_metadata_is_validated(emu):
     assert error_of(r)[0] == 400   # JSON is not a script upload
 
 
+def test_a_script_that_fails_at_start_up_is_refused(emu):
+    jwt, _ = upload_assets(emu, "app", SITE)
+    broken = {"index.js": b"throw new Error('boom at start');\nexport default {};"}
+    status, code, message = error_of(put_script(emu, "app", metadata(jwt), broken))
+    assert (status, code) == (400, 10021) and "boom at start" in message
+    syntax = {"index.js": b"export default { async fetch( { };"}
+    assert error_of(put_script(emu, "app", metadata(jwt), syntax))[:2] == (400, 10021)
+    assert error_of(emu.api("GET", "/accounts/{a}/workers/scripts/app/settings"))[:2] == (404, 10007)
+    ok(put_script(emu, "app", metadata(jwt), CODE))
+    status, code, _ = error_of(put_script(emu, "app", metadata(jwt), broken,
+                                          path="/accounts/{a}/workers/scripts/app/versions"))
+    assert (status, code) == (400, 10021)
+    assert len(ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/versions"))["items"]) == 1
+
+
 def test_versions_deployments_and_rollback(emu):
     first = deploy_worker(emu, "app", SITE, modules=CODE, bindings=[{"type": "plain_text", "name": "V", "text": "1"}])
     v1 = first["deployment_id"]
@@ -164,6 +181,17 @@ def test_versions_deployments_and_rollback(emu):
     assert {emu.site(host, "/api").text[:3] for _ in range(40)} == {"v=1", "v=2"}
 
 
+def test_annotations_round_trip(emu):
+    jwt, _ = upload_assets(emu, "app", SITE)
+    script = ok(put_script(emu, "app", metadata(jwt, annotations={"workers/tag": "fp-1", "workers/message": "m"}), CODE))
+    version = ok(emu.api("GET", f"/accounts/{{a}}/workers/scripts/app/versions/{script['deployment_id']}"))
+    assert version["annotations"] == {"workers/tag": "fp-1", "workers/message": "m", "workers/triggered_by": "upload"}
+    dep = ok(emu.api("POST", "/accounts/{a}/workers/scripts/app/deployments", json={
+        "strategy": "percentage", "versions": [{"version_id": version["id"], "percentage": 100}],
+        "annotations": {"workers/message": "rollback"}}))
+    assert dep["annotations"] == {"workers/message": "rollback"}
+
+
 def test_secrets_are_write_only_and_reach_the_worker(emu):
     deploy_worker(emu, "app", SITE, modules=CODE, bindings=[{"type": "plain_text", "name": "V", "text": "1"}])
     host = host_of(emu, "app")
@@ -182,6 +210,13 @@ def test_secrets_are_write_only_and_reach_the_worker(emu):
     ok(put_script(emu, "app", metadata(jwt, bindings=[{"type": "plain_text", "name": "V", "text": "2"}],
                                        keep_bindings=["secret_text"]), CODE))
     assert emu.site(host, "/api").text == "v=2 s=hunter2"
+    # ... and one that does not (wrangler 4.86): secrets stay with the Worker all the same
+    ok(put_script(emu, "app", metadata(jwt, bindings=[{"type": "plain_text", "name": "V", "text": "3"}]), CODE,
+                  path="/accounts/{a}/workers/scripts/app/versions"))
+    latest = ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/versions"))["items"][0]
+    assert {"name": "S", "type": "secret_text"} in latest["resources"]["bindings"]
+    ok(put_script(emu, "app", metadata(jwt, bindings=[{"type": "plain_text", "name": "V", "text": "4"}]), CODE))
+    assert emu.site(host, "/api").text == "v=4 s=hunter2"
     ok(emu.api("DELETE", "/accounts/{a}/workers/scripts/app/secrets/S"))
     assert ok(emu.api("GET", "/accounts/{a}/workers/scripts/app/secrets")) == []
     assert error_of(emu.api("GET", "/accounts/{a}/workers/scripts/app/secrets/S"))[0] == 404

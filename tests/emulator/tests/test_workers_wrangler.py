@@ -35,9 +35,11 @@ PUBLIC = {
     "_headers": b"/about\n  X-Page: about\n",
     "_redirects": b"/old /about 301\n",
 }
-WORKER = (b"export default { async fetch(request, env) {\n"
+WORKER = (b"const VERSION = 1;\n"
+          b"export default { async fetch(request, env) {\n"
           b"  const url = new URL(request.url);\n"
-          b"  if (url.pathname.startsWith('/api/')) return Response.json({ path: url.pathname, greeting: env.GREETING });\n"
+          b"  if (url.pathname.startsWith('/api/'))\n"
+          b"    return Response.json({ path: url.pathname, greeting: env.GREETING, version: VERSION, token: env.TOKEN ?? null });\n"
           b"  const r = await env.ASSETS.fetch(request);\n"
           b"  return new Response(r.body, r);\n} };\n")
 STATIC_CONFIG = {"name": "static-site", "compatibility_date": DATE,
@@ -50,6 +52,10 @@ METADATA_KEYS = {"main_module", "bindings", "compatibility_date", "compatibility
                  "keep_assets", "annotations", "code_update_strategy", "observability", "placement",
                  "tail_consumers", "logpush", "limits"}
 ASSET_CONFIG_KEYS = {"html_handling", "not_found_handling", "run_worker_first", "_headers", "_redirects"}
+# The part types wrangler gives the files (mime's type, "; charset=utf-8" on text/*, application/null
+# when mime has none: workers-shared utils/helpers.ts getContentType, deploy-helpers assets.ts).
+UPLOAD_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+                ".json": "application/json"}
 # Reads of a Worker that does not exist yet: 404 with the codes wrangler takes for "not deployed yet".
 EXPECTED_404 = ("/workers/services/", "/secrets", "/deployments", "/settings")
 
@@ -75,19 +81,33 @@ def _deploys(emulator, lane, work: Path) -> dict:
     home = work / "home"
     env = wrangler_env(home, command[0], TMPDIR=str(home), CLOUDFLARE_API_BASE_URL=recorder.base_url,
                        CLOUDFLARE_API_TOKEN=emulator.token, CLOUDFLARE_ACCOUNT_ID=emulator.account)
-    steps = {"static deploy": _project(work / "static", STATIC_CONFIG, False),
-             "full deploy": _project(work / "full", FULL_CONFIG, True)}
-    steps["full redeploy"] = steps["full deploy"]
-    out = {}
+    full = _project(work / "full", FULL_CONFIG, True)
+    full_v2 = _project(work / "full-v2", FULL_CONFIG, True)
+    _write(full_v2 / "src", {"index.js": WORKER.replace(b"VERSION = 1", b"VERSION = 2")})
+    # then: a secret (a new version of the deployed one), new code (keeps the secret), a rollback
+    steps = [("static deploy", ["deploy"], _project(work / "static", STATIC_CONFIG, False), None),
+             ("full deploy", ["deploy"], full, None),
+             ("full redeploy", ["deploy"], full, None),
+             ("secret put", ["secret", "put", "TOKEN"], full, "s3cret\n"),
+             ("full deploy v2", ["deploy"], full_v2, None),
+             ("rollback", ["rollback", "--message", "back", "-y"], full, None)]
+    out = {"log": [], "answers_v2": None}
     try:
-        for step, cwd in steps.items():
-            proc = subprocess.run([*command, "deploy"], cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=180, stdin=subprocess.DEVNULL, check=False)
+        for step, args, cwd, stdin in steps:
+            proc = subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180,
+                                  input=stdin, stdin=None if stdin else subprocess.DEVNULL, check=False)
             out[step] = {"rc": proc.returncode, "output": proc.stdout + proc.stderr, "requests": recorder.take()}
+            if step == "full deploy v2":
+                out["answers_v2"] = _api_answer(emulator)
     finally:
         recorder.close()
     out["log"] = emulator.requests_log()
     return out
+
+
+def _api_answer(emulator):
+    sub = emulator.api("GET", "/accounts/{a}/workers/subdomain").json()["result"]["subdomain"]
+    return json.loads(emulator.site(f"full-site.{sub}.workers.dev", "/api/x").text)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +145,7 @@ def _rows(run, step):
 @pytest.mark.parametrize("lane", envs.wrangler_lanes_chosen())
 def test_wrangler_deploys_and_the_sites_answer(lane_deploys, lane):
     run = lane_deploys[lane]
-    for step in ("static deploy", "full deploy", "full redeploy"):
+    for step in ("static deploy", "full deploy", "full redeploy", "secret put", "full deploy v2", "rollback"):
         assert run[step]["rc"] == 0, f"{lane}: {step} failed:\n{run[step]['output']}"
     assert "No updated asset files to upload" in run["full redeploy"]["output"]
     a = run["answers"]
@@ -140,7 +160,24 @@ def test_wrangler_deploys_and_the_sites_answer(lane_deploys, lane):
     assert a[("static-site", "/LICENSE")][:2] == (200, "no extension\n")
     assert a[("full-site", "/")][:2] == (200, PUBLIC["index.html"].decode())
     assert a[("full-site", "/about")][:3] == (200, PUBLIC["about.html"].decode(), "about")
-    assert json.loads(a[("full-site", "/api/users")][1]) == {"path": "/api/users", "greeting": "hello"}
+    # new code kept the secret (wrangler sends keep_bindings); the rollback went back to the version
+    # the secret made (wrangler's "latest stable version" before the current one)
+    assert run["answers_v2"] == {"path": "/api/x", "greeting": "hello", "version": 2, "token": "s3cret"}
+    assert json.loads(a[("full-site", "/api/users")][1]) == {"path": "/api/users", "greeting": "hello", "version": 1,
+                                                             "token": "s3cret"}
+
+
+@pytest.mark.parametrize("lane", envs.wrangler_lanes_chosen())
+def test_secret_and_rollback_requests(lane_deploys, lane):
+    run = lane_deploys[lane]
+    (put,) = [r for r in _rows(run, "secret put") if r["method"] == "PUT"]
+    assert put["path"].endswith("/workers/scripts/full-site/secrets")
+    assert json.loads(put["body"]) == {"name": "TOKEN", "text": "s3cret", "type": "secret_text"}
+    (rollback,) = [r for r in _rows(run, "rollback") if r["method"] == "POST"]
+    assert rollback["path"].endswith("/workers/scripts/full-site/deployments")
+    body = json.loads(rollback["body"])
+    assert body["strategy"] == "percentage" and body["annotations"] == {"workers/message": "back"}
+    assert [v["percentage"] for v in body["versions"]] == [100]
 
 
 @pytest.mark.parametrize("lane", envs.wrangler_lanes_chosen())
@@ -174,9 +211,7 @@ def test_the_emulator_accepts_what_wrangler_sends(lane_deploys, lane):
                 path = by_hash[part["name"]]
                 assert part["filename"] == part["name"]
                 assert base64.b64decode(part["data"]) == PUBLIC[path[1:]]
-                expected_type = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                                 ".svg": "image/svg+xml", ".json": "application/json"}.get(Path(path).suffix,
-                                                                                          "application/null")
+                expected_type = UPLOAD_TYPES.get(Path(path).suffix, "application/null")
                 assert part["content_type"] == expected_type, (path, part["content_type"])
         (script,) = [r for r in rows if r["method"] in ("PUT", "POST") and (
             r["path"].endswith("/workers/scripts/" + ("full-site" if worker else "static-site"))

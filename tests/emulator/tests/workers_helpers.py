@@ -64,8 +64,8 @@ def put_script(emu, script: str, meta: dict, modules: dict | None = None, path=N
 
 def deploy_worker(emu, script: str, files: dict, *, modules=None, config=None, bindings=(), workers_dev=True, **extra):
     jwt, _ = upload_assets(emu, script, files) if files else (None, [])
-    result = ok(put_script(emu, script, metadata(jwt, main="index.js" if modules else None, config=config,
-                                                  bindings=bindings, **extra), modules))
+    meta = metadata(jwt, main="index.js" if modules else None, config=config, bindings=bindings, **extra)
+    result = ok(put_script(emu, script, meta, modules))
     if workers_dev:
         ok(emu.api("POST", f"/accounts/{{a}}/workers/scripts/{script}/subdomain", json={"enabled": True}))
     return result
