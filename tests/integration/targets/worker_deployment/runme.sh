@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # worker_deployment against the emulator: lifecycle.yml (deploy, rerun, one file changed, code
-# changed, check mode, rollback, absent, each counting the API requests it made), then secrets.yml
+# changed, check mode, rollback, absent, each counting the API requests it made), wrangler.yml (the
+# same site deployed by wrangler deploy and by the module: no upload again, the same answers), then secrets.yml
 # with -vvv --diff: the output must not show the secret's value or the API token, and must show
 # the masked secret and the diff (so the grep cannot pass vacuously). No `set -x`: the secrets are
 # in this script's variables.
@@ -16,6 +17,7 @@ api_token=$(sed -n 's/^cfpages_api_token: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$
 printf 'worker_secret: "%s"\n' "$secret" >"$work/vars.yml"
 
 ANSIBLE_ROLES_PATH=.. ansible-playbook lifecycle.yml -e "@$config" -e "@$work/vars.yml"
+ansible-playbook wrangler.yml -e "@$config"
 
 rc=0
 ANSIBLE_INJECT_INVOCATION=1 ANSIBLE_NOCOLOR=1 ANSIBLE_ROLES_PATH=.. ansible-playbook secrets.yml -vvv --diff \
