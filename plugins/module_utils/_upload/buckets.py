@@ -97,7 +97,7 @@ def plan_buckets(
     return [b for b in buckets if b.files]
 
 
-def _check_unchanged(files):
+def check_unchanged(files):
     changed = []
     for f in files:
         try:

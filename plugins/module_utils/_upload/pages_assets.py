@@ -32,7 +32,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     MAX_BUCKET_BYTES,
     MAX_BUCKET_FILES,
     UPLOAD_CONCURRENCY,
-    _check_unchanged,
+    check_unchanged,
     files_to_send,
     plan_buckets,
     send_buckets,
@@ -282,7 +282,7 @@ def upload_missing(
     """
     send = files_to_send(scan, missing)
     buckets = plan_buckets(send, concurrency, max_bucket_bytes, max_bucket_files)
-    _check_unchanged(send)
+    check_unchanged(send)
     pacer = UploadPacer(concurrency, log)
 
     def send_bucket(bucket):

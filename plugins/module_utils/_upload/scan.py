@@ -54,6 +54,23 @@ _ANY_DEPTH_IGNORED = frozenset((".DS_Store", "node_modules", ".git"))
 _HASH_BATCH = 32
 
 
+class ScanRules:
+    """Which names a backend leaves out of the assets: ``top_level`` (ignored at the top of the
+    site), ``any_depth`` (at any depth, outside dot-directories) and ``special`` (top-level files
+    kept apart in :attr:`SiteScan.special`, not uploaded as assets)."""
+
+    __slots__ = ("top_level", "any_depth", "special")
+
+    def __init__(self, top_level, any_depth, special):
+        self.top_level = frozenset(top_level)
+        self.any_depth = frozenset(any_depth)
+        self.special = tuple(special)
+
+
+#: ``wrangler pages deploy``'s rules (the default of :func:`scan_site`).
+PAGES_RULES = ScanRules(_TOP_LEVEL_IGNORED, _ANY_DEPTH_IGNORED, SPECIAL_FILES)
+
+
 # --------------------------------------------------------------------------- exclude globs
 
 
@@ -206,7 +223,7 @@ class SiteScan:
         return list(self._unique_hashes)
 
 
-def _walk(root, excluder, follow_symlinks, sink=None):
+def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES):
     """Collect ``(files, special, warnings)``; files as SiteFile without hashes, each also
     passed to ``sink`` as soon as it is found. ``follow_symlinks``: True or ``"all"`` (follow,
     warn once per target outside ``root``), ``"inside"`` (refuse links out of ``root``), False."""
@@ -228,9 +245,9 @@ def _walk(root, excluder, follow_symlinks, sink=None):
         for entry in entries:
             name = entry.name
             rel = prefix + name
-            if name in _ANY_DEPTH_IGNORED and not any(part.startswith(".") for part in prefix.split("/")[:-1]):
+            if name in rules.any_depth and not any(part.startswith(".") for part in prefix.split("/")[:-1]):
                 continue
-            if top and name in _TOP_LEVEL_IGNORED and name not in SPECIAL_FILES:
+            if top and name in rules.top_level and name not in rules.special:
                 if name == "functions":
                     warnings.append(
                         "%s/ is not uploaded (as with wrangler): Pages Functions are built from functions_dir, by "
@@ -278,7 +295,7 @@ def _walk(root, excluder, follow_symlinks, sink=None):
                     continue
                 visit(entry.path, rel + "/", key[0], ancestors | {key})
             elif stat.S_ISREG(mode):
-                if top and name in SPECIAL_FILES:
+                if top and name in rules.special:
                     special[name] = entry.path
                     continue
                 key = stat_key(st)  # its size and mtime objects serve the SiteFile too (memory)
@@ -349,7 +366,7 @@ def default_workers():
     return max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
-def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_cache=False):
+def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_cache=False, rules=PAGES_RULES):
     """Walk ``source_dir`` and hash every file (see the module docstring for the rules).
 
     ``hash_cache`` is the ``hash_cache`` setting (:func:`hash_cache.open_cache`; the default,
@@ -359,7 +376,8 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     the site (each target outside it named once in a warning); a link back to one of its own
     parent directories (a loop) and a dangling link are skipped with a warning. With
     ``follow_symlinks="inside"`` a link out of the site fails the scan (every such link named,
-    none walked); with ``follow_symlinks=False`` every link is skipped.
+    none walked); with ``follow_symlinks=False`` every link is skipped. ``rules`` (a
+    :class:`ScanRules`) say which names are not assets: Pages' by default.
     """
     _require_blake3()
     if not source_dir or not os.path.exists(source_dir):
@@ -372,7 +390,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     started = time.monotonic()
     cache = open_cache(hash_cache, root)
     if workers <= 1:
-        files, special, warnings = _walk(root, excluder, follow_symlinks)
+        files, special, warnings = _walk(root, excluder, follow_symlinks, rules=rules)
         hits = _hash_batch(files, cache)
     else:
         # Hash while walking: batches of the files not in the cache go to the pool as the walk
@@ -392,7 +410,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
                 del batch[:]
 
         try:
-            files, special, warnings = _walk(root, excluder, follow_symlinks, sink)
+            files, special, warnings = _walk(root, excluder, follow_symlinks, sink, rules)
             if batch:
                 pending.append(pool.submit(_hash_batch, batch))
             for future in pending:

@@ -149,11 +149,11 @@ def test_every_file_that_changed_or_vanished_before_the_upload_is_named(tmp_path
     write(tmp_path, "c.txt", "c")
     os.utime(str(tmp_path / "c.txt"), ns=(mtime_ns, mtime_ns))
     with pytest.raises(ERR.UploadError) as err:
-        UB._check_unchanged(scan.files)  # pylint: disable=protected-access
+        UB.check_unchanged(scan.files)
     assert str(err.value).startswith("3 files changed or disappeared since the site was hashed: /a.txt, /b.txt, /c.txt;")
     os.remove(str(tmp_path / "c.txt"))
     with pytest.raises(ERR.UploadError) as err:
-        UB._check_unchanged(scan.files[3:] + scan.files[:1])  # pylint: disable=protected-access
+        UB.check_unchanged(scan.files[3:] + scan.files[:1])
     assert str(err.value).startswith("1 file changed or disappeared since the site was hashed: /a.txt;")
 
 
