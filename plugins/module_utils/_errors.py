@@ -157,6 +157,11 @@ class RateLimitBudgetSpent(PagesAPIError):
     """Waiting for the rate limit would pass ``rate_limit_budget``: nothing was sent."""
 
 
+class AmbiguousOutcome(Exception):
+    """A request may or may not have reached the server (timeout, dropped connection, 5xx): the
+    client checks before it sends a non-idempotent request again. Never leaves ``PagesClient``."""
+
+
 class BudgetSpent(Exception):
     """The next wait for the rate limit would pass the task's ``rate_limit_budget``.
 

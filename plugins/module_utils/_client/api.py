@@ -20,6 +20,7 @@ import traceback
 from urllib.parse import quote
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
+    AmbiguousOutcome,
     BudgetSpent,
     DEPLOYMENT_NOT_FOUND,
     DOMAIN_NOT_FOUND,
@@ -78,10 +79,6 @@ def success_envelope(result):
 def found_envelope(result):
     """``success_envelope(result)``, or None when nothing was found: the contract of a ``recheck``."""
     return None if result is None else success_envelope(result)
-
-
-class _Ambiguous(Exception):
-    """A request may or may not have reached the server (timeout, dropped connection, 5xx)."""
 
 
 class PagesClient:
@@ -236,7 +233,7 @@ class PagesClient:
                     raise
                 failure = err
                 retry_after = getattr(err, "retry_after", None)
-            except _Ambiguous as cut:
+            except AmbiguousOutcome as cut:
                 failure = cut.args[0]
                 retryable, ambiguous, retry_after = True, True, None
 
@@ -319,11 +316,11 @@ class PagesClient:
                 verify=self.validate_certs,
             )
         except requests.exceptions.ConnectTimeout as exc:
-            raise _Ambiguous(self._transport_error(method, path, "timed out connecting", exc))
+            raise AmbiguousOutcome(self._transport_error(method, path, "timed out connecting", exc))
         except requests.exceptions.ConnectionError as exc:
-            raise _Ambiguous(self._transport_error(method, path, "connection failed", exc))
+            raise AmbiguousOutcome(self._transport_error(method, path, "connection failed", exc))
         except requests.exceptions.Timeout as exc:
-            raise _Ambiguous(self._transport_error(method, path, "timed out after %ss" % (timeout or self.timeout), exc))
+            raise AmbiguousOutcome(self._transport_error(method, path, "timed out after %ss" % (timeout or self.timeout), exc))
         except requests.exceptions.RequestException as exc:
             raise PagesAPIError("request failed: %s" % self._exc_text(exc), 0, [], method, path)
         finally:
@@ -375,7 +372,7 @@ class PagesClient:
             err.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if status < 400:
                 # A 2xx with a truncated or non-JSON body: we cannot know what happened.
-                raise _Ambiguous(err)
+                raise AmbiguousOutcome(err)
             raise err
         if status >= 400 or envelope.get("success") is False:
             errors = envelope.get("errors") or []

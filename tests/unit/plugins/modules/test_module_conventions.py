@@ -123,3 +123,34 @@ def test_options_a_state_ignores_say_so_in_their_documentation(cls):
         text = " ".join(options[option]["description"])
         said = sorted(set(re.findall(r"Ignored with O\(state=(\w+)\)", text)))
         assert said == sorted(ignored), option
+
+
+PLUGINS_DIR = MODULES_DIR.parent
+ERRORS_FILE = PLUGINS_DIR / "module_utils" / "_errors.py"
+
+
+def exception_classes(source):
+    """``(line, name)`` of each class in ``source`` that derives, by name, from an exception: a base
+    named ``Exception``, ``BaseException`` or ending in ``Error``, or one of the file's own such classes."""
+    found, names = [], set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases = [getattr(b, "id", getattr(b, "attr", "")) for b in node.bases]
+        if any(b in ("Exception", "BaseException") or b.endswith(("Error", "Exception")) or b in names for b in bases):
+            found.append((node.lineno, node.name))
+            names.add(node.name)
+    return found
+
+
+def test_the_exception_scan_finds_direct_and_derived_classes():
+    source = "class A(Exception): pass\nclass B(A): pass\nclass C(ValueError): pass\nclass D(object): pass\n"
+    assert exception_classes(source) == [(1, "A"), (2, "B"), (3, "C")]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PLUGINS_DIR.rglob("*.py") if p != ERRORS_FILE), ids=lambda p: str(p.relative_to(PLUGINS_DIR))
+)
+def test_every_exception_class_lives_in_errors(path):
+    """One hierarchy in one file (amazon.aws's ``errors.py``): a new failure kind goes into ``_errors.py``."""
+    assert exception_classes(path.read_text(encoding="utf-8")) == []
