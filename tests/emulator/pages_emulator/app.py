@@ -138,6 +138,7 @@ class Emulator:
         self.deploy_hooks = DeployHooks(self.store)
         self.zones = Zones(self.store, clock)
         self.link = Link(config.bandwidth)  # the uplink asset uploads come through (--bandwidth)
+        self.started = time.monotonic()  # the request log's "at" counts from here
 
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
@@ -216,6 +217,7 @@ class Emulator:
             entry["status"] = 429
             return json_response(APIError(429, 971, errors.MSG_RATE_LIMITED).body(), 429, limit_headers)
         started = time.monotonic()
+        entry["at"] = round(started - self.started, 3)
         try:
             resp = await self.within_timeout(self.handle_api(request, path, entry))
         except RequestTimedOut:

@@ -68,6 +68,8 @@ def test_concurrent_uploads_share_the_link(start_emulator):
     entries = upload_entries(emu)
     # ... and they were carried side by side, not one after the other.
     assert min(e["seconds"] for e in entries) >= total / 60000 * 0.6, entries
+    first, second = sorted(entries, key=lambda e: e["at"])
+    assert second["at"] < first["at"] + first["seconds"]
 
 
 def test_bandwidth_set_at_run_time_and_reset(emu):
