@@ -120,6 +120,8 @@ def upload_counts(scan, sent_files, buckets):
 
 def files_to_send(scan, missing):
     """One file per missing hash (identical contents are sent once)."""
+    if not missing:
+        return []
     wanted = set(missing)
     out = []
     for f in scan.files:
