@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import threading
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB
 #: Bucket bounds, in raw file bytes and files: a 40 MiB bucket is a ~53.4 MiB JSON body
@@ -32,11 +33,12 @@ MIN_BUCKET_BYTES = 1 * 1024 * 1024
 
 
 class Bucket:
-    __slots__ = ("files", "size")
+    __slots__ = ("files", "size", "number")
 
     def __init__(self):
         self.files = []
         self.size = 0
+        self.number = 0  # its place in the upload, from 1 (BucketQueue)
 
 
 def plan_buckets(
@@ -86,6 +88,49 @@ def plan_buckets(
             buckets.append(bucket)
             heapq.heappush(heap, (bucket.size, 1, len(buckets) - 1))
     return [b for b in buckets if b.files]
+
+
+def even_share(files, concurrency=UPLOAD_CONCURRENCY, max_bytes=MAX_BUCKET_BYTES):
+    """The most raw bytes a bucket holds when ``files`` are shared evenly the way :func:`plan_buckets`
+    shares them (up to :data:`BUCKETS_PER_WORKER` buckets per concurrent request, none under
+    :data:`MIN_BUCKET_BYTES`, none over ``max_bytes``)."""
+    total = sum(f.size for f in files)
+    share = -(-total // (BUCKETS_PER_WORKER * max(1, concurrency)))
+    return max(1, min(max_bytes, max(MIN_BUCKET_BYTES, share)))
+
+
+class BucketQueue:
+    """The files of an upload, handed out a bucket at a time, each bucket made when it is about to be
+    sent (its size can then follow the throughput measured so far). Smallest files first, so that
+    the first, small buckets measure the link and the largest files go when it is known. Thread safe."""
+
+    def __init__(self, files, max_files=MAX_BUCKET_FILES):
+        self.files = sorted(files, key=lambda f: (f.size, f.path))
+        self.max_files = max(1, int(max_files))
+        self.made = 0
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self, max_bytes):
+        """The next bucket: files in order while they fit ``max_bytes`` and ``max_files`` (at least
+        one file, however big); None when every file was handed out. ``bucket.number`` counts from 1."""
+        with self._lock:
+            if self._next >= len(self.files):
+                return None
+            bucket = Bucket()
+            files = self.files
+            index = self._next
+            while index < len(files) and len(bucket.files) < self.max_files:
+                f = files[index]
+                if bucket.files and bucket.size + f.size > max_bytes:
+                    break
+                bucket.files.append(f)
+                bucket.size += f.size
+                index += 1
+            self._next = index
+            self.made += 1
+            bucket.number = self.made
+            return bucket
 
 
 def _check_unchanged(files):

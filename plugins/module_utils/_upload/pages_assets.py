@@ -29,7 +29,9 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     MAX_BUCKET_BYTES,
     MAX_BUCKET_FILES,
     UPLOAD_CONCURRENCY,
+    BucketQueue,
     _check_unchanged,
+    even_share,
     files_to_send,
     plan_buckets,
     upload_counts,
@@ -40,6 +42,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import format_mib
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import REQUEST_TIME_LIMIT, BucketSizer
 
 # --------------------------------------------------------------------------- limits and tunables
 
@@ -265,72 +268,98 @@ def upload_missing(
     max_bucket_bytes=MAX_BUCKET_BYTES,
     max_bucket_files=MAX_BUCKET_FILES,
     cancel=None,
+    time_limit=REQUEST_TIME_LIMIT,
 ):
-    """Upload the files whose hash is in ``missing`` in buckets, ``concurrency`` at a time, then
-    ``upsert-hashes`` with every hash of the site. Once ``cancel`` (anything with ``is_set()``,
+    """Upload the files whose hash is in ``missing`` in buckets, at most ``concurrency`` at a time,
+    then ``upsert-hashes`` with every hash of the site. Once ``cancel`` (anything with ``is_set()``,
     e.g. a SIGINT flag) is set, no bucket starts, bodies being sent are cut off, and
     :class:`UploadError` says what was uploaded and that a re-run sends only the rest.
+
+    Each bucket is made when it starts (``buckets.BucketQueue``, smallest files first): at most
+    ``max_bucket_bytes`` of files and ``max_bucket_files`` files, no more than an even share of
+    the upload (``buckets.even_share``, as a planned upload shares it), and no more than the
+    throughput measured so far sends in a tenth of ``time_limit`` with the requests that share the
+    link; the first bucket is small and goes alone, and fewer requests run at once when a bucket
+    would not fit that time with others (``throughput``).
 
     Returns the counts ``files, bytes, uploaded, uploaded_bytes, skipped, buckets`` plus
     ``warnings`` (a list; a failed ``upsert-hashes`` only warns, as in wrangler). One ``log``
     line per bucket. A bucket that still fails after the client's retries raises
     :class:`UploadError`; what was uploaded stays, so a re-run sends only the rest. After a gateway
     timeout (524) the rest goes one bucket at a time, with wrangler's longer backoff
-    (:mod:`_upload_pacing`); each bucket's read timeout grows with its size.
+    (:mod:`pacing`); each bucket's read timeout grows with its size.
     """
     log = log or (lambda line: None)
     send = files_to_send(scan, missing)
-    buckets = plan_buckets(send, concurrency, max_bucket_bytes, max_bucket_files)
     _check_unchanged(send)
     stop = threading.Event()
-    total = len(buckets)
     done = []
     pacer = UploadPacer(concurrency, log)
+    sizer = BucketSizer(even_share(send, concurrency, max_bucket_bytes), concurrency, time_limit)
+    queue = BucketQueue(send, max_bucket_files)
 
-    def upload(index, bucket):
-        if stop.is_set() or (cancel is not None and cancel.is_set()):
-            return None
+    def stopped():
+        return stop.is_set() or (cancel is not None and cancel.is_set())
+
+    def upload(bucket):
         started = time.monotonic()
         length = body_length(bucket.files)
         try:
-            with pacer:
-                client.request(
-                    "POST",
-                    "/pages/assets/upload",
-                    data=lambda: BucketBody(bucket.files, cancel, length),
-                    content_type="application/json",
-                    idempotent=True,
-                    jwt_provider=token.provider(),
-                    timeout=bucket_timeout(client.timeout, length),
-                    gateway_backoff=pacer.gateway_backoff,
-                )
+            with pacer.slot(lambda: sizer.allowed(bucket.size)):
+                if stopped():
+                    return
+                measure = sizer.throughput.start()
+                try:
+                    client.request(
+                        "POST",
+                        "/pages/assets/upload",
+                        data=lambda: BucketBody(bucket.files, cancel, length),
+                        content_type="application/json",
+                        idempotent=True,
+                        jwt_provider=token.provider(),
+                        timeout=bucket_timeout(client.timeout, length),
+                        gateway_backoff=pacer.gateway_backoff,
+                    )
+                except BaseException:
+                    sizer.throughput.abandon(measure)
+                    raise
+                sizer.throughput.finish(measure, length, bucket.size)
         except UploadCancelled:
-            return None
+            return
         except PagesAPIError as err:
             stop.set()
             raise UploadError(
-                "failed to upload %d files (bucket %d/%d, %s, e.g. %s): %s. Files already uploaded are kept: "
+                "failed to upload %d files (bucket %d, %s, e.g. %s): %s. Files already uploaded are kept: "
                 "running again uploads only the missing ones."
-                % (len(bucket.files), index + 1, total, format_mib(bucket.size), bucket.files[0].path, err),
+                % (len(bucket.files), bucket.number, format_mib(bucket.size), bucket.files[0].path, err),
                 err.status,
                 err.errors,
             )
         except BaseException:
             stop.set()
             raise
-        log(
-            "uploaded bucket %d/%d: %d files, %s in %.2fs"
-            % (index + 1, total, len(bucket.files), format_mib(bucket.size), time.monotonic() - started)
-        )
         done.append(bucket)
-        return len(bucket.files)
+        log(
+            "uploaded bucket %d: %d files, %s in %.2fs (%d of %d files sent)"
+            % (bucket.number, len(bucket.files), format_mib(bucket.size), time.monotonic() - started,
+               sum(len(b.files) for b in done), len(send))
+        )
 
-    if total == 1 or concurrency <= 1:
-        for index, bucket in enumerate(buckets):
-            upload(index, bucket)
-    elif total:
-        with ThreadPoolExecutor(max_workers=min(concurrency, total)) as pool:
-            futures = [pool.submit(upload, i, b) for i, b in enumerate(buckets)]
+    def work():
+        while not stopped():
+            # Sized now, for the requests the link will carry at once (the pacer's limit drops to
+            # one after a gateway timeout).
+            bucket = queue.take(sizer.bucket_bytes(min(pacer.limit, sizer.concurrency)))
+            if bucket is None:
+                return
+            upload(bucket)
+
+    workers = min(max(1, concurrency), len(send))
+    if workers == 1:
+        work()
+    elif workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(work) for _index in range(workers)]
             first_error = None
             for future in futures:
                 try:
@@ -340,11 +369,12 @@ def upload_missing(
                         first_error = err
             if first_error is not None:
                 raise first_error
+    total = queue.made
     if cancel is not None and cancel.is_set():
         raise UploadError(
-            "Interrupted (SIGINT) after uploading %d of %d buckets (%d of %d files); no deployment was created. "
+            "Interrupted (SIGINT) after uploading %d buckets (%d of %d files); no deployment was created. "
             "Files already uploaded are kept: running the task again uploads only the missing ones."
-            % (len(done), total, sum(len(b.files) for b in done), len(send))
+            % (len(done), sum(len(b.files) for b in done), len(send))
         )
 
     counts = upload_counts(scan, send, total)

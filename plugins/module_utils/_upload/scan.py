@@ -185,6 +185,7 @@ class SiteScan:
         self.digest = digest
         self.warnings = list(warnings or [])
         self.hash_seconds = hash_seconds
+        self.walk_seconds = 0.0  # the part of hash_seconds the walk took (scan_site sets it)
         self.cache = None  # the _hash_cache.HashCache used, if any
         self.cache_hits = 0  # files whose hash came from the cache
         self.cache_error = None  # why the cache could not be written
@@ -389,6 +390,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     cache = open_cache(hash_cache, root)
     if workers <= 1:
         files, special, warnings = _walk(root, excluder, follow_symlinks)
+        walked = time.monotonic()
         hits = _hash_batch(files, cache)
     else:
         # Hash while walking: batches of the files not in the cache go to the pool as the walk
@@ -413,6 +415,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
 
         try:
             files, special, warnings = _walk(root, excluder, follow_symlinks, sink)
+            walked = time.monotonic()
             if batch:
                 pending.append(pool.submit(_hash_batch, batch))
             for future in pending:
@@ -424,6 +427,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     elapsed = time.monotonic() - started
     scan = SiteScan(root, files, special, site_digest(files, special, presorted=True), warnings, elapsed)
     scan.cache, scan.cache_hits = cache, hits
+    scan.walk_seconds = walked - started  # the walk and the hash cache's lookups (hashing overlaps it)
     if cache is not None:
         scan.cache_error = cache.save(files, hits)
     return scan
