@@ -17,7 +17,6 @@ import sys
 import time
 
 
-
 def _collection_root(path):
     """The directory holding the ansible_collections tree this file is in (ansible-test copies a
     target below the collection's tests/output)."""
