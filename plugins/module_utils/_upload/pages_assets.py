@@ -33,7 +33,6 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     _check_unchanged,
     even_share,
     files_to_send,
-    plan_buckets,
     upload_counts,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
