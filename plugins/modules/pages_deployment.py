@@ -154,6 +154,25 @@ options:
         only its own cache files, never fails the deploy on a clean-up error, and leaves a directory given as
         O(hash_cache) alone.
     type: raw
+  upload_concurrency:
+    description:
+      - Upload requests sent at once, at most (wrangler sends 3). Fewer run at once while a request would
+        not end well within the time limit of an upload request (300 seconds) with others sharing the
+        uplink, and one at a time after a gateway timeout (HTTP 524).
+      - A whole number from 1 to 10. Used with O(source).
+    type: int
+    default: 3
+  max_bucket_bytes:
+    description:
+      - File bytes sent in one upload request, at most (before base64, which adds a third). The default and
+        the largest value are 41943040 (40 MiB, as wrangler sends); the smallest is 65536.
+      - Each request is also sized from the upload throughput measured so far, so that it takes about a tenth
+        of the 300-second time limit of an upload request with the requests sharing the uplink; the first
+        request is small and goes alone. So a slow uplink needs no setting; set this to bound every request
+        anyway (a proxy with a shorter time limit, for example). A single file larger than this is sent alone.
+      - Used with O(source).
+    type: int
+    default: 41943040
   force_upload:
     description:
       - Upload every file, even those Cloudflare already has (skips the C(check-missing) call, like wrangler's
@@ -604,6 +623,19 @@ upload:
       description: Files whose hash came from the hash cache (not read); 0 with O(hash_cache=false).
       type: int
       sample: 5119
+    timings:
+      description:
+        - Seconds each phase of the deploy took, to see where a slow deploy spends its time.
+        - V(scan) reading the site's code, walking the site and the hash cache; V(hash) hashing the files
+          the cache did not have once the walk was over, the site digest and the checks of names and sizes;
+          V(worker) building Pages Functions or bundling C(_worker.js) with wrangler; V(check_missing) the
+          upload token and asking which files Cloudflare lacks; V(upload) the upload requests and
+          C(upsert-hashes); V(deployment) finding what the branch serves and creating the deployment;
+          V(wait) waiting for the deployment to finish (O(wait)).
+        - A phase that did not run is V(0) (a rerun that changes nothing uploads nothing and creates nothing).
+      type: dict
+      sample: {"scan": 0.412, "hash": 0.051, "worker": 0.0, "check_missing": 0.094, "upload": 1.873,
+               "deployment": 0.162, "wait": 0.0}
   sample:
     files: 5120
     bytes: 62914560
@@ -834,6 +866,8 @@ prune:
     failed: []
 """
 
+import time
+
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _errors as ERR
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import BranchCleanupRefused, PagesAPIError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._base import PagesModule
@@ -881,6 +915,8 @@ class PagesDeployment(PagesModule):
         worker_bundle=dict(type="str", default="auto", choices=["auto", "always", "never"]),
         force_upload=dict(type="bool", default=False),
         hash_cache=dict(type="raw"),
+        upload_concurrency=dict(type="int", default=3),
+        max_bucket_bytes=dict(type="int", default=41943040),
         branch=dict(type="str"),
         commit_hash=dict(type="str"),
         commit_message=dict(type="str"),
@@ -937,6 +973,8 @@ class PagesDeployment(PagesModule):
         delete_aliased=("pruned",),
         allow_empty=("present with source",),
         follow_symlinks=("present with source",),
+        upload_concurrency=("present with source",),
+        max_bucket_bytes=("present with source",),
     )
 
     # ------------------------------------------------------------------ helpers
@@ -997,9 +1035,13 @@ class PagesDeployment(PagesModule):
         self.result["deployment"] = deployment
         if not self.params["wait"] or deployment is None:
             return
+        started = time.monotonic()
         deployment, outcome = wait_for_deployment(
             self.client, self.name, deployment, self.params["wait_timeout"], log=self.debug
         )
+        timings = (self.result.get("upload") or {}).get("timings")
+        if timings is not None:
+            timings["wait"] = round(time.monotonic() - started, 3)
         self.result["deployment"] = deployment
         if outcome == "failure":
             tail = log_tail(self.client, self.name, deployment["id"])

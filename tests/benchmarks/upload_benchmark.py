@@ -8,15 +8,21 @@
     python tests/benchmarks/upload_benchmark.py [--files 5000 --megabytes 60] [--repeat 1]
 
 Builds a synthetic site (nested paths, mixed sizes and types, ``_headers``/``_redirects``),
-starts the emulator (``tests/emulator/serve.py --port 0``, fresh data dir) and times, with each
-tool deploying to its own account (so neither finds the other's uploads):
+starts the emulator (``tests/emulator/serve.py --port 0``, fresh data dir), makes our full deploys
+of the site and of a site ``--scale`` times bigger (fresh accounts), to show that our peak memory
+does not grow with the site (they also store every blob in the emulator first, so no tool's full
+deploy pays for that alone), then times, with each tool deploying to its own account (so none
+finds another's uploads) and the site's directories walked just before each run (so none starts
+with a cold cache left by the one before):
 
 1. a full deploy of the site;
 2. a redeploy after one file changed;
 3. a no-op rerun (the same site again);
 
-then our full deploys of the site and of a site ``--scale`` times bigger (fresh accounts), to show
-that our peak memory does not grow with the site. "ours" is ``ansible-playbook`` running a
+The floor our code cannot go under is measured in
+the same run: ``ansible-playbook`` with one ``ping`` task, and a ``stat`` of every file of the site
+(``os.scandir`` + ``stat``, the least a rerun must do to see what changed); the goals of issue 29
+are checked against them. "ours" is ``ansible-playbook`` running a
 generated one-task playbook with ``cfpages.cloudflare.pages_deployment`` (``--mode engine`` calls
 the engine directly instead); "engine" (ansible mode, unless ``--no-engine``) is the same engine
 called directly from Python, and the fixed cost of ``ansible-playbook`` (a one-task ``ping``
@@ -28,7 +34,7 @@ times, with the CPU ratio to wrangler (load inflates wall times far more than CP
 
 Only the standard library is needed here; the tools run in their own interpreters: ``--python``
 (with requests and blake3; default ``.cache/venvs/owner``), ``--emulator-python`` (with aiohttp)
-and wrangler from ``npm ci --prefix tests/emulator``.
+and wrangler's 4.86 lane (``npm ci --prefix tests/emulator``) or ``--wrangler``.
 """
 
 from __future__ import annotations
@@ -52,13 +58,14 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers"))
 import emulator as emulator_launcher  # noqa: E402  (tests/helpers/emulator.py)
+import environments  # noqa: E402  (tests/helpers/environments.py: the wrangler lanes)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The collection as this checkout has it, for ANSIBLE_COLLECTIONS_PATH / PYTHONPATH (made by
 # dev_collections(): a fresh clone has no .cache yet).
 COLLECTIONS_ROOT = os.path.join(REPO, ".cache", "dev_collections")
 EMULATOR = os.path.join(REPO, "tests", "emulator", "serve.py")
-WRANGLER = os.path.join(REPO, "tests", "emulator", "node_modules", ".bin", "wrangler")
+WRANGLER_LANE = "4.86"  # the wrangler users run today (tests/helpers/environments.py)
 MODULE_FILE = os.path.join(REPO, "plugins", "modules", "pages_deployment.py")
 
 MB = 1000 * 1000
@@ -193,6 +200,57 @@ def run_measured(cmd, env=None, cwd=None, marker=None, interval=0.02):
     }
 
 
+# --------------------------------------------------------------------------- the floor and the load
+
+STAT_SNIPPET = r"""
+import json, os, sys, time
+def walk(path):
+    n = 0
+    with os.scandir(path) as it:
+        for entry in it:
+            if entry.is_dir(follow_symlinks=False):
+                n += walk(entry.path)
+            else:
+                entry.stat(follow_symlinks=False)
+                n += 1
+    return n
+started, cpu = time.perf_counter(), time.process_time()
+files = walk(sys.argv[1])
+print(json.dumps({"files": files, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu}))
+"""
+
+
+def stat_floor(python, site, runs=3):
+    """Seconds (and CPU seconds) a bare Python walk takes to ``stat`` every file of ``site``: the
+    floor of a rerun, which must at least see every file. The median of ``runs`` (warm cache)."""
+    results = []
+    for _run in range(runs):
+        out = subprocess.run([python, "-c", STAT_SNIPPET, site], capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout))
+    return {"files": results[0]["files"], "seconds": statistics.median(r["seconds"] for r in results),
+            "cpu": statistics.median(r["cpu"] for r in results)}
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, sampled every few seconds while the benchmark runs."""
+
+    def __init__(self, interval=5.0):
+        self.samples = [os.getloadavg()[0]]
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self.thread.start()
+
+    def _run(self, interval):
+        while not self.done.wait(interval):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return {"min": min(self.samples), "max": max(self.samples),
+                "mean": statistics.mean(self.samples), "samples": len(self.samples)}
+
+
 # --------------------------------------------------------------------------- emulator
 
 
@@ -251,14 +309,16 @@ class Emulator:
 # --------------------------------------------------------------------------- the two tools
 
 ENGINE_SNIPPET = r"""
-import json, sys
+import json, sys, time
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_deploy import DeployRequest, DirectUpload
 base, token, account, project, source = sys.argv[1:6]
+started = time.perf_counter()
 client = PagesClient(account_id=account, api_token=token, base_url=base)
 out = DirectUpload(client, DeployRequest(project, source, branch="main")).run()
-print(json.dumps({"changed": out["changed"], "upload": dict(out["upload"], hash_cache_hits=out["scan"].cache_hits),
-                  "deployment": (out["deployment"] or {}).get("id")}))
+inner = time.perf_counter() - started
+print(json.dumps({"inner_seconds": inner, "changed": out["changed"], "upload": dict(out["upload"], hash_cache_hits=out["scan"].cache_hits),
+                  "deployment": (out["deployment"] or {}).get("id")}, default=str))
 """
 
 PLAYBOOK = """\
@@ -348,23 +408,35 @@ class Ours:
 
 
 class Wrangler:
-    def __init__(self, path, workdir):
-        self.path = path
+    def __init__(self, command, workdir):
+        self.command = list(command)  # [wrangler] or a lane's [node, wrangler.js]
         self.workdir = workdir
+        self.home = os.path.join(workdir, "wrangler-home")  # no developer configuration leaks in
+        os.makedirs(os.path.join(self.home, ".config"), exist_ok=True)
+
+    def describe(self):
+        version = subprocess.run(self.command + ["--version"], capture_output=True, text=True, check=False,
+                                 env=self.env()).stdout.strip().splitlines()
+        return "%s (%s)" % (" ".join(self.command), version[-1] if version else "version unknown")
+
+    def env(self):
+        env = dict(os.environ)
+        if len(self.command) == 2:  # a lane's node first on PATH: whatever wrangler starts as node is the same
+            env["PATH"] = os.pathsep.join((os.path.dirname(self.command[0]), env.get("PATH", "/usr/bin:/bin")))
+        env.update(HOME=self.home, XDG_CONFIG_HOME=os.path.join(self.home, ".config"),
+                   WRANGLER_SEND_METRICS="false", WRANGLER_SEND_ERROR_REPORTS="false", CI="true", NO_COLOR="1",
+                   WRANGLER_HIDE_BANNER="true", FORCE_COLOR="0")
+        return env
 
     def deploy(self, emulator, token, account, project, source):
-        env = dict(os.environ)
+        env = self.env()
         env.update(
             CLOUDFLARE_API_BASE_URL=emulator.base_url,
             CLOUDFLARE_API_TOKEN=token,
             CLOUDFLARE_ACCOUNT_ID=account,
-            WRANGLER_SEND_METRICS="false",
-            WRANGLER_SEND_ERROR_REPORTS="false",
-            CI="true",
-            NO_COLOR="1",
         )
-        cmd = [self.path, "pages", "deploy", source, "--project-name", project, "--branch", "main",
-               "--commit-dirty=true"]
+        cmd = self.command + ["pages", "deploy", source, "--project-name", project, "--branch", "main",
+                              "--commit-dirty=true"]
         run = run_measured(cmd, env=env, cwd=self.workdir, marker="wrangler")
         run["result"] = None
         return run
@@ -420,7 +492,8 @@ def main(argv=None):
                     help="in ansible mode, do not also time the engine called directly")
     ap.add_argument("--python", help="interpreter with requests + blake3 for our side")
     ap.add_argument("--emulator-python", help="interpreter with aiohttp for the emulator")
-    ap.add_argument("--wrangler", default=WRANGLER, help="wrangler executable (npm ci --prefix tests/emulator)")
+    ap.add_argument("--wrangler", help="wrangler executable (default: the %s lane, npm ci --prefix tests/emulator)"
+                    % WRANGLER_LANE)
     ap.add_argument("--workdir", help="keep sites and emulator data here (default: a temporary directory)")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
@@ -453,6 +526,7 @@ def main(argv=None):
             shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
 
     load_at_start = os.getloadavg()
+    load = LoadSampler()
     print("machine load average at the start: %s" % " ".join("%.1f" % x for x in load_at_start), flush=True)
     print("building sites in %s ..." % workdir, flush=True)
     changed_file, n_files, n_bytes = build_site(site, args.files, args.megabytes, seed=1)
@@ -462,13 +536,24 @@ def main(argv=None):
                                                    args.megabytes * args.scale, seed=2)
     # The hash cache does not trust files changed within 2 s of a scan (racy): let the site age.
     time.sleep(2.5)
+    floor = stat_floor(python, site)
+    print("stat of every file (%d files): %.2f s (cpu %.2f s)" % (floor["files"], floor["seconds"], floor["cpu"]),
+          flush=True)
 
     # Every tool deploys to its own account, so that none finds another's uploads.
     tools = [("ours", Ours(mode, python, workdir))]
     if mode == "ansible" and not args.no_engine:
         tools.append(("engine", Ours("engine", python, workdir)))
-    if os.path.exists(args.wrangler):
-        tools.append(("wrangler", Wrangler(args.wrangler, workdir)))
+    wrangler_command, wrangler_missing = None, None
+    if args.wrangler:
+        wrangler_command = [args.wrangler]
+    else:
+        try:
+            wrangler_command = [str(p) for p in environments.wrangler_lane(WRANGLER_LANE)]
+        except environments.SetupError as err:
+            wrangler_missing = str(err)
+    if wrangler_command:
+        tools.append(("wrangler", Wrangler(wrangler_command, workdir)))
     names = [name for name, _tool in tools]
     tokens = {}
     for rep in range(args.repeat):
@@ -488,6 +573,10 @@ def main(argv=None):
                           {"name": token, "production_branch": "main"})
 
         def measure(name, tool, token, source):
+            # Every tool starts with the site's directories in the kernel's cache: the run before it
+            # (wrangler's 1.3 GiB, 750 MB read) may have pushed them out, and a cold walk of 100,000
+            # files costs seconds that would go to whichever tool runs next.
+            stat_floor(python, source, runs=1)
             since = emulator.log_size()
             emulator_cpu = emulator.cpu()
             run = tool.deploy(emulator, token, tokens[token], token, source)
@@ -498,9 +587,25 @@ def main(argv=None):
             run["uploaded"], run["deployments"], run["requests"] = emulator.activity(since)
             return run
 
+        # Memory against site size: our full deploy of the site (and of a bigger one), on fresh accounts
+        # and with a fresh hash cache. It runs first, which also stores every blob of the site in the
+        # emulator (content-addressed across accounts): the tools' full deploys below then cost the
+        # emulator the same, whichever goes first.
+        memory_tool = Ours(mode, python, workdir, cache_name="memory")
+        small = measure("ours", memory_tool, "bench-ours-small", site)
+        big = measure("ours", memory_tool, "bench-ours-big", big_site) if args.scale > 0 else {
+            "seconds": 0.0, "uploaded": 0, "marked_kib": 0}
+        memory_runs = [("full deploy (site)", small)] + ([("full deploy (x%g)" % args.scale, big)] if args.scale > 0 else [])
+        for label, run in memory_runs:
+            print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
+                  % ("ours", label, run["seconds"], run["uploaded"], fmt_mib(run["marked_kib"])), flush=True)
+
         for rep in range(args.repeat):
             if mode == "ansible":
-                baseline.append(tools[0][1].baseline())
+                # The fixed cost of ansible-playbook moves with the load: the median of 3 per repetition.
+                pings = [tools[0][1].baseline() for _ping in range(3)]
+                pings.sort(key=lambda r: r["seconds"])
+                baseline.append(pings[1])
             with open(changed_file, "rb") as handle:
                 original = handle.read()
             try:
@@ -512,6 +617,7 @@ def main(argv=None):
                         run = measure(name, tool, "bench-%s-%d" % (name, rep), site)
                         results[name].setdefault(label, []).append(run)
                         run["cache_hits"] = ((run.get("result") or {}).get("upload") or {}).get("hash_cache_hits")
+                        run["inner_seconds"] = (run.get("result") or {}).get("inner_seconds")
                         print("  %-9s %-18s %7.2f s (cpu %.2f s, emulator %.2f s)  uploaded %5d files, %d deployment(s), "
                               "peak %s%s"
                               % (name, label, run["seconds"], run["cpu"], run["emulator_cpu"], run["uploaded"],
@@ -522,16 +628,6 @@ def main(argv=None):
             finally:
                 with open(changed_file, "wb") as handle:
                     handle.write(original)
-        # Memory against site size: our full deploy of the site and of a bigger one, on fresh accounts
-        # and with a fresh hash cache.
-        memory_tool = Ours(mode, python, workdir, cache_name="memory")
-        small = measure("ours", memory_tool, "bench-ours-small", site)
-        big = measure("ours", memory_tool, "bench-ours-big", big_site) if args.scale > 0 else {
-            "seconds": 0.0, "uploaded": 0, "marked_kib": 0}
-        memory_runs = [("full deploy (site)", small)] + ([("full deploy (x%g)" % args.scale, big)] if args.scale > 0 else [])
-        for label, run in memory_runs:
-            print("  %-9s %-18s %7.2f s  uploaded %5d files, peak %s"
-                  % ("ours", label, run["seconds"], run["uploaded"], fmt_mib(run["marked_kib"])), flush=True)
     finally:
         emulator.stop()
 
@@ -544,12 +640,17 @@ def main(argv=None):
     print("ours: %s" % tools[0][1].describe())
     if "engine" in names:
         print("engine: the same engine called directly from Python (no Ansible), for reference")
-    print("wrangler: %s" % (args.wrangler if "wrangler" in names else "not installed (npm ci --prefix tests/emulator)"))
+    print("wrangler: %s" % (dict(tools)["wrangler"].describe() if "wrangler" in names else wrangler_missing))
+    ping = statistics.median(r["seconds"] for r in baseline) if baseline else None
     if baseline:
         print("ansible-playbook fixed cost (one ansible.builtin.ping task, same settings): %.2f s (cpu %.2f s)"
-              % (statistics.median(r["seconds"] for r in baseline), statistics.median(r["cpu"] for r in baseline)))
-    print("each figure is the median of %d run(s); machine load average at the start %s, now: %s"
-          % (args.repeat, " ".join("%.1f" % x for x in load_at_start), " ".join("%.1f" % x for x in os.getloadavg())))
+              % (ping, statistics.median(r["cpu"] for r in baseline)))
+    print("floor: a stat of every file of the site: %.2f s (cpu %.2f s)" % (floor["seconds"], floor["cpu"]))
+    load_seen = load.stop()
+    print("each figure is the median of %d run(s); machine load average at the start %s, at the end %s; "
+          "1-minute load during the run %.1f to %.1f (mean %.1f, %d samples)"
+          % (args.repeat, " ".join("%.1f" % x for x in load_at_start), " ".join("%.1f" % x for x in os.getloadavg()),
+             load_seen["min"], load_seen["max"], load_seen["mean"], load_seen["samples"]))
     summary = {}
     for label in plan:
         print()
@@ -565,16 +666,31 @@ def main(argv=None):
                 "deployments": med(runs, "deployments"),
                 "peak_kib": max((r["marked_kib"] or r["tree_kib"] for r in runs), default=0),
                 "cache_hits": med([r for r in runs if r.get("cache_hits") is not None], "cache_hits"),
+                # The engine's own time, inside its process (no interpreter start, no imports).
+                "inner": med([r for r in runs if (r.get("result") or {}).get("inner_seconds") is not None],
+                             "inner_seconds"),
             }
         wr = row.get("wrangler", {}).get("seconds")
         wr_cpu = row.get("wrangler", {}).get("cpu")
         for name in names:
             row[name]["ratio"] = row[name]["seconds"] / wr if wr else None
             row[name]["cpu_ratio"] = row[name]["cpu"] / wr_cpu if wr_cpu else None
+            # What our own code costs: ours less ansible-playbook's fixed cost (the engine has none).
+            if name == "wrangler":
+                own = None
+            elif name == "ours" and mode == "ansible":
+                own = None if ping is None else row[name]["seconds"] - ping
+            else:
+                own = row[name]["seconds"]
+            row[name]["own"] = own
+            row[name]["own_to_floor"] = own / floor["seconds"] if own is not None and floor["seconds"] > 0 else None
         summary[label] = row
         lines = [
             ("  seconds", lambda v: "%.2f" % v["seconds"]),
             ("  ratio to wrangler", lambda v: "-" if v["ratio"] is None else "%.2f" % v["ratio"]),
+            ("  own s (- ping)", lambda v: "-" if v["own"] is None else "%.2f" % v["own"]),
+            ("  own / stat floor", lambda v: "-" if v["own_to_floor"] is None else "%.1f" % v["own_to_floor"]),
+            ("  in-process s", lambda v: "-" if v["inner"] is None else "%.2f" % v["inner"]),
             ("  cpu seconds", lambda v: "%.2f" % v["cpu"]),
             ("  cpu ratio", lambda v: "-" if v["cpu_ratio"] is None else "%.2f" % v["cpu_ratio"]),
             ("  emulator cpu s", lambda v: "%.2f" % v["emulator_cpu"]),
@@ -591,11 +707,25 @@ def main(argv=None):
              fmt_mib(big["marked_kib"]), big_files, big_bytes / MB))
     ours_row = {label: summary[label]["ours"] for label in plan}
     full, one, noop = ours_row["full deploy"], ours_row["one-file redeploy"], ours_row["no-op rerun"]
+    stat_s = floor["seconds"]
+    peak_module = max(max(summary[label]["ours"]["peak_kib"] for label in plan), small["marked_kib"] or 0)
     checks = [
-        # The goals of issue 17, as ratios to wrangler in the same run.
-        ("full deploy ratio <= 0.35", full["ratio"] is not None and full["ratio"] <= 0.35),
-        ("one-file redeploy ratio <= 0.2", one["ratio"] is not None and one["ratio"] <= 0.2),
-        ("no-op rerun ratio <= 0.15", noop["ratio"] is not None and noop["ratio"] <= 0.15),
+        # The goals of issue 29: against the floor measured in this run (ping playbook, stat of every file).
+        ("no-op rerun: own time (ours - ping) <= 2 x stat floor (%.2f <= %.2f s)" % (noop["own"] or 0, 2 * stat_s),
+         noop["own"] is not None and noop["own"] <= 2 * stat_s),
+        ("one-file redeploy: own time <= 2 x stat floor + 0.5 s (%.2f <= %.2f s)" % (one["own"] or 0, 2 * stat_s + 0.5),
+         one["own"] is not None and one["own"] <= 2 * stat_s + 0.5),
+        ("full deploy <= 0.2 of wrangler (%s)" % ("-" if full["ratio"] is None else "%.2f" % full["ratio"]),
+         full["ratio"] is not None and full["ratio"] <= 0.2),
+        ("peak memory of the %s process <= 100 MiB (%s)" % ("module" if mode == "ansible" else "engine",
+                                                           fmt_mib(peak_module)), 0 < peak_module <= 100 * 1024),
+    ]
+    if "engine" in names:
+        # In its process: the interpreter's start and imports (about 0.2 s) are not the engine's.
+        engine_noop = summary["no-op rerun"]["engine"]["inner"]
+        checks.append(("engine no-op, in its process, <= 2 x stat floor (%.2f <= %.2f s)"
+                       % (engine_noop or 0, 2 * stat_s), engine_noop is not None and engine_noop <= 2 * stat_s))
+    checks += [
         ("one-file redeploy uploads exactly 1 file", one["uploaded"] == 1),
         ("no-op rerun uploads nothing and creates no deployment", noop["uploaded"] == 0 and noop["deployments"] == 0),
     ]
@@ -611,6 +741,7 @@ def main(argv=None):
                 "site": {"files": n_files, "bytes": n_bytes}, "big_site": {"files": big_files, "bytes": big_bytes},
                 "mode": mode, "repeat": args.repeat, "ansible_baseline_seconds": [r["seconds"] for r in baseline],
                 "ansible_baseline_cpu": [r["cpu"] for r in baseline], "runs": summary,
+                "stat_floor": floor, "load_during": load_seen,
                 "memory_kib": {"site": small["marked_kib"], "big_site": big["marked_kib"]},
                 "checks": dict(checks), "loadavg": os.getloadavg(), "loadavg_at_start": load_at_start,
             }, handle, indent=2)

@@ -48,11 +48,20 @@ def parse_args(argv=None):
     ap.add_argument("--workerd", default=None, metavar="PATH",
                     help="workerd binary that runs deployments' workers (default: "
                          "tests/emulator/node_modules/.bin/workerd; 'none' = do not run workers)")
+    ap.add_argument("--bandwidth", type=float, default=0.0, metavar="BYTES_PER_S",
+                    help="read asset upload bodies at this rate, shared by concurrent uploads as one link "
+                         "(default 0: unlimited; also 'bandwidth' in POST /__emulator/config)")
+    ap.add_argument("--request-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="answer an API request still unanswered after this long with a 524 and close its "
+                         "connection (default 300; 0: no limit; also 'request_timeout' in POST /__emulator/config)")
     args = ap.parse_args(argv)
     try:
         rate_limit = format_spec(parse_spec(args.rate_limit))
     except ValueError as e:
         ap.error(f"--rate-limit: {e}")
+    for flag, value in (("--bandwidth", args.bandwidth), ("--request-timeout", args.request_timeout)):
+        if value < 0:
+            ap.error(f"{flag} must be 0 (none) or more")
     if not 0.0 <= args.fault_rate <= 1.0:
         ap.error("--fault-rate must be between 0 and 1")
     creds = Credentials()
@@ -77,7 +86,7 @@ def parse_args(argv=None):
     config = Config(fault_rate=args.fault_rate, fault_seed=args.fault_seed, jwt_ttl=args.jwt_ttl,
                     build_seconds=args.build_seconds, domain_seconds=args.domain_seconds,
                     max_file_count=args.max_file_count, project_delete_limit=args.project_delete_limit,
-                    rate_limit=rate_limit)
+                    rate_limit=rate_limit, bandwidth=args.bandwidth, request_timeout=args.request_timeout)
     return args, config, creds
 
 

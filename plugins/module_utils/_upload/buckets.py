@@ -12,7 +12,6 @@ a callable that sends one bucket (the Pages backend: a JSON body, ``pages_assets
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import os
 import threading
@@ -21,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, UploadCancelled, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import format_mib
 
 #: Bucket bounds, in raw file bytes and files: a 40 MiB bucket is a ~53.4 MiB JSON body
@@ -41,11 +41,12 @@ MIN_BUCKET_BYTES = 1 * 1024 * 1024
 
 
 class Bucket:
-    __slots__ = ("files", "size")
+    __slots__ = ("files", "size", "number")
 
     def __init__(self):
         self.files = []
         self.size = 0
+        self.number = 0  # its place in the upload, from 1 (BucketQueue)
 
 
 def plan_buckets(
@@ -97,6 +98,50 @@ def plan_buckets(
     return [b for b in buckets if b.files]
 
 
+def even_share(files, concurrency=UPLOAD_CONCURRENCY, max_bytes=MAX_BUCKET_BYTES):
+    """The most raw bytes a bucket holds when ``files`` are shared evenly the way :func:`plan_buckets`
+    shares them (up to :data:`BUCKETS_PER_WORKER` buckets per concurrent request, none under
+    :data:`MIN_BUCKET_BYTES`, none over ``max_bytes``)."""
+    total = sum(f.size for f in files)
+    share = -(-total // (BUCKETS_PER_WORKER * max(1, concurrency)))
+    return max(1, min(max_bytes, max(MIN_BUCKET_BYTES, share)))
+
+
+class BucketQueue:
+    """The files of an upload, handed out a bucket at a time, each bucket made when it is about to be
+    sent (its size can then follow the throughput measured so far). Smallest files first, so that
+    the first, small buckets measure the link and the largest files go when it is known. Thread safe."""
+
+    def __init__(self, files, max_files=MAX_BUCKET_FILES):
+        self.files = sorted(files, key=lambda f: (f.size, f.path))
+        self.file_count = len(self.files)
+        self.max_files = max(1, int(max_files))
+        self.made = 0
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self, max_bytes):
+        """The next bucket: files in order while they fit ``max_bytes`` and ``max_files`` (at least
+        one file, however big); None when every file was handed out. ``bucket.number`` counts from 1."""
+        with self._lock:
+            if self._next >= len(self.files):
+                return None
+            bucket = Bucket()
+            files = self.files
+            index = self._next
+            while index < len(files) and len(bucket.files) < self.max_files:
+                f = files[index]
+                if bucket.files and bucket.size + f.size > max_bytes:
+                    break
+                bucket.files.append(f)
+                bucket.size += f.size
+                index += 1
+            self._next = index
+            self.made += 1
+            bucket.number = self.made
+            return bucket
+
+
 def check_unchanged(files):
     changed = []
     for f in files:
@@ -129,6 +174,8 @@ def upload_counts(scan, sent_files, buckets):
 
 def files_to_send(scan, missing):
     """One file per missing hash (identical contents are sent once)."""
+    if not missing:
+        return []
     wanted = set(missing)
     out = []
     for f in scan.files:
@@ -141,56 +188,107 @@ def files_to_send(scan, missing):
 # --------------------------------------------------------------------------- sending
 
 
-def send_buckets(buckets, send, concurrency=UPLOAD_CONCURRENCY, cancel=None, log=None, pacer=None):
-    """Send each of ``buckets`` with ``send(bucket)``, ``concurrency`` at a time; return the buckets sent.
+class FixedBuckets:
+    """Buckets cut beforehand (a backend whose server cuts them, as Workers' upload session does),
+    handed out in order with the :class:`BucketQueue` interface (``max_bytes`` cannot change them)."""
 
-    ``send`` makes one request (its body is the backend's business) and raises
-    :class:`PagesAPIError` when it fails after the client's retries, or :class:`UploadCancelled`
-    when ``cancel`` cut its body off. ``pacer`` (a ``pacing.UploadPacer``, optional) is entered
-    around each send. The first failure stops every bucket not yet started and raises
-    :class:`UploadError` naming the bucket; once ``cancel`` (anything with ``is_set()``, e.g. a
-    SIGINT flag) is set, no bucket starts and :class:`UploadError` says what was sent. Either way
-    what was uploaded stays, so a re-run sends only the rest. One ``log`` line per bucket.
+    def __init__(self, buckets):
+        self._buckets = list(buckets)
+        self.file_count = sum(len(b.files) for b in self._buckets)
+        self.made = 0
+        self._lock = threading.Lock()
+
+    def take(self, max_bytes):  # pylint: disable=unused-argument
+        with self._lock:
+            if self.made >= len(self._buckets):
+                return None
+            bucket = self._buckets[self.made]
+            self.made += 1
+            bucket.number = self.made
+            return bucket
+
+
+def send_buckets(source, send, concurrency=UPLOAD_CONCURRENCY, cancel=None, log=None, pacer=None, sizer=None):
+    """Send the buckets of ``source`` with ``send(bucket)``, at most ``concurrency`` at a time; return
+    the buckets sent. The one upload loop of every backend.
+
+    ``source`` is a :class:`BucketQueue` (each bucket made as it starts, sized by ``sizer``) or a
+    list of buckets cut beforehand. ``send`` makes one request (its body is the backend's business),
+    returns the body's length in bytes, and raises :class:`PagesAPIError` when it fails after the
+    client's retries, or :class:`UploadCancelled` when ``cancel`` cut its body off. ``sizer`` (a
+    ``throughput.BucketSizer``, optional) measures each request and says how big the next bucket
+    may be and how many may be in flight so that each stays well under the request time limit;
+    ``pacer`` (a ``pacing.UploadPacer``) holds that limit and narrows it after a gateway timeout.
+
+    The first failure stops every bucket not yet started and raises :class:`UploadError` naming the
+    bucket; once ``cancel`` (anything with ``is_set()``, e.g. a SIGINT flag) is set, no bucket
+    starts and :class:`UploadError` says what was sent. Either way what was uploaded stays, so a
+    re-run sends only the rest. One ``log`` line per bucket.
     """
+    if isinstance(source, (list, tuple)):
+        source = FixedBuckets(source)
     log = log or (lambda line: None)
+    pacer = pacer or UploadPacer(concurrency)
     stop = threading.Event()
-    total = len(buckets)
     done = []
+    total_files = source.file_count
 
-    def send_one(index, bucket):
-        if stop.is_set() or (cancel is not None and cancel.is_set()):
-            return None
+    def stopped():
+        return stop.is_set() or (cancel is not None and cancel.is_set())
+
+    def send_one(bucket):
         started = time.monotonic()
+        allowed = (lambda: sizer.allowed(bucket.size)) if sizer is not None else None
         try:
-            with pacer if pacer is not None else contextlib.nullcontext():
-                send(bucket)
+            with pacer.slot(allowed):
+                if stopped():
+                    return
+                measure = sizer.throughput.start() if sizer is not None else None
+                try:
+                    length = send(bucket)
+                except BaseException:
+                    if sizer is not None:
+                        sizer.throughput.abandon(measure)
+                    raise
+                if sizer is not None:
+                    sizer.throughput.finish(measure, length, bucket.size)
         except UploadCancelled:
-            return None
+            return
         except PagesAPIError as err:
             stop.set()
             raise UploadError(
-                "failed to upload %d files (bucket %d/%d, %s, e.g. %s): %s. Files already uploaded are kept: "
+                "failed to upload %d files (bucket %d, %s, e.g. %s): %s. Files already uploaded are kept: "
                 "running again uploads only the missing ones."
-                % (len(bucket.files), index + 1, total, format_mib(bucket.size), bucket.files[0].path, err),
+                % (len(bucket.files), bucket.number, format_mib(bucket.size), bucket.files[0].path, err),
                 err.status,
                 err.errors,
             )
         except BaseException:
             stop.set()
             raise
-        log(
-            "uploaded bucket %d/%d: %d files, %s in %.2fs"
-            % (index + 1, total, len(bucket.files), format_mib(bucket.size), time.monotonic() - started)
-        )
         done.append(bucket)
-        return len(bucket.files)
+        log(
+            "uploaded bucket %d: %d files, %s in %.2fs (%d of %d files sent)"
+            % (bucket.number, len(bucket.files), format_mib(bucket.size), time.monotonic() - started,
+               sum(len(b.files) for b in done), total_files)
+        )
 
-    if total == 1 or concurrency <= 1:
-        for index, bucket in enumerate(buckets):
-            send_one(index, bucket)
-    elif total:
-        with ThreadPoolExecutor(max_workers=min(concurrency, total)) as pool:
-            futures = [pool.submit(send_one, i, b) for i, b in enumerate(buckets)]
+    def work():
+        while not stopped():
+            # Sized now, for the requests the link will carry at once (the pacer's limit drops to
+            # one after a gateway timeout).
+            sharing = min(pacer.limit, sizer.concurrency) if sizer is not None else pacer.limit
+            bucket = source.take(sizer.bucket_bytes(sharing) if sizer is not None else MAX_BUCKET_BYTES)
+            if bucket is None:
+                return
+            send_one(bucket)
+
+    workers = min(max(1, concurrency), total_files)
+    if workers == 1:
+        work()
+    elif workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(work) for _index in range(workers)]
             first_error = None
             for future in futures:
                 try:
@@ -202,8 +300,8 @@ def send_buckets(buckets, send, concurrency=UPLOAD_CONCURRENCY, cancel=None, log
                 raise first_error
     if cancel is not None and cancel.is_set():
         raise UploadError(
-            "Interrupted (SIGINT) after uploading %d of %d buckets (%d of %d files); no deployment was created. "
+            "Interrupted (SIGINT) after uploading %d buckets (%d of %d files); no deployment was created. "
             "Files already uploaded are kept: running the task again uploads only the missing ones."
-            % (len(done), total, sum(len(b.files) for b in done), sum(len(b.files) for b in buckets))
+            % (len(done), sum(len(b.files) for b in done), total_files)
         )
     return done

@@ -98,6 +98,7 @@ class HashCache:
         self.entries = {}
         self.ignored = None  # why an existing cache file was not used, for the log
         self.loaded = False  # whether the cache file was read and used
+        self.loaded_entries = 0  # how many entries it held
         self._load()
 
     def _load(self):
@@ -120,10 +121,13 @@ class HashCache:
         else:
             self.entries = data["entries"]
             self.loaded = True
+            self.loaded_entries = len(self.entries)
 
     def lookup(self, path, key):
-        """The cached hash of the file at manifest ``path`` with :func:`stat_key` ``key``, or None."""
-        entry = self.entries.get(path)
+        """The cached hash of the file at manifest ``path`` with :func:`stat_key` ``key``, or None.
+        Each path is looked up once (by the walk): its entry is dropped, so that the memory of the
+        loaded entries is freed as the scan goes rather than held beside every file's."""
+        entry = self.entries.pop(path, None)
         if not isinstance(entry, str):
             return None
         file_hash, _sep, rest = entry.partition(" ")
@@ -139,8 +143,11 @@ class HashCache:
         entries (the scan is over: their memory is freed). ``hits``: how many of ``files`` came
         from this cache. Returns an error text when the cache could not be written (the deploy
         goes on without it), else None."""
-        loaded, self.entries = len(self.entries), {}
-        kept = [f for f in files if f.hash and f.stat_key is not None and not self._is_racy(f.stat_key)]
+        loaded, self.entries = self.loaded_entries, {}
+        if self.loaded and hits == len(files) == loaded:
+            kept = files  # all hits (see below): no need to filter 100,000 files to learn it
+        else:
+            kept = [f for f in files if f.hash and f.stat_key is not None and not self._is_racy(f.stat_key)]
         if self.loaded and hits == len(kept) == loaded:
             # Every file it would record is a hit and it held no other entry, so the entries are
             # the same (a hit was not racy when it was written, so it is not racy now): nothing

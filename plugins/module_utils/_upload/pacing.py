@@ -16,6 +16,7 @@ bucket's gateway errors so far) and counts an attempt only from the fifth gatewa
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 GATEWAY_TIMEOUT_STATUS = 524
@@ -46,11 +47,25 @@ class UploadPacer:
         self._cond = threading.Condition()
 
     def __enter__(self):
+        self._acquire(None)
+        return self
+
+    @contextlib.contextmanager
+    def slot(self, allowed):
+        """``with pacer.slot(allowed):`` as ``with pacer:``, also waiting until fewer than
+        ``allowed()`` requests are in flight (asked again whenever one ends: it changes as the
+        throughput is measured)."""
+        self._acquire(allowed)
+        try:
+            yield self
+        finally:
+            self.__exit__(None, None, None)
+
+    def _acquire(self, allowed):
         with self._cond:
-            while self.active >= self.limit:
+            while self.active >= (self.limit if allowed is None else min(self.limit, allowed())):
                 self._cond.wait()
             self.active += 1
-        return self
 
     def __exit__(self, *exc_info):
         with self._cond:

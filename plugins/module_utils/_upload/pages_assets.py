@@ -32,15 +32,17 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     MAX_BUCKET_BYTES,
     MAX_BUCKET_FILES,
     UPLOAD_CONCURRENCY,
+    BucketQueue,
     check_unchanged,
+    even_share,
     files_to_send,
-    plan_buckets,
     send_buckets,
     upload_counts,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import REQUEST_TIME_LIMIT, BucketSizer
 
 # --------------------------------------------------------------------------- limits and tunables
 
@@ -266,11 +268,19 @@ def upload_missing(
     max_bucket_bytes=MAX_BUCKET_BYTES,
     max_bucket_files=MAX_BUCKET_FILES,
     cancel=None,
+    time_limit=REQUEST_TIME_LIMIT,
 ):
-    """Upload the files whose hash is in ``missing`` in buckets, ``concurrency`` at a time, then
-    ``upsert-hashes`` with every hash of the site. Once ``cancel`` (anything with ``is_set()``,
+    """Upload the files whose hash is in ``missing`` in buckets, at most ``concurrency`` at a time,
+    then ``upsert-hashes`` with every hash of the site. Once ``cancel`` (anything with ``is_set()``,
     e.g. a SIGINT flag) is set, no bucket starts, bodies being sent are cut off, and
     :class:`UploadError` says what was uploaded and that a re-run sends only the rest.
+
+    Each bucket is made when it starts (``buckets.BucketQueue``, smallest files first): at most
+    ``max_bucket_bytes`` of files and ``max_bucket_files`` files, no more than an even share of
+    the upload (``buckets.even_share``, as a planned upload shares it), and no more than the
+    throughput measured so far sends in a tenth of ``time_limit`` with the requests that share the
+    link; the first bucket is small and goes alone, and fewer requests run at once when a bucket
+    would not fit that time with others (``throughput``).
 
     Returns the counts ``files, bytes, uploaded, uploaded_bytes, skipped, buckets`` plus
     ``warnings`` (a list; a failed ``upsert-hashes`` only warns, as in wrangler). One ``log``
@@ -278,12 +288,13 @@ def upload_missing(
     :class:`UploadError`; what was uploaded stays, so a re-run sends only the rest (the loop is the
     core's :func:`buckets.send_buckets`; this backend's part is the JSON bucket body). After a gateway
     timeout (524) the rest goes one bucket at a time, with wrangler's longer backoff
-    (:mod:`_upload_pacing`); each bucket's read timeout grows with its size.
+    (:mod:`pacing`); each bucket's read timeout grows with its size.
     """
     send = files_to_send(scan, missing)
-    buckets = plan_buckets(send, concurrency, max_bucket_bytes, max_bucket_files)
     check_unchanged(send)
     pacer = UploadPacer(concurrency, log)
+    sizer = BucketSizer(even_share(send, concurrency, max_bucket_bytes), concurrency, time_limit)
+    queue = BucketQueue(send, max_bucket_files)
 
     def send_bucket(bucket):
         length = body_length(bucket.files)
@@ -297,9 +308,10 @@ def upload_missing(
             timeout=bucket_timeout(client.timeout, length),
             gateway_backoff=pacer.gateway_backoff,
         )
+        return length
 
-    send_buckets(buckets, send_bucket, concurrency, cancel=cancel, log=log, pacer=pacer)
-    counts = upload_counts(scan, send, len(buckets))
+    send_buckets(queue, send_bucket, concurrency, cancel=cancel, log=log, pacer=pacer, sizer=sizer)
+    counts = upload_counts(scan, send, queue.made)
     counts["warnings"] = []
     hashes = scan.unique_hashes()
     if hashes:

@@ -31,9 +31,11 @@ import contextlib
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets import (
+    MAX_BUCKET_BYTES,
     UPLOAD_CONCURRENCY,
     files_to_send,
     plan_buckets,
@@ -45,6 +47,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_a
     missing_hashes,
     upload_missing,
 )
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import REQUEST_TIME_LIMIT
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.settings import (
     UNCHANGED,
     ConfigComparison,
@@ -199,6 +202,19 @@ def serves(deployment, digest):
 # --------------------------------------------------------------------------- the whole flow
 
 
+#: The phases ``upload.timings`` reports, in seconds: ``scan`` (the site's code, the walk, the hash
+#: cache), ``hash`` (hashing what the cache did not have, once the walk is done; the digest and the
+#: checks), ``worker`` (a Functions build or a bundling by wrangler), ``check_missing`` (the upload
+#: token and check-missing), ``upload`` (the buckets and upsert-hashes), ``deployment`` (what the
+#: branch serves, and creating the deployment), ``wait`` (waiting for it to finish: the module's).
+TIMINGS = ("scan", "hash", "worker", "check_missing", "upload", "deployment", "wait")
+
+#: ``upload_concurrency`` at most: more requests at once share the same uplink and only add load.
+MAX_UPLOAD_CONCURRENCY = 10
+#: ``max_bucket_bytes`` at least: smaller buckets only add requests (the rate limit counts them).
+MIN_BUCKET_BYTES_OPTION = 64 * 1024
+
+
 @dataclass(frozen=True)
 class DeployRequest:
     """What one direct-upload deploy asks for: ``project``, ``source`` (the site directory),
@@ -206,8 +222,11 @@ class DeployRequest:
     that does not exist yet: the one it is created with), the commit fields, ``exclude`` globs, ``force``
     (deploy even when the branch serves this site), ``force_upload`` (skip check-missing),
     ``follow_symlinks`` (``"all"``/True, ``"inside"``, False: see ``scan.scan_site``), ``allow_empty``
-    (deploy a site without files), ``concurrency`` (upload requests at once), ``workers`` (hashing threads),
-    ``hash_cache`` (the hash cache's directory; None: the default one; False: none)."""
+    (deploy a site without files), ``concurrency`` (upload requests at once, at most; the module's
+    ``upload_concurrency``), ``max_bucket_bytes`` (file bytes per upload request, at most),
+    ``request_time_limit`` (seconds an upload request may take; buckets aim at a tenth of it),
+    ``workers`` (hashing threads), ``hash_cache`` (the hash cache's directory; None: the default
+    one; False: none). Bad values raise :class:`UploadError` naming the module option."""
 
     project: str
     source: str
@@ -227,6 +246,20 @@ class DeployRequest:
     worker_bundle: str = "auto"
     hash_cache: str | bool | None = None
     production_branch: str | None = None
+    max_bucket_bytes: int = MAX_BUCKET_BYTES
+    request_time_limit: float = REQUEST_TIME_LIMIT
+
+    def __post_init__(self):
+        checks = (
+            ("upload_concurrency", self.concurrency, 1, MAX_UPLOAD_CONCURRENCY, "requests at once"),
+            ("max_bucket_bytes", self.max_bucket_bytes, MIN_BUCKET_BYTES_OPTION, MAX_BUCKET_BYTES,
+             "bytes: Pages takes at most 40 MiB of files per upload request, as wrangler sends"),
+        )
+        for option, value, low, high, unit in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise UploadError("%s must be a whole number from %d to %d %s; got %r" % (option, low, high, unit, value))
+        if not self.request_time_limit > 0:
+            raise UploadError("request_time_limit must be more than 0 seconds; got %r" % (self.request_time_limit,))
 
     @classmethod
     def from_options(cls, options):
@@ -241,7 +274,14 @@ class DeployRequest:
             worker_bundle=options.get("worker_bundle") or "auto",
             follow_symlinks=options.get("follow_symlinks", "all"), allow_empty=bool(options.get("allow_empty")),
             hash_cache=options.get("hash_cache"),
+            concurrency=_option(options, "upload_concurrency", UPLOAD_CONCURRENCY),
+            max_bucket_bytes=_option(options, "max_bucket_bytes", MAX_BUCKET_BYTES),
         )
+
+
+def _option(options, name, default):
+    value = options.get(name)
+    return default if value is None else value
 
 
 class DeployPlan:
@@ -254,11 +294,13 @@ class DeployPlan:
     to), ``configuration`` (a ``settings.ConfigComparison`` with the live deployment, for a
     site with code that has one; else None) and ``reason`` (``settings.REASONS``)."""
 
-    def __init__(self, scan, project_info, branch, concurrency, worker):
+    def __init__(self, scan, project_info, branch, concurrency, worker, max_bucket_bytes=MAX_BUCKET_BYTES):
         self.scan = scan
         self.project_info = project_info
         self.branch = branch
         self.concurrency = concurrency
+        self.max_bucket_bytes = max_bucket_bytes
+        self.timings = dict.fromkeys(TIMINGS, 0.0)  # the engine's, which fills it
         self.worker = worker
         self.digest = deploy_digest(scan.digest, worker.digest)
         self.warnings = list(scan.warnings) + list(worker.warnings)
@@ -285,7 +327,7 @@ class DeployPlan:
     def upload_counts(self):
         """The ``upload`` counts of what would be uploaded."""
         send = files_to_send(self.scan, self.missing)
-        return upload_counts(self.scan, send, len(plan_buckets(send, self.concurrency)))
+        return upload_counts(self.scan, send, len(plan_buckets(send, self.concurrency, self.max_bucket_bytes)))
 
     def result(self, deployment=None, upload=None):
         """The engine's answer: ``changed``; ``deployment`` (the created one, the live one when
@@ -298,6 +340,7 @@ class DeployPlan:
         values blank; None when not compared)."""
         upload = dict(upload if upload is not None else self.upload_counts())
         upload["hash_cache_hits"] = self.scan.cache_hits
+        upload["timings"] = {name: round(seconds, 3) for name, seconds in self.timings.items()}
         return {
             "changed": not self.unchanged,
             "deployment": self.live if self.unchanged else deployment,
@@ -328,6 +371,15 @@ class DirectUpload:
         self.cancel = cancel
         self._scan = None
         self._code = code  # a SiteCode the caller already inspected
+        self.timings = dict.fromkeys(TIMINGS, 0.0)  # seconds per phase (TIMINGS), as they pass
+
+    @contextlib.contextmanager
+    def _timed(self, phase):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[phase] += time.monotonic() - started
 
     def inspect(self):
         """The site's code (``plan.SiteCode``), checked once, without a request: the
@@ -358,10 +410,14 @@ class DirectUpload:
         """The site, walked and hashed (once), with every file within the per-file size limit."""
         if self._scan is None:
             r = self.request
+            started = time.monotonic()
             scan = scan_site(
                 r.source, exclude=r.exclude, follow_symlinks=r.follow_symlinks, workers=r.workers,
                 hash_cache=r.hash_cache,
             )
+            self.timings["scan"] += scan.walk_seconds
+            self.timings["hash"] += time.monotonic() - started - scan.walk_seconds
+            checks_started = time.monotonic()
             self.log(
                 "scanned %s: %d files, %s, %d special file(s); hashed in %.2fs"
                 % (scan.root, len(scan.files), format_mib(scan.total_bytes), len(scan.special), scan.hash_seconds)
@@ -375,6 +431,7 @@ class DirectUpload:
             scan.warnings.extend(name_warnings)
             if not r.allow_empty and is_empty_site(scan, self.inspect().mode != "none"):
                 raise UploadError(empty_site_message(scan.root))
+            self.timings["hash"] += time.monotonic() - checks_started
             self._scan = scan
         return self._scan
 
@@ -395,12 +452,17 @@ class DirectUpload:
         ``project_info`` (the project object) saves its GET, and ``exists=False`` says there is none;
         what the branch serves is listed at most once."""
         r = self.request
-        self.inspect()
+        with self._timed("scan"):
+            self.inspect()
         scan = self.scan()
         self._stop_if_cancelled("after the site was scanned; nothing was uploaded or changed")
-        info = project_info if project_info is not None or not exists else self.client.get_project(r.project)
+        with self._timed("deployment"):
+            info = project_info if project_info is not None or not exists else self.client.get_project(r.project)
         branch = r.branch or (info or {}).get("production_branch") or r.production_branch
-        plan = DeployPlan(scan, info, branch, r.concurrency, self.worker_plan(info, branch))
+        with self._timed("worker"):
+            worker = self.worker_plan(info, branch)
+        plan = DeployPlan(scan, info, branch, r.concurrency, worker, r.max_bucket_bytes)
+        plan.timings = self.timings
         if info is None:
             self.check_new_site()
             plan.reason = deploy_reason(None, False, False)
@@ -408,8 +470,9 @@ class DirectUpload:
             plan.warnings.append("project %s does not exist: every file would be uploaded" % r.project)
             return plan
         plan.view = BranchDeployments(self.client, dict(info, name=r.project), plan.branch)
-        plan.serving = plan.view.live()
-        plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, plan.digest))
+        with self._timed("deployment"):
+            plan.serving = plan.view.live()
+            plan.live = plan.view.live(carries=lambda deployment: carries_digest(deployment, plan.digest))
         production = plan.branch == info.get("production_branch")
         lost_index = lost_index_warning(scan, info.get("canonical_deployment") if production else None, production)
         if lost_index:
@@ -428,9 +491,10 @@ class DirectUpload:
             return plan
         changes = plan.configuration.changes if plan.configuration else []
         self.log("deploying: %s%s" % (plan.reason, " (%s)" % ", ".join(changes) if changes else ""))
-        plan.token = UploadToken(self.client, r.project)
-        preflight(scan, plan.token.max_file_count)
-        plan.missing = scan.unique_hashes() if r.force_upload else missing_hashes(self.client, plan.token, scan)
+        with self._timed("check_missing"):
+            plan.token = UploadToken(self.client, r.project)
+            preflight(scan, plan.token.max_file_count)
+            plan.missing = scan.unique_hashes() if r.force_upload else missing_hashes(self.client, plan.token, scan)
         self.log(
             "check-missing: %d of %d distinct contents are missing" % (len(plan.missing), len(scan.unique_hashes()))
         )
@@ -445,8 +509,10 @@ class DirectUpload:
             return plan.result()
         with contextlib.ExitStack() as stack:
             cancel = self.cancel if self.cancel is not None else stack.enter_context(SigintFlag())
+            stack.enter_context(self._timed("upload"))
             counts = upload_missing(
-                self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency, cancel=cancel
+                self.client, plan.token, plan.scan, plan.missing, log=self.log, concurrency=r.concurrency, cancel=cancel,
+                max_bucket_bytes=r.max_bucket_bytes, time_limit=r.request_time_limit,
             )
             if cancel.is_set():
                 raise UploadError(
@@ -459,7 +525,8 @@ class DirectUpload:
         recheck = plan.view.created_since(
             plan.view.known_ids(), accept=lambda deployment: serves(deployment, plan.digest)
         )
-        deployment = self.client.create_deployment(r.project, fields, recheck=recheck)
+        with self._timed("deployment"):
+            deployment = self.client.create_deployment(r.project, fields, recheck=recheck)
         self.log("created deployment %s" % ((deployment or {}).get("id"),))
         return plan.result(deployment, counts)
 

@@ -202,6 +202,7 @@ class SiteScan:
         self.digest = digest
         self.warnings = list(warnings or [])
         self.hash_seconds = hash_seconds
+        self.walk_seconds = 0.0  # the part of hash_seconds the walk took (scan_site sets it)
         self.cache = None  # the _hash_cache.HashCache used, if any
         self.cache_hits = 0  # files whose hash came from the cache
         self.cache_error = None  # why the cache could not be written
@@ -234,6 +235,8 @@ def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES):
     outside = {}  # target outside root -> the links to it
     root_st = os.stat(root)
     real_root = os.path.join(os.path.realpath(root), "")
+    excluding = bool(excluder.rules)
+    S_IFDIR, S_ISREG = stat.S_IFDIR, stat.S_ISREG  # pylint: disable=invalid-name  # locals: the loop runs per file
 
     def visit(absdir, prefix, dev, ancestors):
         try:
@@ -254,28 +257,40 @@ def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES):
                         "default the functions directory beside the site" % entry.path
                     )
                 continue
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                bad_names.append(os.fsencode(os.path.join(absdir, name)).decode("utf-8", "backslashreplace"))
-                continue
-            if excluder.rules and excluder(rel, name):
+            if not name.isascii():  # an ASCII name is valid UTF-8 (and isascii() costs nothing)
+                try:
+                    name.encode("utf-8")
+                except UnicodeEncodeError:
+                    bad_names.append(os.fsencode(os.path.join(absdir, name)).decode("utf-8", "backslashreplace"))
+                    continue
+            if excluding and excluder(rel, name):
                 continue
             is_link = False
             try:
                 if entry.is_dir(follow_symlinks=False):
                     # A real directory: its inode comes with the directory entry, no stat needed.
-                    mode, key = stat.S_IFDIR, (dev, entry.inode())
+                    mode, key = S_IFDIR, (dev, entry.inode())
+                elif not entry.is_symlink():
+                    # A regular file (or a socket, a FIFO, a device): the common case, kept short.
+                    st = entry.stat(follow_symlinks=False)
+                    mode = st.st_mode
+                    if S_ISREG(mode) and not (top and name in rules.special):
+                        key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)  # stat_key()
+                        site_file = SiteFile("/" + rel, entry.path, key[0], key[1], None, None, key)
+                        files.append(site_file)
+                        if sink is not None:
+                            sink(site_file)
+                        continue
                 else:
-                    is_link = entry.is_symlink()
-                    if is_link and not follow_symlinks:
+                    is_link = True
+                    if not follow_symlinks:
                         warnings.append("skipped symbolic link /%s (follow_symlinks is off)" % rel)
                         continue
-                    st = os.stat(entry.path) if is_link else entry.stat(follow_symlinks=False)
+                    st = os.stat(entry.path)
                     mode, key = st.st_mode, (st.st_dev, st.st_ino)
                     # A link to a device, a pipe or a socket is skipped below whatever its target: only a
                     # file or a directory out of the source is deployed, and worth the warning.
-                    if is_link and (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
                         target = os.path.realpath(entry.path)
                         if not os.path.join(target, "").startswith(real_root):
                             outside.setdefault(target, []).append("/" + rel)
@@ -344,11 +359,13 @@ def _hash_batch(batch, cache=None):
     return hits
 
 
-def site_digest(files, special):
-    """sha256 hex over the sorted manifest and the special files (names and bytes)."""
+def site_digest(files, special, presorted=False):
+    """sha256 hex over the sorted manifest and the special files (names and bytes); ``presorted``:
+    ``files`` are sorted by path already."""
     digest = hashlib.sha256(b"cfpages-site-digest-v1\n")
-    for f in sorted(files, key=lambda x: x.path):
-        digest.update(("%s\0%s\n" % (f.path, f.hash)).encode("utf-8"))
+    ordered = files if presorted else sorted(files, key=lambda x: x.path)
+    # One update of the whole manifest text: 100,000 small updates cost more than the hashing.
+    digest.update("".join(["%s\0%s\n" % (f.path, f.hash) for f in ordered]).encode("utf-8"))
     for name in sorted(special):
         try:
             with open(special[name], "rb") as handle:
@@ -391,6 +408,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     cache = open_cache(hash_cache, root)
     if workers <= 1:
         files, special, warnings = _walk(root, excluder, follow_symlinks, rules=rules)
+        walked = time.monotonic()
         hits = _hash_batch(files, cache)
     else:
         # Hash while walking: batches of the files not in the cache go to the pool as the walk
@@ -400,10 +418,14 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
         batch = []
         cached = []  # files whose hash came from the cache
 
+        lookup = cache.lookup if cache is not None else None
+
         def sink(site_file):
-            if _from_cache(site_file, cache):
-                cached.append(site_file)
-                return
+            if lookup is not None and site_file.size <= MAX_ASSET_SIZE:
+                site_file.hash = lookup(site_file.path, site_file.stat_key)
+                if site_file.hash is not None:
+                    cached.append(site_file)
+                    return
             batch.append(site_file)
             if len(batch) >= _HASH_BATCH:
                 pending.append(pool.submit(_hash_batch, batch[:]))
@@ -411,6 +433,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
 
         try:
             files, special, warnings = _walk(root, excluder, follow_symlinks, sink, rules)
+            walked = time.monotonic()
             if batch:
                 pending.append(pool.submit(_hash_batch, batch))
             for future in pending:
@@ -420,8 +443,9 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
             pool.shutdown(wait=True, cancel_futures=True)
     files.sort(key=lambda f: f.path)
     elapsed = time.monotonic() - started
-    scan = SiteScan(root, files, special, site_digest(files, special), warnings, elapsed)
+    scan = SiteScan(root, files, special, site_digest(files, special, presorted=True), warnings, elapsed)
     scan.cache, scan.cache_hits = cache, hits
+    scan.walk_seconds = walked - started  # the walk and the hash cache's lookups (hashing overlaps it)
     if cache is not None:
         scan.cache_error = cache.save(files, hits)
     return scan

@@ -51,6 +51,10 @@ def file_name_problems(scan):
     https://url.spec.whatwg.org/#concept-basic-url-parser), so the file could not be reached under
     its name; a warning for names with a backslash, which browsers turn into ``/``
     (https://url.spec.whatwg.org/#path-state), so only a link written with ``%5C`` reaches them."""
+    # One look at all the names first: almost every site has none of these (a pass per file costs more).
+    names = "/".join([f.path for f in scan.files])
+    if "\\" not in names and not _CONTROL_RE.search(names):
+        return None, []
     control = [f.path for f in scan.files if _CONTROL_RE.search(f.path)]
     backslash = [f.path for f in scan.files if "\\" in f.path and not _CONTROL_RE.search(f.path)]
     error = None
@@ -83,7 +87,11 @@ def empty_site_message(source):
 
 
 def has_root_index(scan):
-    return any(f.path == ROOT_INDEX for f in scan.files)
+    found = getattr(scan, "_root_index", None)  # worked out once per scan: a deploy asks three times
+    if found is None:
+        found = any(f.path == ROOT_INDEX for f in scan.files)
+        scan._root_index = found  # pylint: disable=protected-access
+    return found
 
 
 def deployment_had_root_index(deployment):

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from . import __version__, cache, errors, jwtutil, ratelimit, serving, workers_assets
+from .link import BodyTooLarge, Link
 from .backdate import BackdateError, backdate
 from .branch_heads import BranchHeadError, set_branch_head
 from .deployhooks import HOOK_PATH, DeployHooks
@@ -39,6 +40,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 # Log lines per page without `size` [G: the real default is unknown; small so a client that
 # does not ask for the whole log sees it cut]
 LOG_PAGE_DEFAULT = 5
+CLIENT_MAX_SIZE = 512 * 1024 * 1024  # the largest request body read
 
 _P = r"(?P<project>[^/]+)"
 _A = r"/accounts/(?P<account>[^/]+)/pages/projects"
@@ -91,6 +93,17 @@ ACCOUNT_ID_RE = re.compile(r"[0-9a-fA-F]{32}")  # [V] anything else is a route m
 
 class DroppedConnection(Exception):
     pass
+
+
+class RequestTimedOut(Exception):
+    pass
+
+
+def timeout_page() -> web.Response:
+    """Cloudflare's answer when the origin took too long (HTTP 524)."""
+    page = ("<!DOCTYPE html>\n<html><head><title>api.cloudflare.com | 524: A timeout occurred"
+            "</title></head><body><h1>A timeout occurred</h1><p>Error code 524</p></body></html>\n")
+    return web.Response(text=page, status=524, content_type="text/html")
 
 
 def envelope(result, result_info=None) -> dict:
@@ -150,13 +163,15 @@ class Emulator:
         self.deploy_hooks = DeployHooks(self.store)
         self.zones = Zones(self.store, clock)
         self.workers_scripts = WorkersScripts(self.store, self.config, clock, self.jwt_secret)
+        self.link = Link(config.bandwidth)  # the uplink asset uploads come through (--bandwidth)
+        self.started = time.monotonic()  # the request log's "at" counts from here
 
     # ------------------------------------------------------------------ config
     def apply_config(self, values: dict) -> dict:
         allowed = {"fault_rate": float, "fault_seed": int, "jwt_ttl": float, "build_seconds": float,
                    "domain_seconds": float, "max_file_count": int, "project_delete_limit": int,
-                   "upload_seconds": float, "project_create_cooldown": bool,
-                   "workers_jwt_ttl": float}
+                   "upload_seconds": float, "project_create_cooldown": bool, "bandwidth": float,
+                   "request_timeout": float, "workers_jwt_ttl": float}
         new = {}
         values = dict(values)
         set_limit = "rate_limit" in values
@@ -177,6 +192,9 @@ class Emulator:
             new[k] = allowed[k](v)
         if "fault_rate" in new and not 0.0 <= new["fault_rate"] <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
+        for k in ("bandwidth", "request_timeout"):
+            if k in new and new[k] < 0:
+                raise ValueError(f"{k} must be 0 (none) or more")
         for k, v in new.items():
             setattr(self.config, k, v)
         if set_limit:
@@ -184,6 +202,7 @@ class Emulator:
             self.limiter.configure(limit)
         if "fault_seed" in new:
             self.rng = random.Random(self.config.fault_seed)
+        self.link.rate = self.config.bandwidth
         return self.config.to_dict()
 
     def reset(self):
@@ -198,6 +217,7 @@ class Emulator:
             setattr(self.config, k, v)
         self.rng = random.Random(self.config.fault_seed)
         self.limiter.configure(ratelimit.parse_spec(self.config.rate_limit))
+        self.link = Link(self.config.bandwidth)
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -228,9 +248,16 @@ class Emulator:
         if not allowed:
             entry["status"] = 429
             return json_response(APIError(429, 971, errors.MSG_RATE_LIMITED).body(), 429, limit_headers)
+        started = time.monotonic()
+        entry["at"] = round(started - self.started, 3)
         try:
-            resp = await self.handle_api(request, path, entry)
+            resp = await self.within_timeout(self.handle_api(request, path, entry))
+        except RequestTimedOut:
+            resp = timeout_page()
+            resp.force_close()  # the body may still be arriving: drop the connection with it
+            entry["timed_out"] = True
         except web.HTTPException:
+            entry["seconds"] = round(time.monotonic() - started, 3)
             raise
         except DroppedConnection:
             entry["status"] = 0
@@ -242,7 +269,18 @@ class Emulator:
             resp = json_response(APIError(500, 8000000, errors.MSG_UNKNOWN).body(), 500)
         resp.headers.update(limit_headers)
         entry["status"] = resp.status
+        entry["seconds"] = round(time.monotonic() - started, 3)
         return resp
+
+    async def within_timeout(self, answer):
+        """``answer``, or RequestTimedOut when it takes longer than ``request_timeout`` (0: no limit)."""
+        timeout = self.config.request_timeout
+        if timeout <= 0:
+            return await answer
+        try:
+            return await asyncio.wait_for(answer, timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimedOut() from None
 
     # ------------------------------------------------------------------ faults
     def fault(self):
@@ -263,9 +301,7 @@ class Emulator:
                     "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>cloudflare</center>\n"
                     "</body>\n</html>\n")
             return web.Response(text=page, status=502, content_type="text/html")
-        page = ("<!DOCTYPE html>\n<html><head><title>api.cloudflare.com | 524: A timeout occurred"
-                "</title></head><body><h1>A timeout occurred</h1><p>Error code 524</p></body></html>\n")
-        return web.Response(text=page, status=524, content_type="text/html")
+        return timeout_page()
 
     # ------------------------------------------------------------------ API
     async def handle_api(self, request, path, entry) -> web.Response:
@@ -365,7 +401,15 @@ class Emulator:
             return parts
         if request.method not in ("POST", "PATCH", "PUT") or name in ("purge_build_cache", "deploy_hook"):
             return None
-        raw = await request.read()
+        if name == "assets_upload":
+            try:
+                raw = await self.link.read_body(request, CLIENT_MAX_SIZE)
+            except BodyTooLarge as e:
+                raise web.HTTPRequestEntityTooLarge(max_size=CLIENT_MAX_SIZE,
+                                                    actual_size=e.args[0]) from None
+            entry["bytes"] = len(raw)
+        else:
+            raw = await request.read()
         if name == "assets_upload":
             decoded = await asyncio.get_running_loop().run_in_executor(None, self.decode_upload, raw)
             entry["keys"] = [key for key, _, _, _ in decoded]
@@ -957,7 +1001,7 @@ async def _drop_default_content_type(request, response):
 
 
 def make_app(emulator: Emulator) -> web.Application:
-    app = web.Application(client_max_size=512 * 1024 * 1024)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app.on_response_prepare.append(_drop_default_content_type)
     app.router.add_route("*", "/{tail:.*}", emulator.handle)
     return app

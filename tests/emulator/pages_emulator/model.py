@@ -54,6 +54,8 @@ class Config:
     rate_limit: str | None = None  # "N/SECONDS" per credential (ratelimit.py); None: no limit
     project_create_cooldown: bool = False  # POST .../projects answers the anti-abuse cooldown error
     workers_jwt_ttl: float = 3600.0  # Workers asset upload and completion tokens: "valid for one hour"
+    bandwidth: float = 0.0  # bytes a second of the link asset uploads come through (link.py); 0: unlimited
+    request_timeout: float = 300.0  # an API request unanswered after this long gets a 524 (link.py); 0: none
 
     def to_dict(self):
         return asdict(self)

@@ -1,5 +1,6 @@
 """Direct-upload deployments: create, list, aliases, delete, rollback, retry, logs, asset endpoints."""
 import base64
+import json
 
 import pytest
 
@@ -113,8 +114,11 @@ def test_check_missing_order_and_upload_keys_logged(emu):
     assert ok(emu.api("POST", "/pages/assets/upsert-hashes", auth=False, headers=h,
                       json={"hashes": [k1, k2, k3]})) is True
     uploads = [e for e in emu.requests_log() if e["path"].endswith("/pages/assets/upload")]
-    assert uploads == [{"method": "POST", "path": "/client/v4/pages/assets/upload", "query": {},
-                        "status": 200, "keys": [k2]}]
+    assert [{k: v for k, v in e.items() if k not in ("seconds", "at")} for e in uploads] == [
+        {"method": "POST", "path": "/client/v4/pages/assets/upload", "query": {}, "status": 200, "keys": [k2],
+         "bytes": len(json.dumps([{"key": k2, "value": base64.b64encode(b"two").decode(),
+                                   "metadata": {"contentType": "text/plain"}, "base64": True}]))}]
+    assert 0 <= uploads[0]["seconds"] < 10 and uploads[0]["at"] >= 0
     # malformed bodies
     assert error_of(emu.api("POST", "/pages/assets/upload", auth=False, headers=h,
                             json={"key": k1}))[:2] == (400, 8000041)

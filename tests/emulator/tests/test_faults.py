@@ -146,7 +146,7 @@ def test_config_endpoint_and_reset(start_emulator):
     assert cfg == {"fault_rate": 0.25, "fault_seed": 3, "jwt_ttl": 5.0, "build_seconds": 9.0,
                    "domain_seconds": 4.0, "max_file_count": 10, "project_delete_limit": 100,
                    "upload_seconds": 0.0, "rate_limit": None, "project_create_cooldown": False,
-                   "workers_jwt_ttl": 3600.0}
+                   "workers_jwt_ttl": 3600.0, "bandwidth": 0.0, "request_timeout": 300.0}
     for bad in ({"nope": 1}, {"fault_rate": 2}, {"jwt_ttl": "x"}, {"fault_rate": True},
                 {"project_create_cooldown": 1}):
         r = requests.post(emu.root_url + "/__emulator/config", json=bad)

@@ -168,7 +168,7 @@ def test_a_cancelled_upload_starts_no_more_buckets(tmp_path, concurrency):
         A.upload_missing(client, Token(), scan, scan.unique_hashes(), concurrency=concurrency,
                          max_bucket_files=1, cancel=cancel)
     assert client.uploads < 12 and client.uploads <= 2 + concurrency
-    assert "Interrupted (SIGINT)" in str(err.value) and "of 12 buckets" in str(err.value)
+    assert "Interrupted (SIGINT)" in str(err.value) and "of 12 files" in str(err.value)
     assert "running the task again uploads only the missing ones" in str(err.value)
 
 

@@ -692,7 +692,8 @@ def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, clien
         assert fake.assets[f.hash] == (open(f.abspath, "rb").read(), f.content_type)
     upsert = fake.calls_to("upsert_hashes")
     assert len(upsert) == 1 and upsert[0][3]["json"]["hashes"] == scan.unique_hashes()
-    assert all(re.match(r"uploaded bucket \d+/\d+: \d+ files", line) for line in lines)
+    assert all(re.match(r"uploaded bucket \d+: \d+ files, .* \(\d+ of %d files sent\)" % len(missing), line)
+               for line in lines)
     assert A.missing_hashes(client, token, scan) == []
 
 
@@ -740,7 +741,8 @@ def test_resume_after_a_partial_upload(tmp_path, fake, client):
     scan = S.scan_site(site)
     token = A.UploadToken(client, "site")
     missing = A.missing_hashes(client, token, scan)
-    poisoned = missing[-1]
+    # The upload sends the smallest files first: the biggest one's bucket goes last.
+    poisoned = max((f for f in scan.files if f.hash in missing), key=lambda f: (f.size, f.path)).hash
 
     def broken_bucket(kwargs):
         if poisoned in kwargs["data"].decode():
@@ -956,7 +958,19 @@ def test_the_first_failed_bucket_stops_the_remaining_ones(tmp_path, fake, client
 # --------------------------------------------------------------------------- the whole flow
 
 
-def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
+class TickingTime:
+    """A ``time`` whose monotonic clock moves a second at every reading: every phase timed takes time."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 1.0
+        return self.now
+
+
+def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client, monkeypatch):
+    monkeypatch.setattr(U, "time", TickingTime())
     build_tree(tmp_path)
     site = str(tmp_path)
     first = deploy_directory(client, "site", site, commit_message="first")
@@ -968,9 +982,17 @@ def test_deploy_then_noop_then_one_file_change(tmp_path, fake, client):
     assert sorted(fake.special[dep["id"]]) == ["_headers", "_redirects", "_routes.json", "_worker.bundle"]
     assert dep["deployment_trigger"]["metadata"]["commit_message"].endswith(first["digest"][:32])
 
+    # Where the time went, by phase: every phase that ran took some time (the fake API too).
+    timings = first["upload"]["timings"]
+    assert list(timings) == ["scan", "hash", "worker", "check_missing", "upload", "deployment", "wait"]
+    assert all(timings[phase] > 0 for phase in ("scan", "check_missing", "upload", "deployment"))
+    assert timings["wait"] == 0  # the engine does not wait: the module does
+
     calls = len(fake.calls)
     again = deploy_directory(client, "site", site, commit_message="another message")
     assert not again["changed"] and again["deployment"]["id"] == dep["id"]
+    timings = again["upload"].pop("timings")
+    assert timings["check_missing"] == timings["upload"] == 0 and timings["scan"] > 0  # nothing asked, nothing sent
     assert again["upload"] == {"files": len(again["scan"].files), "bytes": again["scan"].total_bytes,
                                "uploaded": 0, "uploaded_bytes": 0, "skipped": len(again["scan"].files), "buckets": 0,
                                "hash_cache_hits": again["scan"].cache_hits}
@@ -1275,7 +1297,7 @@ def test_send_buckets_stops_at_the_first_failure_and_names_the_bucket():
     with pytest.raises(ERR.UploadError) as info:
         UB.send_buckets(buckets, send, 1)
     assert len(sent) == 1  # nothing after the failure started
-    assert "failed to upload 2 files (bucket 1/4" in info.value.message and "bad gateway" in info.value.message
+    assert "failed to upload 2 files (bucket 1," in info.value.message and "bad gateway" in info.value.message
     assert info.value.status == 502
 
 
@@ -1291,7 +1313,7 @@ def test_send_buckets_starts_nothing_once_cancelled_and_says_what_was_sent():
     with pytest.raises(ERR.UploadError) as info:
         UB.send_buckets(buckets, send, 1, cancel=flag)
     assert len(sent) == 1
-    assert "after uploading 1 of 3 buckets (2 of 6 files)" in info.value.message
+    assert "after uploading 1 buckets (2 of 6 files)" in info.value.message
 
 
 # --------------------------------------------------------------------------- one entry: run() with a project to create
@@ -1319,3 +1341,26 @@ def test_run_creates_a_missing_project_then_plans_and_deploys_in_one_call(fake, 
     assert not fake.calls_to("get_project")  # the caller knew it did not exist
     assert len(fake.calls_to("create_deployment")) == (0 if check_mode else 1)
     assert engine.cancel is None  # the SIGINT flag run() installed is gone
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("upload_concurrency", 0, "from 1 to 10"), ("upload_concurrency", 11, "from 1 to 10"),
+    ("max_bucket_bytes", 1000, "from 65536 to 41943040"), ("max_bucket_bytes", 40 * UH.MiB + 1, "40 MiB"),
+])
+def test_upload_options_out_of_range_are_refused_by_name(option, value, words):
+    options = {"project_name": "site", "source": "/x", "commit_hash": None, "commit_message": None,
+               "commit_dirty": None, "exclude": [], "force": False, "force_upload": False, "branch": "main",
+               "production_branch": None, option: value}
+    with pytest.raises(ERR.UploadError) as err:
+        U.DeployRequest.from_options(options)
+    assert str(err.value).startswith(option + " must be") and words in str(err.value) and repr(value) in str(err.value)
+
+
+def test_upload_options_reach_the_request():
+    options = {"project_name": "site", "source": "/x", "commit_hash": None, "commit_message": None,
+               "commit_dirty": None, "exclude": [], "force": False, "force_upload": False,
+               "branch": "main", "production_branch": None, "upload_concurrency": 1, "max_bucket_bytes": 65536}
+    request = U.DeployRequest.from_options(options)
+    assert (request.concurrency, request.max_bucket_bytes) == (1, 65536)
+    default = U.DeployRequest.from_options(dict(options, upload_concurrency=None, max_bucket_bytes=None))
+    assert (default.concurrency, default.max_bucket_bytes) == (3, 40 * UH.MiB)
