@@ -90,9 +90,11 @@ class WorkersApi:
             register_secret(result["jwt"])
         return result
 
-    def upload_assets(self, jwt, files, timeout=None, gateway_backoff=None):
-        """POST one bucket (``files``: requests' multipart list) with the session token; returns
-        the result (``{"jwt": <completion token>}`` once every file of the session is in)."""
+    def upload_assets(self, jwt, body, content_type, timeout=None, gateway_backoff=None):
+        """POST one bucket with the session token: ``body()`` makes the multipart body (a file-like
+        object with a length, streamed; called once per attempt), ``content_type`` names its
+        boundary. Returns the result (``{"jwt": <completion token>}`` once every file of the
+        session is in)."""
 
         def token(refresh):
             if refresh:
@@ -103,7 +105,7 @@ class WorkersApi:
             return jwt
 
         result = self.client.request(
-            "POST", self.path("assets", "upload"), params={"base64": "true"}, files=files, idempotent=True,
+            "POST", self.path("assets", "upload"), params={"base64": "true"}, data=body, content_type=content_type, idempotent=True,
             jwt_provider=token, timeout=timeout, gateway_backoff=gateway_backoff,
         ).get("result") or {}
         if result.get("jwt"):

@@ -60,9 +60,10 @@ class FakeWorkers:
         missing = sorted(set(e["hash"] for e in manifest.values()) - self.hashes)
         return {"jwt": "upload-jwt" if missing else "done-jwt", "buckets": [missing] if missing else []}
 
-    def upload_assets(self, jwt, files, timeout=None, gateway_backoff=None):
-        self.calls.append(("upload_assets", [f[0] for f in files]))
-        self.hashes.update(f[0] for f in files)
+    def upload_assets(self, jwt, body, content_type, timeout=None, gateway_backoff=None):
+        names = [f.hash for f in body().files]
+        self.calls.append(("upload_assets", names))
+        self.hashes.update(names)
         return {"jwt": "done-jwt"}
 
     def put_script(self, script, metadata, modules=()):
