@@ -64,8 +64,14 @@ class WorkersApi:
         return list((result or {}).get("items") or [])
 
     def get_subdomain(self, script):
-        """``{enabled, previews_enabled}``: whether the Worker answers on workers.dev."""
-        return self.client.get(self.path("scripts", script, "subdomain")) or {}
+        """``{enabled, previews_enabled}``: whether the Worker answers on workers.dev; None when the
+        Worker does not exist (so it can be read before knowing that)."""
+        try:
+            return self.client.get(self.path("scripts", script, "subdomain")) or {}
+        except PagesAPIError as err:
+            if err.has_code(WORKER_NOT_FOUND):
+                return None
+            raise
 
     def account_subdomain(self):
         """The account's workers.dev subdomain (``<name>.workers.dev``), or None when it has none."""
