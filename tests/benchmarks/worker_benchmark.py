@@ -48,6 +48,7 @@ import environments  # noqa: E402  (tests/helpers/environments.py: the wrangler 
 
 DATE = "2026-11-01"
 SCRIPT = "bench-site"
+STEPS = ("full deploy", "one file changed", "no-op rerun")
 PLAYBOOK = """\
 - name: Benchmark deploy
   hosts: localhost
@@ -149,6 +150,7 @@ def main(argv=None):
     ap.add_argument("--python", help="interpreter with ansible-core, requests, blake3")
     ap.add_argument("--emulator-python", help="interpreter with aiohttp")
     ap.add_argument("--wrangler-lane", default="4.86", choices=environments.WRANGLER_LANES)
+    ap.add_argument("--tools", default="ours,wrangler", help="which tools run: ours, wrangler or both (default)")
     ap.add_argument("--workdir", help="keep the site and the emulator data here")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
@@ -171,16 +173,24 @@ def main(argv=None):
           % (count, size / 1e6, time.monotonic() - started), flush=True)
     time.sleep(2.5)  # the hash cache does not trust files changed within 2 s of a scan
 
-    tools = {"ours": Ours(python, workdir), "wrangler": Wrangler(args.wrangler_lane, workdir, site)}
+    wanted = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if not wanted or set(wanted) - {"ours", "wrangler"}:
+        raise SystemExit("--tools takes ours, wrangler or ours,wrangler")
+    tools = {}
+    if "ours" in wanted:
+        tools["ours"] = Ours(python, workdir)
+    if "wrangler" in wanted:
+        tools["wrangler"] = Wrangler(args.wrangler_lane, workdir, site)
     tokens = dict(("bench-token-%s" % name, account_for(name)) for name in tools)
     emulator = Emulator(emulator_python, os.path.join(workdir, "emulator-data"), tokens,
                         max_file_count=max(20000, args.files))
     runs = {}
     try:
-        ping = tools["ours"].ping()
-        figures["ping_seconds"] = ping["seconds"]
-        print("ansible-playbook with one ping task: %s" % fmt_s(ping["seconds"]), flush=True)
-        for step in ("full deploy", "one file changed", "no-op rerun"):
+        if "ours" in tools:
+            ping = tools["ours"].ping()
+            figures["ping_seconds"] = ping["seconds"]
+            print("ansible-playbook with one ping task: %s" % fmt_s(ping["seconds"]), flush=True)
+        for step in STEPS:
             if step == "one file changed":
                 with open(changed_file, "ab") as handle:
                     handle.write(b"<!-- changed -->\n")
@@ -201,19 +211,19 @@ def main(argv=None):
         emulator.stop()
     figures["load_end"] = load()
     print("load average at end: %s" % figures["load_end"])
-    print("\n| run | ours | wrangler | ratio | files uploaded ours / wrangler | versions ours / wrangler "
-          "| reads ours / wrangler | peak memory ours / wrangler |")
-    print("|---|---|---|---|---|---|---|---|")
-    figures["runs"] = []
-    for step in ("full deploy", "one file changed", "no-op rerun"):
-        o, w = runs[(step, "ours")], runs[(step, "wrangler")]
-        print("| %s | %s | %s | **%.2f** | %d / %d | %d / %d | %d / %d | %s / %s |" % (
-            step, fmt_s(o["seconds"]), fmt_s(w["seconds"]), o["seconds"] / w["seconds"], o["uploaded"],
-            w["uploaded"], o["versions"], w["versions"], o["reads"], w["reads"], fmt_mib(o["memory_kib"]),
-            fmt_mib(w["memory_kib"])))
-        figures["runs"].append(dict(step=step, **dict(
-            (name, dict((k, r[k]) for k in ("seconds", "cpu", "memory_kib", "uploaded", "versions", "reads",
-                                            "requests"))) for name, r in (("ours", o), ("wrangler", w)))))
+    figures["runs"] = [dict(step=step, **dict(
+        (name, dict((k, r[k]) for k in ("seconds", "cpu", "memory_kib", "uploaded", "versions", "reads", "requests")))
+        for (run_step, name), r in runs.items() if run_step == step)) for step in STEPS]
+    if len(tools) == 2:
+        print("\n| run | ours | wrangler | ratio | files uploaded ours / wrangler | versions ours / wrangler "
+              "| reads ours / wrangler | peak memory ours / wrangler |")
+        print("|---|---|---|---|---|---|---|---|")
+        for step in STEPS:
+            o, w = runs[(step, "ours")], runs[(step, "wrangler")]
+            print("| %s | %s | %s | **%.2f** | %d / %d | %d / %d | %d / %d | %s / %s |" % (
+                step, fmt_s(o["seconds"]), fmt_s(w["seconds"]), o["seconds"] / w["seconds"], o["uploaded"],
+                w["uploaded"], o["versions"], w["versions"], o["reads"], w["reads"], fmt_mib(o["memory_kib"]),
+                fmt_mib(w["memory_kib"])))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(figures, handle, indent=2)
