@@ -12,7 +12,8 @@ direct upload (developers.cloudflare.com/workers/static-assets/direct-upload/):
    the token is already the completion token;
 2. each bucket ``POST .../workers/assets/upload?base64=true`` (multipart, one part per file named by
    its hash, base64 body, the part's type served later) with the upload token; the answer that
-   completes the session carries the completion token;
+   completes the session carries the completion token. The body is streamed from disk
+   (:class:`MultipartBody`), never a whole bucket in memory;
 3. the completion token goes with the script (``assets.jwt`` of its metadata).
 
 The core is shared with Pages: :mod:`.scan` walks and hashes (wrangler hashes Workers assets exactly
@@ -208,11 +209,11 @@ def upload_assets(api, script, scan, concurrency=_buckets.UPLOAD_CONCURRENCY, lo
     completion = []
 
     def send(bucket):
-        boundary = binascii.hexlify(os.urandom(16)).decode("ascii")
+        # Each attempt gets a new body (read once), with the boundary the Content-Type names.
+        body = MultipartBody(bucket.files)
         result = api.upload_assets(
-            jwt, lambda: MultipartBody(bucket.files, boundary), "multipart/form-data; boundary=%s" % boundary,
-            timeout=bucket_timeout(api.client.timeout, multipart_length(bucket.files, boundary)),
-            gateway_backoff=pacer.gateway_backoff,
+            jwt, lambda: MultipartBody(bucket.files, body.boundary), body.content_type,
+            timeout=bucket_timeout(api.client.timeout, len(body)), gateway_backoff=pacer.gateway_backoff,
         )
         if result.get("jwt"):
             completion.append(result["jwt"])
