@@ -80,7 +80,8 @@ def activity(emulator, since):
 
 
 def load():
-    return " ".join(open("/proc/loadavg").read().split()[:3])
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return " ".join(handle.read().split()[:3])
 
 
 class Ours:
