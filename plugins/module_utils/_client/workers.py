@@ -64,8 +64,14 @@ class WorkersApi:
         return list((result or {}).get("items") or [])
 
     def get_subdomain(self, script):
-        """``{enabled, previews_enabled}``: whether the Worker answers on workers.dev."""
-        return self.client.get(self.path("scripts", script, "subdomain")) or {}
+        """``{enabled, previews_enabled}``: whether the Worker answers on workers.dev; None when the
+        Worker does not exist (so it can be read before knowing that)."""
+        try:
+            return self.client.get(self.path("scripts", script, "subdomain")) or {}
+        except PagesAPIError as err:
+            if err.has_code(WORKER_NOT_FOUND):
+                return None
+            raise
 
     def account_subdomain(self):
         """The account's workers.dev subdomain (``<name>.workers.dev``), or None when it has none."""
@@ -90,9 +96,11 @@ class WorkersApi:
             register_secret(result["jwt"])
         return result
 
-    def upload_assets(self, jwt, files, timeout=None, gateway_backoff=None):
-        """POST one bucket (``files``: requests' multipart list) with the session token; returns
-        the result (``{"jwt": <completion token>}`` once every file of the session is in)."""
+    def upload_assets(self, jwt, body, content_type, timeout=None, gateway_backoff=None):
+        """POST one bucket with the session token: ``body()`` makes the multipart body (a file-like
+        object with a length, streamed; called once per attempt), ``content_type`` names its
+        boundary. Returns the result (``{"jwt": <completion token>}`` once every file of the
+        session is in)."""
 
         def token(refresh):
             if refresh:
@@ -103,7 +111,7 @@ class WorkersApi:
             return jwt
 
         result = self.client.request(
-            "POST", self.path("assets", "upload"), params={"base64": "true"}, files=files, idempotent=True,
+            "POST", self.path("assets", "upload"), params={"base64": "true"}, data=body, content_type=content_type, idempotent=True,
             jwt_provider=token, timeout=timeout, gateway_backoff=gateway_backoff,
         ).get("result") or {}
         if result.get("jwt"):

@@ -12,7 +12,8 @@ direct upload (developers.cloudflare.com/workers/static-assets/direct-upload/):
    the token is already the completion token;
 2. each bucket ``POST .../workers/assets/upload?base64=true`` (multipart, one part per file named by
    its hash, base64 body, the part's type served later) with the upload token; the answer that
-   completes the session carries the completion token;
+   completes the session carries the completion token. The body is streamed from disk
+   (:class:`MultipartBody`), never a whole bucket in memory;
 3. the completion token goes with the script (``assets.jwt`` of its metadata).
 
 The core is shared with Pages: :mod:`.scan` walks and hashes (wrangler hashes Workers assets exactly
@@ -25,13 +26,15 @@ skips unchanged files, :mod:`.buckets` checks files did not change since they we
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadCancelled, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import BucketBody
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import MAX_ASSET_SIZE, ScanRules, format_mib
 
 ASSETS_IGNORE = ".assetsignore"
@@ -116,17 +119,62 @@ def part_type(site_file):
     return workers_content_type_of(site_file.path) or NO_CONTENT_TYPE
 
 
-def bucket_parts(files):
-    """requests' multipart list for one bucket: one part per file, named by its hash."""
-    parts = []
-    for f in files:
-        try:
-            with open(f.abspath, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            raise UploadError("cannot read %s: %s" % (f.abspath, err.strerror or err))
-        parts.append((f.hash, (f.hash, base64.b64encode(data), part_type(f))))
-    return parts
+def _part_head(boundary, f):
+    return ('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\nContent-Type: %s\r\n\r\n'
+            % (boundary, f.hash, f.hash, part_type(f))).encode("utf-8")
+
+
+def _base64_length(size):
+    return 4 * ((size + 2) // 3)
+
+
+def multipart_length(files, boundary):
+    """The length in bytes of the :class:`MultipartBody` of ``files``, without reading them."""
+    return sum(len(_part_head(boundary, f)) + _base64_length(f.size) + 2 for f in files) + len(boundary) + 6
+
+
+class MultipartBody(BucketBody):
+    """The ``multipart/form-data`` body of one ``/workers/assets/upload?base64=true`` request,
+    produced while it is sent (the Pages :class:`BucketBody`, with a multipart body): one part per
+    file, named by its hash, its content base64-encoded from disk block by block
+    (:class:`Base64Stream`), so only one read buffer per file is in memory whatever the bucket's
+    size. Read once: make one per attempt. The file must still be what was hashed (size and mtime),
+    or :class:`UploadError`."""
+
+    def __init__(self, files, boundary=None, cancel=None):
+        # Base64 has no CR or LF, so no part can contain the delimiter "\r\n--<boundary>".
+        self.boundary = boundary or binascii.hexlify(os.urandom(16)).decode("ascii")
+        super().__init__(files, cancel, length=multipart_length(files, self.boundary))
+
+    @property
+    def content_type(self):
+        return "multipart/form-data; boundary=%s" % self.boundary
+
+    def _generate(self):
+        for f in self.files:
+            yield _part_head(self.boundary, f)
+            content = Base64Stream(f.abspath, limit=f.size)
+            try:
+                for piece in content:
+                    if self.cancel is not None and self.cancel.is_set():
+                        raise UploadCancelled()
+                    yield piece
+            except OSError as err:
+                raise UploadError("cannot read %s: %s" % (f.abspath, err.strerror or err))
+            if content.bytes_read != f.size:
+                raise UploadError("%s changed since it was hashed (size %d, now %d); run again"
+                                  % (f.abspath, f.size, content.bytes_read))
+            if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
+                raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
+            yield b"\r\n"
+        yield ("--%s--\r\n" % self.boundary).encode("ascii")
+
+
+def _mtime_ns(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def upload_assets(api, script, scan, concurrency=_buckets.UPLOAD_CONCURRENCY, log=None):
@@ -161,10 +209,11 @@ def upload_assets(api, script, scan, concurrency=_buckets.UPLOAD_CONCURRENCY, lo
     completion = []
 
     def send(bucket):
-        parts = bucket_parts(bucket.files)
-        size = sum(len(p[1][1]) for p in parts)
+        # Each attempt gets a new body (read once), with the boundary the Content-Type names.
+        body = MultipartBody(bucket.files)
         result = api.upload_assets(
-            jwt, parts, timeout=bucket_timeout(api.client.timeout, size), gateway_backoff=pacer.gateway_backoff
+            jwt, lambda: MultipartBody(bucket.files, body.boundary), body.content_type,
+            timeout=bucket_timeout(api.client.timeout, len(body)), gateway_backoff=pacer.gateway_backoff,
         )
         if result.get("jwt"):
             completion.append(result["jwt"])

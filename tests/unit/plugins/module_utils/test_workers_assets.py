@@ -8,6 +8,9 @@ Pages'), the hash, the limits, and the upload session / buckets / completion tok
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
+import os
 
 import blake3
 import pytest
@@ -77,6 +80,26 @@ def test_limits(tmp_path, monkeypatch):
     WA.preflight(scan)
 
 
+def parse_multipart(body, content_type):
+    """``[(name, (filename, base64 bytes, part type))]`` of a multipart body, read the way requests
+    reads a file-like body (in blocks, after len()), parsed by the standard library's MIME parser."""
+    length = len(body)
+    blocks = []
+    while True:
+        block = body.read(8192)
+        if not block:
+            break
+        blocks.append(block)
+    raw = b"".join(blocks)
+    assert len(raw) == length
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    assert message.is_multipart() and not message.defects
+    return [(part.get_param("name", header="content-disposition"),
+             (part.get_filename(), part.get_payload(decode=False).encode(), part["Content-Type"]))
+            for part in message.get_payload()]
+
+
 class FakeApi:
     """The session asks for ``missing`` hashes in buckets of ``per_bucket``; the last bucket answers the
     completion token."""
@@ -95,8 +118,10 @@ class FakeApi:
         buckets = [self.missing[i:i + self.per_bucket] for i in range(0, len(self.missing), self.per_bucket)]
         return {"jwt": "upload-jwt" if buckets else "completion-jwt", "buckets": buckets}
 
-    def upload_assets(self, jwt, files, timeout=None, gateway_backoff=None):
+    def upload_assets(self, jwt, body, content_type, timeout=None, gateway_backoff=None):
         assert jwt == "upload-jwt" and timeout > 30.0 and gateway_backoff is not None
+        files = parse_multipart(body(), content_type)
+        assert parse_multipart(body(), content_type) == files  # one body per attempt, each whole
         self.uploads.append(files)
         done = sum(len(u) for u in self.uploads) == len(self.missing)
         return {"jwt": "completion-jwt"} if done else {}
@@ -119,6 +144,36 @@ def test_upload_sends_only_what_the_session_asks(tmp_path):
     assert filename == name and base64.b64decode(body) == b"a.html" and ctype == "text/html; charset=utf-8"
     assert sent[1][1][2] == "text/javascript; charset=utf-8"  # mime@4, as wrangler deploy types it
     assert counts["uploaded"] == 3 and counts["skipped"] == 2 and counts["buckets"] == 2 and counts["files"] == 5
+
+
+def test_multipart_body_is_streamed_with_its_length(tmp_path):
+    data = os.urandom(3 * 1024 * 1024 + 1)  # more than one read block, not a multiple of 3
+    write(tmp_path, "big.bin", data)
+    write(tmp_path, "empty.txt", "")
+    write(tmp_path, "page.html", "<h1>hi</h1>")
+    scan = _scan.scan_site(str(tmp_path), rules=WA.WORKERS_RULES)
+    body = WA.MultipartBody(scan.files, "b0undary")
+    assert body.content_type == "multipart/form-data; boundary=b0undary"
+    assert len(body) == WA.multipart_length(scan.files, "b0undary")
+    parts = parse_multipart(body, body.content_type)
+    assert [p[0] for p in parts] == [f.hash for f in scan.files]
+    assert base64.b64decode(parts[0][1][1]) == data and parts[0][1][2] == WA.part_type(scan.files[0])
+    assert parts[1][1][1] == b"" and parts[2][1][2] == "text/html; charset=utf-8"
+    # requests sends it as it is, with its Content-Length, without reading it first
+    requests = pytest.importorskip("requests")
+    body = WA.MultipartBody(scan.files)
+    prepared = requests.Request("POST", "http://emulator.invalid/", data=body,
+                                headers={"Content-Type": body.content_type}).prepare()
+    assert prepared.body is body and prepared.headers["Content-Length"] == str(len(body))
+    assert "Transfer-Encoding" not in prepared.headers
+
+
+def test_multipart_body_refuses_a_file_changed_since_hashed(tmp_path):
+    write(tmp_path, "a.html", "abc")
+    scan = _scan.scan_site(str(tmp_path), rules=WA.WORKERS_RULES)
+    write(tmp_path, "a.html", "abcd")
+    with pytest.raises(UploadError, match="changed since it was hashed"):
+        WA.MultipartBody(scan.files).read()
 
 
 def test_nothing_missing_means_no_upload(tmp_path):
@@ -146,7 +201,7 @@ def test_no_completion_token(tmp_path):
     write(tmp_path, "a.html", "a")
     scan = _scan.scan_site(str(tmp_path), rules=WA.WORKERS_RULES)
     api = FakeApi([scan.files[0].hash])
-    api.upload_assets = lambda jwt, files, timeout=None, gateway_backoff=None: {}
+    api.upload_assets = lambda jwt, body, content_type, timeout=None, gateway_backoff=None: {}
     with pytest.raises(UploadError, match="completion token"):
         WA.upload_assets(api, "site", scan)
 

@@ -9,6 +9,7 @@ the result, rollback."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -48,6 +49,8 @@ class FakeWorkers:
 
     def get_subdomain(self, script):
         self.calls.append(("get_subdomain", script))
+        if script not in self.scripts:
+            return None
         return {"enabled": self.subdomains.get(script, False)}
 
     def account_subdomain(self):
@@ -60,9 +63,10 @@ class FakeWorkers:
         missing = sorted(set(e["hash"] for e in manifest.values()) - self.hashes)
         return {"jwt": "upload-jwt" if missing else "done-jwt", "buckets": [missing] if missing else []}
 
-    def upload_assets(self, jwt, files, timeout=None, gateway_backoff=None):
-        self.calls.append(("upload_assets", [f[0] for f in files]))
-        self.hashes.update(f[0] for f in files)
+    def upload_assets(self, jwt, body, content_type, timeout=None, gateway_backoff=None):
+        names = [f.hash for f in body().files]
+        self.calls.append(("upload_assets", names))
+        self.hashes.update(names)
         return {"jwt": "done-jwt"}
 
     def put_script(self, script, metadata, modules=()):
@@ -161,6 +165,30 @@ def test_rerun_changes_nothing(run_module, workers, site):
     assert kind == "exit" and not result["changed"] and result["changes"] == []
     assert workers.mutating() == []
     assert result["upload"]["uploaded"] == 0
+
+
+def test_rerun_reads_each_thing_once_and_side_by_side(run_module, workers, site):
+    """A rerun reads the deployments, the version they serve, the workers.dev toggle and the account's
+    subdomain once each; the last two go out while the deployments are read (two waits, not four)."""
+    run(run_module, site)
+    workers.calls = []
+    beside = {"get_subdomain": threading.Event(), "account_subdomain": threading.Event()}
+    for name, event in beside.items():
+        def read(*args, _real=getattr(workers, name), _event=event):
+            _event.set()
+            return _real(*args)
+        setattr(workers, name, read)
+    list_deployments = workers.list_deployments
+
+    def deployments_after_the_others(script):
+        assert all(e.wait(10) for e in beside.values()), "the toggle and the subdomain were not read beside the deployments"
+        return list_deployments(script)
+
+    workers.list_deployments = deployments_after_the_others
+    kind, result = run(run_module, site)
+    assert kind == "exit" and not result["changed"], result
+    assert sorted(c[0] for c in workers.calls) == ["account_subdomain", "get_subdomain", "get_version", "list_deployments"]
+    assert result["url"] == "https://site.acct.workers.dev" and result["version"]["id"]
 
 
 def test_one_file_changed_uploads_it_only(run_module, workers, site):
