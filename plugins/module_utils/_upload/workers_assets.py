@@ -33,6 +33,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import BucketSizer
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import BucketBody
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import MAX_ASSET_SIZE, ScanRules, format_mib
@@ -217,8 +218,11 @@ def upload_assets(api, script, scan, concurrency=_buckets.UPLOAD_CONCURRENCY, lo
         )
         if result.get("jwt"):
             completion.append(result["jwt"])
+        return len(body)
 
-    _buckets.send_buckets(buckets, send, concurrency, log=log, pacer=pacer)
+    # The server's buckets cannot be resized; the sizer still lets fewer run at once on a slow link.
+    sizer = BucketSizer(_buckets.MAX_BUCKET_BYTES, concurrency)
+    _buckets.send_buckets(buckets, send, concurrency, log=log, pacer=pacer, sizer=sizer)
     if not completion:
         raise UploadError("every asset was uploaded but no answer carried the completion token")
     return completion[-1], _buckets.upload_counts(scan, sent, len(buckets))
