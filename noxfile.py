@@ -352,8 +352,9 @@ def sanity(session):
         return run
 
     def _sanity(core, py, home, out, note_box):
-        envs.ensure_get_pip_stand_in(envs.venv_python(venv_name(core)), out=out, home=home)
-        env = tree_env(core, HOME=str(home), PIP_CACHE_DIR=PIP_CACHE_DIR)
+        envs.ensure_get_pip_stand_in(envs.venv_python(venv_name(core)), out=out, home=envs.real(home))
+        # The real path: the venvs ansible-test makes there name it in their scripts (environments.real).
+        env = tree_env(core, HOME=str(envs.real(home)), PIP_CACHE_DIR=PIP_CACHE_DIR)
         pylint_note = None
         if not tests or "pylint" in tests:
             # 2.22.0rc1's pylint requirements pin dill to a GitHub archive, which this network
@@ -698,8 +699,12 @@ def frameworks(session):
             note_box[0] = f"{name}; responses: tests/output/frameworks/"
         return (f"frameworks {lane}", run)
 
-    # One lane after the other: a framework build takes both cores.
-    run_lanes(session, "frameworks", [lane_job(lane) for lane in envs.wrangler_lanes_chosen()], 1)
+    # One lane after the other: a framework build takes both cores. The apps' work directories
+    # (.cache/frameworks, shared by the checkouts: environments.SHARED_CACHES) serve one run at a time.
+    (CACHE / "frameworks").mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "frameworks" / ".cfpages.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run_lanes(session, "frameworks", [lane_job(lane) for lane in envs.wrangler_lanes_chosen()], 1)
 
 
 # tests/config.toml lists the stages tests/run.sh runs; each must be a session above.

@@ -53,13 +53,19 @@ flock -n 9 || { echo "another tests/run.sh is running in this tree; waiting for 
 START=$SECONDS
 python3 "$REPO/tests/helpers/environments.py" link-caches
 
-NOX=$REPO/.cache/venvs/nox/bin/nox
+# Built where it really is (.cache/venvs links to the shared cache): its scripts name that path.
+NOXVENV=$(realpath "$REPO/.cache/venvs")/nox
+NOX=$NOXVENV/bin/nox
 if ! "$NOX" --version >/dev/null 2>&1; then
     echo "installing nox into .cache/venvs/nox"
-    rm -rf "$REPO/.cache/venvs/nox"
-    python3 -m venv "$REPO/.cache/venvs/nox"
-    PIP_CERT=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt} "$REPO/.cache/venvs/nox/bin/python" -m pip install \
-        -q --disable-pip-version-check nox 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+    exec 8>"$NOXVENV.lock"; flock 8   # one install at a time in the shared cache
+    if ! "$NOX" --version >/dev/null 2>&1; then
+        rm -rf "$NOXVENV"
+        python3 -m venv "$NOXVENV"
+        PIP_CERT=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt} "$NOXVENV/bin/python" -m pip install \
+            -q --disable-pip-version-check nox 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+    fi
+    exec 8>&-
 fi
 
 CFPAGES_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cfpages-run.XXXXXX")
@@ -72,5 +78,5 @@ if "$NOX" -f noxfile.py -s prepare; then
 else
     rc=1; echo "environment preparation failed; no stage was run"
 fi
-"$REPO/.cache/venvs/nox/bin/python" tests/helpers/summary.py "$CFPAGES_RUN_DIR" $((SECONDS - START)) || rc=1
+"$NOXVENV/bin/python" tests/helpers/summary.py "$CFPAGES_RUN_DIR" $((SECONDS - START)) || rc=1
 exit "$rc"

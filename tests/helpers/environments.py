@@ -42,6 +42,12 @@ def cache_home():
                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cfpages")
 
 
+def real(path):
+    """path with its links resolved: what is made in a shared cache must not name the checkout's link
+    to it (a venv's scripts, a wrangler wrapper), as the checkout may be gone when another uses it."""
+    return Path(os.path.realpath(path))
+
+
 def link_shared_caches():
     """.cache/<name> -> the shared cache for each of SHARED_CACHES that this checkout does not have
     yet (a directory or link already there, e.g. a worktree's link to another checkout's, is kept)."""
@@ -229,11 +235,14 @@ def _build_venv(name, venv, python, files, specs, pre_specs, stamp, out):
         print(f"venv {name}: up to date (ansible-core {ansible_version(venv_python(name))})", file=out)
         return
     print(f"venv {name}: building with {python}", file=out)
-    shutil.rmtree(venv, ignore_errors=True)
     VENVS.mkdir(parents=True, exist_ok=True)
+    # Built where it really is (.cache/venvs may link to the shared cache): its scripts name their
+    # interpreter by that path, which outlives the checkout that built it.
+    venv = real(venv)
+    shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     env = pip_env()
-    pip = [venv_python(name), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     quiet_pip([*pip, "--upgrade", "pip"], env, out)
     if pre_specs:
         quiet_pip([*pip, "--pre", *pre_specs], env, out)
@@ -400,7 +409,7 @@ def npm_ci_locked(name, node_bin=None, out=None, src=None):
     src = src or TOOLCHAIN_DIR / name
     if not (src / "package-lock.json").is_file():
         raise SetupError(f"{src}/package-lock.json missing (npm install --package-lock-only in {src})")
-    dest = TOOLCHAIN_CACHE / f"{name}-{_lock_hash(src)}"
+    dest = real(TOOLCHAIN_CACHE) / f"{name}-{_lock_hash(src)}"
     stamp = dest / ".cfpages-installed"
     if stamp.is_file():
         return dest
@@ -423,7 +432,7 @@ def npm_ci_locked(name, node_bin=None, out=None, src=None):
         run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], out=out, env=env, cwd=dest)
         stamp.write_text(_lock_hash(src) + "\n")
         # Older installs of the same name (another lockfile) are not needed any more.
-        for old in TOOLCHAIN_CACHE.glob(f"{name}-*"):
+        for old in real(TOOLCHAIN_CACHE).glob(f"{name}-*"):
             if old != dest:
                 shutil.rmtree(old, ignore_errors=True)
     return dest
@@ -496,7 +505,8 @@ def wrangler_executable(name, out=None):
     first on the script's PATH, so whatever wrangler starts with ``node`` gets the same one).
     For what takes one path: pages_deployment's wrangler_executable, ansible tasks, a framework."""
     node, wrangler_js = wrangler_lane(name, out)
-    script = TOOLCHAIN_CACHE / "bin" / name / "wrangler"
+    script = real(TOOLCHAIN_CACHE) / "bin" / name / "wrangler"
+    wrangler_js = real(wrangler_js)  # node: the machine's as found on PATH, or Node 22's (already real)
     text = ("#!/bin/sh\n# wrangler lane %s, written by tests/helpers/environments.py\n"
             "PATH=%s:$PATH\nexport PATH\nexec %s %s \"$@\"\n"
             % (name, shlex.quote(str(node.parent)), shlex.quote(str(node)), shlex.quote(str(wrangler_js))))
