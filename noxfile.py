@@ -103,20 +103,22 @@ def venv_env(core, **extra):
     return {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{BASE_PATH}", **extra}
 
 
-def collections_of(core):
-    """Each line tests the collection as its own ansible-galaxy installed it, in a tree of its own."""
-    return CACHE / "collections" if core == TOOLS_LINE else CACHE / f"collections-{core}"
+def collections_of(core, part=""):
+    """Each line tests the collection as its own ansible-galaxy installed it, in a tree of its own
+    (and each part of a line's integration targets in a copy of it, so that the parts can overlap)."""
+    name = "collections" if core == TOOLS_LINE else f"collections-{core}"
+    return CACHE / (f"{name}-part-{part}" if part else name)
 
 
-def tree_of(core):
-    return collections_of(core) / "ansible_collections" / "cfpages" / "cloudflare"
+def tree_of(core, part=""):
+    return collections_of(core, part) / "ansible_collections" / "cfpages" / "cloudflare"
 
 
-def tree_env(core, **extra):
+def tree_env(core, part="", **extra):
     """venv_env plus ANSIBLE_TEST_CONTENT_ROOT: the tree lies inside this git checkout, where .cache/
     is ignored; left to itself ansible-test walks up to the checkout's .git, asks git for the files
     and finds none. The variable (what ansible-test sets itself when it delegates) pins the root."""
-    return venv_env(core, ANSIBLE_TEST_CONTENT_ROOT=str(tree_of(core)), **extra)
+    return venv_env(core, ANSIBLE_TEST_CONTENT_ROOT=str(tree_of(core, part)), **extra)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -392,8 +394,8 @@ def units(session):
     run_lanes(session, "units", [(f"units {c}", job(c)) for c in matrix_lines(session, MATRIX)], _lanes())
 
 
-def _lanes():
-    return 1 if os.environ.get("CFPAGES_SERIAL") else 2
+def _lanes(default=2):
+    return 1 if os.environ.get("CFPAGES_SERIAL") else default
 
 
 def _random(kind):
@@ -407,9 +409,13 @@ def _random(kind):
     }[kind]()
 
 
-def _integration(core, targets, out, note_box, exclude=()):
+def _integration(core, targets, out, note_box, exclude=(), part=""):
     if not any(p.is_dir() for p in (tree_of(core) / "tests" / "integration" / "targets").glob("*")):
         raise Skip("no integration targets yet")
+    if part:
+        shutil.rmtree(collections_of(core, part), ignore_errors=True)
+        shutil.copytree(collections_of(core), collections_of(core, part), symlinks=True)
+    tree = tree_of(core, part)
     note_box[0] = "targets: " + (" ".join(targets) or "all") + (" but " + " ".join(exclude) if exclude else "")
     token, account, email, key = (_random(k) for k in ("token", "account", "email", "key"))
     lane = envs.wrangler_lanes_chosen([config.integration_wrangler_lane(core)])[0]
@@ -422,7 +428,7 @@ def _integration(core, targets, out, note_box, exclude=()):
                           python=emu_py)
     try:
         print(f"emulator at {info['root_url']} (pid {info['pid']}, log {info['log']})", file=out, flush=True)
-        (tree_of(core) / "tests" / "integration" / "integration_config.yml").write_text(
+        (tree / "tests" / "integration" / "integration_config.yml").write_text(
             "---\n# Written by noxfile.py for this run; ansible-test passes it to every target as extra vars.\n"
             + "".join(f'{k}: "{v}"\n' for k, v in (
                 ("cfpages_api_base_url", info["base_url"]), ("cfpages_emulator_url", info["root_url"]),
@@ -432,7 +438,8 @@ def _integration(core, targets, out, note_box, exclude=()):
                 ("cfpages_wrangler", wrangler), ("cfpages_wrangler_lane", lane))))
         # --continue-on-error: run every target and report all failures, not just the first.
         rc = envs.run(["ansible-test", "integration", "--local", "--python", MATRIX[core].python, "-v",
-                       "--continue-on-error", *targets, *(a for t in exclude for a in ("--exclude", t))], out=out, env=tree_env(core), cwd=tree_of(core), check=False)
+                       "--continue-on-error", *targets, *(a for t in exclude for a in ("--exclude", t))],
+                      out=out, env=tree_env(core, part), cwd=tree, check=False)
         if rc:
             lines = Path(info["log"]).read_text(errors="replace").splitlines()[-40:]
             print("--- emulator log (last 40 lines) ---\n" + "\n".join(lines), file=out)
@@ -462,25 +469,26 @@ def integration(session):
     """ansible-test integration --local against a fresh emulator per line; CFPAGES_TARGETS picks targets."""
     targets = os.environ.get("CFPAGES_TARGETS", "").split()
     cores = matrix_lines(session, INTEGRATION["lines"])
-    if len(cores) > 1 and _lanes() > 1:
+    lanes = _lanes(INTEGRATION["lanes"])
+    if lanes > 1:
         _ansible_test_ssh_key()
-    # A line outside integration.full_lines (the pre-release) runs integration.subset; each full line
-    # in two parts (integration.part_a, then the others), so that two lanes stay busy. The parts of a
-    # line share its tree and never overlap (their run_lanes key is the line). Longest first.
+    # A line outside integration.full_lines (the pre-release) runs integration.subset; a full line
+    # runs in two parts (integration.part_a, then the others), each in a copy of the line's tree
+    # with an emulator of its own, so that the lanes stay busy. Longest first.
     full, subset = INTEGRATION["full_lines"], INTEGRATION["subset"]
     part_a = [t for t in INTEGRATION["part_a"] if not targets or t in targets]
     part_b = [t for t in targets if t not in INTEGRATION["part_a"]]  # none given: all but part A
     parts = [("B", part_b, () if targets else part_a)] if part_b or not targets else []
     parts += [("A", part_a, ())] if part_a else []
-    if len(cores) <= _lanes():
-        parts = [("", targets, ())]  # a lane each: no parts
-    jobs = [(f"integration {c} {name}".rstrip(), lambda out, nb, c=c, t=t, x=x: _integration(c, t, out, nb, x), c)
+    if lanes < 2 or len(parts) < 2:
+        parts = [("", targets, ())]
+    jobs = [(f"integration {c} {name}".rstrip(), lambda out, nb, c=c, t=t, x=x, p=name: _integration(c, t, out, nb, x, p))
             for name, t, x in parts for c in cores if c in full]
     for c in cores:
         if c not in full:
             chosen = targets or subset
-            jobs.append((f"integration {c}", lambda out, nb, c=c, t=chosen: _integration(c, t, out, nb), c))
-    run_lanes(session, "integration", jobs, _lanes())
+            jobs.append((f"integration {c}", lambda out, nb, c=c, t=chosen: _integration(c, t, out, nb)))
+    run_lanes(session, "integration", jobs, lanes)
 
 
 @nox.session

@@ -63,6 +63,7 @@ def link_shared_caches():
         except FileExistsError:  # another run linked it meanwhile
             pass
 
+
 # Bump when the way the venvs are built changes, so cached ones are rebuilt.
 ENV_SCHEMA = 2
 
