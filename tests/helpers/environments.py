@@ -230,9 +230,20 @@ def ensure_venv(name, python, files=(), specs=(), pre_specs=(), out=None):
         _build_venv(name, venv, python, files, specs, pre_specs, stamp, out)
 
 
+def _scripts_run(venv):
+    """Whether the venv's scripts name an interpreter that exists: one built through a checkout's
+    link to a shared cache names that checkout, and breaks when the checkout is removed."""
+    try:
+        first = (venv / "bin" / "pip").read_text(errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return False
+    return not first.startswith("#!/") or os.path.exists(first[2:].split()[0])
+
+
 def _build_venv(name, venv, python, files, specs, pre_specs, stamp, out):
     stamp_file = venv / ".cfpages-stamp"
-    if venv_python(name).exists() and stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
+    if (venv_python(name).exists() and stamp_file.is_file() and stamp_file.read_text().strip() == stamp
+            and _scripts_run(venv)):
         print(f"venv {name}: up to date (ansible-core {ansible_version(venv_python(name))})", file=out)
         return
     print(f"venv {name}: building with {python}", file=out)
