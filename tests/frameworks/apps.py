@@ -23,7 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CACHE = REPO / ".cache" / "frameworks"
+# The real path (.cache/frameworks may link to ~/.cache/cfpages/, tests/helpers/environments.py):
+# what the builds write there must not name a checkout that may be gone when the next run uses it.
+CACHE = Path(os.path.realpath(REPO / ".cache" / "frameworks"))
 # What a build writes next to the sources (never copied in from the checkout, removed before a build).
 BUILD_OUTPUTS = {"node_modules", ".svelte-kit", "dist", "_site", ".astro", ".wrangler"}
 

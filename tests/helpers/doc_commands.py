@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import environments
+
 REPO = Path(__file__).resolve().parents[2]
 SHELL_LANGUAGES = {"sh", "bash", "shell", "console"}
 MARKER = re.compile(r"^<!--\s*test:\s*(?P<what>run|skip)\b\s*(?P<reason>.*?)\s*-->\s*$")
@@ -211,6 +213,9 @@ def run_file(path, blocks, scratch, out):
     env = {k: v for k, v in os.environ.items() if PASS_THROUGH.match(k)}
     env.update(HOME=str(home), PATH=FRESH_PATH, TERM="dumb", PIP_PROGRESS_BAR="off", TMPDIR=str(work), USER=os.environ.get("USER", "root"),
                PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"))
+    # The caches that outlive a checkout (venvs, Node.js toolchains: environments.SHARED_CACHES) are
+    # the machine's, not the fresh HOME's: a reader's second clone finds them too.
+    env["CFPAGES_CACHE_HOME"] = str(environments.cache_home())
     env.setdefault("LANG", "C.UTF-8")
     print(f"\n### {path.relative_to(REPO)}: {len(blocks)} block(s) in {checkout} (HOME={home})", file=out, flush=True)
     start = time.monotonic()

@@ -4,7 +4,8 @@
   its stamp (interpreter, specs, requirement files' contents) changes;
 - a stand-in for the get-pip script ansible-test --venv downloads (from a host this network does
   not reach);
-- tests/emulator/node_modules (npm ci), Chromium and Java (apt), the collection installed per core.
+- tests/emulator/node_modules (npm ci), Chromium and Java (apt), the collection installed per core;
+- the caches a fresh clone shares with earlier ones (SHARED_CACHES: links under .cache/ to ~/.cache/cfpages/).
 """
 from __future__ import annotations
 
@@ -23,11 +24,45 @@ import textwrap
 import threading
 from pathlib import Path
 
+import config
+
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"
 VENVS = CACHE / "venvs"
 EMULATOR_DIR = REPO / "tests" / "emulator"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# What outlives a checkout: each is rebuilt only when its key (requirement files, lockfiles,
+# ansible-test's own requirement hashes) changes, so a fresh clone need not build it again.
+SHARED_CACHES = ("venvs", "toolchain", "frameworks", "ansible-test-home")
+
+
+def cache_home():
+    """Where the shared caches live: CFPAGES_CACHE_HOME, else $XDG_CACHE_HOME/cfpages, else ~/.cache/cfpages."""
+    return Path(os.environ.get("CFPAGES_CACHE_HOME")
+                or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cfpages")
+
+
+def real(path):
+    """path with its links resolved: what is made in a shared cache must not name the checkout's link
+    to it (a venv's scripts, a wrangler wrapper), as the checkout may be gone when another uses it."""
+    return Path(os.path.realpath(path))
+
+
+def link_shared_caches():
+    """.cache/<name> -> the shared cache for each of SHARED_CACHES that this checkout does not have
+    yet (a directory or link already there, e.g. a worktree's link to another checkout's, is kept)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for name in SHARED_CACHES:
+        link = CACHE / name
+        if link.exists() or link.is_symlink():
+            continue
+        target = cache_home() / name
+        target.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(target)
+        except FileExistsError:  # another run linked it meanwhile
+            pass
+
 
 # Bump when the way the venvs are built changes, so cached ones are rebuilt.
 ENV_SCHEMA = 2
@@ -195,17 +230,31 @@ def ensure_venv(name, python, files=(), specs=(), pre_specs=(), out=None):
         _build_venv(name, venv, python, files, specs, pre_specs, stamp, out)
 
 
+def _scripts_run(venv):
+    """Whether the venv's scripts name an interpreter that exists: one built through a checkout's
+    link to a shared cache names that checkout, and breaks when the checkout is removed."""
+    try:
+        first = (venv / "bin" / "pip").read_text(errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return False
+    return not first.startswith("#!/") or os.path.exists(first[2:].split()[0])
+
+
 def _build_venv(name, venv, python, files, specs, pre_specs, stamp, out):
     stamp_file = venv / ".cfpages-stamp"
-    if venv_python(name).exists() and stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
+    if (venv_python(name).exists() and stamp_file.is_file() and stamp_file.read_text().strip() == stamp
+            and _scripts_run(venv)):
         print(f"venv {name}: up to date (ansible-core {ansible_version(venv_python(name))})", file=out)
         return
     print(f"venv {name}: building with {python}", file=out)
-    shutil.rmtree(venv, ignore_errors=True)
     VENVS.mkdir(parents=True, exist_ok=True)
+    # Built where it really is (.cache/venvs may link to the shared cache): its scripts name their
+    # interpreter by that path, which outlives the checkout that built it.
+    venv = real(venv)
+    shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     env = pip_env()
-    pip = [venv_python(name), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     quiet_pip([*pip, "--upgrade", "pip"], env, out)
     if pre_specs:
         quiet_pip([*pip, "--pre", *pre_specs], env, out)
@@ -214,6 +263,25 @@ def _build_venv(name, venv, python, files, specs, pre_specs, stamp, out):
     quiet_pip([venv_python(name), "-m", "pip", "check"], env, out)
     stamp_file.write_text(stamp + "\n")
     print(f"venv {name}: ready (ansible-core {ansible_version(venv_python(name))})", file=out)
+
+
+def venv_name(core):
+    return "core" + core.replace(".", "")
+
+
+def ensure_line_venv(core, python=None, out=None):
+    """.cache/venvs/coreXYZ of an ansible-core line (tests/config.toml [matrix]): its ansible-core,
+    the collection's and the unit tests' requirements, ansible-compat; the tools line's also has the
+    tools and the emulator's requirements. Return its python."""
+    line = config.MATRIX[core]
+    files = [REPO / "requirements.txt", REPO / "tests" / "unit" / "requirements.txt"]
+    if core == config.TOOLS_LINE:
+        files.append(EMULATOR_DIR / "requirements.txt")
+    specs = config.TOOLS if core == config.TOOLS_LINE else ["ansible-compat"]
+    # A pre-release line: ansible-core installed alone first with --pre, the rest resolved against it.
+    ensure_venv(venv_name(core), python or find_python(line.python), files,
+                specs=specs if line.pre else [line.spec, *specs], pre_specs=[line.spec] if line.pre else [], out=out)
+    return venv_python(venv_name(core))
 
 
 GET_PIP_STAND_IN = textwrap.dedent("""\
@@ -264,9 +332,19 @@ def ensure_get_pip_stand_in(python, out=None, home=None):
 
 
 def ensure_node_modules():
+    """tests/emulator/node_modules: where a checkout has none yet, a link to the install of its
+    lockfile in .cache/toolchain/ (shared by the checkouts, made once per lockfile); a directory
+    of its own is kept and reinstalled when the lockfile or Node.js changes."""
     lock = EMULATOR_DIR / "package-lock.json"
     if not lock.is_file():
         print("node: no tests/emulator/package-lock.json, nothing to install")
+        return
+    modules = EMULATOR_DIR / "node_modules"
+    if not modules.exists() and not modules.is_symlink():
+        link_shared_caches()
+        target = npm_ci_locked("emulator", src=EMULATOR_DIR) / "node_modules"
+        modules.symlink_to(target)
+        print(f"node: tests/emulator/node_modules -> {target}")
         return
     if not shutil.which("npm"):
         raise SetupError("npm not found (needed for tests/emulator/package-lock.json): install Node.js with npm")
@@ -335,15 +413,15 @@ def _lock_hash(src):
     return hashlib.sha256((src / "package-lock.json").read_bytes()).hexdigest()[:16]
 
 
-def npm_ci_locked(name, node_bin=None, out=None):
-    """``npm ci`` of tests/toolchain/NAME (package.json + package-lock.json) into
+def npm_ci_locked(name, node_bin=None, out=None, src=None):
+    """``npm ci`` of tests/toolchain/NAME (or ``src``: package.json + package-lock.json) into
     .cache/toolchain/NAME-<lockfile hash>/ once; that directory. ``node_bin``: the node that runs
     npm's install scripts (its directory goes first on PATH)."""
     out = out or sys.stdout
-    src = TOOLCHAIN_DIR / name
+    src = src or TOOLCHAIN_DIR / name
     if not (src / "package-lock.json").is_file():
         raise SetupError(f"{src}/package-lock.json missing (npm install --package-lock-only in {src})")
-    dest = TOOLCHAIN_CACHE / f"{name}-{_lock_hash(src)}"
+    dest = real(TOOLCHAIN_CACHE) / f"{name}-{_lock_hash(src)}"
     stamp = dest / ".cfpages-installed"
     if stamp.is_file():
         return dest
@@ -362,11 +440,11 @@ def npm_ci_locked(name, node_bin=None, out=None):
         env = dict(os.environ)
         if node_bin:
             env["PATH"] = f"{Path(node_bin).parent}{os.pathsep}{env.get('PATH', '')}"
-        print(f"node: npm ci in {dest} (tests/toolchain/{name})", file=out, flush=True)
+        print(f"node: npm ci in {dest} ({os.path.relpath(src, REPO)})", file=out, flush=True)
         run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], out=out, env=env, cwd=dest)
         stamp.write_text(_lock_hash(src) + "\n")
         # Older installs of the same name (another lockfile) are not needed any more.
-        for old in TOOLCHAIN_CACHE.glob(f"{name}-*"):
+        for old in real(TOOLCHAIN_CACHE).glob(f"{name}-*"):
             if old != dest:
                 shutil.rmtree(old, ignore_errors=True)
     return dest
@@ -439,7 +517,8 @@ def wrangler_executable(name, out=None):
     first on the script's PATH, so whatever wrangler starts with ``node`` gets the same one).
     For what takes one path: pages_deployment's wrangler_executable, ansible tasks, a framework."""
     node, wrangler_js = wrangler_lane(name, out)
-    script = TOOLCHAIN_CACHE / "bin" / name / "wrangler"
+    script = real(TOOLCHAIN_CACHE) / "bin" / name / "wrangler"
+    wrangler_js = real(wrangler_js)  # node: the machine's as found on PATH, or Node 22's (already real)
     text = ("#!/bin/sh\n# wrangler lane %s, written by tests/helpers/environments.py\n"
             "PATH=%s:$PATH\nexport PATH\nexec %s %s \"$@\"\n"
             % (name, shlex.quote(str(node.parent)), shlex.quote(str(node)), shlex.quote(str(wrangler_js))))
@@ -461,3 +540,19 @@ def wrangler_lanes_chosen(default=WRANGLER_LANES):
     if unknown:
         raise SetupError(f"unknown wrangler lane(s) {' '.join(unknown)} (known: {' '.join(WRANGLER_LANES)})")
     return lanes
+
+
+def main(argv):
+    """The command line of the scripts that need an environment before nox does (tests/run.sh, tests/units.sh)."""
+    if argv == ["link-caches"]:
+        link_shared_caches()
+    elif argv == ["tools-python"]:
+        # The fast unit loop's interpreter: the tools line's venv, built (or rebuilt) when missing or stale.
+        link_shared_caches()
+        print(ensure_line_venv(config.TOOLS_LINE, out=sys.stderr))
+    else:
+        sys.exit("usage: environments.py link-caches|tools-python")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
