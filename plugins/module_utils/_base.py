@@ -239,6 +239,10 @@ class PagesModule:
         lead = lead or "Project %r does not exist in account %s." % (name, account)
         return "%s %s" % (lead, project_not_found_advice(name, account, *self.visible_projects()))
 
+    def debug(self, line):
+        """One line for ``-vvv`` (the engine's progress): never a secret, as every line the collection logs."""
+        self.module.debug(line)
+
     def _mark_as_changed(self, changed=True):
         """Say whether the task changes (or, in check mode, would change) something: the one writer of
         the result's ``changed`` (hcloud's name). ``changed=False`` takes it back, e.g. when a delete

@@ -182,3 +182,19 @@ def misplaced_options_problem(params, argument_spec, option_states, state):
     return "%s cannot be used with state=%s%s." % (
         ", ".join(sorted(misplaced)), state, "".join(" without %s" % needs for needs in sorted(lacking))
     )
+
+
+def hash_cache_option(value):
+    """``(setting, problem)``: the ``hash_cache`` option as the upload engine takes it -- None (the
+    default directory), False (off) or a directory -- or the message for a value that is none of them.
+    YAML's words for a boolean, given as a string, count as the boolean."""
+    if value is None or isinstance(value, bool):
+        return value, None
+    if not isinstance(value, str) or not value.strip():
+        return None, "hash_cache must be a directory path, or false to turn the hash cache off."
+    word = value.strip().lower()
+    if word in ("false", "no", "off", "n", "0"):
+        return False, None
+    if word in ("true", "yes", "on", "y", "1"):
+        return None, None
+    return value, None

@@ -897,7 +897,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._deployments.li
     wait_for_deployment,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._time import older_than_cutoff
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import project_name_problem
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import hash_cache_option, project_name_problem
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import pages_deploy as _upload
 
 
@@ -983,9 +983,6 @@ class PagesDeployment(PagesModule):
     def name(self):
         return self.params["project_name"]
 
-    def debug(self, line):
-        self.module.debug(line)
-
     def check_options(self):
         """What the table of options by state (checked by the base before this) cannot say."""
         p = self.params
@@ -1003,24 +1000,15 @@ class PagesDeployment(PagesModule):
                 self.fail("%s must be 0 or more, not %d." % (option, p[option]))
         if p["wait_timeout"] < 0:
             self.fail("wait_timeout must be 0 or more.")
-        p["hash_cache"] = self.hash_cache_setting(p["hash_cache"])
+        p["hash_cache"], problem = hash_cache_option(p["hash_cache"])
+        if problem:
+            self.fail(problem)
         if p["older_than"] is not None:
             try:
                 older_than_cutoff(p["older_than"])
             except ValueError as err:
                 self.fail(str(err))
 
-    def hash_cache_setting(self, value):
-        """``hash_cache`` as the engine takes it: None (default place), False (off) or a directory."""
-        if value is None or isinstance(value, bool):
-            return value
-        if not isinstance(value, str) or not value.strip():
-            self.fail("hash_cache must be a directory path, or false to turn the hash cache off.")
-        if value.strip().lower() in ("false", "no", "off", "n", "0"):
-            return False
-        if value.strip().lower() in ("true", "yes", "on", "y", "1"):
-            return None
-        return value
 
     def get_project(self, required=True):
         project = self.client.get_project(self.name)

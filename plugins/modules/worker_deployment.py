@@ -248,7 +248,11 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._secrets import SECRET_ENV_TYPE, SECRET_MASK
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import scan as _scan
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import workers_assets as _wa
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import text_field_problem, variable_name_problem
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._validate import (
+    hash_cache_option,
+    text_field_problem,
+    variable_name_problem,
+)
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as _bundle
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import plan as _plan
 
@@ -369,9 +373,6 @@ class WorkerDeployment(PagesModule):
     def name(self):
         return self.params["name"]
 
-    def debug(self, line):
-        self.module.debug(line)
-
     # ------------------------------------------------------------------ options
 
     def check_options(self):
@@ -393,7 +394,9 @@ class WorkerDeployment(PagesModule):
         both = sorted(set(p["vars"]) & set(p["secrets"]))
         if both:
             self.fail("%s cannot be both in vars and in secrets." % ", ".join(both))
-        p["hash_cache"] = self.hash_cache_setting(p["hash_cache"])
+        p["hash_cache"], problem = hash_cache_option(p["hash_cache"])
+        if problem:
+            self.fail(problem)
         config = p["assets_config"] or {}
         rwf = config.get("run_worker_first")
         if rwf is not None and not isinstance(rwf, bool):
@@ -403,16 +406,6 @@ class WorkerDeployment(PagesModule):
             if not any(not r.startswith("!") for r in rwf):
                 self.fail("assets_config.run_worker_first needs at least one rule that is not negated (!/...).")
 
-    def hash_cache_setting(self, value):
-        if value is None or isinstance(value, bool):
-            return value
-        if not isinstance(value, str) or not value.strip():
-            self.fail("hash_cache must be a directory path, or false to turn the hash cache off.")
-        if value.strip().lower() in ("false", "no", "off", "n", "0"):
-            return False
-        if value.strip().lower() in ("true", "yes", "on", "y", "1"):
-            return None
-        return value
 
     def desired_bindings(self):
         """The bindings of ``bindings`` as the Workers API takes them, sorted by name."""

@@ -51,3 +51,17 @@ def _params(**set_):
 ])
 def test_misplaced_options_problem(params, problem):
     assert v.misplaced_options_problem(params, STATE_SPEC, STATE_TABLE, params["state"]) == problem
+
+
+@pytest.mark.parametrize("value, setting", [
+    (None, None), (True, True), (False, False), ("off", False), (" No ", False), ("0", False),
+    ("yes", None), ("on", None), ("/var/cache/site", "/var/cache/site"), ("cache dir", "cache dir"),
+])
+def test_hash_cache_option_reads_yaml_words_and_directories(value, setting):
+    assert v.hash_cache_option(value) == (setting, None)
+
+
+@pytest.mark.parametrize("value", ["", "   ", 3, 2.5, ["/tmp"], {"dir": "/tmp"}])
+def test_hash_cache_option_names_the_option_for_anything_else(value):
+    setting, problem = v.hash_cache_option(value)
+    assert setting is None and problem.startswith("hash_cache must be a directory path")
