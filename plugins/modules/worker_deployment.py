@@ -390,7 +390,7 @@ class WorkerDeployment(PagesModule):
                     self.fail(problem)
                 if isinstance(value, (dict, list)) or value is None:
                     self.fail("%s.%s must be a string (or a number), not %s." % (
-                        option, key, "null" if value is None else type(value).__name__))
+                        option, key, "null" if value is None else value.__class__.__name__))
         both = sorted(set(p["vars"]) & set(p["secrets"]))
         if both:
             self.fail("%s cannot be both in vars and in secrets." % ", ".join(both))
