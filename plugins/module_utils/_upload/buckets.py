@@ -13,6 +13,7 @@ a callable that sends one bucket (the Pages backend: a JSON body, ``pages_assets
 from __future__ import annotations
 
 import heapq
+import operator
 import os
 import threading
 import time
@@ -107,13 +108,19 @@ def even_share(files, concurrency=UPLOAD_CONCURRENCY, max_bytes=MAX_BUCKET_BYTES
     return max(1, min(max_bytes, max(MIN_BUCKET_BYTES, share)))
 
 
+_path_of = operator.attrgetter("path")
+_size_of = operator.attrgetter("size")
+
+
 class BucketQueue:
     """The files of an upload, handed out a bucket at a time, each bucket made when it is about to be
     sent (its size can then follow the throughput measured so far). Smallest files first, so that
     the first, small buckets measure the link and the largest files go when it is known. Thread safe."""
 
     def __init__(self, files, max_files=MAX_BUCKET_FILES):
-        self.files = sorted(files, key=lambda f: (f.size, f.path))
+        # By (size, path) as two stable sorts: no (size, path) tuple per file (100,000 of them).
+        self.files = sorted(files, key=_path_of)
+        self.files.sort(key=_size_of)
         self.file_count = len(self.files)
         self.max_files = max(1, int(max_files))
         self.made = 0

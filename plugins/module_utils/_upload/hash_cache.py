@@ -61,9 +61,24 @@ def stat_key(st):
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
+def stat_text(key):
+    """A :func:`stat_key` as the cache records it, ``"<size> <mtime_ns> <ctime_ns> <inode> <device>"``:
+    what a scanned file keeps (one string is a third of the memory of a tuple of five numbers)."""
+    return "%d %d %d %d %d" % key
+
+
+def stat_mtime_ns(key):
+    """The mtime of a :func:`stat_text` (or of a :func:`stat_key` tuple, a racy file's); None for None."""
+    if key is None:
+        return None
+    if isinstance(key, tuple):
+        return key[1]
+    return int(key.split(" ", 2)[1])
+
+
 def _entry(file_hash, key):
     """The cache's record of a file: ``"<hash> <size> <mtime_ns> <ctime_ns> <inode> <device>"``."""
-    return "%s %d %d %d %d %d" % ((file_hash,) + key)
+    return file_hash + " " + key
 
 
 #: Entries serialised per json.dumps call when the cache is written: the whole text of 100,000
@@ -124,22 +139,25 @@ class HashCache:
             self.loaded_entries = len(self.entries)
 
     def lookup(self, path, key):
-        """The cached hash of the file at manifest ``path`` with :func:`stat_key` ``key``, or None.
+        """The cached hash of the file at manifest ``path`` with :func:`stat_text` ``key``, or None
+        (always for a racy file's tuple).
         Each path is looked up once (by the walk): its entry is dropped, so that the memory of the
         loaded entries is freed as the scan goes rather than held beside every file's."""
         entry = self.entries.pop(path, None)
         if not isinstance(entry, str):
             return None
         file_hash, _sep, rest = entry.partition(" ")
-        return file_hash if len(file_hash) == 32 and rest == "%d %d %d %d %d" % key else None
+        return file_hash if len(file_hash) == 32 and rest == key else None
 
-    def _is_racy(self, key):
+    def is_racy(self, key):
+        """Whether a file of :func:`stat_key` ``key`` changed too recently to be recorded."""
         limit = self.started_ns - RACY_MARGIN_NS
         return key[1] >= limit or key[2] >= limit
 
     def save(self, files, hits=0):
         """Record ``files`` (objects with ``path``, ``stat_key`` and ``hash``), except the racy
-        ones and those not hashed, replacing the cache file atomically; then forget the loaded
+        ones (a ``stat_key`` tuple: the scan asked :meth:`is_racy`) and those not hashed,
+        replacing the cache file atomically; then forget the loaded
         entries (the scan is over: their memory is freed). ``hits``: how many of ``files`` came
         from this cache. Returns an error text when the cache could not be written (the deploy
         goes on without it), else None."""
@@ -147,7 +165,7 @@ class HashCache:
         if self.loaded and hits == len(files) == loaded:
             kept = files  # all hits (see below): no need to filter 100,000 files to learn it
         else:
-            kept = [f for f in files if f.hash and f.stat_key is not None and not self._is_racy(f.stat_key)]
+            kept = [f for f in files if f.hash and isinstance(f.stat_key, str)]
         if self.loaded and hits == len(kept) == loaded:
             # Every file it would record is a hit and it held no other entry, so the entries are
             # the same (a hit was not racy when it was written, so it is not racy now): nothing

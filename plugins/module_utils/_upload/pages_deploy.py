@@ -139,8 +139,29 @@ def digest_of_deployment(deployment):
     return match.group(1) if match else None
 
 
+#: Manifest entries serialised per json.dumps call (manifest_body).
+_MANIFEST_BATCH = 4096
+
+
+def manifest_body(scan):
+    """The ``manifest`` field, UTF-8 JSON ``{"/path": "hash", ...}`` sorted by path, built a batch of
+    entries at a time into one buffer: at 100,000 files neither a dict of the manifest nor its whole
+    text as a str is held beside the bytes sent (the same bytes as ``json.dumps(scan.manifest,
+    separators=(",", ":"), ensure_ascii=False, sort_keys=True)``)."""
+    files = sorted(scan.files, key=lambda f: f.path)  # already sorted after a scan: linear
+    body = bytearray(b"{")
+    for start in range(0, len(files), _MANIFEST_BATCH):
+        batch = dict((f.path, f.hash) for f in files[start:start + _MANIFEST_BATCH])
+        if start:
+            body += b","
+        body += json.dumps(batch, separators=(",", ":"), ensure_ascii=False)[1:-1].encode("utf-8")
+    body += b"}"
+    return body
+
+
 def manifest_json(scan):
-    return json.dumps(scan.manifest, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    """The manifest as text (see :func:`manifest_body`)."""
+    return manifest_body(scan).decode("utf-8")
 
 
 def build_deployment_fields(
@@ -153,7 +174,7 @@ def build_deployment_fields(
     the special files ``_headers``, ``_redirects`` as files (read into memory, so a retry re-sends
     them), then ``worker_fields`` (``WorkerPlan.fields()``: the worker bundle and its routes).
     ``marks``: more lines for the commit message, before the digest trailer."""
-    fields = [("manifest", (None, manifest_json(scan).encode("utf-8")))]
+    fields = [("manifest", (None, manifest_body(scan)))]
     if branch:
         fields.append(("branch", (None, branch)))
     marks = ((INDEX_MARKER,) if has_root_index(scan) else ()) + tuple(marks)

@@ -35,7 +35,12 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.site_ch
     outside_links_refused,
     unreadable,
 )
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hash_cache import open_cache, stat_key
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hash_cache import (
+    open_cache,
+    stat_key,
+    stat_mtime_ns,
+    stat_text,
+)
 
 
 #: Pages refuses files above 25 MiB; exactly 25 MiB is allowed (wrangler's MAX_ASSET_SIZE,
@@ -52,6 +57,8 @@ _TOP_LEVEL_IGNORED = frozenset(SPECIAL_FILES + WORKER_FILES + ("functions", ".wr
 _ANY_DEPTH_IGNORED = frozenset((".DS_Store", "node_modules", ".git"))
 # Files hashed per task of the thread pool.
 _HASH_BATCH = 32
+# Files per update of the site digest (site_digest).
+_DIGEST_BATCH = 4096
 
 
 class ScanRules:
@@ -160,18 +167,34 @@ class _Excluder:
 
 
 class SiteFile:
-    """One asset: ``path`` is the manifest key (``/a/b.html``)."""
+    """One asset: ``path`` is the manifest key (``/a/b.html``).
 
-    __slots__ = ("path", "abspath", "size", "mtime_ns", "hash", "_content_type", "stat_key")
+    Kept small, 100,000 of them are in memory at once (Pages' paid-plan limit; issue 29): a
+    scanned file has no absolute path of its own (``abspath`` joins the scan's one ``root``
+    string and ``path`` when a file is opened), and ``stat_key`` is one string (see
+    :func:`hash_cache.stat_text`) rather than a tuple of five numbers."""
 
-    def __init__(self, path, abspath, size, mtime_ns=None, hash=None, content_type=None, stat_key=None):  # pylint: disable=redefined-builtin
+    __slots__ = ("path", "_root", "_abspath", "size", "hash", "_content_type", "stat_key")
+
+    def __init__(self, path, abspath, size, hash=None, content_type=None, stat_key=None, root=None):  # pylint: disable=redefined-builtin
         self.path = path
-        self.abspath = abspath
+        self._abspath = abspath  # None for a scanned file: root + path
+        self._root = root
         self.size = size
-        self.mtime_ns = mtime_ns
         self.hash = hash
         self._content_type = content_type
-        self.stat_key = stat_key  # hash_cache.stat_key() of the file, for the hash cache
+        self.stat_key = stat_key  # hash_cache.stat_text() of the file (a tuple when racy), for the hash cache
+
+    @property
+    def abspath(self):
+        if self._abspath is None:
+            return self._root + self.path  # a POSIX path: the scan's root never ends with "/" but "/" itself
+        return self._abspath
+
+    @property
+    def mtime_ns(self):
+        """The file's mtime when it was scanned (None if unknown), to see a change before upload."""
+        return stat_mtime_ns(self.stat_key)
 
     @property
     def content_type(self):
@@ -224,16 +247,19 @@ class SiteScan:
         return list(self._unique_hashes)
 
 
-def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES):
+def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES, racy=None):
     """Collect ``(files, special, warnings)``; files as SiteFile without hashes, each also
     passed to ``sink`` as soon as it is found. ``follow_symlinks``: True or ``"all"`` (follow,
-    warn once per target outside ``root``), ``"inside"`` (refuse links out of ``root``), False."""
+    warn once per target outside ``root``), ``"inside"`` (refuse links out of ``root``), False.
+    ``racy``: the hash cache's ``is_racy`` (a racy file keeps its stat key as a tuple, which the
+    cache neither looks up nor records), or None."""
     files = []
     special = {}
     warnings = []
     bad_names = []
     outside = {}  # target outside root -> the links to it
     root_st = os.stat(root)
+    base = root.rstrip("/")  # every file's absolute path is base + its manifest path (SiteFile.abspath)
     real_root = os.path.join(os.path.realpath(root), "")
     excluding = bool(excluder.rules)
     S_IFDIR, S_ISREG = stat.S_IFDIR, stat.S_ISREG  # pylint: disable=invalid-name  # locals: the loop runs per file
@@ -276,7 +302,8 @@ def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES):
                     mode = st.st_mode
                     if S_ISREG(mode) and not (top and name in rules.special):
                         key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)  # stat_key()
-                        site_file = SiteFile("/" + rel, entry.path, key[0], key[1], None, None, key)
+                        site_file = SiteFile("/" + rel, None, key[0], None, None,
+                                             key if racy is not None and racy(key) else "%d %d %d %d %d" % key, base)
                         files.append(site_file)
                         if sink is not None:
                             sink(site_file)
@@ -313,8 +340,9 @@ def _walk(root, excluder, follow_symlinks, sink=None, rules=PAGES_RULES):
                 if top and name in rules.special:
                     special[name] = entry.path
                     continue
-                key = stat_key(st)  # its size and mtime objects serve the SiteFile too (memory)
-                site_file = SiteFile("/" + rel, entry.path, key[0], key[1], stat_key=key)
+                key = stat_key(st)
+                site_file = SiteFile("/" + rel, None, key[0], stat_key=key if racy is not None and racy(key)
+                                     else stat_text(key), root=base)
                 files.append(site_file)
                 if sink is not None:
                     sink(site_file)
@@ -364,8 +392,11 @@ def site_digest(files, special, presorted=False):
     ``files`` are sorted by path already."""
     digest = hashlib.sha256(b"cfpages-site-digest-v1\n")
     ordered = files if presorted else sorted(files, key=lambda x: x.path)
-    # One update of the whole manifest text: 100,000 small updates cost more than the hashing.
-    digest.update("".join(["%s\0%s\n" % (f.path, f.hash) for f in ordered]).encode("utf-8"))
+    # An update per few thousand files: 100,000 small updates cost more than the hashing, and one
+    # update of the whole manifest text would hold it (and its list of lines) all at once.
+    for start in range(0, len(ordered), _DIGEST_BATCH):
+        digest.update("".join(["%s\0%s\n" % (f.path, f.hash) for f in ordered[start:start + _DIGEST_BATCH]])
+                      .encode("utf-8"))
     for name in sorted(special):
         try:
             with open(special[name], "rb") as handle:
@@ -406,8 +437,9 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
     workers = workers or default_workers()
     started = time.monotonic()
     cache = open_cache(hash_cache, root)
+    racy = cache.is_racy if cache is not None else None
     if workers <= 1:
-        files, special, warnings = _walk(root, excluder, follow_symlinks, rules=rules)
+        files, special, warnings = _walk(root, excluder, follow_symlinks, rules=rules, racy=racy)
         walked = time.monotonic()
         hits = _hash_batch(files, cache)
     else:
@@ -432,7 +464,7 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
                 del batch[:]
 
         try:
-            files, special, warnings = _walk(root, excluder, follow_symlinks, sink, rules)
+            files, special, warnings = _walk(root, excluder, follow_symlinks, sink, rules, racy)
             walked = time.monotonic()
             if batch:
                 pending.append(pool.submit(_hash_batch, batch))
@@ -442,12 +474,12 @@ def scan_site(source_dir, exclude=(), follow_symlinks=True, workers=None, hash_c
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     files.sort(key=lambda f: f.path)
+    # Saved before the digest is computed: saving frees the cache's loaded entries.
+    cache_error = cache.save(files, hits) if cache is not None else None
     elapsed = time.monotonic() - started
     scan = SiteScan(root, files, special, site_digest(files, special, presorted=True), warnings, elapsed)
-    scan.cache, scan.cache_hits = cache, hits
+    scan.cache, scan.cache_hits, scan.cache_error = cache, hits, cache_error
     scan.walk_seconds = walked - started  # the walk and the hash cache's lookups (hashing overlaps it)
-    if cache is not None:
-        scan.cache_error = cache.save(files, hits)
     return scan
 
 

@@ -170,9 +170,9 @@ def test_racy_entry_is_not_trusted(site, cache_dir, monkeypatch):
 def test_racy_margin(site, cache_dir):
     cache = HC.HashCache(cache_dir, str(site))
     now = cache.started_ns
-    assert cache._is_racy((1, now - HC.RACY_MARGIN_NS + 1, OLD_NS, 1, 1))
-    assert cache._is_racy((1, OLD_NS, now, 1, 1))
-    assert not cache._is_racy((1, now - HC.RACY_MARGIN_NS - 1, OLD_NS, 1, 1))
+    assert cache.is_racy((1, now - HC.RACY_MARGIN_NS + 1, OLD_NS, 1, 1))
+    assert cache.is_racy((1, OLD_NS, now, 1, 1))
+    assert not cache.is_racy((1, now - HC.RACY_MARGIN_NS - 1, OLD_NS, 1, 1))
 
 
 @pytest.mark.parametrize("content", [
@@ -259,9 +259,9 @@ def test_unopenable_cache_is_ignored_and_replaced(site, cache_dir, monkeypatch):
             raise PermissionError(13, "Permission denied", path)
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", denying_open)
-    second = scan(site, cache_dir)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:  # (undo() would also restore the real racy margin)
+        patched.setattr("builtins.open", denying_open)
+        second = scan(site, cache_dir)
     assert second.cache_hits == 0 and "unreadable (Permission denied)" == second.cache.ignored
     assert second.manifest == first.manifest
     assert scan(site, cache_dir).cache_hits == 3
@@ -343,7 +343,7 @@ def test_rewritten_only_when_its_entries_change(site, cache_dir, monkeypatch):
     (its entry goes), and the loaded entries are freed once the scan is saved."""
     first = scan(site, cache_dir)
     write(site, "new.txt", b"new", mtime_ns=None)
-    monkeypatch.setattr(HC.HashCache, "_is_racy", lambda self, key: key[1] != OLD_NS)  # new.txt is racy
+    monkeypatch.setattr(HC.HashCache, "is_racy", lambda self, key: key[1] != OLD_NS)  # new.txt is racy
     before = os.stat(first.cache.path)
     second = scan(site, cache_dir)
     assert second.cache_hits == 3 and second.cache.loaded and second.cache.entries == {}
@@ -364,3 +364,26 @@ def test_written_a_batch_of_entries_at_a_time(site, cache_dir, monkeypatch, batc
     assert data["format"] == HC.CACHE_FORMAT and data["source"] == str(site)
     assert sorted(data["entries"]) == ["/a/b.css", "/a/c.js", "/index.html"]
     assert scan(site, cache_dir).cache_hits == 3
+
+
+def test_recorded_entries_are_the_hash_and_the_five_stat_numbers(site, cache_dir):
+    """The file written is the same whatever form a scanned file keeps its stat key in (one string
+    since issue 29); a scanned file gives back its absolute path and mtime from that form."""
+    scanned = scan(site, cache_dir)
+    with open(scanned.cache.path, encoding="utf-8") as handle:
+        entries = json.load(handle)["entries"]
+    expected = {}
+    for f in scanned.files:
+        st = os.stat(os.path.join(str(site), *f.path.split("/")))
+        expected[f.path] = "%s %d %d %d %d %d" % (f.hash, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        assert f.abspath == os.path.join(str(site), f.path[1:]) and f.mtime_ns == st.st_mtime_ns
+    assert entries == expected and len(expected) == 3
+
+
+def test_a_racy_file_keeps_its_mtime_for_the_upload_check(site, cache_dir):
+    path = write(site, "racy.txt", b"new", mtime_ns=None)
+    scanned = scan(site, cache_dir)
+    racy = [f for f in scanned.files if f.path == "/racy.txt"][0]
+    assert racy.mtime_ns == os.stat(path).st_mtime_ns and racy.abspath == path
+    with open(scanned.cache.path, encoding="utf-8") as handle:
+        assert "/racy.txt" not in json.load(handle)["entries"]

@@ -1133,6 +1133,21 @@ def test_sigint_before_the_upload_changes_nothing(tmp_path, fake, client):
     assert [c[2] for c in fake.calls] == []
 
 
+def test_the_manifest_is_built_in_batches_as_one_json_dumps_would(tmp_path, monkeypatch):
+    """manifest_body builds the field a batch of entries at a time: the bytes are those of one
+    json.dumps of the whole manifest, sorted, across batch boundaries and with paths JSON escapes."""
+    names = ["z.html", "a.html", "caf\u00e9.html", 'quo"te.txt', "back\\slash.txt", "\u65e5\u672c.txt", "A.css"]
+    names += ["d%d/f%d.txt" % (i % 3, i) for i in range(10)]
+    for index, name in enumerate(names):
+        write(tmp_path, name, "x%d" % index)
+    scan = S.scan_site(str(tmp_path))
+    expected = json.dumps(scan.manifest, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    monkeypatch.setattr(U, "_MANIFEST_BATCH", 4)
+    scan.files.reverse()  # a scan's files are sorted; the body does not rely on it
+    assert bytes(U.manifest_body(scan)) == expected
+    assert U.build_deployment_fields(scan, "main")[0][1][1] == expected
+
+
 def test_the_manifest_keeps_non_ascii_paths_as_they_are(tmp_path):
     write(tmp_path, "caf\u00e9.html", "x")
     text = U.manifest_json(S.scan_site(str(tmp_path)))
