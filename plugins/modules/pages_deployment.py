@@ -1009,7 +1009,6 @@ class PagesDeployment(PagesModule):
             except ValueError as err:
                 self.fail(str(err))
 
-
     def get_project(self, required=True):
         project = self.client.get_project(self.name)
         if project is None and required:

@@ -406,7 +406,6 @@ class WorkerDeployment(PagesModule):
             if not any(not r.startswith("!") for r in rwf):
                 self.fail("assets_config.run_worker_first needs at least one rule that is not negated (!/...).")
 
-
     def desired_bindings(self):
         """The bindings of ``bindings`` as the Workers API takes them, sorted by name."""
         out = []
