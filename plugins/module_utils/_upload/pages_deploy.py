@@ -159,11 +159,6 @@ def manifest_body(scan):
     return body
 
 
-def manifest_json(scan):
-    """The manifest as text (see :func:`manifest_body`)."""
-    return manifest_body(scan).decode("utf-8")
-
-
 def build_deployment_fields(
     scan, branch=None, commit_hash=None, commit_message=None, commit_dirty=None, digest_trailer=True,
     digest=None, worker_fields=(), marks=(),
