@@ -30,6 +30,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import 
     RateLimitBudgetSpent,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import FormData
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.retry_timing import (
     backoff_delay,
     parse_retry_after,
@@ -190,12 +191,17 @@ class PagesClient:
         is the answer. ``jwt_provider(refresh)`` switches auth to an upload JWT; an expired or
         rejected JWT (8000013) is refreshed and the call re-sent without counting as a retry.
         ``data`` may be a callable returning the body: it is called once per attempt, so a streamed
-        (file-like) body is rebuilt for every retry. ``timeout`` replaces the client's for this call.
+        (file-like) body is rebuilt for every retry. ``files`` (requests ``files=`` items) is sent
+        as a :class:`FormData`, whose fields are never copied into one buffer. ``timeout``
+        replaces the client's for this call.
         ``gateway_backoff(n)``, called on an HTTP 524 with the number of 524s before it, returns
         ``(extra_seconds, counts)``: the wait is that much longer, and the retry counts against
         ``max_retries`` only when ``counts`` (``retry_max_wait`` bounds every wait).
         """
         method = method.upper()
+        if files is not None:
+            form = FormData(files)
+            data, content_type = form.body, form.content_type
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
         attempt = 0
@@ -211,7 +217,7 @@ class PagesClient:
             if content_type:
                 headers["Content-Type"] = content_type
             try:
-                envelope = self._send_once(method, path, params, json_body, files, data, headers, timeout, rate_key)
+                envelope = self._send_once(method, path, params, json_body, data, headers, timeout, rate_key)
                 return envelope
             except RateLimitBudgetSpent:
                 raise
@@ -298,7 +304,7 @@ class PagesClient:
         except BudgetSpent as exc:
             raise RateLimitBudgetSpent(str(exc), 429, [], method, path)
 
-    def _send_once(self, method, path, params, json_body, files, data, headers, timeout=None, rate_key="api"):
+    def _send_once(self, method, path, params, json_body, data, headers, timeout=None, rate_key="api"):
         self._pace(rate_key, method, path)
         self.request_count += 1
         response = None
@@ -308,7 +314,6 @@ class PagesClient:
                 self.url(path),
                 params=params,
                 json=json_body,
-                files=files,
                 # A callable gives a fresh body per attempt (a streamed upload cannot be re-read).
                 data=data() if callable(data) else data,
                 headers=headers,

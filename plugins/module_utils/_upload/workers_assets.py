@@ -26,9 +26,9 @@ skips unchanged files, :mod:`.buckets` checks files did not change since they we
 
 from __future__ import annotations
 
-import binascii
 import os
 
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import closing_delimiter, new_boundary, part_head
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadCancelled, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
@@ -121,8 +121,7 @@ def part_type(site_file):
 
 
 def _part_head(boundary, f):
-    return ('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\nContent-Type: %s\r\n\r\n'
-            % (boundary, f.hash, f.hash, part_type(f))).encode("utf-8")
+    return part_head(boundary, f.hash, f.hash, part_type(f))
 
 
 def _base64_length(size):
@@ -131,7 +130,7 @@ def _base64_length(size):
 
 def multipart_length(files, boundary):
     """The length in bytes of the :class:`MultipartBody` of ``files``, without reading them."""
-    return sum(len(_part_head(boundary, f)) + _base64_length(f.size) + 2 for f in files) + len(boundary) + 6
+    return sum(len(_part_head(boundary, f)) + _base64_length(f.size) + 2 for f in files) + len(closing_delimiter(boundary))
 
 
 class MultipartBody(BucketBody):
@@ -144,7 +143,7 @@ class MultipartBody(BucketBody):
 
     def __init__(self, files, boundary=None, cancel=None):
         # Base64 has no CR or LF, so no part can contain the delimiter "\r\n--<boundary>".
-        self.boundary = boundary or binascii.hexlify(os.urandom(16)).decode("ascii")
+        self.boundary = boundary or new_boundary()
         super().__init__(files, cancel, length=multipart_length(files, self.boundary))
 
     @property
@@ -168,7 +167,7 @@ class MultipartBody(BucketBody):
             if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
                 raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
             yield b"\r\n"
-        yield ("--%s--\r\n" % self.boundary).encode("ascii")
+        yield closing_delimiter(self.boundary)
 
 
 def _mtime_ns(path):

@@ -60,3 +60,24 @@ def autospec_client(fake):
     # PagesClient's rate-limit pacer is an instance attribute (not in the class spec): the fake's, or none.
     client.pacer = getattr(fake, "pacer", None)
     return client
+
+
+def parse_form(body, content_type):
+    """The fields of a ``multipart/form-data`` request body (bytes or a file-like the client sent),
+    parsed by the standard library's MIME parser: ``[(name, (filename, content bytes, content type))]``
+    (a part without a ``Content-Type`` header has None)."""
+    import email.parser
+    import email.policy
+
+    raw = body.read() if hasattr(body, "read") else body
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("ascii") + b"\r\n\r\n" + raw
+    )
+    assert message.is_multipart(), "not a multipart body"
+    return [
+        (
+            part.get_param("name", header="content-disposition"),
+            (part.get_filename(), part.get_payload(decode=True), part["Content-Type"] and part.get_content_type()),
+        )
+        for part in message.iter_parts()
+    ]

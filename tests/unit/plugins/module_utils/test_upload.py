@@ -32,7 +32,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import 
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._worker_code import bundle as WB
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.api import PagesClient
-from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock
+from ansible_collections.cfpages.cloudflare.tests.unit.plugins.fakes import Clock, parse_form
 from ansible_collections.cfpages.cloudflare.tests.unit.plugins.site_files import write
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -172,9 +172,7 @@ class FakePages:
         return self.check_jwt(kwargs) or ok(True)
 
     def do_create_deployment(self, kwargs):
-        fields = {}
-        for name, value in kwargs["files"]:
-            fields[name] = value
+        fields = dict(parse_form(kwargs["data"], kwargs["headers"]["Content-Type"]))
         manifest = json.loads(fields["manifest"][1])
         for path, key in manifest.items():
             assert key in self.assets, "manifest references an unknown hash for %s" % path
@@ -695,6 +693,20 @@ def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, clien
     assert all(re.match(r"uploaded bucket \d+: \d+ files, .* \(\d+ of %d files sent\)" % len(missing), line)
                for line in lines)
     assert A.missing_hashes(client, token, scan) == []
+
+
+def test_check_missing_asks_in_batches_and_keeps_path_order(tmp_path, fake, client, monkeypatch):
+    scan = S.scan_site(deployed_site(tmp_path))
+    hashes = scan.unique_hashes()
+    assert len(hashes) >= 5
+    token = A.UploadToken(client, "site")
+    fake.assets[hashes[1]] = (b"", "text/plain")  # known: two batches answer less than they were asked
+    fake.assets[hashes[4]] = (b"", "text/plain")
+    monkeypatch.setattr(A, "CHECK_MISSING_BATCH", 2)
+    missing = A.missing_hashes(client, token, scan)
+    asked = [call[3]["json"]["hashes"] for call in fake.calls_to("check_missing")]
+    assert asked == [hashes[i:i + 2] for i in range(0, len(hashes), 2)]
+    assert missing == [h for h in hashes if h not in (hashes[1], hashes[4])]
 
 
 def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake, client):
