@@ -41,7 +41,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import StreamedBody
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import SEND_CHUNK, Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import REQUEST_TIME_LIMIT, BucketSizer
 
@@ -150,19 +150,20 @@ class UploadToken:
 # --------------------------------------------------------------------------- check-missing
 
 
-#: Hashes per check-missing request. wrangler asks for every hash at once; a batch bounds what one
-#: request holds (its body, the answer as strings, their set: about 4 MB for this many instead of
-#: 17 MB at 100,000 files) and how long it takes on a slow uplink (0.9 MB of JSON).
-CHECK_MISSING_BATCH = 25000
+#: Hashes per check-missing or upsert-hashes request. wrangler sends every hash at once; a batch
+#: bounds what one request holds (its JSON both ways, the answer as strings and their set: about
+#: 2 MB here against 17 MB for 100,000 hashes, most of it kept by the allocator afterwards) and
+#: how long it takes on a slow uplink (0.35 MB of JSON).
+HASH_BATCH = 10000
 
 
 def missing_hashes(client, token, scan):
     """The hashes of ``scan`` the account does not have (``/pages/assets/check-missing``,
-    read-only, :data:`CHECK_MISSING_BATCH` hashes a request), in path order."""
+    read-only, :data:`HASH_BATCH` hashes a request), in path order."""
     hashes = scan.unique_hashes()
     missing = []
-    for start in range(0, len(hashes), CHECK_MISSING_BATCH):
-        batch = hashes[start:start + CHECK_MISSING_BATCH]
+    for start in range(0, len(hashes), HASH_BATCH):
+        batch = hashes[start:start + HASH_BATCH]
         result = client.assets_request("check-missing", {"hashes": batch}, token.provider())
         if not isinstance(result, list):
             raise UploadError("check-missing answered %r instead of a list of hashes" % (result,))
@@ -210,7 +211,7 @@ class BucketBody(StreamedBody):
             if index:
                 yield b","
             yield _head(f)
-            content = Base64Stream(f.abspath, limit=f.size)
+            content = Base64Stream(f.abspath, limit=f.size, chunk=SEND_CHUNK)
             for piece in content:
                 if self.cancel is not None and self.cancel.is_set():
                     raise UploadCancelled()
@@ -289,12 +290,13 @@ def upload_missing(
     counts = upload_counts(scan, send, queue.made)
     counts["warnings"] = []
     hashes = scan.unique_hashes()
-    if hashes:
+    for start in range(0, len(hashes), HASH_BATCH):
         try:
-            client.assets_request("upsert-hashes", {"hashes": hashes}, token.provider())
+            client.assets_request("upsert-hashes", {"hashes": hashes[start:start + HASH_BATCH]}, token.provider())
         except PagesAPIError as err:
             counts["warnings"].append(
                 "upsert-hashes failed (%s): the upload itself succeeded, but a later deploy may upload "
                 "these files again" % err
             )
+            break
     return counts

@@ -695,18 +695,51 @@ def test_upload_sends_missing_files_in_buckets_and_upserts(tmp_path, fake, clien
     assert A.missing_hashes(client, token, scan) == []
 
 
-def test_check_missing_asks_in_batches_and_keeps_path_order(tmp_path, fake, client, monkeypatch):
+def test_check_missing_and_upsert_hashes_go_in_batches_in_path_order(tmp_path, fake, client, monkeypatch):
     scan = S.scan_site(deployed_site(tmp_path))
     hashes = scan.unique_hashes()
     assert len(hashes) >= 5
     token = A.UploadToken(client, "site")
     fake.assets[hashes[1]] = (b"", "text/plain")  # known: two batches answer less than they were asked
     fake.assets[hashes[4]] = (b"", "text/plain")
-    monkeypatch.setattr(A, "CHECK_MISSING_BATCH", 2)
+    monkeypatch.setattr(A, "HASH_BATCH", 2)
+    batches = [hashes[i:i + 2] for i in range(0, len(hashes), 2)]
     missing = A.missing_hashes(client, token, scan)
-    asked = [call[3]["json"]["hashes"] for call in fake.calls_to("check_missing")]
-    assert asked == [hashes[i:i + 2] for i in range(0, len(hashes), 2)]
+    assert [call[3]["json"]["hashes"] for call in fake.calls_to("check_missing")] == batches
     assert missing == [h for h in hashes if h not in (hashes[1], hashes[4])]
+    A.upload_missing(client, token, scan, missing, concurrency=1)
+    assert [call[3]["json"]["hashes"] for call in fake.calls_to("upsert_hashes")] == batches
+
+
+def test_files_are_read_no_more_than_they_can_hold_and_sent_in_small_pieces(tmp_path, monkeypatch):
+    write(tmp_path, "small.txt", b"x" * 10)
+    write(tmp_path, "big.bin", os.urandom(UH.SEND_CHUNK * 2 + 5))
+    reads = []
+
+    class Spy:
+        def __init__(self, path, mode):
+            self.handle = open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def read(self, size):
+            reads.append(size)
+            return self.handle.read(size)
+
+    monkeypatch.setattr(UH, "open", Spy, raising=False)
+    small = b"".join(UH.Base64Stream(str(tmp_path / "small.txt"), limit=10))
+    assert base64.b64decode(small) == b"x" * 10 and max(reads) <= 11  # one byte past the size shows growth
+    scan = S.scan_site(str(tmp_path))
+    del reads[:]
+    body = A.BucketBody(scan.files).read()
+    assert sorted(base64.b64decode(item["value"]) for item in json.loads(body)) == sorted(
+        open(f.abspath, "rb").read() for f in scan.files
+    )
+    assert max(reads) == UH.SEND_CHUNK
 
 
 def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake, client):
@@ -1391,3 +1424,18 @@ def test_upload_options_reach_the_request():
     assert (request.concurrency, request.max_bucket_bytes) == (1, 65536)
     default = U.DeployRequest.from_options(dict(options, upload_concurrency=None, max_bucket_bytes=None))
     assert (default.concurrency, default.max_bucket_bytes) == (3, 40 * UH.MiB)
+
+
+@pytest.mark.parametrize("order", ["path", "reversed"])
+def test_files_to_send_picks_the_first_file_of_each_missing_hash(order):
+    class File:
+        def __init__(self, path, hash):
+            self.path, self.hash = path, hash
+
+    class Scan:
+        files = [File("/a", "A"), File("/b", "B"), File("/c", "A"), File("/d", "C"), File("/e", "D"), File("/f", "C")]
+
+    missing = ["A", "C", "D"] if order == "path" else ["D", "C", "A"]
+    assert [f.path for f in UB.files_to_send(Scan, missing)] == ["/a", "/d", "/e"]
+    assert [f.path for f in UB.files_to_send(Scan, ["C"])] == ["/d"]
+    assert UB.files_to_send(Scan, []) == []
