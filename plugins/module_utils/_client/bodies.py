@@ -9,9 +9,9 @@
 :class:`StreamedBody` is a read-once file-like over a sequence of byte pieces: requests sends
 such a body with its ``len()`` as ``Content-Length`` and reads it in blocks, so no piece is
 copied into one buffer. The upload buckets (``_upload``) produce their pieces from disk;
-:class:`FormData` is a ``multipart/form-data`` form whose fields are already in memory (the
-deployment's 7 MB manifest at 100,000 files): encoding it the way requests does (one
-``BytesIO`` of every part, then its ``getvalue()``) would hold the manifest three times.
+:class:`FormData` is a ``multipart/form-data`` form whose fields are in memory or produced while
+they are sent (the deployment's manifest, 7 MB at 100,000 files): encoding it the way requests
+does (one ``BytesIO`` of every part, then its ``getvalue()``) would hold the manifest three times.
 
 The part headers are those urllib3 writes (``Content-Disposition: form-data; name="..."``, then
 ``filename`` and ``Content-Type`` when given; ``"``, CR and LF percent-encoded as in the HTML
@@ -92,27 +92,37 @@ class StreamedBody:
 
 
 class FormData:
-    """A ``multipart/form-data`` form of in-memory fields, given as requests ``files=`` items:
-    ``(name, (filename, content))`` or ``(name, (filename, content, content_type))``; a
-    ``filename`` of None makes a plain field, content is str (sent as UTF-8) or bytes-like (sent
-    as it is, never copied whole). :meth:`body` makes one read-once body per attempt."""
+    """A ``multipart/form-data`` form, given as requests ``files=`` items: ``(name, (filename,
+    content))`` or ``(name, (filename, content, content_type))``; a ``filename`` of None makes a
+    plain field. Content is str (sent as UTF-8), bytes-like (sent as it is, never copied whole),
+    or produced while it is sent: an object with ``len()`` and ``pieces()`` (bytes-like pieces of
+    exactly that length, produced again for every attempt). :meth:`body` makes one read-once body
+    per attempt."""
 
     def __init__(self, fields, boundary=None):
         self.boundary = boundary or new_boundary()
-        pieces = []
+        parts = []
         for name, value in fields:
             filename, content = value[0], value[1]
             content_type = value[2] if len(value) > 2 else None
             if isinstance(content, str):
                 content = content.encode("utf-8")
-            pieces.extend((part_head(self.boundary, name, filename, content_type), content, b"\r\n"))
-        pieces.append(closing_delimiter(self.boundary))
-        self._pieces = pieces
-        self.length = sum(len(piece) for piece in pieces)
+            parts.extend((part_head(self.boundary, name, filename, content_type), content, b"\r\n"))
+        parts.append(closing_delimiter(self.boundary))
+        self._parts = parts
+        self.length = sum(len(part) for part in parts)
 
     @property
     def content_type(self):
         return "multipart/form-data; boundary=%s" % self.boundary
 
+    def _pieces(self):
+        for part in self._parts:
+            if hasattr(part, "pieces"):
+                for piece in part.pieces():
+                    yield piece
+            else:
+                yield part
+
     def body(self):
-        return StreamedBody(self.length, self._pieces)
+        return StreamedBody(self.length, self._pieces())

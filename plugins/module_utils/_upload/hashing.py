@@ -31,14 +31,14 @@ except ImportError:  # pragma: no cover - exercised by the module's missing_requ
 
 MiB = 1024 * 1024
 
-# Raw bytes read per step while hashing: a multiple of 3 (as SEND_CHUNK), so that base64 of the
-# chunks concatenates to base64 of the whole file.
-_CHUNK = 3 * 256 * 1024
-# Raw bytes read per step while a file is sent: requests hands the body to the socket 16 KiB at
-# a time whatever the piece, and pieces under glibc's 128 KiB mmap threshold are reused by the
-# upload threads instead of leaving each thread's arena with megabytes of freed buffers (about
-# 12 MiB over three threads at 100,000 files).
-SEND_CHUNK = 3 * 32 * 1024
+# Raw bytes read per step while a file is hashed or sent: a multiple of 3, so that base64 of the
+# chunks concatenates to base64 of the whole file. Small enough that every buffer stays under
+# glibc's 128 KiB mmap threshold: the hashing and upload threads then reuse their freed buffers
+# instead of leaving each thread's arena with megabytes of them (about 15 MiB at 100,000 files
+# with 768 KiB steps). requests hands a body to the socket 16 KiB at a time anyway.
+_CHUNK = 3 * 32 * 1024
+# The step for a file blake3 hashes with several threads: updates big enough to share out.
+_THREADED_CHUNK = 3 * 256 * 1024
 # Files at least this big are hashed by blake3 with several threads.
 _BLAKE3_THREADS_FROM = 8 * MiB
 
@@ -122,9 +122,10 @@ def hash_file(abspath, extension, size=None):
             os.close(fd)
     if size is not None and size >= _BLAKE3_THREADS_FROM:
         digest = _blake3.blake3(max_threads=_blake3.blake3.AUTO)
+        stream = Base64Stream(abspath, chunk=_THREADED_CHUNK)
     else:
         digest = _blake3.blake3()
-    stream = Base64Stream(abspath)
+        stream = Base64Stream(abspath)
     for piece in stream:
         digest.update(piece)
     digest.update(extension.encode("utf-8"))

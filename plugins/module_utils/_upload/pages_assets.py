@@ -41,7 +41,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import StreamedBody
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import SEND_CHUNK, Base64Stream
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import REQUEST_TIME_LIMIT, BucketSizer
 
@@ -211,7 +211,7 @@ class BucketBody(StreamedBody):
             if index:
                 yield b","
             yield _head(f)
-            content = Base64Stream(f.abspath, limit=f.size, chunk=SEND_CHUNK)
+            content = Base64Stream(f.abspath, limit=f.size)
             for piece in content:
                 if self.cancel is not None and self.cancel.is_set():
                     raise UploadCancelled()

@@ -139,24 +139,38 @@ def digest_of_deployment(deployment):
     return match.group(1) if match else None
 
 
-#: Manifest entries serialised per json.dumps call (manifest_body).
+#: Manifest entries serialised per json.dumps call (ManifestField).
 _MANIFEST_BATCH = 4096
 
 
-def manifest_body(scan):
-    """The ``manifest`` field, UTF-8 JSON ``{"/path": "hash", ...}`` sorted by path, built a batch of
-    entries at a time into one buffer: at 100,000 files neither a dict of the manifest nor its whole
-    text as a str is held beside the bytes sent (the same bytes as ``json.dumps(scan.manifest,
-    separators=(",", ":"), ensure_ascii=False, sort_keys=True)``)."""
-    files = sorted(scan.files, key=lambda f: f.path)  # already sorted after a scan: linear
-    body = bytearray(b"{")
-    for start in range(0, len(files), _MANIFEST_BATCH):
-        batch = dict((f.path, f.hash) for f in files[start:start + _MANIFEST_BATCH])
-        if start:
-            body += b","
-        body += json.dumps(batch, separators=(",", ":"), ensure_ascii=False)[1:-1].encode("utf-8")
-    body += b"}"
-    return body
+class ManifestField:
+    """The ``manifest`` field, UTF-8 JSON ``{"/path": "hash", ...}`` sorted by path (the same bytes
+    as ``json.dumps(scan.manifest, separators=(",", ":"), ensure_ascii=False, sort_keys=True)``),
+    produced a batch of entries at a time while it is sent (``_client.bodies.FormData``): at
+    100,000 files neither a dict of the manifest nor its 7 MB of text is held. Its length, which
+    the request's ``Content-Length`` needs first, is worked out by a pass that keeps nothing."""
+
+    def __init__(self, scan):
+        self._files = sorted(scan.files, key=lambda f: f.path)  # already sorted after a scan: linear
+        self._length = None
+
+    def pieces(self):
+        files = self._files
+        yield b"{"
+        for start in range(0, len(files), _MANIFEST_BATCH):
+            batch = dict((f.path, f.hash) for f in files[start:start + _MANIFEST_BATCH])
+            if start:
+                yield b","
+            yield json.dumps(batch, separators=(",", ":"), ensure_ascii=False)[1:-1].encode("utf-8")
+        yield b"}"
+
+    def __len__(self):
+        if self._length is None:
+            self._length = sum(len(piece) for piece in self.pieces())
+        return self._length
+
+    def __bytes__(self):
+        return b"".join(self.pieces())
 
 
 def build_deployment_fields(
@@ -169,7 +183,7 @@ def build_deployment_fields(
     the special files ``_headers``, ``_redirects`` as files (read into memory, so a retry re-sends
     them), then ``worker_fields`` (``WorkerPlan.fields()``: the worker bundle and its routes).
     ``marks``: more lines for the commit message, before the digest trailer."""
-    fields = [("manifest", (None, manifest_body(scan)))]
+    fields = [("manifest", (None, ManifestField(scan)))]
     if branch:
         fields.append(("branch", (None, branch)))
     marks = ((INDEX_MARKER,) if has_root_index(scan) else ()) + tuple(marks)

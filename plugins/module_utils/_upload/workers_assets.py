@@ -32,7 +32,7 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadCancelled, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import SEND_CHUNK, Base64Stream
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import BucketSizer
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import BucketBody
@@ -153,7 +153,7 @@ class MultipartBody(BucketBody):
     def _generate(self):
         for f in self.files:
             yield _part_head(self.boundary, f)
-            content = Base64Stream(f.abspath, limit=f.size, chunk=SEND_CHUNK)
+            content = Base64Stream(f.abspath, limit=f.size)
             try:
                 for piece in content:
                     if self.cancel is not None and self.cancel.is_set():

@@ -66,8 +66,45 @@ def test_form_read_in_blocks(block, monkeypatch):
 def test_form_does_not_copy_a_large_field():
     manifest = bytearray(b"m" * 100000)
     form = B.FormData([("manifest", (None, manifest))], boundary=BOUNDARY)
-    assert any(piece is manifest for piece in form._pieces)
+    assert any(part is manifest for part in form._parts)
     assert parse_form(form.body(), form.content_type) == [("manifest", (None, bytes(manifest), None))]
+
+
+class Produced:
+    """Content produced while it is sent: 1,000 pieces, never joined."""
+
+    def __init__(self):
+        self.runs = 0
+        self.yielded = 0
+
+    def pieces(self):
+        self.runs += 1
+        for i in range(1000):
+            self.yielded += 1
+            yield b"%05d," % i
+
+    def __len__(self):
+        return 6000
+
+
+def test_form_field_produced_while_sent(monkeypatch):
+    content = Produced()
+    fields = [("branch", (None, "main")), ("manifest", (None, content)), ("x", ("x.txt", b"x", "text/plain"))]
+    form = B.FormData(fields, boundary=BOUNDARY)
+    assert content.runs == 0
+    expected, _content_type = requests_encoding([(n, (v[0], bytes(b"".join(Produced().pieces())) if v[1] is content else v[1]) + v[2:])
+                                                 for n, v in fields], monkeypatch)
+    for attempt in (1, 2):
+        body = form.body()
+        assert len(body) == len(expected)
+        blocks = [body.read(1024)]
+        assert content.yielded < 1000 * attempt, "the field is produced as it is read, not joined first"
+        while True:
+            block = body.read(1024)
+            if not block:
+                break
+            blocks.append(block)
+        assert b"".join(blocks) == expected and content.runs == attempt
 
 
 class RecordingSession:

@@ -599,7 +599,7 @@ def test_deployment_fields(tmp_path):
     names = [name for name, _value in fields]
     assert names == ["manifest", "branch", "commit_message", "commit_hash", "commit_dirty", "_headers", "_redirects"]
     values = dict(fields)
-    assert json.loads(values["manifest"][1]) == scan.manifest
+    assert json.loads(bytes(values["manifest"][1])) == scan.manifest
     assert values["commit_message"][1].decode() == "Fix it\n\ncfpages-index: yes\ncfpages-digest: " + scan.digest[:32]
     assert values["commit_dirty"] == (None, "true")
     assert dict(U.build_deployment_fields(scan, commit_dirty=False))["commit_dirty"] == (None, "false")
@@ -713,7 +713,7 @@ def test_check_missing_and_upsert_hashes_go_in_batches_in_path_order(tmp_path, f
 
 def test_files_are_read_no_more_than_they_can_hold_and_sent_in_small_pieces(tmp_path, monkeypatch):
     write(tmp_path, "small.txt", b"x" * 10)
-    write(tmp_path, "big.bin", os.urandom(UH.SEND_CHUNK * 2 + 5))
+    write(tmp_path, "big.bin", os.urandom(UH._CHUNK * 2 + 5))
     reads = []
 
     class Spy:
@@ -739,7 +739,7 @@ def test_files_are_read_no_more_than_they_can_hold_and_sent_in_small_pieces(tmp_
     assert sorted(base64.b64decode(item["value"]) for item in json.loads(body)) == sorted(
         open(f.abspath, "rb").read() for f in scan.files
     )
-    assert max(reads) == UH.SEND_CHUNK
+    assert max(reads) == UH._CHUNK
 
 
 def test_jwt_expiry_mid_upload_refreshes_without_counting_a_retry(tmp_path, fake, client):
@@ -1179,8 +1179,9 @@ def test_sigint_before_the_upload_changes_nothing(tmp_path, fake, client):
 
 
 def test_the_manifest_is_built_in_batches_as_one_json_dumps_would(tmp_path, monkeypatch):
-    """manifest_body builds the field a batch of entries at a time: the bytes are those of one
-    json.dumps of the whole manifest, sorted, across batch boundaries and with paths JSON escapes."""
+    """ManifestField produces the field a batch of entries at a time: the bytes are those of one
+    json.dumps of the whole manifest, sorted, across batch boundaries and with paths JSON escapes,
+    and its length (the request's Content-Length) is theirs."""
     names = ["z.html", "a.html", "caf\u00e9.html", 'quo"te.txt', "back\\slash.txt", "\u65e5\u672c.txt", "A.css"]
     names += ["d%d/f%d.txt" % (i % 3, i) for i in range(10)]
     for index, name in enumerate(names):
@@ -1189,13 +1190,16 @@ def test_the_manifest_is_built_in_batches_as_one_json_dumps_would(tmp_path, monk
     expected = json.dumps(scan.manifest, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode("utf-8")
     monkeypatch.setattr(U, "_MANIFEST_BATCH", 4)
     scan.files.reverse()  # a scan's files are sorted; the body does not rely on it
-    assert bytes(U.manifest_body(scan)) == expected
-    assert U.build_deployment_fields(scan, "main")[0][1][1] == expected
+    field = U.build_deployment_fields(scan, "main")[0][1][1]
+    assert bytes(field) == bytes(U.ManifestField(scan)) == expected and len(field) == len(expected)
+    assert max(len(piece) for piece in field.pieces()) < len(expected) / 2
+    assert bytes(U.ManifestField(S.scan_site(str(tmp_path / "d0")))) == b'{"/f0.txt":"%s","/f3.txt":"%s","/f6.txt":"%s","/f9.txt":"%s"}' % tuple(
+        f.hash.encode() for f in sorted(S.scan_site(str(tmp_path / "d0")).files, key=lambda f: f.path))
 
 
 def test_the_manifest_keeps_non_ascii_paths_as_they_are(tmp_path):
     write(tmp_path, "caf\u00e9.html", "x")
-    text = U.manifest_body(S.scan_site(str(tmp_path))).decode("utf-8")
+    text = bytes(U.ManifestField(S.scan_site(str(tmp_path)))).decode("utf-8")
     assert text.startswith('{"/caf\u00e9.html":"') and "\\u00e9" not in text
 
 
@@ -1439,3 +1443,14 @@ def test_files_to_send_picks_the_first_file_of_each_missing_hash(order):
     assert [f.path for f in UB.files_to_send(Scan, missing)] == ["/a", "/d", "/e"]
     assert [f.path for f in UB.files_to_send(Scan, ["C"])] == ["/d"]
     assert UB.files_to_send(Scan, []) == []
+
+
+def test_unique_hashes_keep_the_first_of_each_in_path_order(tmp_path):
+    contents = {"a/1.txt": "x", "b.txt": "y", "c/2.txt": "x", "d.txt": "z", "e.txt": "y", "f.txt": "w"}
+    for name, content in contents.items():
+        write(tmp_path, name, content)
+    scan = S.scan_site(str(tmp_path))
+    by_path = dict((f.path, f.hash) for f in scan.files)
+    expected = [by_path["/a/1.txt"], by_path["/b.txt"], by_path["/d.txt"], by_path["/f.txt"]]
+    assert scan.unique_hashes() == expected
+    assert scan.unique_hashes() is not scan.unique_hashes()  # a new list each time
