@@ -338,6 +338,10 @@ PLAYBOOK = """\
 """
 
 
+#: upload.timings in the engine's order (a result through ansible-playbook comes back sorted by name).
+PHASES = ("scan", "hash", "worker", "check_missing", "upload", "deployment", "wait")
+
+
 PING_PLAYBOOK = """\
 - name: Baseline
   hosts: localhost
@@ -625,6 +629,11 @@ def main(argv=None):
                                  fmt_mib(run["marked_kib"] or run["tree_kib"]),
                                  "" if run["cache_hits"] is None else ", hash cache hits %d" % run["cache_hits"]),
                               flush=True)
+                        timings = ((run.get("result") or {}).get("upload") or {}).get("timings")
+                        if timings:  # upload.timings: where the module's seconds went, phase by phase
+                            order = sorted(timings, key=lambda p: PHASES.index(p) if p in PHASES else len(PHASES))
+                            print("  %-9s %-18s phases: %s" % ("", "", ", ".join(
+                                "%s %.2f s" % (phase, timings[phase]) for phase in order)), flush=True)
             finally:
                 with open(changed_file, "wb") as handle:
                     handle.write(original)

@@ -119,8 +119,7 @@ class FormData:
     def _pieces(self):
         for part in self._parts:
             if hasattr(part, "pieces"):
-                for piece in part.pieces():
-                    yield piece
+                yield from part.pieces()
             else:
                 yield part
 
