@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import PagesAPIError, UploadCancelled, UploadError
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import MiB, Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import format_mib
 
@@ -164,6 +164,32 @@ def check_unchanged(files):
             "%d file%s changed or disappeared since the site was hashed: %s; run again"
             % (len(changed), "" if len(changed) == 1 else "s", ", ".join(changed[:20]))
         )
+
+
+def sent_content(f, cancel=None):
+    """The base64 of scanned file ``f`` in pieces, as a bucket body sends it: read from disk while
+    it is sent, :class:`UploadCancelled` as soon as ``cancel`` (anything with ``is_set()``) is set,
+    and :class:`UploadError` when the file cannot be read or is no longer what was hashed (its
+    size, or its mtime after it was read: rewritten in place while it was sent)."""
+    content = Base64Stream(f.abspath, limit=f.size)
+    try:
+        for piece in content:
+            if cancel is not None and cancel.is_set():
+                raise UploadCancelled()
+            yield piece
+    except OSError as err:
+        raise UploadError("cannot read %s: %s" % (f.abspath, err.strerror or err))
+    if content.bytes_read != f.size:
+        raise UploadError("%s changed since it was hashed (size %d, now %d); run again" % (f.abspath, f.size, content.bytes_read))
+    if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
+        raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
+
+
+def _mtime_ns(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def upload_counts(scan, sent_files, buckets):

@@ -19,13 +19,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import threading
 import time
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import (
     PagesAPIError,
-    UploadCancelled,
     UploadError,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets import (
@@ -37,11 +35,11 @@ from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.buckets
     even_share,
     files_to_send,
     send_buckets,
+    sent_content,
     upload_counts,
 )
 from ansible_collections.cfpages.cloudflare.plugins.module_utils import _json
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import StreamedBody
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import REQUEST_TIME_LIMIT, BucketSizer
 
@@ -211,27 +209,9 @@ class BucketBody(StreamedBody):
             if index:
                 yield b","
             yield _head(f)
-            content = Base64Stream(f.abspath, limit=f.size)
-            for piece in content:
-                if self.cancel is not None and self.cancel.is_set():
-                    raise UploadCancelled()
-                yield piece
-            if content.bytes_read != f.size:
-                raise UploadError(
-                    "%s changed since it was hashed (size %d, now %d); run again" % (f.abspath, f.size, content.bytes_read)
-                )
-            if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
-                # Rewritten in place while it was sent: what went out may not be what the hash names.
-                raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
+            yield from sent_content(f, self.cancel)
             yield _tail(f)
         yield b"]"
-
-
-def _mtime_ns(path):
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
 
 
 def upload_missing(

@@ -29,10 +29,9 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import closing_delimiter, new_boundary, part_head
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadCancelled, UploadError
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.hashing import Base64Stream
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import BucketSizer
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import BucketBody
@@ -153,28 +152,9 @@ class MultipartBody(BucketBody):
     def _generate(self):
         for f in self.files:
             yield _part_head(self.boundary, f)
-            content = Base64Stream(f.abspath, limit=f.size)
-            try:
-                for piece in content:
-                    if self.cancel is not None and self.cancel.is_set():
-                        raise UploadCancelled()
-                    yield piece
-            except OSError as err:
-                raise UploadError("cannot read %s: %s" % (f.abspath, err.strerror or err))
-            if content.bytes_read != f.size:
-                raise UploadError("%s changed since it was hashed (size %d, now %d); run again"
-                                  % (f.abspath, f.size, content.bytes_read))
-            if f.mtime_ns is not None and _mtime_ns(f.abspath) != f.mtime_ns:
-                raise UploadError("%s changed since it was hashed (modified during the upload); run again" % f.abspath)
+            yield from _buckets.sent_content(f, self.cancel)
             yield b"\r\n"
         yield closing_delimiter(self.boundary)
-
-
-def _mtime_ns(path):
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
 
 
 def upload_assets(api, script, scan, concurrency=_buckets.UPLOAD_CONCURRENCY, log=None):

@@ -1454,3 +1454,16 @@ def test_unique_hashes_keep_the_first_of_each_in_path_order(tmp_path):
     expected = [by_path["/a/1.txt"], by_path["/b.txt"], by_path["/d.txt"], by_path["/f.txt"]]
     assert scan.unique_hashes() == expected
     assert scan.unique_hashes() is not scan.unique_hashes()  # a new list each time
+
+
+def test_a_file_gone_before_it_is_sent_names_it_in_both_backends(tmp_path):
+    from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import workers_assets as WA
+
+    write(tmp_path, "a.txt", "a")
+    write(tmp_path, "gone.txt", "gone")
+    scan = S.scan_site(str(tmp_path))
+    os.remove(str(tmp_path / "gone.txt"))
+    for body in (A.BucketBody(scan.files), WA.MultipartBody(scan.files)):
+        with pytest.raises(ERR.UploadError) as err:  # not an OSError, which the client would retry as a lost connection
+            body.read()
+        assert str(err.value).startswith("cannot read %s" % (tmp_path / "gone.txt"))
