@@ -63,14 +63,6 @@ def add_worker(site, modules, seed=1):
     return os.path.join(root, *chunks[0].split("/"))
 
 
-def dev_collections():
-    """``.cache/dev_collections/ansible_collections/cfpages/cloudflare`` -> this checkout."""
-    link = os.path.join(UB.COLLECTIONS_ROOT, "ansible_collections", "cfpages", "cloudflare")
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(UB.REPO, link)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--files", type=int, default=2000, help="assets in the site (default 2000)")
@@ -79,7 +71,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1, help="repeat every measurement N times, report medians")
     ap.add_argument("--python", help="interpreter with ansible-core, requests and blake3 for our side")
     ap.add_argument("--emulator-python", help="interpreter with aiohttp for the emulator")
-    ap.add_argument("--wrangler", default=UB.WRANGLER, help="wrangler executable (npm ci --prefix tests/emulator)")
+    ap.add_argument("--wrangler", help="wrangler executable (default: the %s lane, npm ci --prefix tests/emulator)"
+                    % UB.WRANGLER_LANE)
     ap.add_argument("--workdir", help="keep the site and the emulator data here (default: a temporary directory)")
     args = ap.parse_args(argv)
 
@@ -91,9 +84,10 @@ def main(argv=None):
         "aiohttp")
     if not python or not emulator_python:
         raise SystemExit("no interpreter with blake3 / aiohttp found: pass --python / --emulator-python")
-    if not os.path.exists(args.wrangler):
-        raise SystemExit("wrangler not found at %s (npm ci --prefix tests/emulator)" % args.wrangler)
-    dev_collections()
+    wrangler, missing = UB.wrangler_for(args.wrangler)
+    if wrangler is None:
+        raise SystemExit("wrangler not found: %s" % missing)
+    UB.dev_collections()
     workdir = args.workdir or tempfile.mkdtemp(prefix="cfpages-fullstack-bench-")
     site = os.path.join(workdir, "site")
     for path in (site, os.path.join(workdir, "emulator")):
@@ -102,7 +96,7 @@ def main(argv=None):
     _changed, n_files, n_bytes = UB.build_site(site, args.files, args.megabytes, seed=1)
     chunk = add_worker(site, args.modules)
 
-    tools = [("ours", UB.Ours("ansible", python, workdir)), ("wrangler", UB.Wrangler(args.wrangler, workdir))]
+    tools = [("ours", UB.Ours("ansible", python, workdir)), ("wrangler", UB.Wrangler(wrangler, workdir))]
     tokens = {}
     for rep in range(args.repeat):
         for name, _tool in tools:

@@ -353,33 +353,30 @@ PING_PLAYBOOK = """\
 """
 
 
-class Ours:
-    def __init__(self, mode, python, workdir, cache_name=None):
-        self.mode = mode
+class PlaybookRunner:
+    """A benchmark's playbook (``text``, written to ``workdir/deploy.yml``) run by the
+    ansible-playbook beside ``python`` (else the one on PATH), with the collection from this
+    checkout, the minimal callback and ``cache_home`` as XDG_CACHE_HOME (the hash cache)."""
+
+    def __init__(self, python, workdir, text, cache_home):
         self.python = python
         self.workdir = workdir
-        # Each of our tools keeps its own hash cache (XDG_CACHE_HOME), so none reuses another's hashes.
-        self.cache_home = os.path.join(workdir, "xdg-cache-%s" % (cache_name or mode))
-        if mode == "ansible":
-            bindir = os.path.dirname(python)
-            self.playbook_cmd = os.path.join(bindir, "ansible-playbook")
-            if not os.path.exists(self.playbook_cmd):
-                self.playbook_cmd = shutil.which("ansible-playbook")
-            self.playbook = os.path.join(workdir, "deploy.yml")
-            with open(self.playbook, "w", encoding="utf-8") as handle:
-                handle.write(PLAYBOOK)
+        self.cache_home = cache_home
+        self.command = os.path.join(os.path.dirname(python), "ansible-playbook")
+        if not os.path.exists(self.command):
+            self.command = shutil.which("ansible-playbook")
+        self.playbook = self._write("deploy.yml", text)
 
-    def baseline(self):
-        """ansible-playbook with one ping task: the fixed cost of any one-task playbook."""
-        path = os.path.join(self.workdir, "ping.yml")
+    def _write(self, name, text):
+        path = os.path.join(self.workdir, name)
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(PING_PLAYBOOK)
-        return run_measured([self.playbook_cmd, "-i", "localhost,", path], env=self.env(), cwd=self.workdir)
+            handle.write(text)
+        return path
 
     def env(self):
         env = dict(os.environ)
         env.update(
-            ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
+            ANSIBLE_COLLECTIONS_PATH=dev_collections(),
             ANSIBLE_STDOUT_CALLBACK="minimal",
             ANSIBLE_PYTHON_INTERPRETER=self.python,
             ANSIBLE_LOCALHOST_WARNING="false",
@@ -389,25 +386,46 @@ class Ours:
         )
         return env
 
+    def run(self, extra, marker):
+        """The playbook with ``extra`` vars; ``result``: the task's result, from the minimal callback."""
+        run = run_measured([self.command, "-i", "localhost,", self.playbook, "-e", json.dumps(extra)],
+                           env=self.env(), cwd=self.workdir, marker=marker)
+        match = re.search(r"=> (\{.*\})\s*$", run["stdout"], re.S)
+        run["result"] = json.loads(match.group(1)) if match else None
+        return run
+
+    def ping(self):
+        """ansible-playbook with one ping task: the fixed cost of any one-task playbook."""
+        path = self._write("ping.yml", PING_PLAYBOOK)
+        return run_measured([self.command, "-i", "localhost,", path], env=self.env(), cwd=self.workdir)
+
+
+class Ours:
+    def __init__(self, mode, python, workdir, cache_name=None):
+        self.mode = mode
+        self.python = python
+        self.workdir = workdir
+        # Each of our tools keeps its own hash cache (XDG_CACHE_HOME), so none reuses another's hashes.
+        cache_home = os.path.join(workdir, "xdg-cache-%s" % (cache_name or mode))
+        self.playbook = PlaybookRunner(python, workdir, PLAYBOOK, cache_home)
+
+    def baseline(self):
+        return self.playbook.ping()
+
     def describe(self):
         if self.mode == "ansible":
-            return "ansible-playbook + cfpages.cloudflare.pages_deployment (%s)" % self.playbook_cmd
+            return "ansible-playbook + cfpages.cloudflare.pages_deployment (%s)" % self.playbook.command
         return "engine called directly (_upload.DirectUpload, %s)" % self.python
 
     def deploy(self, emulator, token, account, project, source):
-        env = self.env()
         if self.mode == "ansible":
-            extra = json.dumps({"project": project, "source": source, "base_url": emulator.base_url,
-                                "token": token, "account": account})
-            cmd = [self.playbook_cmd, "-i", "localhost,", self.playbook, "-e", extra]
-            run = run_measured(cmd, env=env, cwd=self.workdir, marker="AnsiballZ_pages_deployment")
-            match = re.search(r"=> (\{.*\})\s*$", run["stdout"], re.S)
-            run["result"] = json.loads(match.group(1)) if match else None
-        else:
-            env["PYTHONPATH"] = COLLECTIONS_ROOT
-            cmd = [self.python, "-c", ENGINE_SNIPPET, emulator.base_url, token, account, project, source]
-            run = run_measured(cmd, env=env, cwd=self.workdir, marker="DirectUpload")
-            run["result"] = json.loads(run["stdout"].strip().splitlines()[-1]) if run["rc"] == 0 else None
+            extra = {"project": project, "source": source, "base_url": emulator.base_url, "token": token, "account": account}
+            return self.playbook.run(extra, marker="AnsiballZ_pages_deployment")
+        env = self.playbook.env()
+        env["PYTHONPATH"] = COLLECTIONS_ROOT
+        cmd = [self.python, "-c", ENGINE_SNIPPET, emulator.base_url, token, account, project, source]
+        run = run_measured(cmd, env=env, cwd=self.workdir, marker="DirectUpload")
+        run["result"] = json.loads(run["stdout"].strip().splitlines()[-1]) if run["rc"] == 0 else None
         return run
 
 
@@ -469,6 +487,17 @@ def fmt_s(value):
 
 def fmt_mib(kib):
     return "-" if not kib else "%.0f MiB" % (kib / 1024.0)
+
+
+def wrangler_for(path=None):
+    """``(command, None)``: ``[path]``, or the 4.86 lane's ``[node, wrangler.js]`` when no path is
+    given; ``(None, why)`` when that lane is not installed."""
+    if path:
+        return [path], None
+    try:
+        return [str(p) for p in environments.wrangler_lane(WRANGLER_LANE)], None
+    except environments.SetupError as err:
+        return None, str(err)
 
 
 def dev_collections():
@@ -548,14 +577,7 @@ def main(argv=None):
     tools = [("ours", Ours(mode, python, workdir))]
     if mode == "ansible" and not args.no_engine:
         tools.append(("engine", Ours("engine", python, workdir)))
-    wrangler_command, wrangler_missing = None, None
-    if args.wrangler:
-        wrangler_command = [args.wrangler]
-    else:
-        try:
-            wrangler_command = [str(p) for p in environments.wrangler_lane(WRANGLER_LANE)]
-        except environments.SetupError as err:
-            wrangler_missing = str(err)
+    wrangler_command, wrangler_missing = wrangler_for(args.wrangler)
     if wrangler_command:
         tools.append(("wrangler", Wrangler(wrangler_command, workdir)))
     names = [name for name, _tool in tools]

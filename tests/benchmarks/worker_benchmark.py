@@ -42,7 +42,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "helpers"))
 
 # The shared pieces of the Pages benchmark (site generator, emulator, measurement).
-from upload_benchmark import (PING_PLAYBOOK, Emulator, account_for, build_site, dev_collections,  # noqa: E402
+from upload_benchmark import (Emulator, PlaybookRunner, account_for, build_site,  # noqa: E402
                               find_python, fmt_mib, fmt_s, run_measured)
 import environments  # noqa: E402  (tests/helpers/environments.py: the wrangler lanes)
 
@@ -86,37 +86,15 @@ def load():
 
 class Ours:
     def __init__(self, python, workdir):
-        self.python = python
-        self.workdir = workdir
-        self.playbook_cmd = os.path.join(os.path.dirname(python), "ansible-playbook")
-        if not os.path.exists(self.playbook_cmd):
-            self.playbook_cmd = shutil.which("ansible-playbook")
-        self.playbook = os.path.join(workdir, "deploy.yml")
-        with open(self.playbook, "w", encoding="utf-8") as handle:
-            handle.write(PLAYBOOK)
-
-    def env(self):
-        env = dict(os.environ)
-        env.update(ANSIBLE_COLLECTIONS_PATH=dev_collections(), ANSIBLE_STDOUT_CALLBACK="minimal",
-                   ANSIBLE_PYTHON_INTERPRETER=self.python, ANSIBLE_LOCALHOST_WARNING="false",
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1",
-                   XDG_CACHE_HOME=os.path.join(self.workdir, "xdg-cache"))
-        return env
+        self.playbook = PlaybookRunner(python, workdir, PLAYBOOK, os.path.join(workdir, "xdg-cache"))
 
     def ping(self):
-        path = os.path.join(self.workdir, "ping.yml")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(PING_PLAYBOOK)
-        return run_measured([self.playbook_cmd, "-i", "localhost,", path], env=self.env(), cwd=self.workdir)
+        return self.playbook.ping()
 
     def deploy(self, emulator, token, account, site):
-        extra = json.dumps({"script": SCRIPT, "assets": site, "base_url": emulator.base_url,
-                            "token": token, "account": account})
-        run = run_measured([self.playbook_cmd, "-i", "localhost,", self.playbook, "-e", extra],
-                           env=self.env(), cwd=self.workdir, marker="AnsiballZ_worker_deployment")
+        extra = {"script": SCRIPT, "assets": site, "base_url": emulator.base_url, "token": token, "account": account}
+        run = self.playbook.run(extra, marker="AnsiballZ_worker_deployment")
         run["memory_kib"] = run["marked_kib"]
-        match = re.search(r"=> (\{.*\})\s*$", run["stdout"], re.S)
-        run["result"] = json.loads(match.group(1)) if match else None
         return run
 
 
