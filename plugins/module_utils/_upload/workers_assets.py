@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import closing_delimiter, new_boundary, part_head
+from ansible_collections.cfpages.cloudflare.plugins.module_utils._client.bodies import StreamedBody, closing_delimiter, new_boundary, part_head
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._errors import FileCountError, UploadError
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload import buckets as _buckets
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.content_types import workers_content_type_of
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.throughput import BucketSizer
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pacing import UploadPacer, bucket_timeout
-from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.pages_assets import BucketBody
 from ansible_collections.cfpages.cloudflare.plugins.module_utils._upload.scan import MAX_ASSET_SIZE, ScanRules, format_mib
 
 ASSETS_IGNORE = ".assetsignore"
@@ -132,9 +131,9 @@ def multipart_length(files, boundary):
     return sum(len(_part_head(boundary, f)) + _base64_length(f.size) + 2 for f in files) + len(closing_delimiter(boundary))
 
 
-class MultipartBody(BucketBody):
+class MultipartBody(StreamedBody):
     """The ``multipart/form-data`` body of one ``/workers/assets/upload?base64=true`` request,
-    produced while it is sent (the Pages :class:`BucketBody`, with a multipart body): one part per
+    produced while it is sent (as the Pages ``BucketBody``, with a multipart body): one part per
     file, named by its hash, its content base64-encoded from disk block by block
     (:class:`Base64Stream`), so only one read buffer per file is in memory whatever the bucket's
     size. Read once: make one per attempt. The file must still be what was hashed (size and mtime),
@@ -143,7 +142,9 @@ class MultipartBody(BucketBody):
     def __init__(self, files, boundary=None, cancel=None):
         # Base64 has no CR or LF, so no part can contain the delimiter "\r\n--<boundary>".
         self.boundary = boundary or new_boundary()
-        super().__init__(files, cancel, length=multipart_length(files, self.boundary))
+        self.files = files
+        self.cancel = cancel
+        super().__init__(multipart_length(files, self.boundary))
 
     @property
     def content_type(self):
